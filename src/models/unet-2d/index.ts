@@ -1,0 +1,2 @@
+// Public exports of src/models/unet-2d
+export {};

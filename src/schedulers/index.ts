@@ -1,0 +1,2 @@
+// Public exports of src/schedulers (filled in as the area grows).
+export {};
