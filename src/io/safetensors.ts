@@ -45,7 +45,9 @@ export function viewAs<D extends DType>(bytes: Uint8Array, offset: number, numel
     bool: Uint8Array,
   }[dtype] as unknown as { new (b: ArrayBufferLike, o: number, n: number): DataTypeMap[D] };
   if (abs % size === 0) return new Ctor(bytes.buffer, abs, numel);
-  const copy = bytes.slice(offset, offset + numel * size);
+  // A fresh buffer: Buffer#slice would return a view of the (pooled) original, not a copy.
+  const copy = new Uint8Array(numel * size);
+  copy.set(bytes.subarray(offset, offset + numel * size));
   return new Ctor(copy.buffer, 0, numel);
 }
 
@@ -62,6 +64,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   if (8 + headerLen > bytes.byteLength) {
     fail(`header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes; truncated?)`);
   }
+  // As the reference reader: the header is a JSON object, so it must start with '{'.
+  if (headerLen === 0 || bytes[8] !== 0x7b) fail(`header does not start with '{' (not a safetensors file?)`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
@@ -86,7 +90,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
     }
     if (typeof info !== 'object' || info === null) fail(`entry "${name}" is not an object`);
     const { dtype, shape, data_offsets } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
-    if (typeof dtype !== 'string' || !(dtype in ST_TO_DTYPE)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(ST_TO_DTYPE, dtype)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     }
@@ -103,16 +107,23 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
     const dt = ST_TO_DTYPE[dtype as string];
     const dims = shape as number[];
     const numel = numelOf(dims);
+    if (!Number.isSafeInteger(numel * DTYPE_SIZE[dt])) fail(`tensor "${name}" has a shape too large to address [${dims.join(', ')}]`);
     if (numel * DTYPE_SIZE[dt] !== end - begin) {
       fail(`tensor "${name}" of dtype ${dtype} and shape [${dims.join(', ')}] needs ${numel * DTYPE_SIZE[dt]} bytes, offsets give ${end - begin}`);
     }
     spans.push([begin, end, name]);
     tensors.set(name, new Tensor(dt, viewAs(data, begin, numel, dt), dims));
   }
+  // As the reference reader: the tensors tile the data exactly, with no overlaps, gaps or trailing bytes.
   spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) fail(`tensors "${spans[i - 1][2]}" and "${spans[i][2]}" overlap`);
+  let covered = 0;
+  for (let i = 0; i < spans.length; i++) {
+    const [begin, end, name] = spans[i];
+    if (begin < covered) fail(`tensors "${spans[i - 1][2]}" and "${name}" overlap`);
+    if (begin > covered) fail(`${begin - covered} unused bytes before tensor "${name}" (data offsets must be contiguous)`);
+    covered = end;
   }
+  if (covered !== dataLen) fail(`${dataLen - covered} bytes after the last tensor (data offsets must cover the data exactly)`);
   return { tensors, metadata };
 }
 

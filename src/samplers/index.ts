@@ -1,2 +1,40 @@
-// Public exports of src/samplers (filled in as the area grows).
-export {};
+// Public exports of src/samplers.
+export * from './types.js';
+export {
+  COMMON_DEFAULTS,
+  type ColorizeOptions,
+  colorize,
+  type ConditionalOptions,
+  type InpaintOptions,
+  inpaint,
+  runSampler,
+  SAMPLER_DEFAULTS,
+  SAMPLER_DESCRIPTIONS,
+  SAMPLER_NAMES,
+  type SamplerName,
+  type SamplerOptions,
+} from './registry.js';
+export {
+  type AnalyticScoreFn,
+  classifyComponents,
+  type GaussianMixture,
+  type GaussianMixtureSpec,
+  gaussianMixture,
+  gaussianMixtureScore,
+  gaussianScore,
+  sampleExact,
+} from './analytic.js';
+export { PC_CORRECTORS, PC_PREDICTORS, type PcCorrector, type PcOptions, type PcPredictor, samplePc } from './pc.js';
+export {
+  decodeProbabilityFlow,
+  type EncodeResult,
+  encodeProbabilityFlow,
+  type ProbabilityFlowOptions,
+  type ProbabilityFlowSampleOptions,
+  sampleProbabilityFlow,
+} from './probability-flow.js';
+export { type HeunOptions, sampleHeun } from './heun.js';
+export { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
+export { colorizePc, inpaintPc } from './conditional.js';
+export { geometricSigmas, karrasSigmas } from './schedules.js';
+export { type SlicedWassersteinOptions, slicedWasserstein } from './sliced-wasserstein.js';

@@ -1,2 +1,20 @@
-// Public exports of src/schedulers (filled in as the area grows).
-export {};
+// Public exports of src/schedulers.
+export {
+  ScoreSdeVeScheduler,
+  OTHER_CLASS_CONFIG_WARNING,
+  type ContinuousTimestep,
+  type DiscreteTimesteps,
+  type FromConfigOptions,
+  type FromPretrainedOptions,
+  type SchedulerOutput,
+  type SdeVeOutput,
+  type StepOptions,
+} from './scheduling-score-sde-ve.js';
+export {
+  SCORE_SDE_VE_CONFIG_KEYS,
+  SCORE_SDE_VE_DEFAULTS,
+  pythonFloatRepr,
+  type ScoreSdeVeSchedulerConfig,
+  type ScoreSdeVeSchedulerOptions,
+} from './score-sde-ve-config.js';
+export { torchLinspaceF32 } from './torch-linspace.js';

@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
+ *   npm run bench                 # all sections
+ *   npm run bench -- unet         # one section (unet | samplers); the others keep their last results
+ * Sections are measured on this machine; the file says which machine.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/io/atomic.js';
+
+const resultPath = (name: string) => `bench/results/${name}.md`;
+
+interface Section {
+  name: string;
+  title: string;
+  run: () => Promise<string>;
+}
+
+const sections: Section[] = [
+  {
+    name: 'unet',
+    title: 'UNet2DModel forward',
+    run: async () => (await import('./unet.js')).runUnetBench(),
+  },
+  {
+    name: 'samplers',
+    title: 'Sampler quality against network calls',
+    run: async () => (await import('./samplers-quality.js')).runSamplerBench(),
+  },
+];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const chosen = only.length ? sections.filter((s) => only.includes(s.name)) : sections;
+  if (chosen.length === 0) throw new Error(`unknown section(s) ${only.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);
+  const parts = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Speeds are medians after warm-up on the machine described in each section; compare ratios only within one run.`,
+    '',
+  ];
+  for (const s of chosen) {
+    console.error(`[bench] ${s.name} …`);
+    const t0 = performance.now();
+    const md = await s.run();
+    console.error(`[bench] ${s.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await writeFileAtomic(resultPath(s.name), `${md.trim()}\n`);
+  }
+  // BENCHMARKS.md holds the latest result of every section, so running one section keeps the others.
+  for (const s of sections) {
+    if (existsSync(resultPath(s.name))) parts.push(`## ${s.title}`, '', readFileSync(resultPath(s.name), 'utf8').trim(), '');
+  }
+  await writeFileAtomic('BENCHMARKS.md', parts.join('\n'));
+  console.error('[bench] wrote BENCHMARKS.md');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

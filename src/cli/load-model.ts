@@ -1,0 +1,34 @@
+/** Loads the pipeline a command names, turning loading failures into one clear line. */
+import { ScoreSdeVePipeline } from '../pipelines/index.js';
+import { type CliIO, MODEL_OPTIONS, executionProvidersFor, requireString } from './args.js';
+
+/** A failure the user must fix (missing model, no network, bad file): printed without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+export async function loadPipelineFromArgs(
+  command: string,
+  values: Record<string, unknown>,
+  io: CliIO,
+): Promise<{ pipe: ScoreSdeVePipeline; model: string }> {
+  const model = requireString(values, 'model', command);
+  const executionProviders = executionProvidersFor(values.device);
+  try {
+    const pipe = await ScoreSdeVePipeline.fromPretrained(model, {
+      cacheDir: values['cache-dir'] as string | undefined,
+      revision: values.revision as string | undefined,
+      variant: values.variant as string | undefined,
+      localFilesOnly: values['local-files-only'] === true ? true : undefined,
+      executionProviders,
+      progressStream: io.stderr,
+      signal: io.signal,
+    });
+    return { pipe, model };
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new CliError(`cannot load model "${model}": ${(e as Error).message}`);
+  }
+}
+
+export { MODEL_OPTIONS };

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** The `scoresde` executable: runs the command line with Ctrl-C wired to an AbortSignal. */
+import { runCli } from './run.js';
+
+const controller = new AbortController();
+process.on('SIGINT', () => {
+  // First Ctrl-C: stop between UNet calls and let atomic writes clean up their temp files.
+  // Second: leave at once.
+  if (controller.signal.aborted) process.exit(130);
+  controller.abort();
+});
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal,
+});

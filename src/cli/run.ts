@@ -1,0 +1,74 @@
+/** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
+import { createRequire } from 'node:module';
+import { type CliIO, UsageError } from './args.js';
+import { runInfo } from './info.js';
+import { CliError } from './load-model.js';
+import { runSample } from './sample.js';
+
+export const MAIN_HELP = `Usage: scoresde <command> [options]
+
+Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline in TypeScript.
+
+Commands:
+  sample     generate images            scoresde sample --model google/ncsnpp-celebahq-256 --steps 2000
+  info       model summary and timing   scoresde info --model ./my-model
+
+Run "scoresde <command> --help" for a command's options.
+Exit codes: 0 done, 1 error, 130 interrupted (Ctrl-C).`;
+
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  sample: runSample,
+  info: runInfo,
+};
+
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const p of ['../../package.json', '../../../package.json']) {
+    try {
+      return (require(p) as { version: string }).version;
+    } catch {
+      // dist/cli/ and src/cli/ sit at different depths
+    }
+  }
+  return 'unknown';
+}
+
+/** Runs one command line; returns the exit code. Never throws. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${MAIN_HELP}\n`);
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr.write(`scoresde: unknown command "${name}"\n\n${MAIN_HELP}\n`);
+    return 1;
+  }
+  try {
+    return await command(rest, io);
+  } catch (e) {
+    const err = e as Error;
+    if (err?.name === 'AbortError' || io.signal?.aborted) {
+      io.stderr.write('\nscoresde: interrupted\n');
+      return 130;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`scoresde: ${err.message}\nRun "scoresde ${name} --help" for usage.\n`);
+      return 1;
+    }
+    if (err instanceof CliError) {
+      io.stderr.write(`scoresde: ${err.message}\n`);
+      return 1;
+    }
+    // Unexpected: keep the stack so the bug can be reported.
+    io.stderr.write(`scoresde: ${err?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}

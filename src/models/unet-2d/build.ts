@@ -1,0 +1,169 @@
+/**
+ * UNet2DModel.forward (diffusers v0.23.0) as one ONNX graph.
+ *
+ * Graph inputs (B is the free dimension 'batch'):
+ *   sample (B, in_channels, H, W)
+ *   time_arg (B, half)          positional / fourier: the embedding argument, computed on the host (time.ts)
+ *   timestep_index (B) int64    learned: the embedding row
+ *   timesteps (B, 1, 1, 1)      fourier: σ, for the final division
+ *   class_labels (B) int64      num_class_embeds without class_embed_type
+ *   class_arg (B, half)         class_embed_type 'timestep'
+ *   class_emb (B, temb)         class_embed_type 'identity'
+ * Output: output (B, out_channels, H, W), plus act/<module path> for every hooked module when requested.
+ */
+import { GraphBuilder } from '../../onnx/graph.js';
+import { downBlock, midBlock, upBlock } from './blocks.js';
+import type { UNet2DConfig } from './config.js';
+import { activation, type BuildContext, conv2d, groupNorm, linear, type ParamSource } from './layers.js';
+
+export interface BuildOptions {
+  height: number;
+  width: number;
+  /** Add an `act/<module path>` output for every module the reference fixtures hook. */
+  activations?: boolean;
+}
+
+export const BATCH = 'batch';
+
+/** The channel count the time projection outputs (the TimestepEmbedding input). */
+export function timeProjChannels(cfg: UNet2DConfig): number {
+  return cfg.time_embedding_type === 'fourier' ? 2 * cfg.block_out_channels[0] : cfg.block_out_channels[0];
+}
+
+/** Sinusoidal projection from a host-computed argument: [sin, cos] (or [cos, sin]), zero-padded when odd. */
+function sinusoid(g: GraphBuilder, arg: string, flip: boolean, dim: number): string {
+  const s = g.sin(arg);
+  const c = g.cos(arg);
+  let emb = g.concat(flip ? [c, s] : [s, c], 1);
+  if (dim % 2 === 1) emb = g.pad(emb, [0, 0, 0, 1]);
+  return emb;
+}
+
+/** Builds the graph; every parameter is requested from `params` by its state-dict name. */
+export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: BuildOptions): GraphBuilder {
+  const g = new GraphBuilder('UNet2DModel');
+  const activations = opts.activations ?? false;
+  const ctx: BuildContext = {
+    g,
+    params,
+    actFn: cfg.act_fn,
+    record: (path, value) => {
+      if (activations) g.output(value, `act/${path}`);
+    },
+  };
+  const boc = cfg.block_out_channels;
+  const c0 = boc[0];
+  const tembCh = c0 * 4;
+  const projCh = timeProjChannels(cfg);
+  const blocks = boc.length;
+  const factor = 2 ** (blocks - 1);
+  if (opts.height % factor !== 0 || opts.width % factor !== 0) {
+    throw new RangeError(
+      `UNet2DModel: sample height and width must be multiples of ${factor} for ${blocks} blocks, got ${opts.height}×${opts.width}`,
+    );
+  }
+
+  // 1. time
+  const half = Math.floor(c0 / 2);
+  let tEmb: string;
+  if (cfg.time_embedding_type === 'learned') {
+    const idx = g.input('timestep_index', 'int64', [BATCH]);
+    tEmb = g.gather(params.param(g, 'time_proj.weight', [cfg.num_train_timesteps!, c0]), idx);
+  } else if (cfg.time_embedding_type === 'fourier') {
+    params.claim('time_proj.weight', [c0]);
+    tEmb = sinusoid(g, g.input('time_arg', 'float32', [BATCH, c0]), false, 2 * c0);
+  } else {
+    tEmb = sinusoid(g, g.input('time_arg', 'float32', [BATCH, half]), cfg.flip_sin_to_cos, c0);
+  }
+  ctx.record('time_proj', tEmb);
+  const timeEmbedding = (x: string, path: string) =>
+    g.scoped(path, () =>
+      linear(
+        ctx,
+        g.silu(linear(ctx, x, `${path}.linear_1`, projCh, tembCh)),
+        `${path}.linear_2`,
+        tembCh,
+        tembCh,
+      ),
+    );
+  let emb = timeEmbedding(tEmb, 'time_embedding');
+  ctx.record('time_embedding', emb);
+
+  if (cfg.class_embed_type === null && cfg.num_class_embeds !== null) {
+    const labels = g.input('class_labels', 'int64', [BATCH]);
+    emb = g.add(
+      emb,
+      g.gather(params.param(g, 'class_embedding.weight', [cfg.num_class_embeds, tembCh]), labels),
+    );
+  } else if (cfg.class_embed_type === 'timestep') {
+    const arg = g.input('class_arg', 'float32', [BATCH, half]);
+    emb = g.add(emb, timeEmbedding(sinusoid(g, arg, cfg.flip_sin_to_cos, c0), 'class_embedding'));
+  } else if (cfg.class_embed_type === 'identity') {
+    emb = g.add(emb, g.input('class_emb', 'float32', [BATCH, tembCh]));
+  }
+
+  // 2. pre-process
+  let sample = g.input('sample', 'float32', [BATCH, cfg.in_channels, opts.height, opts.width]);
+  if (cfg.center_input_sample) sample = g.sub(g.mul(sample, g.constFloat([2], [])), g.constFloat([1], []));
+  let skip = sample;
+  let h = g.scoped('conv_in', () =>
+    conv2d(ctx, sample, 'conv_in', { inCh: cfg.in_channels, outCh: c0, kernel: 3, padding: 1 }),
+  );
+  ctx.record('conv_in', h);
+
+  // 3. down
+  const residuals: string[] = [h];
+  let outCh = c0;
+  for (let i = 0; i < blocks; i++) {
+    const inCh = outCh;
+    outCh = boc[i];
+    const r = g.scoped(`down_blocks.${i}`, () =>
+      downBlock(ctx, cfg, i, { inCh, outCh, tembCh, isFinal: i === blocks - 1 }, h, emb, skip),
+    );
+    h = r.h;
+    skip = r.skip;
+    residuals.push(...r.res);
+  }
+
+  // 4. mid
+  h = g.scoped('mid_block', () => midBlock(ctx, cfg, boc[blocks - 1], tembCh, h, emb));
+
+  // 5. up
+  const rev = [...boc].reverse();
+  let upSkip: string | null = null;
+  outCh = rev[0];
+  for (let i = 0; i < blocks; i++) {
+    const prevOutCh = outCh;
+    outCh = rev[i];
+    const inCh = rev[Math.min(i + 1, blocks - 1)];
+    const n = cfg.layers_per_block + 1;
+    const res = residuals.splice(residuals.length - n, n);
+    const r = g.scoped(`up_blocks.${i}`, () =>
+      upBlock(
+        ctx,
+        cfg,
+        i,
+        { inCh, outCh, prevOutCh, tembCh, isFinal: i === blocks - 1 },
+        h,
+        res,
+        emb,
+        upSkip,
+      ),
+    );
+    h = r.h;
+    upSkip = r.skip;
+  }
+
+  // 6. post-process
+  const groupsOut = cfg.norm_num_groups ?? Math.min(Math.floor(c0 / 4), 32);
+  h = g.scoped('conv_norm_out', () => groupNorm(ctx, h, 'conv_norm_out', groupsOut, cfg.norm_eps));
+  ctx.record('conv_norm_out', h);
+  h = activation(g, h, 'silu');
+  ctx.record('conv_act', h);
+  h = conv2d(ctx, h, 'conv_out', { inCh: c0, outCh: cfg.out_channels, kernel: 3, padding: 1 });
+  ctx.record('conv_out', h);
+  if (upSkip !== null) h = g.add(h, upSkip);
+  if (cfg.time_embedding_type === 'fourier') h = g.div(h, g.input('timesteps', 'float32', [BATCH, 1, 1, 1]));
+  g.output(h, 'output');
+  return g;
+}

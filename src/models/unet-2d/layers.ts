@@ -1,0 +1,262 @@
+/**
+ * The UNet's building blocks as ONNX subgraphs, each mirroring one diffusers v0.23.0 module
+ * (GroupNorm, Conv2d, Linear, ResnetBlock2D, Attention, Downsample2D/Upsample2D, FIR resampling).
+ * Parameters are requested by their state-dict name, so the graph and the checkpoint keys can't drift.
+ */
+import type { GraphBuilder } from '../../onnx/graph.js';
+import type { Activation } from './config.js';
+
+/** Hands out parameters by state-dict name (checking the expected shape), as graph initializers. */
+export interface ParamSource {
+  /** The initializer for `name`, expected with `dims`; `viewDims` re-shapes it for the graph (same data). */
+  param(g: GraphBuilder, name: string, dims: number[], viewDims?: number[]): string;
+  /** Marks `name` as used without adding it to the graph (it is consumed on the host). */
+  claim(name: string, dims: number[]): void;
+}
+
+/** What every block needs while the graph is built. */
+export interface BuildContext {
+  g: GraphBuilder;
+  params: ParamSource;
+  actFn: Activation;
+  /** Records a named intermediate (`act/<module path>`) when activations are requested. */
+  record(path: string, value: string): void;
+  /** act_fn(temb), computed once and shared by every resnet's time_emb_proj. */
+  tembAct?: string;
+}
+
+/** get_activation(act_fn). */
+export function activation(g: GraphBuilder, x: string, fn: Activation): string {
+  switch (fn) {
+    case 'silu':
+    case 'swish':
+      return g.silu(x);
+    case 'relu':
+      return g.relu(x);
+    case 'gelu':
+      return g.gelu(x);
+    case 'mish':
+      return g.mul(x, g.tanh(g.softplus(x)));
+  }
+}
+
+/**
+ * torch.nn.GroupNorm(groups, C, eps, affine=True) on (B, C, H, W), written as
+ * Reshape (B, G, -1) → InstanceNormalization → Reshape → per-channel affine, because onnxruntime's CPU
+ * provider has no GroupNormalization kernel (its expansion runs 1.5× slower).
+ */
+export function groupNorm(ctx: BuildContext, x: string, path: string, groups: number, eps: number): string {
+  const { g } = ctx;
+  const dims = g.shape(x);
+  const c = dims[1] as number;
+  if (c % groups !== 0)
+    throw new RangeError(`${path}: GroupNorm with ${groups} groups needs channels divisible by it, got ${c}`);
+  if (groups === c) {
+    // One channel per group: InstanceNormalization is GroupNorm, affine included.
+    const scale = ctx.params.param(g, `${path}.weight`, [c]);
+    const bias = ctx.params.param(g, `${path}.bias`, [c]);
+    return g.instanceNorm(x, scale, bias, eps);
+  }
+  const grouped = g.reshape(x, [0, groups, -1]); // (B, G, C/G·H·W)
+  const ones = g.constFloat(new Float32Array(groups).fill(1));
+  const zeros = g.constFloat(new Float32Array(groups));
+  const normed = g.instanceNorm(grouped, ones, zeros, eps);
+  const back = g.reshape(
+    normed,
+    dims.map((d, i) => (i === 0 ? 0 : (d as number))),
+  );
+  const gamma = ctx.params.param(g, `${path}.weight`, [c], [c, 1, 1]);
+  const beta = ctx.params.param(g, `${path}.bias`, [c], [c, 1, 1]);
+  return g.add(g.mul(back, gamma), beta);
+}
+
+export interface ConvSpec {
+  inCh: number;
+  outCh: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+  bias?: boolean;
+}
+
+/** torch.nn.Conv2d with square kernel, stride and padding. */
+export function conv2d(ctx: BuildContext, x: string, path: string, s: ConvSpec): string {
+  const w = ctx.params.param(ctx.g, `${path}.weight`, [s.outCh, s.inCh, s.kernel, s.kernel]);
+  const b = s.bias === false ? undefined : ctx.params.param(ctx.g, `${path}.bias`, [s.outCh]);
+  const p = s.padding ?? 0;
+  const st = s.stride ?? 1;
+  return ctx.g.conv(x, w, b, { strides: [st, st], pads: [p, p, p, p] });
+}
+
+/** torch.nn.Linear on (N, in). */
+export function linear(ctx: BuildContext, x: string, path: string, inF: number, outF: number): string {
+  const w = ctx.params.param(ctx.g, `${path}.weight`, [outF, inF]);
+  const b = ctx.params.param(ctx.g, `${path}.bias`, [outF]);
+  return ctx.g.linear(x, w, b);
+}
+
+/** 1-D FIR kernel (1, 3, 3, 1) normalised; its outer product is upfirdn2d's 2-D kernel. */
+const FIR_1D = [1, 3, 3, 1].map((v) => v / 8);
+
+/**
+ * downsample_2d(x, kernel=(1,3,3,1), factor=2) = upfirdn2d(x, k⊗k / 64, down=2, pad=(1, 1)): a depthwise
+ * stride-2 4×4 convolution (the kernel is symmetric, so torch's flip changes nothing).
+ */
+export function firDownsample(g: GraphBuilder, x: string): string {
+  const c = g.shape(x)[1] as number;
+  const k = new Float32Array(c * 16);
+  for (let ch = 0; ch < c; ch++)
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) k[ch * 16 + i * 4 + j] = FIR_1D[i] * FIR_1D[j];
+  const w = g.constFloat(k, [c, 1, 4, 4]);
+  return g.conv(x, w, undefined, { strides: [2, 2], pads: [1, 1, 1, 1], group: c });
+}
+
+/**
+ * upsample_2d(x, kernel=(1,3,3,1), factor=2) = upfirdn2d(x, 4·k⊗k / 64, up=2, pad=(2, 1)). Per axis that is
+ * out[2i] = ¼x[i−1] + ¾x[i], out[2i+1] = ¾x[i] + ¼x[i+1] with zeros outside, which is exactly
+ * Pad 1 → Resize(linear, half_pixel, ×2) → Slice [2 : −2] (onnxruntime's depthwise ConvTranspose is ~1 GFLOP/s).
+ */
+export function firUpsample(g: GraphBuilder, x: string): string {
+  const padded = g.pad(x, [0, 0, 1, 1, 0, 0, 1, 1]);
+  const up = g.resize(padded, [1, 1, 2, 2], 'linear', 'half_pixel');
+  return g.slice(up, [2, 2], [-2, -2], [2, 3]);
+}
+
+/** F.interpolate(scale_factor=2, mode='nearest'). */
+export function nearestUpsample(g: GraphBuilder, x: string): string {
+  return g.resize(x, [1, 1, 2, 2], 'nearest', 'asymmetric');
+}
+
+export type Resample = 'none' | 'fir-up' | 'fir-down' | 'nearest-up' | 'avgpool-down';
+
+function resample(g: GraphBuilder, x: string, r: Resample): string {
+  switch (r) {
+    case 'none':
+      return x;
+    case 'fir-up':
+      return firUpsample(g, x);
+    case 'fir-down':
+      return firDownsample(g, x);
+    case 'nearest-up':
+      return nearestUpsample(g, x);
+    case 'avgpool-down':
+      return g.averagePool(x, [2, 2], [2, 2]);
+  }
+}
+
+export interface ResnetSpec {
+  inCh: number;
+  outCh: number;
+  tembCh: number;
+  groups: number;
+  /** Defaults to `groups` (ResnetBlock2D's groups_out=None). */
+  groupsOut?: number;
+  eps: number;
+  outputScaleFactor?: number;
+  /** ResnetBlock2D up/down with kernel "fir" or the default resampler. */
+  resample?: Resample;
+  /** Defaults to inCh ≠ outCh. */
+  useInShortcut?: boolean;
+  timeScaleShift?: 'default' | 'scale_shift';
+}
+
+/** ResnetBlock2D.forward(x, temb) with pre-norm, as in diffusers 0.23.0 (dropout is the identity). */
+export function resnetBlock(ctx: BuildContext, x: string, temb: string, path: string, s: ResnetSpec): string {
+  const { g } = ctx;
+  const shift = s.timeScaleShift ?? 'default';
+  let h = groupNorm(ctx, x, `${path}.norm1`, s.groups, s.eps);
+  h = activation(g, h, ctx.actFn);
+  let input = x;
+  const r = s.resample ?? 'none';
+  if (r !== 'none') {
+    input = resample(g, input, r);
+    h = resample(g, h, r);
+  }
+  h = conv2d(ctx, h, `${path}.conv1`, { inCh: s.inCh, outCh: s.outCh, kernel: 3, padding: 1 });
+  ctx.tembAct ??= activation(g, temb, ctx.actFn);
+  const projCh = shift === 'scale_shift' ? 2 * s.outCh : s.outCh;
+  const t = g.unsqueeze(linear(ctx, ctx.tembAct, `${path}.time_emb_proj`, s.tembCh, projCh), [2, 3]); // (B, C', 1, 1)
+  if (shift === 'default') h = g.add(h, t);
+  h = groupNorm(ctx, h, `${path}.norm2`, s.groupsOut ?? s.groups, s.eps);
+  if (shift === 'scale_shift') {
+    const scale = g.slice(t, [0], [s.outCh], [1]);
+    const bias = g.slice(t, [s.outCh], [2 * s.outCh], [1]);
+    h = g.add(g.mul(h, g.add(scale, g.constFloat([1], []))), bias);
+  }
+  h = activation(g, h, ctx.actFn);
+  h = conv2d(ctx, h, `${path}.conv2`, { inCh: s.outCh, outCh: s.outCh, kernel: 3, padding: 1 });
+  if (s.useInShortcut ?? s.inCh !== s.outCh) {
+    input = conv2d(ctx, input, `${path}.conv_shortcut`, { inCh: s.inCh, outCh: s.outCh, kernel: 1 });
+  }
+  let out = g.add(input, h);
+  const osf = s.outputScaleFactor ?? 1;
+  if (osf !== 1) out = g.div(out, g.constFloat([osf], []));
+  ctx.record(path, out);
+  return out;
+}
+
+export interface AttentionSpec {
+  channels: number;
+  heads: number;
+  headDim: number;
+  /** GroupNorm groups, or null for no norm (the mid-block with scale_shift and no attn_norm_num_groups). */
+  groups: number | null;
+  eps: number;
+  rescaleOutputFactor: number;
+}
+
+/**
+ * Attention(_from_deprecated_attn_block=True) on (B, C, H, W) with AttnProcessor: GroupNorm, q/k/v Linear,
+ * softmax(q kᵀ · d^-½), to_out[0], + residual, / rescale_output_factor. The Linear layers run as 1×1
+ * convolutions on the channel-first layout, which is the same maths and needs no weight transposes.
+ */
+export function attentionBlock(ctx: BuildContext, x: string, path: string, s: AttentionSpec): string {
+  const { g } = ctx;
+  const [, c, hh, ww] = g.shape(x) as number[];
+  const hw = hh * ww;
+  const inner = s.heads * s.headDim;
+  let h = s.groups === null ? x : groupNorm(ctx, x, `${path}.group_norm`, s.groups, s.eps);
+  const proj = (name: string, inF: number, outF: number, v: string) => {
+    const w = ctx.params.param(g, `${path}.${name}.weight`, [outF, inF], [outF, inF, 1, 1]);
+    const b = ctx.params.param(g, `${path}.${name}.bias`, [outF]);
+    return g.conv(v, w, b);
+  };
+  const q = g.reshape(proj('to_q', c, inner, h), [0, s.heads, s.headDim, hw]); // (B, h, d, HW)
+  const k = g.reshape(proj('to_k', c, inner, h), [0, s.heads, s.headDim, hw]);
+  const v = g.reshape(proj('to_v', c, inner, h), [0, s.heads, s.headDim, hw]);
+  const scores = g.mul(g.matmul(g.transpose(q, [0, 1, 3, 2]), k), g.constFloat([s.headDim ** -0.5], [])); // (B, h, HWq, HWk)
+  const probs = g.softmax(scores, -1);
+  const o = g.matmul(v, g.transpose(probs, [0, 1, 3, 2])); // (B, h, d, HWq)
+  h = g.reshape(o, [0, inner, hh, ww]);
+  h = proj('to_out.0', inner, c, h);
+  h = g.add(h, x);
+  if (s.rescaleOutputFactor !== 1) h = g.div(h, g.constFloat([s.rescaleOutputFactor], []));
+  ctx.record(path, h);
+  return h;
+}
+
+/** Downsample2D(use_conv=True): 3×3 stride-2 conv; padding 0 pads (0, 1, 0, 1) first, as diffusers does. */
+export function convDownsample(
+  ctx: BuildContext,
+  x: string,
+  path: string,
+  ch: number,
+  padding: number,
+): string {
+  const src = padding === 0 ? ctx.g.pad(x, [0, 0, 0, 0, 0, 0, 1, 1]) : x;
+  const out = conv2d(ctx, src, `${path}.conv`, { inCh: ch, outCh: ch, kernel: 3, stride: 2, padding });
+  ctx.record(path, out);
+  return out;
+}
+
+/** Upsample2D(use_conv=True): nearest ×2, then a 3×3 conv. */
+export function convUpsample(ctx: BuildContext, x: string, path: string, ch: number): string {
+  const out = conv2d(ctx, nearestUpsample(ctx.g, x), `${path}.conv`, {
+    inCh: ch,
+    outCh: ch,
+    kernel: 3,
+    padding: 1,
+  });
+  ctx.record(path, out);
+  return out;
+}

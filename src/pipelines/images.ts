@@ -1,0 +1,117 @@
+/**
+ * Pipeline output conversions: NCHW sample → clamped NHWC array (diffusers' `output_type="np"`)
+ * → 8-bit RGB images (diffusers' `numpy_to_pil`), plus image grids and PNG input for inpaint/colorize.
+ */
+import { encodePNG } from '../io/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { Tensor, assertFloat32 } from '../tensor.js';
+
+/** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B (what PIL's `Image.fromarray` holds). */
+export class PipelineImage {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    /** width × height × 3 bytes. */
+    readonly data: Uint8Array,
+  ) {
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+      throw new RangeError(`PipelineImage: invalid size ${width}×${height}`);
+    }
+    if (data.length !== width * height * 3) {
+      throw new RangeError(`PipelineImage: ${width}×${height} RGB needs ${width * height * 3} bytes, got ${data.length}`);
+    }
+  }
+
+  /** The image as PNG file bytes (8-bit RGB). */
+  toPNG(): Uint8Array {
+    return encodePNG({ width: this.width, height: this.height, channels: 3, data: this.data });
+  }
+
+  /** Writes a PNG atomically (a temp file renamed into place), so readers never see half a file. */
+  async save(path: string): Promise<void> {
+    await writeFileAtomic(path, this.toPNG());
+  }
+}
+
+/**
+ * Clamps to [0, 1] and moves channels last: (B, C, H, W) → (B, H, W, C), as diffusers'
+ * `sample.clamp(0, 1).permute(0, 2, 3, 1)` (NaN stays NaN, as in torch).
+ */
+export function toClampedNHWC(sample: Tensor): Tensor<'float32'> {
+  assertFloat32(sample, 'sample');
+  if (sample.rank !== 4) throw new RangeError(`sample must be (B, C, H, W), got [${sample.dims.join(', ')}]`);
+  const [b, c, h, w] = sample.dims;
+  const src = sample.data;
+  const out = new Float32Array(src.length);
+  const plane = h * w;
+  for (let n = 0; n < b; n++) {
+    const base = n * c * plane;
+    for (let ch = 0; ch < c; ch++) {
+      const from = base + ch * plane;
+      for (let p = 0; p < plane; p++) {
+        const v = src[from + p];
+        out[base + p * c + ch] = v < 0 ? 0 : v > 1 ? 1 : v;
+      }
+    }
+  }
+  return new Tensor('float32', out, [b, h, w, c]);
+}
+
+/** numpy's round(): half to even. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * diffusers' `numpy_to_pil`: `(images * 255).round().astype("uint8")` per image of an (B, H, W, 3) array.
+ * The product is rounded to float32 first, as numpy computes it in float32.
+ */
+export function numpyToPil(images: Tensor): PipelineImage[] {
+  assertFloat32(images, 'images');
+  if (images.rank !== 4 || images.dims[3] !== 3) {
+    throw new RangeError(`images must be (B, H, W, 3), got [${images.dims.join(', ')}]`);
+  }
+  const [b, h, w] = images.dims;
+  const size = h * w * 3;
+  const out: PipelineImage[] = [];
+  for (let n = 0; n < b; n++) {
+    const bytes = new Uint8Array(size);
+    const from = n * size;
+    for (let i = 0; i < size; i++) {
+      const v = roundHalfEven(Math.fround(images.data[from + i] * 255));
+      // astype(uint8) of an in-range value; NaN (a diverged sample) becomes 0.
+      bytes[i] = v >= 0 && v <= 255 ? v : v > 255 ? 255 : 0;
+    }
+    out.push(new PipelineImage(w, h, bytes));
+  }
+  return out;
+}
+
+/** Tiles equal-size images row-major into one (diffusers.utils.make_image_grid); empty cells stay black. */
+export function makeImageGrid(images: readonly PipelineImage[], rows: number, cols: number): PipelineImage {
+  if (images.length === 0) throw new RangeError('makeImageGrid: no images');
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0 || rows * cols < images.length) {
+    throw new RangeError(`makeImageGrid: a ${rows}×${cols} grid cannot hold ${images.length} images`);
+  }
+  const { width: w, height: h } = images[0];
+  if (images.some((im) => im.width !== w || im.height !== h)) {
+    throw new RangeError('makeImageGrid: all images must have the same size');
+  }
+  const gridW = cols * w;
+  const data = new Uint8Array(gridW * rows * h * 3);
+  images.forEach((im, k) => {
+    const x0 = (k % cols) * w;
+    const y0 = Math.trunc(k / cols) * h;
+    for (let y = 0; y < h; y++) {
+      data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * gridW + x0) * 3);
+    }
+  });
+  return new PipelineImage(gridW, rows * h, data);
+}
+
+/** A near-square grid shape for n images: cols = ⌈√n⌉, rows = ⌈n / cols⌉. */
+export function gridShape(n: number): { rows: number; cols: number } {
+  const cols = Math.ceil(Math.sqrt(n));
+  return { rows: Math.ceil(n / cols), cols };
+}

@@ -1,0 +1,245 @@
+/**
+ * ScoreSdeVePipeline: unconditional image generation with a variance-exploding score SDE
+ * (predictor–corrector sampling), a line-for-line port of diffusers v0.23.0's `ScoreSdeVePipeline`.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { UNet2DModel } from '../models/unet-2d/index.js';
+import { ProgressBar, type ProgressStream } from '../progress.js';
+import { type Generator, randnTensor } from '../random/index.js';
+import type { ScoreFn } from '../samplers/types.js';
+import { ScoreSdeVeScheduler } from '../schedulers/index.js';
+import { Tensor } from '../tensor.js';
+import { PipelineImage, numpyToPil, toClampedNHWC } from './images.js';
+import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
+
+/** The diffusers version whose file formats savePretrained writes. */
+export const DIFFUSERS_VERSION = '0.23.0';
+
+export type OutputType = 'pil' | 'np';
+/** 'pil' → 8-bit RGB images; 'np' → a float32 (B, H, W, 3) tensor in [0, 1]. */
+export type ImagesOf<O extends OutputType> = O extends 'np' ? Tensor<'float32'> : PipelineImage[];
+
+/** Reported after every predictor–corrector step. */
+export interface PipelineStep {
+  /** 0-based step index. */
+  step: number;
+  totalSteps: number;
+  /** σ of this step (the UNet's timestep input). */
+  sigma: number;
+  /** The new sample x (B, C, H, W), unclamped (diffusers' `prev_sample`). */
+  sample: Tensor<'float32'>;
+  /** Its noise-free mean (B, C, H, W), unclamped (diffusers' `prev_sample_mean`). */
+  sampleMean: Tensor<'float32'>;
+}
+
+export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boolean = true> {
+  /** Number of images (diffusers `batch_size`). Default 1. */
+  batchSize?: number;
+  /** Predictor steps (diffusers `num_inference_steps`); each also runs `correct_steps` corrector steps. Default 2000. */
+  numInferenceSteps?: number;
+  /** One Generator, or one per image (diffusers `generator`). Default: the global generator (`manualSeed`). */
+  generator?: Generator | Generator[];
+  /** diffusers `output_type`. Default 'pil'. */
+  outputType?: O;
+  /** diffusers `return_dict`: true → `{ images }`, false → `[images]`. Default true. */
+  returnDict?: R;
+  /** Called after every step with the unclamped sample and its mean. */
+  onStep?: (info: PipelineStep) => void;
+  /** Stops between UNet calls with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export type PipelineCallResult<O extends OutputType, R extends boolean> = R extends false
+  ? [ImagesOf<O>]
+  : { images: ImagesOf<O> };
+
+/** diffusers' `set_progress_bar_config` options. */
+export interface ProgressBarConfig {
+  /** Hide the bar. */
+  disable?: boolean;
+  /** Label before the bar (tqdm `desc`). */
+  desc?: string;
+  /** Unit name (tqdm `unit`); default 'it' as in diffusers. */
+  unit?: string;
+  /** Default: process.stderr. */
+  stream?: ProgressStream;
+}
+
+export interface ScoreSdeVeComponents {
+  unet: UNet2DModel;
+  scheduler: ScoreSdeVeScheduler;
+}
+
+export class ScoreSdeVePipeline {
+  readonly unet: UNet2DModel;
+  readonly scheduler: ScoreSdeVeScheduler;
+  private progressConfig: ProgressBarConfig = {};
+
+  constructor({ unet, scheduler }: ScoreSdeVeComponents) {
+    if (!(unet instanceof UNet2DModel)) throw new TypeError('ScoreSdeVePipeline: unet must be a UNet2DModel');
+    if (!(scheduler instanceof ScoreSdeVeScheduler)) {
+      throw new TypeError('ScoreSdeVePipeline: scheduler must be a ScoreSdeVeScheduler');
+    }
+    this.unet = unet;
+    this.scheduler = scheduler;
+  }
+
+  /**
+   * Loads a pipeline from a local folder (diffusers pipeline layout or a root-level UNet repo)
+   * or a Hub repo id, which is downloaded once into the huggingface_hub cache.
+   */
+  static async fromPretrained(idOrDir: string, options: LoadPipelineOptions = {}): Promise<ScoreSdeVePipeline> {
+    const source = await resolvePipelineSource(idOrDir, options);
+    const unet = await UNet2DModel.fromPretrained(source.dir, {
+      subfolder: source.unetSubfolder,
+      variant: options.variant,
+      useSafetensors: options.useSafetensors,
+      executionProviders: options.executionProviders,
+    });
+    const scheduler = source.hasSchedulerConfig
+      ? await ScoreSdeVeScheduler.fromPretrained(source.dir, { subfolder: source.schedulerSubfolder })
+      : new ScoreSdeVeScheduler();
+    return new ScoreSdeVePipeline({ unet, scheduler });
+  }
+
+  /** diffusers' `set_progress_bar_config`: e.g. `{ disable: true }`. Merges with earlier settings. */
+  setProgressBarConfig(config: ProgressBarConfig): void {
+    this.progressConfig = { ...this.progressConfig, ...config };
+  }
+
+  /** Height and width of generated images (the UNet's `sample_size`). */
+  get sampleSize(): [number, number] {
+    const s = this.unet.config.sample_size;
+    if (s === null || s === undefined) {
+      throw new ConfigError('the UNet config has no sample_size, so the image size is unknown');
+    }
+    return Array.isArray(s) ? [s[0], s[1]] : [s, s];
+  }
+
+  /** The UNet as a score function: one σ per batch row. */
+  get scoreFn(): ScoreFn {
+    return async (x, sigma) => (await this.unet.forward(x, sigma)).sample;
+  }
+
+  /** Generates images: diffusers' `__call__`, the same random draws in the same order. */
+  async call<O extends OutputType = 'pil', R extends boolean = true>(
+    options: PipelineCallOptions<O, R> = {},
+  ): Promise<PipelineCallResult<O, R>> {
+    const { batchSize = 1, numInferenceSteps = 2000, generator, onStep, signal } = options;
+    const outputType = options.outputType ?? 'pil';
+    const returnDict = options.returnDict ?? true;
+    checkCallOptions(batchSize, numInferenceSteps, generator, outputType);
+    throwIfAborted(signal);
+
+    const [height, width] = this.sampleSize;
+    const shape = [batchSize, 3, height, width]; // (B, C, H, W); diffusers hard-codes 3 channels
+    const scheduler = this.scheduler;
+
+    let sample = randnTensor(shape, { generator });
+    scaleInPlace(sample.data, scheduler.initNoiseSigma);
+
+    scheduler.setTimesteps(numInferenceSteps);
+    scheduler.setSigmas(numInferenceSteps);
+    const timesteps = scheduler.timesteps.data as Float32Array;
+    const sigmas = scheduler.sigmas.data as Float32Array;
+    const correctSteps = scheduler.config.correct_steps;
+
+    let sampleMean: Tensor<'float32'> = sample;
+    const bar = new ProgressBar({ total: timesteps.length, ...this.progressConfig });
+    try {
+      for (let i = 0; i < timesteps.length; i++) {
+        // diffusers: sigma_t = sigmas[i] * ones(B), the UNet's per-row timestep.
+        const sigmaT = new Float32Array(batchSize).fill(sigmas[i]);
+        for (let c = 0; c < correctSteps; c++) {
+          throwIfAborted(signal);
+          const modelOutput = (await this.unet.forward(sample, sigmaT)).sample;
+          sample = scheduler.stepCorrect(modelOutput, sample, { generator }).prevSample;
+        }
+        throwIfAborted(signal);
+        const modelOutput = (await this.unet.forward(sample, sigmaT)).sample;
+        const out = scheduler.stepPred(modelOutput, timesteps[i], sample, { generator });
+        sample = out.prevSample;
+        sampleMean = out.prevSampleMean;
+        onStep?.({ step: i, totalSteps: timesteps.length, sigma: sigmas[i], sample, sampleMean });
+        bar.update();
+      }
+    } finally {
+      bar.close();
+    }
+    return packImages(sampleMean, outputType as O, returnDict as R);
+  }
+
+  /**
+   * Writes the folder diffusers writes (model_index.json, unet/, scheduler/), loadable by Python
+   * diffusers' `ScoreSdeVePipeline.from_pretrained` and by `fromPretrained` here.
+   */
+  async savePretrained(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('savePretrained: dir must be a non-empty path');
+    await mkdir(dir, { recursive: true });
+    await this.unet.savePretrained(join(dir, 'unet'));
+    await this.scheduler.saveConfig(join(dir, 'scheduler'));
+    const modelIndex = {
+      _class_name: 'ScoreSdeVePipeline',
+      _diffusers_version: DIFFUSERS_VERSION,
+      scheduler: ['diffusers', 'ScoreSdeVeScheduler'],
+      unet: ['diffusers', 'UNet2DModel'],
+    };
+    // diffusers' to_json_string: indent 2, sorted keys, trailing newline.
+    await writeFileAtomic(join(dir, 'model_index.json'), `${JSON.stringify(modelIndex, null, 2)}\n`);
+  }
+
+  /** Frees the UNet's native session. */
+  async release(): Promise<void> {
+    await this.unet.release();
+  }
+}
+
+function checkCallOptions(
+  batchSize: number,
+  steps: number,
+  generator: Generator | Generator[] | undefined,
+  outputType: string,
+): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new RangeError(`numInferenceSteps must be a positive integer, got ${steps}`);
+  }
+  if (Array.isArray(generator) && generator.length !== batchSize) {
+    throw new RangeError(
+      `generator: a list of ${generator.length} generators was given for batchSize ${batchSize}; pass one per image`,
+    );
+  }
+  if (outputType !== 'pil' && outputType !== 'np') {
+    throw new TypeError(`outputType must be 'pil' or 'np', got ${JSON.stringify(outputType)}`);
+  }
+}
+
+/** Throws an AbortError (a DOMException, as fetch does) once `signal` is aborted. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'AbortError') throw reason;
+  throw new DOMException('the pipeline was aborted', 'AbortError');
+}
+
+/** x ← x · s in float32, as torch multiplies a float32 tensor by a Python float. */
+function scaleInPlace(data: Float32Array, s: number): void {
+  const f = Math.fround(s);
+  for (let i = 0; i < data.length; i++) data[i] = data[i] * f;
+}
+
+/** diffusers' tail: clamp(0, 1), to NHWC, optionally numpy_to_pil, then the dict / tuple choice. */
+export function packImages<O extends OutputType, R extends boolean>(
+  sampleMean: Tensor<'float32'>,
+  outputType: O,
+  returnDict: R,
+): PipelineCallResult<O, R> {
+  const np = toClampedNHWC(sampleMean);
+  const images = (outputType === 'pil' ? numpyToPil(np) : np) as ImagesOf<O>;
+  return (returnDict ? { images } : [images]) as PipelineCallResult<O, R>;
+}

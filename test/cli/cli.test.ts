@@ -1,0 +1,174 @@
+/** The `scoresde` executable, spawned as users run it, on the fixture checkpoints (few steps). */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { decodePNG } from '../../src/io/index.js';
+import { loadSafetensors } from '../../src/io/safetensors.js';
+import { numpyToPil } from '../../src/pipelines/index.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const mainTs = join(repoRoot, 'src/cli/main.ts');
+const fixture = (rel: string) => fileURLToPath(new URL(`../fixtures/${rel}`, import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'scoresde-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `scoresde args…` with an isolated, offline Hugging Face cache. */
+function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, HF_HOME: join(tmp, 'hf-home'), HF_HUB_OFFLINE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function finish(child: ChildProcess, onStderr?: (all: string) => void): Promise<Result> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    onStderr?.(stderr);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const run = (args: string[], env?: Record<string, string>) => finish(start(args, env));
+
+describe('scoresde CLI', () => {
+  it('prints help for the program and every command, exit 0', async () => {
+    const main = await run(['--help']);
+    assert.equal(main.code, 0);
+    assert.match(main.stdout, /Usage: scoresde <command>/);
+    for (const command of ['sample', 'info']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`Usage: scoresde ${command} --model`));
+    }
+  });
+
+  it('rejects unknown commands and bad flags with exit 1', async () => {
+    const unknown = await run(['paint']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown command "paint"/);
+    const badSteps = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--steps', 'ten']);
+    assert.equal(badSteps.code, 1);
+    assert.match(badSteps.stderr, /--steps must be an integer, got "ten"/);
+    const badFlag = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--stepz', '2']);
+    assert.equal(badFlag.code, 1);
+    assert.match(badFlag.stderr, /Unknown option '--stepz'/);
+    const noModel = await run(['sample']);
+    assert.equal(noModel.code, 1);
+    assert.match(noModel.stderr, /--model is required/);
+  });
+
+  it('says when a model folder does not exist, or a Hub model is not cached offline', async () => {
+    const missing = await run(['sample', '--model', './no/such/model', '--steps', '2']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot load model "\.\/no\/such\/model": .*not an existing folder, nor a Hub repo id/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace for a user error');
+
+    const offline = await run(['sample', '--model', 'nobody/no-such-model', '--steps', '2']);
+    assert.equal(offline.code, 1);
+    assert.match(offline.stderr, /cannot load model "nobody\/no-such-model": /);
+    assert.doesNotMatch(offline.stderr, /\n\s+at /);
+  });
+
+  it('samples a batch: one PNG per image plus a grid, equal to diffusers', async () => {
+    const out = join(tmp, 'batch');
+    const r = await run([
+      'sample',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--steps',
+      '2',
+      '--batch-size',
+      '2',
+      '--seed',
+      '1',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(out).sort(), ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png']);
+    // The progress bar (stderr is not a terminal: whole lines) ends at 2/2 with a rate.
+    assert.match(r.stderr, /100%\|██████████\| 2\/2 \[\d\d:\d\d<00:00, +[\d.]+(step\/s|s\/step)\]/);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png'].map((f) => join(out, f)));
+
+    // diffusers: pipe(batch_size=2, num_inference_steps=2, generator=torch.Generator().manual_seed(1)), default scheduler.
+    const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b2_generator1.safetensors'))).tensors;
+    const expected = numpyToPil(ref.get('images')! as never);
+    const refFloat = ref.get('images')!.data as Float32Array;
+    for (const i of [0, 1]) {
+      const png = decodePNG(readFileSync(join(out, `sample-1-${i}.png`)));
+      assert.equal(png.width, 32);
+      assert.equal(png.height, 32);
+      assert.equal(png.channels, 3);
+      // Exact where diffusers' image is 0 or 1 (README tolerance: atol 5e-3 elsewhere, i.e. ≤ 1 level in 8 bits).
+      for (let k = 0; k < png.data.length; k++) {
+        const r = refFloat[i * 32 * 32 * 3 + k];
+        const tol = r === 0 || r === 1 ? 0 : 1;
+        assert.ok(Math.abs(png.data[k] - expected[i].data[k]) <= tol, `image ${i} byte ${k}`);
+      }
+    }
+    const grid = decodePNG(readFileSync(join(out, 'sample-1-grid.png')));
+    assert.equal(grid.width, 64);
+    assert.equal(grid.height, 32);
+    const first = decodePNG(readFileSync(join(out, 'sample-1-0.png')));
+    const second = decodePNG(readFileSync(join(out, 'sample-1-1.png')));
+    for (let y = 0; y < 32; y++) {
+      assert.deepEqual(grid.data.subarray(y * 192, y * 192 + 96), first.data.subarray(y * 96, (y + 1) * 96));
+      assert.deepEqual(grid.data.subarray(y * 192 + 96, (y + 1) * 192), second.data.subarray(y * 96, (y + 1) * 96));
+    }
+  });
+
+  it('stops on Ctrl-C with exit 130 and leaves no file behind', async () => {
+    const out = join(tmp, 'interrupted');
+    const child = start(['sample', '--model', fixture('models/tiny-ncsnpp'), '--steps', '2000', '--out', out]);
+    let sent = false;
+    // Interrupt once the first step has been reported (the bar's first line).
+    const r = await finish(child, (all) => {
+      if (!sent && /\| 1\/2000 /.test(all)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    assert.ok(sent, `never saw the first step: ${r.stderr}`);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted/);
+    let files: string[] = [];
+    try {
+      files = readdirSync(out);
+    } catch {
+      // the folder was never created: nothing written
+    }
+    assert.deepEqual(files, []);
+  });
+
+  it('info: architecture, parameters, FLOPs and an estimate per image', async () => {
+    const r = await run(['info', '--model', fixture('models/tiny-ddpm'), '--steps', '10']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /UNet2DModel +32×32, 3→3 channels, time embedding positional/);
+    assert.match(r.stdout, /down blocks +DownBlock2D, AttnDownBlock2D/);
+    // TIMINGS.md: 1,002,883 parameters, 0.4142 GMAC = 0.828 GFLOP per forward.
+    assert.match(r.stdout, /parameters +1,002,883\n/);
+    assert.match(r.stdout, /FLOPs +0\.828 GFLOP per forward at batch 1/);
+    assert.match(r.stdout, /scheduler +ScoreSdeVeScheduler: σ 0\.01 … 1348, snr 0\.15, 1 corrector step/);
+    assert.match(r.stdout, /expected +10 steps × 2 UNet calls ≈ [\d.]+ s per image/);
+  });
+});

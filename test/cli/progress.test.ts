@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProgressBar, formatBar, formatInterval, formatProgress, formatSizeOf } from '../../src/progress.js';
+
+// Expected strings are what tqdm 4.x's format_meter prints for the same numbers.
+describe('formatProgress (tqdm format_meter)', () => {
+  it('formats intervals as MM:SS and H:MM:SS', () => {
+    assert.equal(formatInterval(0), '00:00');
+    assert.equal(formatInterval(59.9), '00:59');
+    assert.equal(formatInterval(61), '01:01');
+    assert.equal(formatInterval(3600 * 5 + 56 * 60 + 7), '5:56:07');
+  });
+
+  it('formats sizes with three significant digits', () => {
+    assert.equal(formatSizeOf(0), '0.00');
+    assert.equal(formatSizeOf(9.994), '9.99');
+    assert.equal(formatSizeOf(12.34), '12.3');
+    assert.equal(formatSizeOf(999.4), '999');
+    assert.equal(formatSizeOf(263_000_000), '263M');
+    assert.equal(formatSizeOf(1536, 'B', 1024), '1.50kB');
+  });
+
+  it('draws eighth-cell bars', () => {
+    assert.equal(formatBar(0, 10), '          ');
+    assert.equal(formatBar(0.45, 10), '████▌     ');
+    assert.equal(formatBar(1, 10), '██████████');
+    assert.equal(formatBar(0.5, 4), '██  ');
+  });
+
+  it('lays out a bar with count, elapsed<remaining and it/s', () => {
+    // 9 of 20 in 4.5 s: 2 it/s, 11 left → 5.5 s.
+    assert.equal(formatProgress({ n: 9, total: 20, elapsedS: 4.5 }), ' 45%|████▌     | 9/20 [00:04<00:05,  2.00it/s]');
+  });
+
+  it('switches to s/it once a step takes longer than a second, with desc and unit', () => {
+    const line = formatProgress({ n: 2, total: 2000, elapsedS: 21.4, unit: 'step', desc: 'sampling' });
+    assert.equal(line, 'sampling:   0%|          | 2/2000 [00:21<5:56:18, 10.70s/step]');
+  });
+
+  it('shows ? before the first unit and scales byte counts', () => {
+    assert.equal(formatProgress({ n: 0, total: 5, elapsedS: 0 }), '  0%|          | 0/5 [00:00<?, ?it/s]');
+    const bytes = formatProgress({
+      n: 1024 * 1024,
+      total: 4 * 1024 * 1024,
+      elapsedS: 2,
+      unit: 'B',
+      unitScale: true,
+      unitDivisor: 1024,
+      desc: 'model.bin',
+    });
+    assert.equal(bytes, 'model.bin:  25%|██▌       | 1.00M/4.00M [00:02<00:06, 512kB/s]');
+  });
+
+  it('shows a count without total', () => {
+    assert.equal(formatProgress({ n: 3, elapsedS: 1.5 }), '3it [00:01,  2.00it/s]');
+  });
+
+  it('fills the width it is given', () => {
+    const line = formatProgress({ n: 1, total: 2, elapsedS: 1, width: 60 });
+    assert.equal(line.length, 60);
+    assert.equal(line, ` 50%|${'█'.repeat(12)}▌${' '.repeat(12)}| 1/2 [00:01<00:01,  1.00it/s]`);
+  });
+});
+
+class FakeStream {
+  chunks: string[] = [];
+  constructor(
+    readonly isTTY: boolean,
+    readonly columns?: number,
+  ) {}
+  write(s: string) {
+    this.chunks.push(s);
+    return true;
+  }
+}
+
+describe('ProgressBar', () => {
+  it('redraws in place on a terminal, throttled, and ends the line on close', () => {
+    let t = 0;
+    const stream = new FakeStream(true);
+    const bar = new ProgressBar({ total: 4, stream, now: () => t, minIntervalMs: 100 });
+    assert.deepEqual(stream.chunks, ['\r  0%|          | 0/4 [00:00<?, ?it/s]']);
+    t = 1000;
+    bar.update();
+    t = 1050; // within 100 ms: no redraw
+    bar.update();
+    t = 2000;
+    bar.update();
+    bar.update();
+    bar.close();
+    bar.close();
+    assert.deepEqual(stream.chunks.slice(1), [
+      '\r 25%|██▌       | 1/4 [00:01<00:03,  1.00it/s]',
+      '\r 75%|███████▌  | 3/4 [00:02<00:00,  1.50it/s]',
+      '\r100%|██████████| 4/4 [00:02<00:00,  2.00it/s]',
+      '\n',
+    ]);
+  });
+
+  it('writes whole lines (no carriage returns) when not a terminal', () => {
+    let t = 0;
+    const stream = new FakeStream(false);
+    const bar = new ProgressBar({ total: 2, stream, now: () => t, unit: 'step' });
+    t = 500;
+    bar.update();
+    t = 1000;
+    bar.update();
+    bar.close();
+    assert.deepEqual(stream.chunks, [
+      ' 50%|█████     | 1/2 [00:00<00:00,  2.00step/s]\n',
+      '100%|██████████| 2/2 [00:01<00:00,  2.00step/s]\n',
+    ]);
+  });
+
+  it('draws nothing when disabled', () => {
+    const stream = new FakeStream(true);
+    const bar = new ProgressBar({ total: 2, stream, disable: true });
+    bar.update(2);
+    bar.close();
+    assert.deepEqual(stream.chunks, []);
+    assert.equal(bar.n, 2);
+  });
+});

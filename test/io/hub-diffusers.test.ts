@@ -1,0 +1,124 @@
+/** downloadDiffusersModel against the loopback fake Hub: both repo layouts, weights choice, offline reuse. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { downloadDiffusersModel, EntryNotFoundError, LocalEntryNotFoundError } from '../../src/io/hub.js';
+import { loadSafetensors } from '../../src/io/safetensors.js';
+import { COMMITS, type FakeHub, isolateHubEnv, startFakeHub, TINY } from './hub-fake-server.js';
+
+let hub: FakeHub;
+let cacheDir: string;
+const opts = () => ({ cacheDir, endpoint: hub.endpoint });
+/** `METHOD path` of every hub request whose path holds one of the repo's files. */
+const fileRequests = () => hub.requests.filter((r) => r.server === 'hub').map((r) => `${r.method} ${r.path}`);
+
+before(async () => {
+  isolateHubEnv();
+  hub = await startFakeHub();
+});
+after(async () => {
+  await hub.close();
+});
+beforeEach(() => {
+  delete process.env.HF_HUB_OFFLINE;
+  cacheDir = mkdtempSync(join(tmpdir(), 'hub-diffusers-'));
+  hub.requests.length = 0;
+  hub.faults = {};
+});
+
+describe('downloadDiffusersModel', () => {
+  it('pipeline layout: model_index + unet/ + scheduler/, safetensors preferred, all from one commit', async () => {
+    const dir = await downloadDiffusersModel('test-org/tiny-ncsnpp', opts());
+    assert.equal(dir, join(cacheDir, 'models--test-org--tiny-ncsnpp', 'snapshots', COMMITS.pipeline));
+    assert.deepEqual(readFileSync(join(dir, 'model_index.json')), TINY.modelIndex);
+    assert.deepEqual(readFileSync(join(dir, 'unet', 'config.json')), TINY.config);
+    assert.deepEqual(readFileSync(join(dir, 'scheduler', 'scheduler_config.json')), TINY.schedulerConfig);
+    assert.equal(existsSync(join(dir, 'unet', 'diffusion_pytorch_model.bin')), false);
+    const weights = await loadSafetensors(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'));
+    assert.ok(weights.tensors.size > 100);
+    assert.equal(weights.metadata.format, 'pt');
+    // Only the first request names the branch; the rest are pinned to the commit it resolved to.
+    const heads = fileRequests().filter((r) => r.startsWith('HEAD'));
+    assert.deepEqual(heads, [
+      'HEAD /test-org/tiny-ncsnpp/resolve/main/model_index.json',
+      `HEAD /test-org/tiny-ncsnpp/resolve/${COMMITS.pipeline}/unet/config.json`,
+      `HEAD /test-org/tiny-ncsnpp/resolve/${COMMITS.pipeline}/unet/diffusion_pytorch_model.safetensors`,
+      `HEAD /test-org/tiny-ncsnpp/resolve/${COMMITS.pipeline}/scheduler/scheduler_config.json`,
+    ]);
+  });
+
+  it('useSafetensors: false takes the .bin; variant picks the variant file', async () => {
+    const dir = await downloadDiffusersModel('test-org/tiny-ncsnpp', { ...opts(), useSafetensors: false });
+    assert.deepEqual(readFileSync(join(dir, 'unet', 'diffusion_pytorch_model.bin')), TINY.bin);
+    assert.equal(existsSync(join(dir, 'unet', 'diffusion_pytorch_model.safetensors')), false);
+    await downloadDiffusersModel('test-org/tiny-ncsnpp', { ...opts(), variant: 'fp16' });
+    assert.deepEqual(
+      readFileSync(join(dir, 'unet', 'diffusion_pytorch_model.fp16.safetensors')),
+      TINY.safetensors.subarray(0, 100_000),
+    );
+    await assert.rejects(
+      downloadDiffusersModel('test-org/tiny-ncsnpp', { ...opts(), variant: '../x' }),
+      TypeError,
+    );
+  });
+
+  it('root-level repo with a model_index.json (like google/ncsnpp-celebahq-256), .bin fallback', async () => {
+    const dir = await downloadDiffusersModel('test-org/tiny-root', opts());
+    assert.equal(dir, join(cacheDir, 'models--test-org--tiny-root', 'snapshots', COMMITS.root));
+    assert.deepEqual(readFileSync(join(dir, 'config.json')), TINY.config);
+    assert.deepEqual(readFileSync(join(dir, 'diffusion_pytorch_model.bin')), TINY.bin);
+    assert.deepEqual(readFileSync(join(dir, 'scheduler_config.json')), TINY.schedulerConfig);
+    assert.equal(existsSync(join(dir, 'unet')), false);
+  });
+
+  it('root-level UNet with the scheduler config in scheduler/', async () => {
+    const dir = await downloadDiffusersModel('test-org/root-unet-scheduler-dir', opts());
+    assert.deepEqual(readFileSync(join(dir, 'diffusion_pytorch_model.safetensors')), TINY.safetensors);
+    assert.deepEqual(readFileSync(join(dir, 'scheduler', 'scheduler_config.json')), TINY.schedulerConfig);
+  });
+
+  it('useSafetensors: true on a .bin-only repo → EntryNotFoundError naming the file', async () => {
+    await assert.rejects(
+      downloadDiffusersModel('test-org/tiny-root', { ...opts(), useSafetensors: true }),
+      (e: Error) =>
+        e instanceof EntryNotFoundError && e.message.includes('"diffusion_pytorch_model.safetensors"'),
+    );
+  });
+
+  it('bare UNet repo: no model_index.json, no scheduler config', async () => {
+    const dir = await downloadDiffusersModel('test-org/bare-unet', opts());
+    assert.deepEqual(readFileSync(join(dir, 'config.json')), TINY.config);
+    assert.deepEqual(readFileSync(join(dir, 'diffusion_pytorch_model.safetensors')), TINY.safetensors);
+    assert.equal(existsSync(join(dir, 'scheduler_config.json')), false);
+  });
+
+  it('offline after one online run: same folder, no request (root layout via .no_exist markers)', async () => {
+    const pipelineDir = await downloadDiffusersModel('test-org/tiny-ncsnpp', opts());
+    const rootDir = await downloadDiffusersModel('test-org/tiny-root', opts());
+    hub.requests.length = 0;
+    process.env.HF_HUB_OFFLINE = '1';
+    assert.equal(await downloadDiffusersModel('test-org/tiny-ncsnpp', opts()), pipelineDir);
+    assert.equal(await downloadDiffusersModel('test-org/tiny-root', { cacheDir }), rootDir);
+    assert.equal(hub.requests.length, 0);
+    await assert.rejects(downloadDiffusersModel('test-org/bare-unet', { cacheDir }), LocalEntryNotFoundError);
+  });
+
+  it('progress is reported per file', async () => {
+    const seen = new Map<string, number>();
+    await downloadDiffusersModel('test-org/tiny-ncsnpp', {
+      ...opts(),
+      onProgress: (p) => seen.set(p.file, p.loaded),
+    });
+    assert.deepEqual(
+      [...seen.entries()].sort(),
+      [
+        ['model_index.json', TINY.modelIndex.length],
+        ['scheduler/scheduler_config.json', TINY.schedulerConfig.length],
+        ['unet/config.json', TINY.config.length],
+        ['unet/diffusion_pytorch_model.safetensors', TINY.safetensors.length],
+      ].sort(),
+    );
+  });
+});
