@@ -117,7 +117,8 @@ export interface ProgressBarOptions {
 /** A live bar: call `update()` per unit and `close()` at the end (it then prints the final line). */
 export class ProgressBar {
   n = 0;
-  readonly total?: number;
+  /** May change while running (an adaptive sampler's estimate). */
+  total?: number;
   private readonly options: ProgressBarOptions;
   private readonly stream: ProgressStream;
   private readonly now: () => number;

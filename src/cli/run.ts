@@ -1,6 +1,7 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
 import { type CliIO, UsageError } from './args.js';
+import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
 import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
@@ -11,6 +12,9 @@ Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline i
 
 Commands:
   sample     generate images            scoresde sample --model google/ncsnpp-celebahq-256 --steps 2000
+  inpaint    fill in the white part of a mask
+                                        scoresde inpaint --model <m> --image in.png --mask mask.png
+  colorize   colour a grayscale image   scoresde colorize --model <m> --image gray.png
   info       model summary and timing   scoresde info --model ./my-model
 
 Run "scoresde <command> --help" for a command's options.
@@ -21,6 +25,8 @@ type Command = (argv: string[], io: CliIO) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   sample: runSample,
   info: runInfo,
+  inpaint: runInpaint,
+  colorize: runColorize,
 };
 
 function packageVersion(): string {

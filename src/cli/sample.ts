@@ -1,47 +1,38 @@
 /** `scoresde sample`: generate images and write them as PNGs (atomically), plus a grid for batches. */
-import { join, resolve } from 'node:path';
-import { ScoreSdeVePipeline, gridShape, makeImageGrid } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
-import { ScoreSdeVeScheduler } from '../schedulers/index.js';
+import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../samplers/index.js';
+import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, UsageError, parseCommandArgs } from './args.js';
 import {
-  type CliIO,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
-  UsageError,
-  intOption,
-  parseCommandArgs,
-  positiveNumberOption,
-} from './args.js';
+  SAMPLING_OPTIONS,
+  configurePipeline,
+  parseSamplingArgs,
+  samplingOptionsHelp,
+  writeImages,
+} from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
 export const SAMPLE_HELP = `Usage: scoresde sample --model <id|dir> [options]
 
 Generates images with diffusers' ScoreSdeVePipeline algorithm (predictor–corrector sampling).
-Same seed, same model, same steps → the same images as Python diffusers with
-generator=torch.Generator().manual_seed(seed).
+Same model, seed and steps → the same images as Python diffusers'
+pipe(batch_size=B, num_inference_steps=N, generator=torch.Generator().manual_seed(seed)).
 
-Sampling options:
-      --steps <n>          predictor steps, diffusers num_inference_steps (default 2000)
-      --batch-size <n>     images per run (default 1)
-      --seed <n>           random seed (default 0)
-      --out <dir>          output folder (default .); files are <prefix>-<seed>-<i>.png and <prefix>-<seed>-grid.png
-      --prefix <name>      file name prefix (default sample)
-      --snr <x>            corrector signal-to-noise ratio (overrides the scheduler config)
-      --sigma-max <x>      largest noise level σ_max (overrides the scheduler config)
-  -q, --quiet              no progress bar
+${samplingOptionsHelp('sample', "2000; another sampler's own default with --sampler")}
+      --sampler <name>     another sampler instead of diffusers' loop (see --list-samplers)
+      --list-samplers      list the samplers and exit
 ${MODEL_OPTIONS_HELP}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
-  steps: { type: 'string' },
-  'batch-size': { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  prefix: { type: 'string' },
-  snr: { type: 'string' },
-  'sigma-max': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
+  ...SAMPLING_OPTIONS,
+  sampler: { type: 'string' },
+  'list-samplers': { type: 'boolean' },
 } as const;
+
+export function listSamplers(): string {
+  const width = Math.max(...SAMPLER_NAMES.map((n) => n.length));
+  return SAMPLER_NAMES.map((n) => `${n.padEnd(width)}  ${SAMPLER_DESCRIPTIONS[n]}`).join('\n');
+}
 
 export async function runSample(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs('sample', argv, OPTIONS);
@@ -49,43 +40,27 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${SAMPLE_HELP}\n`);
     return 0;
   }
-  const steps = intOption(values, 'steps', 2000, 1);
-  const batchSize = intOption(values, 'batch-size', 1, 1);
-  const seed = intOption(values, 'seed', 0, 0);
-  const snr = positiveNumberOption(values, 'snr');
-  const sigmaMax = positiveNumberOption(values, 'sigma-max');
-  const outDir = resolve((values.out as string | undefined) ?? '.');
-  const prefix = (values.prefix as string | undefined) ?? 'sample';
-  if (prefix === '' || /[/\\]/.test(prefix)) throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
-
+  if (values['list-samplers']) {
+    io.stdout.write(`${listSamplers()}\n`);
+    return 0;
+  }
+  const sampler = values.sampler as string | undefined;
+  if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
+    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
+  }
+  const args = parseSamplingArgs(values, 'sample');
   const loaded = await loadPipelineFromArgs('sample', values, io);
-  let pipe = loaded.pipe;
   try {
-    if (snr !== undefined || sigmaMax !== undefined) {
-      const config = { ...pipe.scheduler.config };
-      if (snr !== undefined) config.snr = snr;
-      if (sigmaMax !== undefined) config.sigma_max = sigmaMax;
-      pipe = new ScoreSdeVePipeline({ unet: pipe.unet, scheduler: ScoreSdeVeScheduler.fromConfig(config) });
-    }
-    pipe.setProgressBarConfig({ disable: values.quiet === true, stream: io.stderr, unit: 'step' });
+    const pipe = configurePipeline(loaded.pipe, args, io);
     const { images } = await pipe.call({
-      batchSize,
-      numInferenceSteps: steps,
-      generator: new Generator().manualSeed(seed),
-      outputType: 'pil',
+      batchSize: args.batchSize ?? 1,
+      // diffusers' loop defaults to 2000 steps; other samplers to their own default.
+      numInferenceSteps: args.steps ?? (sampler === undefined ? 2000 : undefined),
+      generator: new Generator().manualSeed(args.seed),
+      sampler: sampler as SamplerName | undefined,
       signal: io.signal,
     });
-    for (const [i, image] of images.entries()) {
-      const path = join(outDir, `${prefix}-${seed}-${i}.png`);
-      await image.save(path);
-      io.stdout.write(`${path}\n`);
-    }
-    if (images.length > 1) {
-      const { rows, cols } = gridShape(images.length);
-      const path = join(outDir, `${prefix}-${seed}-grid.png`);
-      await makeImageGrid(images, rows, cols).save(path);
-      io.stdout.write(`${path}\n`);
-    }
+    await writeImages(images, args, io);
     return 0;
   } finally {
     await loaded.pipe.release();

@@ -19,7 +19,10 @@ export async function readJsonConfig(path: string): Promise<JsonConfig> {
     text = await readFile(path, 'utf-8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code ?? (e as Error).message})`;
+    const why =
+      code === 'ENOENT'
+        ? 'config file not found'
+        : `cannot read config file (${code ?? (e as Error).message})`;
     throw new FileFormatError(path, why);
   }
   return parseJsonConfig(text, path);
@@ -35,7 +38,10 @@ export function parseJsonConfig(text: string, file = '<config>'): JsonConfig {
     throw new FileFormatError(file, `invalid JSON in config (${(e as Error).message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FileFormatError(file, `config must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw new FileFormatError(
+      file,
+      `config must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   return value as JsonConfig;
 }

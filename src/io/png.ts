@@ -38,13 +38,18 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 /** Encodes 8-bit samples as a PNG (filter type 0 on every row, zlib level 6). */
 export function encodePNG(image: Image): Uint8Array {
   const { width, height, channels, data } = image;
-  if (!Number.isInteger(width) || width < 1 || width > MAX_DIM) throw new RangeError(`encodePNG: invalid width ${width}`);
-  if (!Number.isInteger(height) || height < 1 || height > MAX_DIM) throw new RangeError(`encodePNG: invalid height ${height}`);
-  if (!Object.hasOwn(COLOR_TYPE, channels)) throw new RangeError(`encodePNG: channels must be 1, 2, 3 or 4, got ${channels}`);
+  if (!Number.isInteger(width) || width < 1 || width > MAX_DIM)
+    throw new RangeError(`encodePNG: invalid width ${width}`);
+  if (!Number.isInteger(height) || height < 1 || height > MAX_DIM)
+    throw new RangeError(`encodePNG: invalid height ${height}`);
+  if (!Object.hasOwn(COLOR_TYPE, channels))
+    throw new RangeError(`encodePNG: channels must be 1, 2, 3 or 4, got ${channels}`);
   if (!(data instanceof Uint8Array)) throw new TypeError('encodePNG: data must be a Uint8Array');
   const stride = width * channels;
   if (data.length !== stride * height) {
-    throw new RangeError(`encodePNG: data has ${data.length} bytes, ${width}×${height}×${channels} needs ${stride * height}`);
+    throw new RangeError(
+      `encodePNG: data has ${data.length} bytes, ${width}×${height}×${channels} needs ${stride * height}`,
+    );
   }
   const raw = new Uint8Array((stride + 1) * height);
   for (let y = 0; y < height; y++) raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
@@ -54,7 +59,12 @@ export function encodePNG(image: Image): Uint8Array {
   dv.setUint32(4, height);
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOR_TYPE[channels];
-  const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.from(SIGNATURE),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let pos = 0;
   for (const p of parts) {
@@ -82,10 +92,12 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
     const length = dv.getUint32(pos);
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
     if (!/^[A-Za-z]{4}$/.test(type)) fail(`bad chunk type at byte ${pos}`);
-    if (length > 0x7fffffff || pos + 12 + length > bytes.length) fail(`${type} chunk of ${length} bytes runs past the end of the file (truncated?)`);
+    if (length > 0x7fffffff || pos + 12 + length > bytes.length)
+      fail(`${type} chunk of ${length} bytes runs past the end of the file (truncated?)`);
     const body = bytes.subarray(pos + 8, pos + 8 + length);
     const crc = dv.getUint32(pos + 8 + length);
-    if (crc32(bytes.subarray(pos + 4, pos + 8 + length)) !== crc) fail(`${type} chunk at byte ${pos} has a bad CRC (corrupt file)`);
+    if (crc32(bytes.subarray(pos + 4, pos + 8 + length)) !== crc)
+      fail(`${type} chunk at byte ${pos} has a bad CRC (corrupt file)`);
     if (!header && type !== 'IHDR') fail(`first chunk is ${type}, not IHDR`);
     switch (type) {
       case 'IHDR': {
@@ -94,7 +106,8 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
         const width = dv.getUint32(pos + 8);
         const height = dv.getUint32(pos + 12);
         const [depth, colorType, compression, filter, interlace] = body.subarray(8);
-        if (width < 1 || height < 1 || width > MAX_DIM || height > MAX_DIM) fail(`invalid size ${width}×${height}`);
+        if (width < 1 || height < 1 || width > MAX_DIM || height > MAX_DIM)
+          fail(`invalid size ${width}×${height}`);
         if (!Object.hasOwn(CHANNELS, colorType)) fail(`invalid colour type ${colorType}`);
         if (depth !== 8) fail(`bit depth ${depth} is not supported (only 8-bit images)`);
         if (compression !== 0 || filter !== 0) fail('unknown compression or filter method');
@@ -134,7 +147,8 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
   } catch (e) {
     fail(`image data does not inflate (${(e as Error).message})`);
   }
-  if (raw.length !== expected) fail(`image data inflates to ${raw.length} bytes, ${width}×${height} needs ${expected}`);
+  if (raw.length !== expected)
+    fail(`image data inflates to ${raw.length} bytes, ${width}×${height} needs ${expected}`);
   const pixels = unfilter(raw, width, height, bpp, fail);
   if (colorType !== 3) return { width, height, channels: bpp as Image['channels'], data: pixels };
 
@@ -156,7 +170,13 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
 }
 
 /** Reverses the per-row filters (None, Sub, Up, Average, Paeth) into height × stride samples. */
-function unfilter(raw: Uint8Array, width: number, height: number, bpp: number, fail: (msg: string) => never): Uint8Array {
+function unfilter(
+  raw: Uint8Array,
+  width: number,
+  height: number,
+  bpp: number,
+  fail: (msg: string) => never,
+): Uint8Array {
   const stride = width * bpp;
   const out = new Uint8Array(stride * height);
   for (let y = 0; y < height; y++) {

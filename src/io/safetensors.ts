@@ -31,7 +31,12 @@ export interface SafetensorsFile {
 }
 
 /** Views `bytes[offset, offset + n*size)` as the dtype's typed array, copying only if misaligned. */
-export function viewAs<D extends DType>(bytes: Uint8Array, offset: number, numel: number, dtype: D): DataTypeMap[D] {
+export function viewAs<D extends DType>(
+  bytes: Uint8Array,
+  offset: number,
+  numel: number,
+  dtype: D,
+): DataTypeMap[D] {
   const size = DTYPE_SIZE[dtype];
   const abs = bytes.byteOffset + offset;
   const Ctor = {
@@ -59,7 +64,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen64 = dv.getBigUint64(0, true);
-  if (headerLen64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen64} exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (headerLen64 > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${headerLen64} exceeds ${MAX_HEADER_BYTES} bytes`);
   const headerLen = Number(headerLen64);
   if (8 + headerLen > bytes.byteLength) {
     fail(`header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes; truncated?)`);
@@ -72,7 +78,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   } catch (e) {
     fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
   const data = bytes.subarray(dataStart);
@@ -81,7 +88,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   const spans: [number, number, string][] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof info !== 'object' || info === null || Array.isArray(info)) fail('__metadata__ is not an object');
+      if (typeof info !== 'object' || info === null || Array.isArray(info))
+        fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
       }
@@ -90,7 +98,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
     }
     if (typeof info !== 'object' || info === null) fail(`entry "${name}" is not an object`);
     const { dtype, shape, data_offsets } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
-    if (typeof dtype !== 'string' || !Object.hasOwn(ST_TO_DTYPE, dtype)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(ST_TO_DTYPE, dtype))
+      fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     }
@@ -103,13 +112,19 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
       fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(data_offsets)}`);
     }
     const [begin, end] = data_offsets as [number, number];
-    if (end > dataLen) fail(`tensor "${name}" data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; truncated?)`);
+    if (end > dataLen)
+      fail(
+        `tensor "${name}" data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; truncated?)`,
+      );
     const dt = ST_TO_DTYPE[dtype as string];
     const dims = shape as number[];
     const numel = numelOf(dims);
-    if (!Number.isSafeInteger(numel * DTYPE_SIZE[dt])) fail(`tensor "${name}" has a shape too large to address [${dims.join(', ')}]`);
+    if (!Number.isSafeInteger(numel * DTYPE_SIZE[dt]))
+      fail(`tensor "${name}" has a shape too large to address [${dims.join(', ')}]`);
     if (numel * DTYPE_SIZE[dt] !== end - begin) {
-      fail(`tensor "${name}" of dtype ${dtype} and shape [${dims.join(', ')}] needs ${numel * DTYPE_SIZE[dt]} bytes, offsets give ${end - begin}`);
+      fail(
+        `tensor "${name}" of dtype ${dtype} and shape [${dims.join(', ')}] needs ${numel * DTYPE_SIZE[dt]} bytes, offsets give ${end - begin}`,
+      );
     }
     spans.push([begin, end, name]);
     tensors.set(name, new Tensor(dt, viewAs(data, begin, numel, dt), dims));
@@ -120,10 +135,12 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   for (let i = 0; i < spans.length; i++) {
     const [begin, end, name] = spans[i];
     if (begin < covered) fail(`tensors "${spans[i - 1][2]}" and "${name}" overlap`);
-    if (begin > covered) fail(`${begin - covered} unused bytes before tensor "${name}" (data offsets must be contiguous)`);
+    if (begin > covered)
+      fail(`${begin - covered} unused bytes before tensor "${name}" (data offsets must be contiguous)`);
     covered = end;
   }
-  if (covered !== dataLen) fail(`${dataLen - covered} bytes after the last tensor (data offsets must cover the data exactly)`);
+  if (covered !== dataLen)
+    fail(`${dataLen - covered} bytes after the last tensor (data offsets must cover the data exactly)`);
   return { tensors, metadata };
 }
 
@@ -133,13 +150,19 @@ export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new FileFormatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new FileFormatError(
+      path,
+      `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return parseSafetensors(bytes, path);
 }
 
 /** Serialises tensors (sorted by name, 8-byte padded header, as the reference writer does). */
-export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort((a, b) =>
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
   );

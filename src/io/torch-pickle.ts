@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
-import { DTYPE_SIZE, type DType, type DataTypeMap, Tensor } from '../tensor.js';
+import { DTYPE_SIZE, type DType, type DataTypeMap, Tensor, type TypedArray } from '../tensor.js';
 import { viewAs } from './safetensors.js';
 import { ZipArchive, looksLikeZip } from './zip.js';
 
@@ -57,7 +57,15 @@ export class TorchTensorRef {
   ) {}
 }
 export type PyKey = string | number | bigint | boolean | null;
-export type PyValue = PyKey | Uint8Array | PyGlobal | PyTuple | PyList | PyDict | TorchStorageRef | TorchTensorRef;
+export type PyValue =
+  | PyKey
+  | Uint8Array
+  | PyGlobal
+  | PyTuple
+  | PyList
+  | PyDict
+  | TorchStorageRef
+  | TorchTensorRef;
 
 /** The pickle machine's MARK sentinel. */
 const MARK = Symbol('MARK');
@@ -123,7 +131,10 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   let op = 0;
 
   const fail = (msg: string): never => {
-    throw new FileFormatError(file, `invalid pickle: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`);
+    throw new FileFormatError(
+      file,
+      `invalid pickle: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`,
+    );
   };
   const need = (n: number): number => {
     if (n > bytes.length - pos) fail(`needs ${n} more bytes, only ${bytes.length - pos} left (truncated?)`);
@@ -132,7 +143,8 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
     return at;
   };
   const pop = (): PyValue => {
-    if (stack.length === 0 || (marks.length > 0 && stack.length - 1 <= marks[marks.length - 1])) fail('stack underflow');
+    if (stack.length === 0 || (marks.length > 0 && stack.length - 1 <= marks[marks.length - 1]))
+      fail('stack underflow');
     const v = stack.pop() as StackItem;
     if (v === MARK) fail('unexpected MARK on the stack');
     return v as PyValue;
@@ -170,7 +182,14 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
     return Number(n);
   };
   const dictKey = (k: PyValue): PyKey => {
-    if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return k;
+    if (
+      k === null ||
+      typeof k === 'string' ||
+      typeof k === 'number' ||
+      typeof k === 'bigint' ||
+      typeof k === 'boolean'
+    )
+      return k;
     return fail(`unsupported dict key (${describe(k)})`);
   };
   const setItems = (target: PyValue, items: PyValue[]) => {
@@ -254,7 +273,9 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]);
         if (n > 0 && bytes[at + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        stack.push(
+          v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v,
+        );
         break;
       }
       case 0x47: // BINFLOAT (big-endian)
@@ -275,7 +296,9 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         const n = dv.getInt32(need(4), true);
         if (n < 0) fail(`negative length ${n}`);
         const at = need(n);
-        stack.push(op === 0x54 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n));
+        stack.push(
+          op === 0x54 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n),
+        );
         break;
       }
       case 0x55: // SHORT_BINSTRING
@@ -283,7 +306,9 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         // SHORT_BINBYTES
         const n = bytes[need(1)];
         const at = need(n);
-        stack.push(op === 0x55 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n));
+        stack.push(
+          op === 0x55 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n),
+        );
         break;
       }
       case 0x8e: {
@@ -405,7 +430,8 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         // BUILD: only torch's `state_dict._metadata` (a dict of attributes on the OrderedDict).
         const state = pop();
         const obj = top();
-        if (!(obj instanceof PyDict) || !(state instanceof PyDict)) fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported`);
+        if (!(obj instanceof PyDict) || !(state instanceof PyDict))
+          fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported`);
         (obj as PyDict).attributes = state as PyDict;
         break;
       }
@@ -416,7 +442,8 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
 }
 
 const isInt = (v: PyValue): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const intTuple = (v: PyValue): v is PyTuple => v instanceof PyTuple && v.items.every((x) => isInt(x) && x >= 0);
+const intTuple = (v: PyValue): v is PyTuple =>
+  v instanceof PyTuple && v.items.every((x) => isInt(x) && x >= 0);
 
 /** Applies an allowed callable. */
 function call(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) => never): PyValue {
@@ -427,18 +454,22 @@ function call(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) => nev
     case 'torch._utils._rebuild_tensor_v2': {
       // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
       const [storage, offset, size, stride] = args;
-      if (args.length < 6 || args.length > 7) fail(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
+      if (args.length < 6 || args.length > 7)
+        fail(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
       if (!(storage instanceof TorchStorageRef)) fail(`_rebuild_tensor_v2 storage is ${describe(storage)}`);
       if (!isInt(offset) || offset < 0) fail('_rebuild_tensor_v2 storage offset is not a non-negative int');
-      if (!intTuple(size) || !intTuple(stride)) fail('_rebuild_tensor_v2 size/stride are not tuples of non-negative ints');
+      if (!intTuple(size) || !intTuple(stride))
+        fail('_rebuild_tensor_v2 size/stride are not tuples of non-negative ints');
       const dims = (size as PyTuple).items as number[];
       const strides = (stride as PyTuple).items as number[];
-      if (dims.length !== strides.length) fail(`tensor size has ${dims.length} dims but stride has ${strides.length}`);
+      if (dims.length !== strides.length)
+        fail(`tensor size has ${dims.length} dims but stride has ${strides.length}`);
       return new TorchTensorRef(storage as TorchStorageRef, offset as number, dims, strides);
     }
     case 'torch._utils._rebuild_parameter': {
       // (data, requires_grad, backward_hooks): a Parameter is just its data here.
-      if (args.length !== 3 || !(args[0] instanceof TorchTensorRef)) fail('_rebuild_parameter expects (tensor, requires_grad, hooks)');
+      if (args.length !== 3 || !(args[0] instanceof TorchTensorRef))
+        fail('_rebuild_parameter expects (tensor, requires_grad, hooks)');
       return args[0];
     }
     default:
@@ -448,6 +479,9 @@ function call(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) => nev
 
 // ---------------------------------------------------------------------------------------------------------------
 // torch.save zip checkpoints.
+
+/** Copies of strided views may total at most this many times the file's size (real checkpoints need ≤ 1×). */
+const MAX_COPY_RATIO = 4;
 
 /** The first bytes of a legacy (pre-zip) torch.save file: protocol 2, then LONG1 of the magic 0x1950a86a20f9469cfc6c. */
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -472,26 +506,37 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<
   const zip = ZipArchive.open(bytes, file);
   const pickles = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pickles.length !== 1) {
-    throw new FileFormatError(file, pickles.length === 0 ? 'torch checkpoint has no data.pkl' : `torch checkpoint has ${pickles.length} data.pkl entries`);
+    throw new FileFormatError(
+      file,
+      pickles.length === 0
+        ? 'torch checkpoint has no data.pkl'
+        : `torch checkpoint has ${pickles.length} data.pkl entries`,
+    );
   }
   const prefix = pickles[0].slice(0, -'data.pkl'.length); // "<stem>/" or ""
-  const byteorder = zip.entries.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
-  if (byteorder !== 'little') throw new FileFormatError(file, `torch checkpoint byte order "${byteorder}" is not supported`);
+  const byteorder = zip.entries.has(`${prefix}byteorder`)
+    ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim()
+    : 'little';
+  if (byteorder !== 'little')
+    throw new FileFormatError(file, `torch checkpoint byte order "${byteorder}" is not supported`);
 
   const storages = new Map<string, TorchStorageRef>();
   const persistentLoad = (pid: PyValue): PyValue => {
     const bad = (msg: string): never => {
       throw new FileFormatError(file, `invalid torch persistent id: ${msg}`);
     };
-    if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') bad(`expected ('storage', class, key, location, numel), got ${describe(pid)}`);
+    if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage')
+      bad(`expected ('storage', class, key, location, numel), got ${describe(pid)}`);
     const [, cls, key, , numel] = (pid as PyTuple).items;
-    if (!(cls instanceof PyGlobal) || cls.module !== 'torch' || !(cls.name in STORAGE_DTYPES)) bad(`storage class is ${describe(cls)}`);
+    if (!(cls instanceof PyGlobal) || cls.module !== 'torch' || !Object.hasOwn(STORAGE_DTYPES, cls.name))
+      bad(`storage class is ${describe(cls)}`);
     if (typeof key !== 'string' || !/^[\w.-]{1,64}$/.test(key)) bad('storage key is not a short name');
     if (!isInt(numel) || numel < 0) bad(`storage "${key}" has an invalid element count`);
     const dtype = STORAGE_DTYPES[(cls as PyGlobal).name];
     const existing = storages.get(key as string);
     if (existing) {
-      if (existing.dtype !== dtype || existing.numel !== numel) bad(`storage "${key}" is referenced with different dtypes or sizes`);
+      if (existing.dtype !== dtype || existing.numel !== numel)
+        bad(`storage "${key}" is referenced with different dtypes or sizes`);
       return existing;
     }
     const ref = new TorchStorageRef(key as string, dtype, numel as number);
@@ -499,31 +544,47 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<
     return ref;
   };
   const root = unpickle(zip.read(pickles[0]), `${file} (${pickles[0]})`, { persistentLoad });
-  if (!(root instanceof PyDict)) throw new FileFormatError(file, `torch checkpoint holds ${describe(root)}, not a state dict`);
+  if (!(root instanceof PyDict))
+    throw new FileFormatError(file, `torch checkpoint holds ${describe(root)}, not a state dict`);
 
-  const storageData = new Map<TorchStorageRef, Uint8Array>();
+  const storageElements = new Map<TorchStorageRef, TypedArray>();
+  // Strided views are copied; bound the copies so that many views of one storage cannot multiply the file's size.
+  const copyBudget = { bytes: MAX_COPY_RATIO * bytes.length };
   const out = new Map<string, Tensor>();
   for (const [key, value] of root.map) {
-    if (typeof key !== 'string') throw new FileFormatError(file, `state dict key ${String(key)} is not a string`);
-    if (!(value instanceof TorchTensorRef)) throw new FileFormatError(file, `state dict entry "${key}" is ${describe(value)}, not a tensor`);
+    if (typeof key !== 'string')
+      throw new FileFormatError(file, `state dict key ${String(key)} is not a string`);
+    if (!(value instanceof TorchTensorRef))
+      throw new FileFormatError(file, `state dict entry "${key}" is ${describe(value)}, not a tensor`);
     const s = value.storage;
-    let data = storageData.get(s);
-    if (!data) {
+    let elements = storageElements.get(s);
+    if (!elements) {
       const entry = `${prefix}data/${s.key}`;
-      if (!zip.entries.has(entry)) throw new FileFormatError(file, `storage "${s.key}" of "${key}" is missing (no ZIP entry ${entry})`);
-      data = zip.read(entry);
+      if (!zip.entries.has(entry))
+        throw new FileFormatError(file, `storage "${s.key}" of "${key}" is missing (no ZIP entry ${entry})`);
+      const data = zip.read(entry);
       if (data.length !== s.numel * DTYPE_SIZE[s.dtype]) {
-        throw new FileFormatError(file, `storage "${s.key}" has ${data.length} bytes, ${s.numel} × ${s.dtype} needs ${s.numel * DTYPE_SIZE[s.dtype]}`);
+        throw new FileFormatError(
+          file,
+          `storage "${s.key}" has ${data.length} bytes, ${s.numel} × ${s.dtype} needs ${s.numel * DTYPE_SIZE[s.dtype]}`,
+        );
       }
-      storageData.set(s, data);
+      elements = viewAs(data, 0, s.numel, s.dtype);
+      storageElements.set(s, elements);
     }
-    out.set(key, materialise(value, data, (msg) => new FileFormatError(file, `tensor "${key}": ${msg}`)));
+    const error = (msg: string) => new FileFormatError(file, `tensor "${key}": ${msg}`);
+    out.set(key, materialise(value, elements, copyBudget, error));
   }
   return out;
 }
 
-/** The tensor `ref` describes, as a view of `storage` where it is contiguous, else as a contiguous copy. */
-function materialise(ref: TorchTensorRef, storage: Uint8Array, error: (msg: string) => Error): Tensor {
+/** The tensor `ref` describes, as a view of its storage's `elements` where contiguous, else as a contiguous copy. */
+function materialise(
+  ref: TorchTensorRef,
+  elements: TypedArray,
+  copyBudget: { bytes: number },
+  error: (msg: string) => Error,
+): Tensor {
   const { dtype, numel: storageNumel } = ref.storage;
   const { size, stride, offset } = ref;
   let numel = 1;
@@ -535,17 +596,27 @@ function materialise(ref: TorchTensorRef, storage: Uint8Array, error: (msg: stri
   if (numel === 0) return Tensor.zeros(size, dtype);
   for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
   if (last >= storageNumel) {
-    throw error(`shape [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reaches element ${last}, the storage has ${storageNumel}`);
+    throw error(
+      `shape [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reaches element ${last}, the storage has ${storageNumel}`,
+    );
   }
   let contiguous = true;
   for (let i = size.length - 1, expect = 1; i >= 0; i--) {
     if (size[i] !== 1 && stride[i] !== expect) contiguous = false;
     expect *= size[i];
   }
-  const elements = viewAs(storage, 0, storageNumel, dtype);
-  if (contiguous) return new Tensor(dtype, elements.subarray(offset, offset + numel) as DataTypeMap[DType], size);
+  if (contiguous)
+    return new Tensor(dtype, elements.subarray(offset, offset + numel) as DataTypeMap[DType], size);
   // A strided view (e.g. a transpose) is copied; an expanded one (stride 0) could be far larger than its file.
-  if (numel > storageNumel) throw error(`strided view of ${numel} elements is larger than its storage (${storageNumel}); refusing to expand it`);
+  if (numel > storageNumel)
+    throw error(
+      `strided view of ${numel} elements is larger than its storage (${storageNumel}); refusing to expand it`,
+    );
+  copyBudget.bytes -= numel * DTYPE_SIZE[dtype];
+  if (copyBudget.bytes < 0)
+    throw error(
+      `copies of strided views would exceed ${MAX_COPY_RATIO}× the size of the file; refusing to copy more`,
+    );
   const src = elements as unknown as ArrayLike<number | bigint> & { [i: number]: number | bigint };
   const out = Tensor.zeros(size, dtype);
   const dst = out.data as unknown as { [i: number]: number | bigint };
@@ -571,7 +642,10 @@ export async function loadTorchCheckpoint(path: string): Promise<Map<string, Ten
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new FileFormatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new FileFormatError(
+      path,
+      `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return parseTorchCheckpoint(bytes, path);
 }

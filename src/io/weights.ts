@@ -19,7 +19,10 @@ export async function loadStateDict(path: string): Promise<Map<string, Tensor>> 
   const ext = extname(path).toLowerCase();
   if (ext === '.safetensors') return (await loadSafetensors(path)).tensors;
   if (TORCH_EXTENSIONS.has(ext)) return loadTorchCheckpoint(path);
-  throw new FileFormatError(path, `unsupported weights file extension "${ext}" (expected .safetensors, .bin, .pt or .pth)`);
+  throw new FileFormatError(
+    path,
+    `unsupported weights file extension "${ext}" (expected .safetensors, .bin, .pt or .pth)`,
+  );
 }
 
 /** diffusers' `_add_variant`: "a.safetensors" + "fp16" → "a.fp16.safetensors". */
@@ -51,7 +54,9 @@ async function isFile(path: string): Promise<boolean> {
 export async function findWeightsFile(dir: string, options: FindWeightsOptions = {}): Promise<string> {
   const { variant, useSafetensors } = options;
   if (variant !== undefined && (typeof variant !== 'string' || !/^[\w-]+$/.test(variant))) {
-    throw new TypeError(`findWeightsFile: variant must be a plain name such as "fp16", got ${JSON.stringify(variant)}`);
+    throw new TypeError(
+      `findWeightsFile: variant must be a plain name such as "fp16", got ${JSON.stringify(variant)}`,
+    );
   }
   let dirStat: Awaited<ReturnType<typeof stat>> | undefined;
   try {
@@ -59,7 +64,8 @@ export async function findWeightsFile(dir: string, options: FindWeightsOptions =
   } catch {
     throw new FileFormatError(dir, 'model folder not found');
   }
-  if (!dirStat.isDirectory()) throw new FileFormatError(dir, 'is not a folder (expected a model folder holding the weights)');
+  if (!dirStat.isDirectory())
+    throw new FileFormatError(dir, 'is not a folder (expected a model folder holding the weights)');
   const candidates: string[] = [];
   if (useSafetensors !== false) candidates.push(addVariant(SAFETENSORS_WEIGHTS_NAME, variant));
   if (useSafetensors !== true) candidates.push(addVariant(PICKLE_WEIGHTS_NAME, variant));
@@ -115,6 +121,6 @@ export function toFloat32(t: Tensor): Tensor<'float32'> {
       return new Tensor('float32', new Float32Array(bits.buffer), t.dims);
     }
     default:
-      throw new TypeError(`toFloat32: cannot convert a ${t.dtype} tensor to float32 weights`);
+      throw new TypeError(`toFloat32: cannot convert ${t.dtype} tensors to float32 weights`);
   }
 }

@@ -64,7 +64,11 @@ export class ZipArchive {
     const entry = this.entries.get(name);
     if (!entry) throw new FileFormatError(this.file, `ZIP archive has no entry "${name}"`);
     // Plain Uint8Array views (not Buffers), whatever the input was.
-    const raw = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + entry.dataOffset, entry.compressedSize);
+    const raw = new Uint8Array(
+      this.bytes.buffer,
+      this.bytes.byteOffset + entry.dataOffset,
+      entry.compressedSize,
+    );
     let data: Uint8Array;
     if (entry.method === 0) {
       data = raw;
@@ -73,10 +77,16 @@ export class ZipArchive {
         const out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
         data = new Uint8Array(out.buffer, out.byteOffset, out.length);
       } catch (e) {
-        throw new FileFormatError(this.file, `ZIP entry "${name}" does not inflate (${(e as Error).message})`);
+        throw new FileFormatError(
+          this.file,
+          `ZIP entry "${name}" does not inflate (${(e as Error).message})`,
+        );
       }
       if (data.length !== entry.size) {
-        throw new FileFormatError(this.file, `ZIP entry "${name}" inflates to ${data.length} bytes, the directory says ${entry.size}`);
+        throw new FileFormatError(
+          this.file,
+          `ZIP entry "${name}" inflates to ${data.length} bytes, the directory says ${entry.size}`,
+        );
       }
     }
     const crc = crc32(data);
@@ -122,7 +132,8 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
   let count = u16(eocd + 10);
   let cdSize = u32(eocd + 12);
   let cdOffset = u32(eocd + 16);
-  if (u16(eocd + 8) !== count) fail(`entry counts disagree (${u16(eocd + 8)} on this disk, ${count} in total)`);
+  if (u16(eocd + 8) !== count)
+    fail(`entry counts disagree (${u16(eocd + 8)} on this disk, ${count} in total)`);
   let cdLimit = eocd; // the central directory must end before this offset
 
   const locator = eocd - ZIP64_LOCATOR_SIZE;
@@ -137,7 +148,11 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
     const size64 = u64(z + 40, 'ZIP64 central directory size');
     const offset64 = u64(z + 48, 'ZIP64 central directory offset');
     // Fields not saturated in the classic record must agree with the ZIP64 record.
-    if ((count !== 0xffff && count !== count64) || (cdSize !== 0xffffffff && cdSize !== size64) || (cdOffset !== 0xffffffff && cdOffset !== offset64)) {
+    if (
+      (count !== 0xffff && count !== count64) ||
+      (cdSize !== 0xffffffff && cdSize !== size64) ||
+      (cdOffset !== 0xffffffff && cdOffset !== offset64)
+    ) {
       fail('the ZIP64 and classic end-of-central-directory records disagree');
     }
     count = count64;
@@ -147,8 +162,10 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
   } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     fail('ZIP64 end-of-central-directory locator missing');
   }
-  if (cdOffset + cdSize > cdLimit) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end (${cdLimit}; truncated?)`);
-  if (count * CENTRAL_SIZE > cdSize) fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
+  if (cdOffset + cdSize > cdLimit)
+    fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end (${cdLimit}; truncated?)`);
+  if (count * CENTRAL_SIZE > cdSize)
+    fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
 
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const entries = new Map<string, ZipEntry>();
@@ -206,16 +223,19 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
       e = body + n;
     }
     if (diskStart !== 0) fail(`${what} is on disk ${diskStart}; multi-disk archives are not supported`);
-    if (method === 0 && compressedSize !== size) fail(`stored ${what} has compressed size ${compressedSize} but size ${size}`);
+    if (method === 0 && compressedSize !== size)
+      fail(`stored ${what} has compressed size ${compressedSize} but size ${size}`);
     if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 64) {
       fail(`deflated ${what} claims ${size} bytes from ${compressedSize} (impossible ratio)`);
     }
     if (entries.has(name)) fail(`duplicate ${what}`);
 
     // Local header: must lie before the central directory and agree with it.
-    if (headerOffset + LOCAL_SIZE > cdOffset) fail(`${what} local header offset ${headerOffset} is out of bounds`);
+    if (headerOffset + LOCAL_SIZE > cdOffset)
+      fail(`${what} local header offset ${headerOffset} is out of bounds`);
     if (u32(headerOffset) !== SIG_LOCAL) fail(`${what} has no local header at offset ${headerOffset}`);
-    if (u16(headerOffset + 8) !== method) fail(`${what} local header disagrees with the directory on the compression method`);
+    if (u16(headerOffset + 8) !== method)
+      fail(`${what} local header disagrees with the directory on the compression method`);
     const localNameLen = u16(headerOffset + 26);
     const dataOffset = headerOffset + LOCAL_SIZE + localNameLen + u16(headerOffset + 28);
     const localName = bytes.subarray(headerOffset + LOCAL_SIZE, headerOffset + LOCAL_SIZE + localNameLen);
@@ -232,9 +252,19 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
       }
     }
     if (dataOffset + compressedSize > cdOffset) {
-      fail(`${what} data [${dataOffset}, ${dataOffset + compressedSize}) runs past the central directory at ${cdOffset} (truncated?)`);
+      fail(
+        `${what} data [${dataOffset}, ${dataOffset + compressedSize}) runs past the central directory at ${cdOffset} (truncated?)`,
+      );
     }
-    entries.set(name, { name, method, compressedSize, size, crc32: crc, headerOffset, dataOffset });
+    entries.set(name, {
+      name,
+      method: method as 0 | 8,
+      compressedSize,
+      size,
+      crc32: crc,
+      headerOffset,
+      dataOffset,
+    });
     p = next;
   }
 
@@ -242,7 +272,8 @@ function readDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
   const spans = [...entries.values()].sort((a, b) => a.headerOffset - b.headerOffset);
   for (let i = 1; i < spans.length; i++) {
     const prev = spans[i - 1];
-    if (spans[i].headerOffset < prev.dataOffset + prev.compressedSize) fail(`entries "${prev.name}" and "${spans[i].name}" overlap`);
+    if (spans[i].headerOffset < prev.dataOffset + prev.compressedSize)
+      fail(`entries "${prev.name}" and "${spans[i].name}" overlap`);
   }
   return entries;
 }

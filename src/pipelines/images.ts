@@ -2,7 +2,8 @@
  * Pipeline output conversions: NCHW sample → clamped NHWC array (diffusers' `output_type="np"`)
  * → 8-bit RGB images (diffusers' `numpy_to_pil`), plus image grids and PNG input for inpaint/colorize.
  */
-import { encodePNG } from '../io/index.js';
+import { readFile } from 'node:fs/promises';
+import { type Image, decodePNG, encodePNG } from '../io/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Tensor, assertFloat32 } from '../tensor.js';
 
@@ -114,4 +115,41 @@ export function makeImageGrid(images: readonly PipelineImage[], rows: number, co
 export function gridShape(n: number): { rows: number; cols: number } {
   const cols = Math.ceil(Math.sqrt(n));
   return { rows: Math.ceil(n / cols), cols };
+}
+
+/** A decoded 8-bit image of any channel count as RGB: gray is repeated, alpha dropped. */
+export function toRGBImage(image: Image): PipelineImage {
+  const { width, height, channels, data } = image;
+  if (channels === 3) return new PipelineImage(width, height, data);
+  const out = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    const from = p * channels;
+    const gray = channels <= 2;
+    out[p * 3] = data[from];
+    out[p * 3 + 1] = gray ? data[from] : data[from + 1];
+    out[p * 3 + 2] = gray ? data[from] : data[from + 2];
+  }
+  return new PipelineImage(width, height, out);
+}
+
+/** Reads a PNG file as an RGB image; errors name the file. */
+export async function loadImage(path: string): Promise<PipelineImage> {
+  return toRGBImage(decodePNG(await readFile(path), path));
+}
+
+/** 8-bit RGB images → float32 (B, 3, H, W) in [0, 1], x / 255 as PIL → numpy → torch pipelines compute it. */
+export function imagesToTensor(images: readonly PipelineImage[]): Tensor<'float32'> {
+  if (images.length === 0) throw new RangeError('imagesToTensor: no images');
+  const { width: w, height: h } = images[0];
+  if (images.some((im) => im.width !== w || im.height !== h)) {
+    throw new RangeError('imagesToTensor: all images must have the same size');
+  }
+  const plane = w * h;
+  const out = new Float32Array(images.length * 3 * plane);
+  images.forEach((im, n) => {
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) out[(n * 3 + c) * plane + p] = im.data[p * 3 + c] / 255;
+    }
+  });
+  return new Tensor('float32', out, [images.length, 3, h, w]);
 }

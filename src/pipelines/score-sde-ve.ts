@@ -9,9 +9,18 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { UNet2DModel } from '../models/unet-2d/index.js';
 import { ProgressBar, type ProgressStream } from '../progress.js';
 import { type Generator, randnTensor } from '../random/index.js';
-import type { ScoreFn } from '../samplers/types.js';
+import {
+  type SamplerName,
+  type SamplerOptions,
+  SAMPLER_NAMES,
+  colorize,
+  inpaint,
+  runSampler,
+} from '../samplers/registry.js';
+import type { SamplerCommon, SamplerResult, ScoreFn } from '../samplers/types.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { Tensor } from '../tensor.js';
+import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
 import { PipelineImage, numpyToPil, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
 
@@ -31,8 +40,10 @@ export interface PipelineStep {
   sigma: number;
   /** The new sample x (B, C, H, W), unclamped (diffusers' `prev_sample`). */
   sample: Tensor<'float32'>;
-  /** Its noise-free mean (B, C, H, W), unclamped (diffusers' `prev_sample_mean`). */
+  /** Its noise-free mean (B, C, H, W), unclamped (diffusers' `prev_sample_mean`; `sample` where a sampler has none). */
   sampleMean: Tensor<'float32'>;
+  /** UNet calls so far (only with `sampler`). */
+  nfe?: number;
 }
 
 export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boolean = true> {
@@ -50,6 +61,32 @@ export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boo
   onStep?: (info: PipelineStep) => void;
   /** Stops between UNet calls with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * Another sampler by name ('pc', 'ode', 'heun', 'dpmpp-2m'; see SAMPLER_NAMES). Unset: diffusers' own loop.
+   * `numInferenceSteps` then defaults to that sampler's default; σ range, snr and corrector steps come from
+   * the scheduler config.
+   */
+  sampler?: SamplerName;
+  /** That sampler's own settings, e.g. `{ rho: 7 }` for 'heun' (see SamplerOptions). */
+  samplerOptions?: Omit<SamplerOptions, 'shape'>;
+}
+
+/** inpaint / colorize: the call options except `sampler` (they use predictor–corrector sampling). */
+export type EditCallOptions<O extends OutputType, R extends boolean> = Omit<PipelineCallOptions<O, R>, 'sampler'> & {
+  /** Predictor–corrector settings beyond the scheduler config (e.g. `{ corrector: 'none' }`). */
+  samplerOptions?: Omit<SamplerOptions, 'shape'>;
+};
+
+export interface InpaintCallOptions<O extends OutputType, R extends boolean> extends EditCallOptions<O, R> {
+  /** The image to complete: RGB images or a float32 (B, 3, H, W) tensor in [0, 1], at the model's size. */
+  image: ImageInput;
+  /** What to repaint, as in diffusers: white (1) = generate, black (0) = keep. One mask or one per image. */
+  mask: ImageInput;
+}
+
+export interface ColorizeCallOptions<O extends OutputType, R extends boolean> extends EditCallOptions<O, R> {
+  /** The grayscale image(s): RGB images (their channel mean is used) or a (B, 1 | 3, H, W) tensor in [0, 1]. */
+  image: ImageInput;
 }
 
 export type PipelineCallResult<O extends OutputType, R extends boolean> = R extends false
@@ -128,6 +165,16 @@ export class ScoreSdeVePipeline {
   async call<O extends OutputType = 'pil', R extends boolean = true>(
     options: PipelineCallOptions<O, R> = {},
   ): Promise<PipelineCallResult<O, R>> {
+    if (options.sampler !== undefined) {
+      const sampler = options.sampler;
+      if (!SAMPLER_NAMES.includes(sampler)) {
+        throw new RangeError(`unknown sampler ${JSON.stringify(sampler)}; known: ${SAMPLER_NAMES.join(', ')}`);
+      }
+      const batchSize = options.batchSize ?? 1;
+      const [height, width] = this.sampleSize;
+      const settings = { ...this.samplerSettings(options), shape: [batchSize, 3, height, width] };
+      return this.runJob(options, batchSize, (score, common) => runSampler(sampler, score, settings, common));
+    }
     const { batchSize = 1, numInferenceSteps = 2000, generator, onStep, signal } = options;
     const outputType = options.outputType ?? 'pil';
     const returnDict = options.returnDict ?? true;
@@ -170,6 +217,80 @@ export class ScoreSdeVePipeline {
       bar.close();
     }
     return packImages(sampleMean, outputType as O, returnDict as R);
+  }
+
+  /**
+   * Inpainting (score_sde's PC inpainter): keeps `image` where `mask` is black and generates the rest,
+   * with the scheduler's predictor–corrector settings. Returns what `call` returns.
+   */
+  async inpaint<O extends OutputType = 'pil', R extends boolean = true>(
+    options: InpaintCallOptions<O, R>,
+  ): Promise<PipelineCallResult<O, R>> {
+    const size = this.sampleSize;
+    const image = imageBatch(options.image, 'image', options.batchSize, size);
+    const mask = keepMask(options.mask, image.dims[0], size);
+    const settings = { ...this.samplerSettings(options), image, mask };
+    return this.runJob(options, image.dims[0], (score, common) => inpaint(score, settings, common));
+  }
+
+  /**
+   * Colorization (score_sde's PC colorizer): colour images whose channel mean is the given grayscale
+   * image, with the scheduler's predictor–corrector settings. Returns what `call` returns.
+   */
+  async colorize<O extends OutputType = 'pil', R extends boolean = true>(
+    options: ColorizeCallOptions<O, R>,
+  ): Promise<PipelineCallResult<O, R>> {
+    const grayImage = imageBatch(options.image, 'image', options.batchSize, this.sampleSize);
+    const settings = { ...this.samplerSettings(options), grayImage };
+    return this.runJob(options, grayImage.dims[0], (score, common) => colorize(score, settings, common));
+  }
+
+  /** The scheduler config as sampler settings, then the caller's steps and sampler options. */
+  private samplerSettings(options: {
+    numInferenceSteps?: number;
+    samplerOptions?: Omit<SamplerOptions, 'shape'>;
+  }): Omit<SamplerOptions, 'shape'> {
+    const c = this.scheduler.config;
+    return {
+      sigmaMin: c.sigma_min,
+      sigmaMax: c.sigma_max,
+      snr: c.snr,
+      correctSteps: c.correct_steps,
+      samplingEps: c.sampling_eps,
+      numTrainTimesteps: c.num_train_timesteps,
+      steps: options.numInferenceSteps,
+      ...options.samplerOptions,
+    };
+  }
+
+  /** Runs a sampler job with the pipeline's progress bar, step reports and output conversion. */
+  private async runJob<O extends OutputType, R extends boolean>(
+    options: Omit<PipelineCallOptions<O, R>, 'sampler'>,
+    batchSize: number,
+    job: (score: ScoreFn, common: SamplerCommon) => Promise<SamplerResult>,
+  ): Promise<PipelineCallResult<O, R>> {
+    const { numInferenceSteps, generator, onStep, signal } = options;
+    const outputType = options.outputType ?? 'pil';
+    const returnDict = options.returnDict ?? true;
+    checkCallOptions(batchSize, numInferenceSteps ?? 1, generator, outputType);
+    throwIfAborted(signal);
+    const bar = new ProgressBar({ total: numInferenceSteps, ...this.progressConfig });
+    try {
+      const result = await job(this.scoreFn, {
+        generator,
+        signal,
+        onStep: (s) => {
+          // Adaptive samplers refine their estimate of the total as they go.
+          bar.total = s.totalSteps;
+          bar.update();
+          const { step, totalSteps, sigma, sample, nfe } = s;
+          onStep?.({ step, totalSteps, sigma, sample, sampleMean: s.sampleMean ?? sample, nfe });
+        },
+      });
+      return packImages(result.sample, outputType as O, returnDict as R);
+    } finally {
+      bar.close();
+    }
   }
 
   /**

@@ -12,7 +12,7 @@ const fround = Math.fround;
 const bits = new Uint32Array(1);
 const floats = new Float32Array(bits.buffer);
 
-const SQRTHF = fround(0.7071067811865476);
+const SQRTHF = fround(Math.SQRT1_2); // cephes_SQRTHF 0.707106781186547524
 const LOG_P0 = fround(7.0376836292e-2);
 const LOG_P1 = fround(-1.151461031e-1);
 const LOG_P2 = fround(1.167699874e-1);

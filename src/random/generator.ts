@@ -153,6 +153,11 @@ export class Generator {
     return (this.#mt.nextUint32() & 0xffffff) * TWO_POW_MINUS_24;
   }
 
+  /** Fills out[start, end) with {@link nextFloat} draws, in order (fast path for rand / randn). */
+  fillFloats(out: Float32Array, start = 0, end = out.length): void {
+    this.#mt.fillUniformFloats(out, start, end);
+  }
+
   /** `uniform_real_distribution<double>(0, 1)`: 53 bits of two words, the first drawn is the high one. */
   nextDouble(): number {
     const hi = this.#mt.nextUint32();
@@ -165,16 +170,17 @@ export class Generator {
    * next call (the cache survives between randn calls and is cleared by manualSeed).
    */
   nextNormal(): number {
+    // `+ 0` is torch's `x * std + mean` with std 1, mean 0: it turns the -0 of u2 = 0 into +0
     const cached = this.#cachedNormal;
     if (cached !== null) {
       this.#cachedNormal = null;
-      return cached;
+      return cached + 0;
     }
     const u1 = this.nextDouble();
     const u2 = this.nextDouble();
     const r = Math.sqrt(-2 * Math.log(1 - u2));
     const theta = 2 * Math.PI * u1;
     this.#cachedNormal = r * Math.sin(theta);
-    return r * Math.cos(theta);
+    return r * Math.cos(theta) + 0;
   }
 }

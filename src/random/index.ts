@@ -5,6 +5,7 @@ export {
   type GeneratorOptions,
   type GeneratorState,
   type RandnPath,
+  defaultRandnPath,
 } from './generator.js';
 export { MT19937, MT_STATE_WORDS } from './mt19937.js';
 export {

@@ -42,12 +42,12 @@ function normalFill16Avx2(d: Float32Array, i: number): void {
 export function normalFill(data: Float32Array, generator: Generator, path: RandnPath): void {
   const n = data.length;
   if (n < 16) throw new RangeError(`normalFill: needs at least 16 elements, got ${n}`);
-  for (let i = 0; i < n; i++) data[i] = generator.nextFloat();
+  generator.fillFloats(data);
   const block = path === 'avx2' ? normalFill16Avx2 : normalFill16Scalar;
   for (let i = 0; i + 16 <= n; i += 16) block(data, i);
   if (n % 16 !== 0) {
     const tail = n - 16;
-    for (let i = tail; i < n; i++) data[i] = generator.nextFloat();
+    generator.fillFloats(data, tail, n);
     block(data, tail);
   }
 }

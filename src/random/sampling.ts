@@ -85,7 +85,7 @@ export function rand(dims: readonly number[], options: RandOptions = {}): Tensor
   const numel = checkDims(dims, 'rand');
   const generator = checkGenerator(options.generator, 'rand');
   const data = new Float32Array(numel);
-  for (let i = 0; i < numel; i++) data[i] = generator.nextFloat();
+  generator.fillFloats(data);
   return new Tensor('float32', data, dims);
 }
 

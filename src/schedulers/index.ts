@@ -4,11 +4,11 @@ export {
   OTHER_CLASS_CONFIG_WARNING,
   type ContinuousTimestep,
   type DiscreteTimesteps,
-  type FromConfigOptions,
-  type FromPretrainedOptions,
+  type SchedulerFromConfigOptions,
+  type SchedulerFromPretrainedOptions,
   type SchedulerOutput,
   type SdeVeOutput,
-  type StepOptions,
+  type SchedulerStepOptions,
 } from './scheduling-score-sde-ve.js';
 export {
   SCORE_SDE_VE_CONFIG_KEYS,

@@ -7,13 +7,16 @@
  */
 import { fmaF32, roundHalfEven } from './float32-ops.js';
 
-const R_LN2F = Math.fround(1.442695040888963407359924681001892137426645954152985934135449406931);
-const L2UF = Math.fround(0.693145751953125);
-const L2LF = Math.fround(1.428606765330187045e-6);
+// SLEEF's float32 constants, written as their exact float32 values.
+/** float32(1/ln 2) */
+const R_LN2F = 1.4426950216293335;
+/** ln 2 = L2UF + L2LF, with L2UF short enough that q·L2UF is exact. */
+const L2UF = 0.693145751953125;
+const L2LF = 0.000001428606765330187;
 const EXPF_POLY = [
-  0.000198527617612853646278381, 0.00139304355252534151077271, 0.00833336077630519866943359,
-  0.0416664853692054748535156, 0.166666671633720397949219, 0.5,
-].map(Math.fround);
+  0.00019852761761285365, 0.0013930435525253415, 0.008333360776305199, 0.041666485369205475,
+  0.1666666716337204, 0.5,
+];
 
 /** float32 e^d exactly as SLEEF's vectorised `expf` (u10, FMA build) computes it; `d` is a float32. */
 export function sleefExpF32(d: number): number {
@@ -37,22 +40,22 @@ export function sleefExpF32(d: number): number {
 /** (1/c, log2 c) for the 16 sub-intervals of log2_inline. */
 const POWF_LOG2_TAB: readonly (readonly [number, number])[] = (
   [
-  ['0x1.661ec79f8f3bep0', '-0x1.efec65b963019p-2'],
-  ['0x1.571ed4aaf883dp0', '-0x1.b0b6832d4fca4p-2'],
-  ['0x1.49539f0f010bp0', '-0x1.7418b0a1fb77bp-2'],
-  ['0x1.3c995b0b80385p0', '-0x1.39de91a6dcf7bp-2'],
-  ['0x1.30d190c8864a5p0', '-0x1.01d9bf3f2b631p-2'],
-  ['0x1.25e227b0b8eap0', '-0x1.97c1d1b3b7afp-3'],
-  ['0x1.1bb4a4a1a343fp0', '-0x1.2f9e393af3c9fp-3'],
-  ['0x1.12358f08ae5bap0', '-0x1.960cbbf788d5cp-4'],
-  ['0x1.0953f419900a7p0', '-0x1.a6f9db6475fcep-5'],
-  ['0x1p0', '0x0p0'],
-  ['0x1.e608cfd9a47acp-1', '0x1.338ca9f24f53dp-4'],
-  ['0x1.ca4b31f026aap-1', '0x1.476a9543891bap-3'],
-  ['0x1.b2036576afce6p-1', '0x1.e840b4ac4e4d2p-3'],
-  ['0x1.9c2d163a1aa2dp-1', '0x1.40645f0c6651cp-2'],
-  ['0x1.886e6037841edp-1', '0x1.88e9c2c1b9ff8p-2'],
-  ['0x1.767dcf5534862p-1', '0x1.ce0a44eb17bccp-2'],
+    ['0x1.661ec79f8f3bep0', '-0x1.efec65b963019p-2'],
+    ['0x1.571ed4aaf883dp0', '-0x1.b0b6832d4fca4p-2'],
+    ['0x1.49539f0f010bp0', '-0x1.7418b0a1fb77bp-2'],
+    ['0x1.3c995b0b80385p0', '-0x1.39de91a6dcf7bp-2'],
+    ['0x1.30d190c8864a5p0', '-0x1.01d9bf3f2b631p-2'],
+    ['0x1.25e227b0b8eap0', '-0x1.97c1d1b3b7afp-3'],
+    ['0x1.1bb4a4a1a343fp0', '-0x1.2f9e393af3c9fp-3'],
+    ['0x1.12358f08ae5bap0', '-0x1.960cbbf788d5cp-4'],
+    ['0x1.0953f419900a7p0', '-0x1.a6f9db6475fcep-5'],
+    ['0x1p0', '0x0p0'],
+    ['0x1.e608cfd9a47acp-1', '0x1.338ca9f24f53dp-4'],
+    ['0x1.ca4b31f026aap-1', '0x1.476a9543891bap-3'],
+    ['0x1.b2036576afce6p-1', '0x1.e840b4ac4e4d2p-3'],
+    ['0x1.9c2d163a1aa2dp-1', '0x1.40645f0c6651cp-2'],
+    ['0x1.886e6037841edp-1', '0x1.88e9c2c1b9ff8p-2'],
+    ['0x1.767dcf5534862p-1', '0x1.ce0a44eb17bccp-2'],
   ] as const
 ).map(([a, b]) => [hexFloat(a), hexFloat(b)] as const);
 
@@ -66,13 +69,38 @@ const POWF_LOG2_POLY = [
 
 /** exp2f_data.tab: bits of 2^(i/32) minus i << 47, so adding k << 47 also scales by 2^floor(k/32). */
 const EXP2F_TAB_BITS = [
-  0x3ff0000000000000n, 0x3fefd9b0d3158574n, 0x3fefb5586cf9890fn, 0x3fef9301d0125b51n, 0x3fef72b83c7d517bn,
-  0x3fef54873168b9aan, 0x3fef387a6e756238n, 0x3fef1e9df51fdee1n, 0x3fef06fe0a31b715n, 0x3feef1a7373aa9cbn,
-  0x3feedea64c123422n, 0x3feece086061892dn, 0x3feebfdad5362a27n, 0x3feeb42b569d4f82n, 0x3feeab07dd485429n,
-  0x3feea47eb03a5585n, 0x3feea09e667f3bcdn, 0x3fee9f75e8ec5f74n, 0x3feea11473eb0187n, 0x3feea589994cce13n,
-  0x3feeace5422aa0dbn, 0x3feeb737b0cdc5e5n, 0x3feec49182a3f090n, 0x3feed503b23e255dn, 0x3feee89f995ad3adn,
-  0x3feeff76f2fb5e47n, 0x3fef199bdd85529cn, 0x3fef3720dcef9069n, 0x3fef5818dcfba487n, 0x3fef7c97337b9b5fn,
-  0x3fefa4afa2a490dan, 0x3fefd0765b6e4540n,
+  0x3ff0000000000000n,
+  0x3fefd9b0d3158574n,
+  0x3fefb5586cf9890fn,
+  0x3fef9301d0125b51n,
+  0x3fef72b83c7d517bn,
+  0x3fef54873168b9aan,
+  0x3fef387a6e756238n,
+  0x3fef1e9df51fdee1n,
+  0x3fef06fe0a31b715n,
+  0x3feef1a7373aa9cbn,
+  0x3feedea64c123422n,
+  0x3feece086061892dn,
+  0x3feebfdad5362a27n,
+  0x3feeb42b569d4f82n,
+  0x3feeab07dd485429n,
+  0x3feea47eb03a5585n,
+  0x3feea09e667f3bcdn,
+  0x3fee9f75e8ec5f74n,
+  0x3feea11473eb0187n,
+  0x3feea589994cce13n,
+  0x3feeace5422aa0dbn,
+  0x3feeb737b0cdc5e5n,
+  0x3feec49182a3f090n,
+  0x3feed503b23e255dn,
+  0x3feee89f995ad3adn,
+  0x3feeff76f2fb5e47n,
+  0x3fef199bdd85529cn,
+  0x3fef3720dcef9069n,
+  0x3fef5818dcfba487n,
+  0x3fef7c97337b9b5fn,
+  0x3fefa4afa2a490dan,
+  0x3fefd0765b6e4540n,
 ];
 /** 2^(i/32) as the table encodes it. */
 const EXP2F_POW2 = Float64Array.from(EXP2F_TAB_BITS, (bits, i) => {
@@ -95,7 +123,7 @@ const U32 = new Uint32Array(F32.buffer);
  */
 export function glibcPowF32(x: number, y: number): number {
   if (!(x > 0) || !Number.isFinite(x) || !Number.isFinite(y) || y === 0 || x === 1) {
-    return Math.fround(Math.pow(x, y));
+    return Math.fround(x ** y);
   }
   F32[0] = x;
   let ix = U32[0];

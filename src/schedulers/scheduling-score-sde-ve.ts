@@ -26,7 +26,7 @@ export type ContinuousTimestep = number | readonly number[] | Tensor;
 /** Indices into `discreteSigmas` for addNoise: one for the batch or one per row. */
 export type DiscreteTimesteps = number | readonly number[] | Tensor;
 
-export interface StepOptions {
+export interface SchedulerStepOptions {
   /** diffusers `generator`: one Generator, or one per batch row; default the global generator (`torch.manual_seed`). */
   generator?: Generator | Generator[];
   /** Use this noise (same shape as the sample) instead of drawing it, e.g. to replay stored noise. */
@@ -46,14 +46,14 @@ export interface SchedulerOutput {
   prevSample: Tensor<'float32'>;
 }
 
-export interface FromConfigOptions {
+export interface SchedulerFromConfigOptions {
   /** The config's file, named in warnings and errors. */
   file?: string;
   /** Receives warnings (unknown keys, another `_class_name`) instead of `process.emitWarning`. */
   onWarning?: (message: string) => void;
 }
 
-export interface FromPretrainedOptions {
+export interface SchedulerFromPretrainedOptions {
   /** diffusers `subfolder`, e.g. "scheduler" in a pipeline folder. */
   subfolder?: string;
   onWarning?: (message: string) => void;
@@ -91,13 +91,18 @@ export class ScoreSdeVeScheduler {
    * diffusers `from_config`: builds a scheduler from a parsed `scheduler_config.json`. `_`-prefixed keys are dropped;
    * unknown keys are dropped with a warning naming them; a `_class_name` of another class gives a warning.
    */
-  static fromConfig(config: Record<string, unknown>, options: FromConfigOptions = {}): ScoreSdeVeScheduler {
+  static fromConfig(
+    config: Record<string, unknown>,
+    options: SchedulerFromConfigOptions = {},
+  ): ScoreSdeVeScheduler {
     const where = options.file ?? 'ScoreSdeVeScheduler.fromConfig';
     if (typeof config !== 'object' || config === null || Array.isArray(config)) {
       throw new TypeError(`${where}: config must be a plain object`);
     }
     const warn = (message: string, code: string) =>
-      options.onWarning ? options.onWarning(message) : process.emitWarning(message, { type: 'ConfigWarning', code });
+      options.onWarning
+        ? options.onWarning(message)
+        : process.emitWarning(message, { type: 'ConfigWarning', code });
     const className = config._class_name;
     if (className !== undefined) {
       if (typeof className !== 'string') {
@@ -113,7 +118,7 @@ export class ScoreSdeVeScheduler {
     const known = checkConfigKeys(config, SCORE_SDE_VE_CONFIG_KEYS, {
       what: 'ScoreSdeVeScheduler',
       file: options.file,
-      onWarning: options.onWarning ? (message) => options.onWarning?.(message) : undefined,
+      onWarning: options.onWarning,
     });
     const cfg: Partial<Record<keyof ScoreSdeVeSchedulerConfig, number>> = {};
     for (const key of SCORE_SDE_VE_CONFIG_KEYS) {
@@ -140,8 +145,12 @@ export class ScoreSdeVeScheduler {
    * diffusers `from_pretrained`: reads `<dir>/[subfolder/]scheduler_config.json` (or `dir` itself when it is the
    * JSON file).
    */
-  static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<ScoreSdeVeScheduler> {
-    if (typeof dir !== 'string' || dir === '') throw new TypeError('ScoreSdeVeScheduler.fromPretrained: dir must be a path');
+  static async fromPretrained(
+    dir: string,
+    options: SchedulerFromPretrainedOptions = {},
+  ): Promise<ScoreSdeVeScheduler> {
+    if (typeof dir !== 'string' || dir === '')
+      throw new TypeError('ScoreSdeVeScheduler.fromPretrained: dir must be a path');
     let file = join(dir, options.subfolder ?? '', ScoreSdeVeScheduler.configName);
     if (options.subfolder === undefined && (await stat(dir).catch(() => undefined))?.isFile()) file = dir;
     const json = await readJsonConfig(file);
@@ -153,7 +162,8 @@ export class ScoreSdeVeScheduler {
    * Returns the file's path.
    */
   async saveConfig(dir: string): Promise<string> {
-    if (typeof dir !== 'string' || dir === '') throw new TypeError('ScoreSdeVeScheduler.saveConfig: dir must be a path');
+    if (typeof dir !== 'string' || dir === '')
+      throw new TypeError('ScoreSdeVeScheduler.saveConfig: dir must be a path');
     if ((await stat(dir).catch(() => undefined))?.isFile()) {
       throw new TypeError(`ScoreSdeVeScheduler.saveConfig: ${dir} is a file, expected a directory`);
     }
@@ -267,7 +277,7 @@ export class ScoreSdeVeScheduler {
     modelOutput: Tensor<'float32'>,
     timestep: ContinuousTimestep,
     sample: Tensor<'float32'>,
-    options: StepOptions = {},
+    options: SchedulerStepOptions = {},
   ): SdeVeOutput {
     const { batch, rowSize } = checkSamplePair(modelOutput, sample, 'stepPred');
     const indices = this.stepIndices(timestep, batch);
@@ -283,7 +293,9 @@ export class ScoreSdeVeScheduler {
       const sigma = ds[i];
       const adjacent = i === 0 ? 0 : ds[i - 1];
       // (sigma**2 - adjacent**2) ** 0.5, each op rounded to float32
-      const g = Math.fround(Math.sqrt(Math.fround(Math.fround(sigma * sigma) - Math.fround(adjacent * adjacent))));
+      const g = Math.fround(
+        Math.sqrt(Math.fround(Math.fround(sigma * sigma) - Math.fround(adjacent * adjacent))),
+      );
       const g2 = Math.fround(g * g);
       const end = (b + 1) * rowSize;
       for (let k = b * rowSize; k < end; k++) {
@@ -305,7 +317,11 @@ export class ScoreSdeVeScheduler {
    * over the batch (one ε for all rows), prev = x + ε·modelOutput + sqrt(2ε)·z. A zero modelOutput gives NaN, as in
    * diffusers.
    */
-  stepCorrect(modelOutput: Tensor<'float32'>, sample: Tensor<'float32'>, options: StepOptions = {}): SchedulerOutput {
+  stepCorrect(
+    modelOutput: Tensor<'float32'>,
+    sample: Tensor<'float32'>,
+    options: SchedulerStepOptions = {},
+  ): SchedulerOutput {
     const { batch } = checkSamplePair(modelOutput, sample, 'stepCorrect');
     const noise = this.#noise(sample, options, 'stepCorrect');
     const mo = modelOutput.data;
@@ -335,7 +351,9 @@ export class ScoreSdeVeScheduler {
   ): Tensor<'float32'> {
     assertFloat32(original, 'addNoise: original');
     if (original.rank < 1 || original.numel === 0) {
-      throw new RangeError(`addNoise: original must be a non-empty (B, ...) tensor, got [${original.dims.join(', ')}]`);
+      throw new RangeError(
+        `addNoise: original must be a non-empty (B, ...) tensor, got [${original.dims.join(', ')}]`,
+      );
     }
     const batch = original.dims[0];
     const rowSize = original.numel / batch;
@@ -353,8 +371,9 @@ export class ScoreSdeVeScheduler {
     return new Tensor('float32', out, original.dims);
   }
 
-  #noise(sample: Tensor<'float32'>, options: StepOptions, where: string): Tensor<'float32'> {
-    if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object`);
+  #noise(sample: Tensor<'float32'>, options: SchedulerStepOptions, where: string): Tensor<'float32'> {
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`${where}: options must be an object`);
     if (options.noise !== undefined) {
       assertFloat32(options.noise, `${where}: options.noise`, sample.dims);
       return options.noise;
@@ -378,13 +397,19 @@ function checkSamplePair(
   assertFloat32(sample, `${where}: sample`);
   assertFloat32(modelOutput, `${where}: modelOutput`, sample.dims);
   if (sample.rank < 1 || sample.numel === 0) {
-    throw new RangeError(`${where}: sample must be a non-empty (B, ...) tensor, got [${sample.dims.join(', ')}]`);
+    throw new RangeError(
+      `${where}: sample must be a non-empty (B, ...) tensor, got [${sample.dims.join(', ')}]`,
+    );
   }
   return { batch: sample.dims[0], rowSize: sample.numel / sample.dims[0] };
 }
 
 /** The timestep values (1 or `batch` of them) and whether torch would compute the index in float64. */
-function timestepValues(timestep: ContinuousTimestep, batch: number, name: string): { values: ArrayLike<number>; double: boolean } {
+function timestepValues(
+  timestep: ContinuousTimestep,
+  batch: number,
+  name: string,
+): { values: ArrayLike<number>; double: boolean } {
   let values: ArrayLike<number>;
   let double = false;
   if (typeof timestep === 'number') {
@@ -423,7 +448,8 @@ function discreteIndices(timesteps: DiscreteTimesteps, batch: number, n: number)
   else if (timesteps instanceof Tensor) {
     if (timesteps.dtype === 'int64') values = Array.from(timesteps.data as BigInt64Array, Number);
     else if (timesteps.dtype === 'int32') values = timesteps.data as Int32Array;
-    else throw new TypeError(`${name} must be integer indices (int32 or int64 tensor), got ${timesteps.dtype}`);
+    else
+      throw new TypeError(`${name} must be integer indices (int32 or int64 tensor), got ${timesteps.dtype}`);
     if (timesteps.rank > 1) throw new RangeError(`${name} must be 1-D, got [${timesteps.dims.join(', ')}]`);
   } else {
     throw new TypeError(`${name} must be an integer, an array of integers or an integer Tensor`);

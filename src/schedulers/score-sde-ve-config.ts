@@ -78,12 +78,11 @@ export function resolveScoreSdeVeConfig(
 /** Throws a ConfigError naming the key (diffusers' and ours) and the problem. */
 export function validateScoreSdeVeConfig(config: ScoreSdeVeSchedulerConfig, where: string): void {
   const fail = (key: keyof ScoreSdeVeSchedulerConfig, problem: string): never => {
-    throw new ConfigError(
-      `${where}: ${key} (${OPTION_NAMES[key]}) ${problem}, got ${describe(config[key])}`,
-    );
+    throw new ConfigError(`${where}: ${key} (${OPTION_NAMES[key]}) ${problem}, got ${describe(config[key])}`);
   };
   for (const key of SCORE_SDE_VE_CONFIG_KEYS) {
-    if (typeof config[key] !== 'number' || !Number.isFinite(config[key])) fail(key, 'must be a finite number');
+    if (typeof config[key] !== 'number' || !Number.isFinite(config[key]))
+      fail(key, 'must be a finite number');
   }
   if (!Number.isInteger(config.num_train_timesteps) || config.num_train_timesteps < 1) {
     fail('num_train_timesteps', 'must be an integer ≥ 1');
@@ -106,7 +105,11 @@ export function validateScoreSdeVeConfig(config: ScoreSdeVeSchedulerConfig, wher
  * The text diffusers v0.23.0's `save_config` writes: `json.dumps(config, indent=2, sort_keys=True) + "\n"` with
  * `_class_name` and `_diffusers_version` added, floats in Python's repr (`1348.0`, `1e-05`).
  */
-export function scoreSdeVeConfigJson(config: ScoreSdeVeSchedulerConfig, className: string, version: string): string {
+export function scoreSdeVeConfigJson(
+  config: ScoreSdeVeSchedulerConfig,
+  className: string,
+  version: string,
+): string {
   const entries: [string, string][] = [
     ['_class_name', JSON.stringify(className)],
     ['_diffusers_version', JSON.stringify(version)],

@@ -16,7 +16,8 @@ const VEC = 8;
  * the last `n mod 16` elements go back to the per-element formula.
  */
 export function torchLinspaceF32(start: number, end: number, n: number): Float32Array {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`torchLinspaceF32: n must be an integer ≥ 0, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`torchLinspaceF32: n must be an integer ≥ 0, got ${n}`);
   if (!Number.isFinite(start) || !Number.isFinite(end)) {
     throw new RangeError(`torchLinspaceF32: start and end must be finite, got ${start} and ${end}`);
   }

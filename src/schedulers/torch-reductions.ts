@@ -19,7 +19,7 @@ export function torchRowNorms2F32(data: Float32Array, batch: number): Float32Arr
     throw new RangeError(`torchRowNorms2F32: ${data.length} elements do not split into ${batch} rows`);
   }
   const out = new Float32Array(batch);
-  const acc = new Float64Array(VEC); // holds float32 values
+  const acc = new Float64Array(VEC); // the accumulator vector's lanes (float32 values)
   const vecEnd = rowSize - (rowSize % VEC);
   for (let b = 0; b < batch; b++) {
     const off = b * rowSize;
@@ -52,7 +52,8 @@ export function torchSumF32(x: Float32Array): number {
   const vecSize = Math.floor(n / VEC);
   let total = 0;
   for (let k = vecSize * VEC; k < n; k++) total = Math.fround(total + x[k]);
-  for (let lane = 0; lane < VEC; lane++) total = Math.fround(total + rowSum((i) => x[i * VEC + lane], vecSize));
+  for (let lane = 0; lane < VEC; lane++)
+    total = Math.fround(total + rowSum((i) => x[i * VEC + lane], vecSize));
   return total;
 }
 

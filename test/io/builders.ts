@@ -57,7 +57,9 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
     const crc = crc32(input.data);
     const headerOffset = offset;
     // torch pads each entry's local extra field so that its data is 64-byte aligned.
-    const pad = options.align ? (options.align - ((offset + 30 + name.length + 4) % options.align)) % options.align : 0;
+    const pad = options.align
+      ? (options.align - ((offset + 30 + name.length + 4) % options.align)) % options.align
+      : 0;
     const extra = new Uint8Array(options.align ? pad + 4 : 0);
     if (options.align) {
       const xv = new DataView(extra.buffer);
@@ -195,7 +197,7 @@ export class PickleWriter {
       out.push(Number(v & 0xffn));
       v >>= 8n;
     }
-    if (out.length === 0 || (n >= 0n) !== ((out[out.length - 1] & 0x80) === 0)) out.push(n < 0n ? 0xff : 0);
+    if (out.length === 0 || n >= 0n !== ((out[out.length - 1] & 0x80) === 0)) out.push(n < 0n ? 0xff : 0);
     return this.op(0x8a, out.length, ...out);
   }
   tuple(): this {
@@ -279,20 +281,44 @@ export function stateDictPickle(specs: TensorSpec[]): Uint8Array {
     if (s.parameter) w.global('torch._utils', '_rebuild_parameter').mark();
     w.global('torch._utils', '_rebuild_tensor_v2');
     w.mark();
-    w.mark().str('storage').global('torch', s.storageClass).str(s.storageKey).str('cpu').int(s.storageNumel).tuple().persid();
+    w.mark()
+      .str('storage')
+      .global('torch', s.storageClass)
+      .str(s.storageKey)
+      .str('cpu')
+      .int(s.storageNumel)
+      .tuple()
+      .persid();
     w.int(s.offset).intTuple(s.size).intTuple(s.stride).newFalse().get(0).tupleOf(0).reduce();
     w.tuple().reduce();
     if (s.parameter) w.newFalse().get(0).tupleOf(0).reduce().tuple().reduce();
   }
   w.setitems();
   // state_dict._metadata, set through BUILD as torch does.
-  w.emptyDict().str('_metadata').get(0).tupleOf(0).reduce().mark().str('').emptyDict().str('version').int(1).setitem().setitems().setitem();
+  w.emptyDict()
+    .str('_metadata')
+    .get(0)
+    .tupleOf(0)
+    .reduce()
+    .mark()
+    .str('')
+    .emptyDict()
+    .str('version')
+    .int(1)
+    .setitem()
+    .setitems()
+    .setitem();
   w.build();
   return w.stop().build_();
 }
 
 /** A torch.save-style zip: `<prefix>/data.pkl`, `<prefix>/data/<key>`, `<prefix>/version`. */
-export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array>, prefix = 'archive', options: ZipOptions = {}): Uint8Array {
+export function torchZip(
+  pickle: Uint8Array,
+  storages: Record<string, Uint8Array>,
+  prefix = 'archive',
+  options: ZipOptions = {},
+): Uint8Array {
   const entries: ZipInput[] = [{ name: `${prefix}/data.pkl`, data: pickle }];
   for (const [key, data] of Object.entries(storages)) entries.push({ name: `${prefix}/data/${key}`, data });
   entries.push({ name: `${prefix}/version`, data: Buffer.from('3\n') });

@@ -37,7 +37,10 @@ describe('readJsonConfig', () => {
       await check('array.json', '[1, 2]', /config must be a JSON object, got an array/);
       await check('null.json', 'null', /got null/);
       await check('number.json', '3', /got number/);
-      await assert.rejects(readJsonConfig(dir), (e: Error) => e instanceof FileFormatError && /cannot read config file \(EISDIR\)/.test(e.message));
+      await assert.rejects(
+        readJsonConfig(dir),
+        (e: Error) => e instanceof FileFormatError && /cannot read config file \(EISDIR\)/.test(e.message),
+      );
     });
   });
 });
@@ -46,13 +49,23 @@ describe('checkConfigKeys', () => {
   it('keeps known keys, drops private ones silently and warns once about unknown ones', () => {
     const warnings: [string, string[]][] = [];
     const out = checkConfigKeys(
-      { _class_name: 'UNet2DModel', _diffusers_version: '0.23.0', sample_size: 32, act_fn: 'silu', future_key: 1, other: null },
+      {
+        _class_name: 'UNet2DModel',
+        _diffusers_version: '0.23.0',
+        sample_size: 32,
+        act_fn: 'silu',
+        future_key: 1,
+        other: null,
+      },
       ['sample_size', 'act_fn', 'in_channels'],
       { what: 'UNet2DModel', file: 'unet/config.json', onWarning: (m, keys) => warnings.push([m, keys]) },
     );
     assert.deepEqual(out, { sample_size: 32, act_fn: 'silu' });
     assert.deepEqual(warnings, [
-      ['unet/config.json: config attributes "future_key", "other" are not expected by UNet2DModel and will be ignored', ['future_key', 'other']],
+      [
+        'unet/config.json: config attributes "future_key", "other" are not expected by UNet2DModel and will be ignored',
+        ['future_key', 'other'],
+      ],
     ]);
   });
 
@@ -70,11 +83,17 @@ describe('checkConfigKeys', () => {
     assert.equal(seen.length, 1);
     assert.equal((seen[0] as Error & { code?: string }).code, UNKNOWN_CONFIG_KEYS_WARNING);
     assert.equal(seen[0].name, 'ConfigWarning');
-    assert.equal(seen[0].message, 'config attributes "b" are not expected by ScoreSdeVeScheduler and will be ignored');
+    assert.equal(
+      seen[0].message,
+      'config attributes "b" are not expected by ScoreSdeVeScheduler and will be ignored',
+    );
   });
 
   it('rejects a config that is not a plain object', () => {
     assert.throws(() => checkConfigKeys([] as never, [], { what: 'X' }), TypeError);
-    assert.throws(() => checkConfigKeys(null as never, [], { what: 'X' }), /config for X must be a plain object/);
+    assert.throws(
+      () => checkConfigKeys(null as never, [], { what: 'X' }),
+      /config for X must be a plain object/,
+    );
   });
 });

@@ -8,7 +8,9 @@ import { loadSafetensors, parseSafetensors, saveSafetensors } from '../../src/io
 import { Tensor } from '../../src/tensor.js';
 import { withTempDir } from './builders.js';
 
-const CASE = fileURLToPath(new URL('../fixtures/models/tiny-ddpm/cases/b1_t10_int.safetensors', import.meta.url));
+const CASE = fileURLToPath(
+  new URL('../fixtures/models/tiny-ddpm/cases/b1_t10_int.safetensors', import.meta.url),
+);
 
 function rejects(bytes: Uint8Array, pattern: RegExp) {
   assert.throws(
@@ -59,7 +61,10 @@ describe('safetensors', () => {
         const b = back.tensors.get(k) as Tensor;
         assert.equal(b.dtype, t.dtype);
         assert.deepEqual(b.dims, t.dims);
-        assert.deepEqual(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+        assert.deepEqual(
+          Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
+          Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        );
       }
     });
   });
@@ -67,7 +72,11 @@ describe('safetensors', () => {
   it('rejects the fixture truncated at many offsets, naming the file', async () => {
     const bytes = await readFile(CASE);
     for (let cut = 0; cut < bytes.length; cut += cut < 1000 ? 1 : 997) {
-      assert.throws(() => parseSafetensors(bytes.subarray(0, cut), CASE), (e: Error) => e instanceof FileFormatError && e.message.startsWith(`${CASE}: `), `cut ${cut}`);
+      assert.throws(
+        () => parseSafetensors(bytes.subarray(0, cut), CASE),
+        (e: Error) => e instanceof FileFormatError && e.message.startsWith(`${CASE}: `),
+        `cut ${cut}`,
+      );
     }
   });
 
@@ -101,10 +110,19 @@ describe('safetensors', () => {
     rejects(file({ x: { ...f32(4), shape: 'big' } }, data), /invalid shape/);
     rejects(file({ x: { ...f32(4), data_offsets: [8, 4] } }, data), /invalid data_offsets \[8,4\]/);
     rejects(file({ x: { ...f32(4), data_offsets: [0] } }, data), /invalid data_offsets/);
-    rejects(file({ x: { ...f32(4), data_offsets: [0, 2 ** 50] } }, data), /data \[0, 1125899906842624\) runs past the end of the data \(16 bytes; truncated\?\)/);
-    rejects(file({ x: { ...f32(4), shape: [5] } }, data), /tensor "x" of dtype F32 and shape \[5\] needs 20 bytes, offsets give 16/);
+    rejects(
+      file({ x: { ...f32(4), data_offsets: [0, 2 ** 50] } }, data),
+      /data \[0, 1125899906842624\) runs past the end of the data \(16 bytes; truncated\?\)/,
+    );
+    rejects(
+      file({ x: { ...f32(4), shape: [5] } }, data),
+      /tensor "x" of dtype F32 and shape \[5\] needs 20 bytes, offsets give 16/,
+    );
     rejects(file({ x: { ...f32(4), dtype: 'F64' } }, data), /needs 32 bytes, offsets give 16/);
-    rejects(file({ x: { ...f32(4), shape: [2 ** 40, 2 ** 40] } }, data), /tensor "x" has a shape too large to address/);
+    rejects(
+      file({ x: { ...f32(4), shape: [2 ** 40, 2 ** 40] } }, data),
+      /tensor "x" has a shape too large to address/,
+    );
   });
 
   it('rejects overlapping, gapped and trailing data', () => {
@@ -115,7 +133,10 @@ describe('safetensors', () => {
     rejects(file({ a: at(0, 6), b: at(8, 16) }, data), /2 unused bytes before tensor "b"/);
     rejects(file({ a: at(0, 8), b: at(8, 12) }, data), /4 bytes after the last tensor/);
     rejects(file({}, data), /16 bytes after the last tensor/);
-    assert.equal(parseSafetensors(file({ b: at(8, 16), a: at(0, 8), z: at(8, 8) }, data), 'ok').tensors.size, 3);
+    assert.equal(
+      parseSafetensors(file({ b: at(8, 16), a: at(0, 8), z: at(8, 8) }, data), 'ok').tensors.size,
+      3,
+    );
   });
 
   it('random byte flips in the header give a FileFormatError or a valid parse', async () => {
@@ -131,7 +152,10 @@ describe('safetensors', () => {
       try {
         parseSafetensors(bytes, 'flip.safetensors');
       } catch (e) {
-        assert.ok(e instanceof FileFormatError && e.message.startsWith('flip.safetensors: '), (e as Error).message);
+        assert.ok(
+          e instanceof FileFormatError && e.message.startsWith('flip.safetensors: '),
+          (e as Error).message,
+        );
         rejected++;
       }
       bytes[at] ^= bit;
@@ -144,7 +168,10 @@ describe('safetensors', () => {
       const path = join(dir, 'nope.safetensors');
       await assert.rejects(loadSafetensors(path), /nope\.safetensors: cannot read file \(ENOENT\)/);
       await writeFile(path, file({ x: f32(1) }, new Uint8Array(3)));
-      await assert.rejects(loadSafetensors(path), (e: Error) => e instanceof FileFormatError && e.message.startsWith(path));
+      await assert.rejects(
+        loadSafetensors(path),
+        (e: Error) => e instanceof FileFormatError && e.message.startsWith(path),
+      );
     });
   });
 });

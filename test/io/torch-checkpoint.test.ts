@@ -4,10 +4,18 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../../src/errors.js';
-import { parseTorchCheckpoint } from '../../src/io/torch-pickle.js';
+import { type PyList, parseTorchCheckpoint, unpickle } from '../../src/io/torch-pickle.js';
 import { loadStateDict } from '../../src/io/weights.js';
 import type { Tensor } from '../../src/tensor.js';
-import { type TensorSpec, buildZip, bytesOf, stateDictPickle, torchZip, withTempDir } from './builders.js';
+import {
+  PickleWriter,
+  type TensorSpec,
+  buildZip,
+  bytesOf,
+  stateDictPickle,
+  torchZip,
+  withTempDir,
+} from './builders.js';
 
 const MODELS = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
 const MANIFEST = JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf-8'));
@@ -50,7 +58,16 @@ describe('torch .bin checkpoints from the fixtures', () => {
 const iota = (n: number) => bytesOf(Float32Array.from({ length: n }, (_, i) => i));
 
 function spec(name: string, over: Partial<TensorSpec>): TensorSpec {
-  return { name, storageKey: '0', storageClass: 'FloatStorage', storageNumel: 6, offset: 0, size: [6], stride: [1], ...over };
+  return {
+    name,
+    storageKey: '0',
+    storageClass: 'FloatStorage',
+    storageNumel: 6,
+    offset: 0,
+    size: [6],
+    stride: [1],
+    ...over,
+  };
 }
 
 describe('torch checkpoints built in the test', () => {
@@ -106,7 +123,9 @@ describe('torch checkpoints built in the test', () => {
       b: 'BoolStorage',
     };
     const pickle = stateDictPickle(
-      Object.keys(storages).map((k) => spec(k, { storageKey: k, storageClass: classes[k], storageNumel: 2, size: [2], stride: [1] })),
+      Object.keys(storages).map((k) =>
+        spec(k, { storageKey: k, storageClass: classes[k], storageNumel: 2, size: [2], stride: [1] }),
+      ),
     );
     const sd = parseTorchCheckpoint(torchZip(pickle, storages), 'dtypes.bin');
     const expect: Record<string, [string, unknown[]]> = {
@@ -147,8 +166,16 @@ describe('torch checkpoints built in the test', () => {
         assert.deepEqual([...(sd.get('x') as Tensor<'float32'>).data], [0, 1, 2, 3, 4, 5]);
       }
       await writeFile(join(dir, 'w.ckpt'), bytes);
-      await assert.rejects(loadStateDict(join(dir, 'w.ckpt')), (e: Error) => e instanceof FileFormatError && /w\.ckpt.*unsupported weights file extension/.test(e.message));
-      await assert.rejects(loadStateDict(join(dir, 'missing.bin')), (e: Error) => e instanceof FileFormatError && /missing\.bin: cannot read file \(ENOENT\)/.test(e.message));
+      await assert.rejects(
+        loadStateDict(join(dir, 'w.ckpt')),
+        (e: Error) =>
+          e instanceof FileFormatError && /w\.ckpt.*unsupported weights file extension/.test(e.message),
+      );
+      await assert.rejects(
+        loadStateDict(join(dir, 'missing.bin')),
+        (e: Error) =>
+          e instanceof FileFormatError && /missing\.bin: cannot read file \(ENOENT\)/.test(e.message),
+      );
     });
   });
 });
@@ -164,7 +191,8 @@ describe('invalid torch checkpoints', () => {
         return true;
       },
     );
-  const one = (over: Partial<TensorSpec>, storage: Uint8Array = iota(6)) => torchZip(stateDictPickle([spec('w', over)]), { '0': storage });
+  const one = (over: Partial<TensorSpec>, storage: Uint8Array = iota(6)) =>
+    torchZip(stateDictPickle([spec('w', over)]), { '0': storage });
 
   it('rejects tensors reaching past their storage', () => {
     rejects(one({ offset: 5, size: [2], stride: [1] }), /tensor "w".*reaches element 6, the storage has 6/);
@@ -178,15 +206,37 @@ describe('invalid torch checkpoints', () => {
   });
 
   it('rejects a missing storage, a dtype clash and an expanded view larger than its storage', () => {
-    rejects(torchZip(stateDictPickle([spec('w', { storageKey: '7' })]), { '0': iota(6) }), /storage "7" of "w" is missing/);
-    const clash = stateDictPickle([spec('a', {}), spec('b', { storageClass: 'DoubleStorage', storageNumel: 3 })]);
+    rejects(
+      torchZip(stateDictPickle([spec('w', { storageKey: '7' })]), { '0': iota(6) }),
+      /storage "7" of "w" is missing/,
+    );
+    const clash = stateDictPickle([
+      spec('a', {}),
+      spec('b', { storageClass: 'DoubleStorage', storageNumel: 3 }),
+    ]);
     rejects(torchZip(clash, { '0': iota(6) }), /storage "0" is referenced with different dtypes or sizes/);
     rejects(one({ size: [1000, 1000], stride: [0, 0] }), /larger than its storage.*refusing to expand/);
     rejects(one({ size: [2, 3], stride: [3] }), /size has 2 dims but stride has 1/);
   });
 
+  it('bounds the copies of strided views by the size of the file', () => {
+    const views = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        spec(`t${i}`, { storageNumel: 1024, size: [32, 32], stride: [1, 32] }),
+      );
+    const storage = bytesOf(Float32Array.from({ length: 1024 }, (_, i) => i));
+    const two = parseTorchCheckpoint(torchZip(stateDictPickle(views(2)), { '0': storage }), 'two.bin');
+    assert.equal((two.get('t1') as Tensor<'float32'>).data[1], 32);
+    rejects(
+      torchZip(stateDictPickle(views(100)), { '0': storage }),
+      /tensor "t\d+": copies of strided views would exceed 4× the size of the file/,
+    );
+  });
+
   it('rejects legacy and non-zip files with a clear message', () => {
-    const legacy = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+    const legacy = Uint8Array.from([
+      0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    ]);
     rejects(legacy, /legacy \(non-zip\) torch\.save format is not supported/);
     const tar = new Uint8Array(1024);
     tar.set(Buffer.from('ustar'), 257);
@@ -198,10 +248,87 @@ describe('invalid torch checkpoints', () => {
     const pickle = stateDictPickle([spec('w', {})]);
     const storage = { name: 'a/data/0', data: iota(6) };
     rejects(buildZip([storage]), /torch checkpoint has no data\.pkl/);
-    rejects(buildZip([{ name: 'a/data.pkl', data: pickle }, { name: 'b/data.pkl', data: pickle }, storage]), /has 2 data\.pkl entries/);
-    const big = [{ name: 'a/data.pkl', data: pickle }, storage, { name: 'a/byteorder', data: Buffer.from('big') }];
+    rejects(
+      buildZip([{ name: 'a/data.pkl', data: pickle }, { name: 'b/data.pkl', data: pickle }, storage]),
+      /has 2 data\.pkl entries/,
+    );
+    const big = [
+      { name: 'a/data.pkl', data: pickle },
+      storage,
+      { name: 'a/byteorder', data: Buffer.from('big') },
+    ];
     rejects(buildZip(big), /byte order "big" is not supported/);
     big[2] = { name: 'a/byteorder', data: Buffer.from('little') };
     assert.ok(parseTorchCheckpoint(buildZip(big), 'little.bin').has('w'));
+  });
+});
+
+describe('pickle opcodes beyond protocol 2', () => {
+  it('reads a protocol-4 state dict (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE, LONG1, 7-argument rebuild)', () => {
+    const w = new PickleWriter().op(0x80, 4).op(0x95, 0, 0, 0, 0, 0, 0, 0, 0);
+    const memoize = () => w.op(0x94);
+    w.shortStr('collections');
+    memoize();
+    w.shortStr('OrderedDict');
+    memoize();
+    w.stackGlobal();
+    memoize(); // memo 2: OrderedDict
+    w.tupleOf(0).reduce();
+    memoize();
+    w.shortStr('w').shortStr('torch._utils').shortStr('_rebuild_tensor_v2').stackGlobal().mark();
+    w.mark()
+      .shortStr('storage')
+      .shortStr('torch')
+      .shortStr('FloatStorage')
+      .stackGlobal()
+      .shortStr('0')
+      .shortStr('cpu')
+      .long1(6n)
+      .tuple()
+      .persid();
+    w.int(0)
+      .int(2)
+      .int(3)
+      .tupleOf(2)
+      .int(3)
+      .int(1)
+      .tupleOf(2)
+      .newFalse()
+      .get(2)
+      .tupleOf(0)
+      .reduce()
+      .emptyDict()
+      .tuple()
+      .reduce();
+    w.setitem().stop();
+    const sd = parseTorchCheckpoint(torchZip(w.build_(), { '0': iota(6) }), 'p4.bin');
+    assert.deepEqual(sd.get('w')?.dims, [2, 3]);
+    assert.deepEqual([...(sd.get('w') as Tensor<'float32'>).data], [0, 1, 2, 3, 4, 5]);
+  });
+
+  it('decodes scalars exactly', () => {
+    const w = new PickleWriter().proto().emptyList().mark();
+    w.op(0x47, ...Buffer.from('3ff8000000000000', 'hex')); // BINFLOAT 1.5 (big-endian)
+    w.none().op(0x88).newFalse().op(0x4a, 0xff, 0xff, 0xff, 0xff); // None, True, False, BININT -1
+    w.long1(2n ** 70n)
+      .long1(-129n)
+      .long1(0n)
+      .int(65535);
+    w.str('é✓').op(0x43, 2, 1, 2); // BINUNICODE, SHORT_BINBYTES
+    w.op(0x65).stop(); // APPENDS
+    const list = unpickle(w.build_(), 'scalars.pkl') as PyList;
+    assert.deepEqual(list.items, [
+      1.5,
+      null,
+      true,
+      false,
+      -1,
+      2n ** 70n,
+      -129,
+      0,
+      65535,
+      'é✓',
+      Uint8Array.from([1, 2]),
+    ]);
   });
 });

@@ -4,12 +4,20 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../../src/errors.js';
-import { PyDict, PyList, TorchStorageRef, parseTorchCheckpoint, unpickle } from '../../src/io/torch-pickle.js';
+import {
+  PyDict,
+  PyList,
+  TorchStorageRef,
+  parseTorchCheckpoint,
+  unpickle,
+} from '../../src/io/torch-pickle.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { loadStateDict } from '../../src/io/weights.js';
 import { PickleWriter, bytesOf, stateDictPickle, torchZip, withTempDir } from './builders.js';
 
-const BIN = fileURLToPath(new URL('../fixtures/models/tiny-ddpm/diffusion_pytorch_model.bin', import.meta.url));
+const BIN = fileURLToPath(
+  new URL('../fixtures/models/tiny-ddpm/diffusion_pytorch_model.bin', import.meta.url),
+);
 
 /** Asserts that unpickling `bytes` throws a FileFormatError naming the file and matching `pattern`. */
 function refuses(bytes: Uint8Array, pattern: RegExp) {
@@ -28,13 +36,28 @@ const pw = () => new PickleWriter().proto();
 
 describe('malicious pickles', () => {
   it('refuses os.system, builtins.eval, __builtin__.exec and other globals, naming them', () => {
-    refuses(pw().global('os', 'system').str('echo pwned').tupleOf(1).reduce().stop().build_(), /global "os\.system" is not allowed/);
-    refuses(pw().global('__builtin__', 'exec').str('1').tupleOf(1).reduce().stop().build_(), /global "__builtin__\.exec" is not allowed/);
-    refuses(pw().shortStr('builtins').shortStr('eval').stackGlobal().str('1').tupleOf(1).reduce().stop().build_(), /global "builtins\.eval" is not allowed/);
+    refuses(
+      pw().global('os', 'system').str('echo pwned').tupleOf(1).reduce().stop().build_(),
+      /global "os\.system" is not allowed/,
+    );
+    refuses(
+      pw().global('__builtin__', 'exec').str('1').tupleOf(1).reduce().stop().build_(),
+      /global "__builtin__\.exec" is not allowed/,
+    );
+    refuses(
+      pw().shortStr('builtins').shortStr('eval').stackGlobal().str('1').tupleOf(1).reduce().stop().build_(),
+      /global "builtins\.eval" is not allowed/,
+    );
     refuses(pw().global('posix', 'system').stop().build_(), /"posix\.system"/);
     refuses(pw().global('torch', 'load').stop().build_(), /"torch\.load"/);
-    refuses(pw().global('numpy.core.multiarray', '_reconstruct').stop().build_(), /"numpy\.core\.multiarray\._reconstruct"/);
-    refuses(pw().global('collections', 'OrderedDict ').stop().build_(), /"collections\.OrderedDict " is not allowed/);
+    refuses(
+      pw().global('numpy.core.multiarray', '_reconstruct').stop().build_(),
+      /"numpy\.core\.multiarray\._reconstruct"/,
+    );
+    refuses(
+      pw().global('collections', 'OrderedDict ').stop().build_(),
+      /"collections\.OrderedDict " is not allowed/,
+    );
     refuses(pw().global('torch.FloatStorage', '').stop().build_(), /is not allowed/);
   });
 
@@ -53,7 +76,13 @@ describe('malicious pickles', () => {
   });
 
   it('refuses opcodes that call or import anything outside the allowlist (INST, OBJ, NEWOBJ, EXT*)', () => {
-    refuses(pw().op(0x69, ...Buffer.from('os\nsystem\n')).stop().build_(), /unknown or unsupported opcode.*opcode 0x69/);
+    refuses(
+      pw()
+        .op(0x69, ...Buffer.from('os\nsystem\n'))
+        .stop()
+        .build_(),
+      /unknown or unsupported opcode.*opcode 0x69/,
+    );
     refuses(pw().mark().op(0x6f).stop().build_(), /opcode 0x6f/); // OBJ
     refuses(pw().emptyDict().tupleOf(0).op(0x81).stop().build_(), /opcode 0x81/); // NEWOBJ
     refuses(pw().op(0x82, 1).stop().build_(), /opcode 0x82/); // EXT1
@@ -62,10 +91,19 @@ describe('malicious pickles', () => {
   });
 
   it('refuses calling allowed globals in ways a state dict never does', () => {
-    refuses(pw().global('torch', 'FloatStorage').tupleOf(0).reduce().stop().build_(), /torch\.FloatStorage is not callable/);
-    refuses(pw().global('collections', 'OrderedDict').emptyList().tupleOf(1).reduce().stop().build_(), /OrderedDict\(\.\.\.\) with arguments/);
+    refuses(
+      pw().global('torch', 'FloatStorage').tupleOf(0).reduce().stop().build_(),
+      /torch\.FloatStorage is not callable/,
+    );
+    refuses(
+      pw().global('collections', 'OrderedDict').emptyList().tupleOf(1).reduce().stop().build_(),
+      /OrderedDict\(\.\.\.\) with arguments/,
+    );
     refuses(pw().str('x').tupleOf(0).reduce().stop().build_(), /REDUCE on a str, not an allowed callable/);
-    refuses(pw().global('torch._utils', '_rebuild_tensor_v2').int(1).tupleOf(1).reduce().stop().build_(), /takes 6 or 7 arguments/);
+    refuses(
+      pw().global('torch._utils', '_rebuild_tensor_v2').int(1).tupleOf(1).reduce().stop().build_(),
+      /takes 6 or 7 arguments/,
+    );
     refuses(pw().emptyList().emptyDict().build().stop().build_(), /BUILD of a list/);
   });
 
@@ -76,7 +114,12 @@ describe('malicious pickles', () => {
     refuses(huge(0x8e, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), /runs past the end/);
     refuses(huge(0x42, [0xff, 0xff, 0xff, 0x7f]), /needs 2147483647 more bytes/);
     refuses(huge(0x8b, [0xff, 0xff, 0xff, 0x7f]), /integer of 2147483647 bytes is not supported/);
-    refuses(pw().op(0x63, ...Buffer.from('os')).build_(), /unterminated line/);
+    refuses(
+      pw()
+        .op(0x63, ...Buffer.from('os'))
+        .build_(),
+      /unterminated line/,
+    );
   });
 
   it('handles deep nesting iteratively and still refuses non-state-dict results', () => {
@@ -93,7 +136,10 @@ describe('malicious pickles', () => {
     const marks = new PickleWriter().proto();
     for (let i = 0; i < depth; i++) marks.mark();
     for (let i = 0; i < depth; i++) marks.tuple();
-    assert.throws(() => parseTorchCheckpoint(torchZip(marks.stop().build_(), {}), 'deep.bin'), /deep\.bin: torch checkpoint holds a 1-tuple, not a state dict/);
+    assert.throws(
+      () => parseTorchCheckpoint(torchZip(marks.stop().build_(), {}), 'deep.bin'),
+      /deep\.bin: torch checkpoint holds a 1-tuple, not a state dict/,
+    );
     const open = new PickleWriter().proto();
     for (let i = 0; i < depth; i++) open.mark();
     refuses(open.build_(), /no STOP opcode before the end of the pickle/);
@@ -110,19 +156,62 @@ describe('malicious pickles', () => {
     refuses(pw().emptyDict().emptyList().none().setitem().build_(), /unsupported dict key \(a list\)/);
     refuses(pw().emptyDict().mark().str('k').setitems().build_(), /odd number of items/);
     refuses(pw().emptyDict().none().append().build_(), /APPEND\(S\) on a dict, not a list/);
-    assert.throws(() => unpickle(pw().none().persid().stop().build_(), 'p.pkl'), /p\.pkl: invalid pickle: persistent ids are not supported here/);
+    assert.throws(
+      () => unpickle(pw().none().persid().stop().build_(), 'p.pkl'),
+      /p\.pkl: invalid pickle: persistent ids are not supported here/,
+    );
   });
 
   it('rejects malformed persistent ids and non-tensor entries', () => {
     const withPid = (pid: (w: PickleWriter) => PickleWriter) =>
-      pid(pw().global('collections', 'OrderedDict').tupleOf(0).reduce().str('w')).persid().setitem().stop().build_();
+      pid(pw().global('collections', 'OrderedDict').tupleOf(0).reduce().str('w'))
+        .persid()
+        .setitem()
+        .stop()
+        .build_();
     const bad = (pickle: Uint8Array, pattern: RegExp) =>
-      assert.throws(() => parseTorchCheckpoint(torchZip(pickle, {}), 'pid.bin'), (e: Error) => e instanceof FileFormatError && pattern.test(e.message));
-    bad(withPid((w) => w.str('storage')), /invalid torch persistent id: expected \('storage', class, key, location, numel\), got a str/);
-    bad(withPid((w) => w.mark().str('storage').global('collections', 'OrderedDict').str('0').str('cpu').int(1).tuple()), /storage class is collections\.OrderedDict/);
-    bad(withPid((w) => w.mark().str('storage').global('torch', 'FloatStorage').str('../../etc/passwd').str('cpu').int(1).tuple()), /storage key is not a short name/);
-    bad(withPid((w) => w.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').none().tuple()), /invalid element count/);
-    const notTensor = pw().global('collections', 'OrderedDict').tupleOf(0).reduce().str('w').int(3).setitem().stop().build_();
+      assert.throws(
+        () => parseTorchCheckpoint(torchZip(pickle, {}), 'pid.bin'),
+        (e: Error) => e instanceof FileFormatError && pattern.test(e.message),
+      );
+    bad(
+      withPid((w) => w.str('storage')),
+      /invalid torch persistent id: expected \('storage', class, key, location, numel\), got a str/,
+    );
+    bad(
+      withPid((w) =>
+        w.mark().str('storage').global('collections', 'OrderedDict').str('0').str('cpu').int(1).tuple(),
+      ),
+      /storage class is collections\.OrderedDict/,
+    );
+    bad(
+      withPid((w) =>
+        w
+          .mark()
+          .str('storage')
+          .global('torch', 'FloatStorage')
+          .str('../../etc/passwd')
+          .str('cpu')
+          .int(1)
+          .tuple(),
+      ),
+      /storage key is not a short name/,
+    );
+    bad(
+      withPid((w) =>
+        w.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').none().tuple(),
+      ),
+      /invalid element count/,
+    );
+    const notTensor = pw()
+      .global('collections', 'OrderedDict')
+      .tupleOf(0)
+      .reduce()
+      .str('w')
+      .int(3)
+      .setitem()
+      .stop()
+      .build_();
     bad(notTensor, /state dict entry "w" is an int, not a tensor/);
   });
 
@@ -147,7 +236,10 @@ describe('malicious pickles', () => {
       try {
         unpickle(copy, 'flipped.pkl', { persistentLoad: () => storage });
       } catch (e) {
-        assert.ok(e instanceof FileFormatError, `trial ${trial}: ${(e as Error).name}: ${(e as Error).message}`);
+        assert.ok(
+          e instanceof FileFormatError,
+          `trial ${trial}: ${(e as Error).name}: ${(e as Error).message}`,
+        );
         errors++;
       }
     }
@@ -157,12 +249,28 @@ describe('malicious pickles', () => {
   });
 
   it('checks truncated and flipped checkpoints end to end', () => {
-    const good = torchZip(stateDictPickle([{ name: 'w', storageKey: '0', storageClass: 'FloatStorage', storageNumel: 4, offset: 0, size: [4], stride: [1] }]), {
-      '0': bytesOf(Float32Array.from([1, 2, 3, 4])),
-    });
+    const good = torchZip(
+      stateDictPickle([
+        {
+          name: 'w',
+          storageKey: '0',
+          storageClass: 'FloatStorage',
+          storageNumel: 4,
+          offset: 0,
+          size: [4],
+          stride: [1],
+        },
+      ]),
+      {
+        '0': bytesOf(Float32Array.from([1, 2, 3, 4])),
+      },
+    );
     assert.deepEqual([...(parseTorchCheckpoint(good, 'ok.bin').get('w')?.data ?? [])], [1, 2, 3, 4]);
     for (let cut = 0; cut < good.length; cut++) {
-      assert.throws(() => parseTorchCheckpoint(good.subarray(0, cut), 'cut.bin'), (e: Error) => e instanceof FileFormatError && e.message.startsWith('cut.bin'));
+      assert.throws(
+        () => parseTorchCheckpoint(good.subarray(0, cut), 'cut.bin'),
+        (e: Error) => e instanceof FileFormatError && e.message.startsWith('cut.bin'),
+      );
     }
   });
 });

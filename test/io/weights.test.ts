@@ -14,8 +14,14 @@ describe('findWeightsFile', () => {
   it('prefers .safetensors, falls back to .bin, and honours useSafetensors', async () => {
     const both = join(MODELS, 'tiny-ddpm');
     assert.equal(await findWeightsFile(both), join(both, 'diffusion_pytorch_model.safetensors'));
-    assert.equal(await findWeightsFile(both, { useSafetensors: true }), join(both, 'diffusion_pytorch_model.safetensors'));
-    assert.equal(await findWeightsFile(both, { useSafetensors: false }), join(both, 'diffusion_pytorch_model.bin'));
+    assert.equal(
+      await findWeightsFile(both, { useSafetensors: true }),
+      join(both, 'diffusion_pytorch_model.safetensors'),
+    );
+    assert.equal(
+      await findWeightsFile(both, { useSafetensors: false }),
+      join(both, 'diffusion_pytorch_model.bin'),
+    );
     await withTempDir(async (dir) => {
       await writeFile(join(dir, 'diffusion_pytorch_model.bin'), '');
       assert.equal(await findWeightsFile(dir), join(dir, 'diffusion_pytorch_model.bin'));
@@ -23,7 +29,8 @@ describe('findWeightsFile', () => {
         findWeightsFile(dir, { useSafetensors: true }),
         (e: Error) =>
           e instanceof FileFormatError &&
-          e.message === `${dir}: no weights file found; looked for diffusion_pytorch_model.safetensors (useSafetensors is true, so .bin files are not considered)`,
+          e.message ===
+            `${dir}: no weights file found; looked for diffusion_pytorch_model.safetensors (useSafetensors is true, so .bin files are not considered)`,
       );
     });
   });
@@ -32,22 +39,38 @@ describe('findWeightsFile', () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, 'diffusion_pytorch_model.safetensors'), '');
       await writeFile(join(dir, 'diffusion_pytorch_model.fp16.bin'), '');
-      assert.equal(await findWeightsFile(dir, { variant: 'fp16' }), join(dir, 'diffusion_pytorch_model.fp16.bin'));
+      assert.equal(
+        await findWeightsFile(dir, { variant: 'fp16' }),
+        join(dir, 'diffusion_pytorch_model.fp16.bin'),
+      );
       await assert.rejects(
         findWeightsFile(dir, { variant: 'ema' }),
-        (e: Error) => e instanceof FileFormatError && /looked for diffusion_pytorch_model\.ema\.safetensors and diffusion_pytorch_model\.ema\.bin$/.test(e.message),
+        (e: Error) =>
+          e instanceof FileFormatError &&
+          /looked for diffusion_pytorch_model\.ema\.safetensors and diffusion_pytorch_model\.ema\.bin$/.test(
+            e.message,
+          ),
       );
       // A folder named like the weights file is not a weights file.
       await mkdir(join(dir, 'sub', 'diffusion_pytorch_model.safetensors'), { recursive: true });
       await assert.rejects(findWeightsFile(join(dir, 'sub')), /no weights file found/);
-      await assert.rejects(findWeightsFile(join(dir, 'nope')), (e: Error) => e instanceof FileFormatError && /nope: model folder not found/.test(e.message));
-      await assert.rejects(findWeightsFile(join(dir, 'diffusion_pytorch_model.safetensors')), /is not a folder/);
+      await assert.rejects(
+        findWeightsFile(join(dir, 'nope')),
+        (e: Error) => e instanceof FileFormatError && /nope: model folder not found/.test(e.message),
+      );
+      await assert.rejects(
+        findWeightsFile(join(dir, 'diffusion_pytorch_model.safetensors')),
+        /is not a folder/,
+      );
       await assert.rejects(findWeightsFile(dir, { variant: '../x' }), TypeError);
     });
   });
 
   it('addVariant inserts the variant before the extension as diffusers does', () => {
-    assert.equal(addVariant('diffusion_pytorch_model.safetensors', 'fp16'), 'diffusion_pytorch_model.fp16.safetensors');
+    assert.equal(
+      addVariant('diffusion_pytorch_model.safetensors', 'fp16'),
+      'diffusion_pytorch_model.fp16.safetensors',
+    );
     assert.equal(addVariant('diffusion_pytorch_model.bin'), 'diffusion_pytorch_model.bin');
   });
 });
@@ -95,13 +118,17 @@ describe('toFloat32', () => {
       [0x8000, -0],
     ];
     const k = toFloat32(new Tensor('float16', Uint16Array.from(known.map(([h]) => h)), [known.length]));
-    known.forEach(([, v], i) => assert.ok(Object.is(k.data[i], v), `${v}`));
+    for (const [i, [, v]] of known.entries()) assert.ok(Object.is(k.data[i], v), `${v}`);
   });
 
   it('converts bfloat16 exactly and rounds float64 to nearest', () => {
-    const bf = toFloat32(new Tensor('bfloat16', Uint16Array.from([0x3f80, 0xc0a0, 0x7f80, 0x0001, 0x8000]), [5]));
+    const bf = toFloat32(
+      new Tensor('bfloat16', Uint16Array.from([0x3f80, 0xc0a0, 0x7f80, 0x0001, 0x8000]), [5]),
+    );
     assert.deepEqual([...bf.data], [1, -5, Number.POSITIVE_INFINITY, 2 ** -133, -0]);
-    const d = toFloat32(new Tensor('float64', Float64Array.from([0.1, 1 + 2 ** -24, 1 + 2 ** -24 + 2 ** -40, 1e300]), [2, 2]));
+    const d = toFloat32(
+      new Tensor('float64', Float64Array.from([0.1, 1 + 2 ** -24, 1 + 2 ** -24 + 2 ** -40, 1e300]), [2, 2]),
+    );
     assert.deepEqual(d.dims, [2, 2]);
     assert.deepEqual([...d.data], [Math.fround(0.1), 1, 1 + 2 ** -23, Number.POSITIVE_INFINITY]);
   });
@@ -109,7 +136,10 @@ describe('toFloat32', () => {
   it('returns float32 tensors unchanged and rejects integer tensors', () => {
     const t = new Tensor('float32', Float32Array.from([1, 2]), [2]);
     assert.equal(toFloat32(t), t);
-    assert.throws(() => toFloat32(new Tensor('int64', BigInt64Array.from([1n]), [1])), /cannot convert a int64 tensor/);
+    assert.throws(
+      () => toFloat32(new Tensor('int64', BigInt64Array.from([1n]), [1])),
+      /cannot convert int64 tensors/,
+    );
     assert.throws(() => toFloat32({} as Tensor), TypeError);
   });
 });

@@ -7,7 +7,9 @@ import { parseTorchCheckpoint } from '../../src/io/torch-pickle.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { type ZipInput, buildZip, bytesOf, stateDictPickle, torchZip } from './builders.js';
 
-const BIN = fileURLToPath(new URL('../fixtures/models/tiny-ncsnpp/diffusion_pytorch_model.bin', import.meta.url));
+const BIN = fileURLToPath(
+  new URL('../fixtures/models/tiny-ncsnpp/diffusion_pytorch_model.bin', import.meta.url),
+);
 
 function rejects(bytes: Uint8Array, pattern: RegExp, read?: string) {
   assert.throws(
@@ -94,7 +96,10 @@ describe('ZipArchive', () => {
   it('rejects inconsistent end records', () => {
     const zip = buildZip(ENTRIES);
     const eocd = zip.length - 22;
-    rejects(patched(zip, (dv) => dv.setUint16(eocd + 10, 4, true)), /entry counts disagree/);
+    rejects(
+      patched(zip, (dv) => dv.setUint16(eocd + 10, 4, true)),
+      /entry counts disagree/,
+    );
     rejects(
       patched(zip, (dv) => {
         dv.setUint16(eocd + 8, 1000, true);
@@ -102,30 +107,75 @@ describe('ZipArchive', () => {
       }),
       /1000 entries cannot fit/,
     );
-    rejects(patched(zip, (dv) => dv.setUint32(eocd + 16, zip.length, true)), /central directory .* runs past its end/);
-    rejects(patched(zip, (dv) => dv.setUint32(eocd + 12, 0xffffff, true)), /runs past its end/);
-    rejects(patched(zip, (dv) => dv.setUint16(eocd + 4, 1, true)), /multi-disk/);
-    rejects(patched(zip, (dv) => dv.setUint32(eocd + 16, 0xffffffff, true)), /ZIP64 end-of-central-directory locator missing/);
-    rejects(patched(zip, (dv) => dv.setUint16(eocd + 20, 3, true)), /end-of-central-directory record not found/);
+    rejects(
+      patched(zip, (dv) => dv.setUint32(eocd + 16, zip.length, true)),
+      /central directory .* runs past its end/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(eocd + 12, 0xffffff, true)),
+      /runs past its end/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(eocd + 4, 1, true)),
+      /multi-disk/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(eocd + 16, 0xffffffff, true)),
+      /ZIP64 end-of-central-directory locator missing/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(eocd + 20, 3, true)),
+      /end-of-central-directory record not found/,
+    );
     const z64 = buildZip(ENTRIES, { zip64: true });
     const locator = z64.length - 22 - 20;
-    rejects(patched(z64, (dv) => dv.setBigUint64(locator + 8, BigInt(z64.length), true)), /ZIP64 end-of-central-directory offset \d+ is out of bounds/);
-    rejects(patched(z64, (dv) => dv.setBigUint64(locator + 8, 0n, true)), /no ZIP64 end-of-central-directory record at offset 0/);
-    rejects(patched(z64, (dv) => dv.setBigUint64(locator - 56 + 48, 2n ** 60n, true)), /ZIP64 central directory offset 1152921504606846976 is too large/);
+    rejects(
+      patched(z64, (dv) => dv.setBigUint64(locator + 8, BigInt(z64.length), true)),
+      /ZIP64 end-of-central-directory offset \d+ is out of bounds/,
+    );
+    rejects(
+      patched(z64, (dv) => dv.setBigUint64(locator + 8, 0n, true)),
+      /no ZIP64 end-of-central-directory record at offset 0/,
+    );
+    rejects(
+      patched(z64, (dv) => dv.setBigUint64(locator - 56 + 48, 2n ** 60n, true)),
+      /ZIP64 central directory offset 1152921504606846976 is too large/,
+    );
     const cdCount = z64.length - 22 - 20 - 56 + 32;
-    rejects(patched(z64, (dv) => dv.setBigUint64(cdCount, 2n, true)), /ZIP64 entry counts disagree/);
+    rejects(
+      patched(z64, (dv) => dv.setBigUint64(cdCount, 2n, true)),
+      /ZIP64 entry counts disagree/,
+    );
   });
 
   it('rejects bad central directory and local headers', () => {
     const zip = buildZip(ENTRIES);
     const b = centralOf(zip, 'dir/b.bin');
     const a = centralOf(zip, 'a.txt');
-    rejects(patched(zip, (dv) => dv.setUint32(b, 0x12345678, true)), /bad signature for central directory entry 1/);
-    rejects(patched(zip, (dv) => dv.setUint16(b + 10, 99, true)), /entry "dir\/b\.bin" uses unsupported compression method 99/);
-    rejects(patched(zip, (dv) => dv.setUint16(b + 8, dv.getUint16(b + 8, true) | 1, true)), /entry "dir\/b\.bin" is encrypted/);
-    rejects(patched(zip, (dv) => dv.setUint32(a + 42, zip.length, true)), /entry "a\.txt" local header offset \d+ is out of bounds/);
-    rejects(patched(zip, (dv) => dv.setUint32(a + 42, 1, true)), /entry "a\.txt" has no local header at offset 1/);
-    rejects(patched(zip, (dv) => dv.setUint32(a + 20, 24, true)), /stored entry "a\.txt" has compressed size 24 but size 23/);
+    rejects(
+      patched(zip, (dv) => dv.setUint32(b, 0x12345678, true)),
+      /bad signature for central directory entry 1/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(b + 10, 99, true)),
+      /entry "dir\/b\.bin" uses unsupported compression method 99/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(b + 8, dv.getUint16(b + 8, true) | 1, true)),
+      /entry "dir\/b\.bin" is encrypted/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(a + 42, zip.length, true)),
+      /entry "a\.txt" local header offset \d+ is out of bounds/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(a + 42, 1, true)),
+      /entry "a\.txt" has no local header at offset 1/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(a + 20, 24, true)),
+      /stored entry "a\.txt" has compressed size 24 but size 23/,
+    );
     const zipDD = buildZip(ENTRIES, { dataDescriptor: true }); // local headers without sizes
     const aDD = centralOf(zipDD, 'a.txt');
     rejects(
@@ -135,22 +185,49 @@ describe('ZipArchive', () => {
       }),
       /entry "a\.txt" data .* runs past the central directory/,
     );
-    rejects(patched(zip, (_, bytes) => bytes.set(text('A'), 30)), /entry "a\.txt" local header has a different name/);
-    rejects(patched(zip, (dv) => dv.setUint16(8, 8, true)), /local header disagrees with the directory on the compression method/);
-    rejects(patched(zip, (dv) => dv.setUint32(14, 0, true)), /local header disagrees with the directory on CRC or sizes/);
-    rejects(patched(zip, (dv) => dv.setUint16(a + 30, 0xffff, true)), /runs past the directory's end/);
-    rejects(patched(zip, (_, bytes) => bytes.set([0xff], a + 46)), /not valid UTF-8/);
+    rejects(
+      patched(zip, (_, bytes) => bytes.set(text('A'), 30)),
+      /entry "a\.txt" local header has a different name/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(8, 8, true)),
+      /local header disagrees with the directory on the compression method/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(14, 0, true)),
+      /local header disagrees with the directory on CRC or sizes/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(a + 30, 0xffff, true)),
+      /runs past the directory's end/,
+    );
+    rejects(
+      patched(zip, (_, bytes) => bytes.set([0xff], a + 46)),
+      /not valid UTF-8/,
+    );
     rejects(buildZip([ENTRIES[0], ENTRIES[0]]), /duplicate entry "a\.txt"/);
-    rejects(patched(zip, (dv) => dv.setUint16(a + 34, 2, true)), /on disk 2; multi-disk/);
+    rejects(
+      patched(zip, (dv) => dv.setUint16(a + 34, 2, true)),
+      /on disk 2; multi-disk/,
+    );
   });
 
   it('rejects a truncated or lying ZIP64 extra field', () => {
     const zip = buildZip([ENTRIES[0]], { zip64Extra: true });
     const a = centralOf(zip, 'a.txt');
     // The extra field holds 3 × 8 bytes; claim only 8.
-    rejects(patched(zip, (dv) => dv.setUint16(a + 46 + 5 + 2, 8, true)), /ZIP64 extra field too short for its compressed size/);
-    rejects(patched(zip, (dv) => dv.setUint16(a + 46 + 5 + 2, 200, true)), /extra field running past its end/);
-    rejects(patched(zip, (dv) => dv.setBigUint64(a + 46 + 5 + 20, 2n ** 62n, true)), /header offset 4611686018427387904 is too large/);
+    rejects(
+      patched(zip, (dv) => dv.setUint16(a + 46 + 5 + 2, 8, true)),
+      /ZIP64 extra field too short for its compressed size/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint16(a + 46 + 5 + 2, 200, true)),
+      /extra field running past its end/,
+    );
+    rejects(
+      patched(zip, (dv) => dv.setBigUint64(a + 46 + 5 + 20, 2n ** 62n, true)),
+      /header offset 4611686018427387904 is too large/,
+    );
   });
 
   it('rejects entries that overlap (ZIP-bomb style)', () => {
@@ -162,27 +239,65 @@ describe('ZipArchive', () => {
       { name: 'b', data: text('payload') },
     ]);
     const b = centralOf(zip, 'b');
-    rejects(patched(zip, (dv) => dv.setUint32(b + 42, 30 + 1, true)), /entries "a" and "b" overlap/);
+    rejects(
+      patched(zip, (dv) => dv.setUint32(b + 42, 30 + 1, true)),
+      /entries "a" and "b" overlap/,
+    );
   });
 
   it('checks CRCs and bounds inflation', () => {
     const zip = buildZip(ENTRIES, { dataDescriptor: true });
     const b = centralOf(zip, 'dir/b.bin');
     const dataA = 30 + 5;
-    rejects(patched(zip, (_, bytes) => (bytes[dataA] ^= 1)), /entry "a\.txt" is corrupt \(CRC-32 0x[0-9a-f]{8}, the directory says 0x[0-9a-f]{8}\)/, 'a.txt');
+    rejects(
+      patched(zip, (_, bytes) => (bytes[dataA] ^= 1)),
+      /entry "a\.txt" is corrupt \(CRC-32 0x[0-9a-f]{8}, the directory says 0x[0-9a-f]{8}\)/,
+      'a.txt',
+    );
     const dataB = new DataView(zip.buffer).getUint32(b + 42, true) + 30 + 9;
-    rejects(patched(zip, (_, bytes) => bytes.fill(0xff, dataB, dataB + 4)), /entry "dir\/b\.bin" does not inflate/, 'dir/b.bin');
-    rejects(patched(zip, (dv) => dv.setUint32(b + 24, 299, true)), /entry "dir\/b\.bin" does not inflate/, 'dir/b.bin');
-    rejects(patched(zip, (dv) => dv.setUint32(b + 24, 301, true)), /inflates to 300 bytes, the directory says 301/, 'dir/b.bin');
-    rejects(patched(zip, (dv) => dv.setUint32(b + 24, 0xfffffff0, true)), /deflated entry "dir\/b\.bin" claims 4294967280 bytes from \d+ \(impossible ratio\)/);
+    rejects(
+      patched(zip, (_, bytes) => bytes.fill(0xff, dataB, dataB + 4)),
+      /entry "dir\/b\.bin" does not inflate/,
+      'dir/b.bin',
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(b + 24, 299, true)),
+      /entry "dir\/b\.bin" does not inflate/,
+      'dir/b.bin',
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(b + 24, 301, true)),
+      /inflates to 300 bytes, the directory says 301/,
+      'dir/b.bin',
+    );
+    rejects(
+      patched(zip, (dv) => dv.setUint32(b + 24, 0xfffffff0, true)),
+      /deflated entry "dir\/b\.bin" claims 4294967280 bytes from \d+ \(impossible ratio\)/,
+    );
     assert.deepEqual(ZipArchive.open(zip, 'ok.zip').read('a.txt'), ENTRIES[0].data);
   });
 
   it('random byte flips anywhere in a checkpoint give a FileFormatError or the same tensors', () => {
     const values = Float32Array.from({ length: 64 }, (_, i) => i / 8);
     const pickle = stateDictPickle([
-      { name: 'x', storageKey: '0', storageClass: 'FloatStorage', storageNumel: 64, offset: 0, size: [8, 8], stride: [8, 1] },
-      { name: 'y', storageKey: '0', storageClass: 'FloatStorage', storageNumel: 64, offset: 0, size: [8, 8], stride: [1, 8] },
+      {
+        name: 'x',
+        storageKey: '0',
+        storageClass: 'FloatStorage',
+        storageNumel: 64,
+        offset: 0,
+        size: [8, 8],
+        stride: [8, 1],
+      },
+      {
+        name: 'y',
+        storageKey: '0',
+        storageClass: 'FloatStorage',
+        storageNumel: 64,
+        offset: 0,
+        size: [8, 8],
+        stride: [1, 8],
+      },
     ]);
     const good = torchZip(pickle, { '0': bytesOf(values) });
     const expected = parseTorchCheckpoint(good, 'good.bin');
@@ -199,13 +314,46 @@ describe('ZipArchive', () => {
         const sd = parseTorchCheckpoint(bytes, 'flip.bin');
         // Harmless fields (timestamps, version numbers, padding) may change; the tensors may not.
         assert.deepEqual([...sd.keys()], ['x', 'y']);
-        for (const k of ['x', 'y']) assert.deepEqual(sd.get(k)?.data, expected.get(k)?.data, `trial ${trial}`);
+        for (const k of ['x', 'y'])
+          assert.deepEqual(sd.get(k)?.data, expected.get(k)?.data, `trial ${trial}`);
       } catch (e) {
-        assert.ok(e instanceof FileFormatError && e.message.startsWith('flip.bin'), `trial ${trial}: ${(e as Error).message}`);
+        assert.ok(
+          e instanceof FileFormatError && e.message.startsWith('flip.bin'),
+          `trial ${trial}: ${(e as Error).message}`,
+        );
         rejected++;
       }
     }
     assert.ok(rejected > 500, `only ${rejected} of 1500 flips were rejected`);
+  });
+
+  it("byte flips in the fixture checkpoint's central directory give a FileFormatError or the same tensors", async () => {
+    const bytes = Uint8Array.from(await readFile(BIN));
+    const expected = parseTorchCheckpoint(bytes, BIN);
+    const dv = new DataView(bytes.buffer);
+    const cdOffset = dv.getUint32(bytes.length - 22 + 16, true);
+    const cdEnd = cdOffset + dv.getUint32(bytes.length - 22 + 12, true);
+    let seed = 4242;
+    let rejected = 0;
+    for (let trial = 0; trial < 40; trial++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const at = cdOffset + (seed % (cdEnd - cdOffset));
+      const bit = 1 << (seed >>> 29);
+      bytes[at] ^= bit;
+      try {
+        const sd = parseTorchCheckpoint(bytes, 'cd.bin');
+        assert.deepEqual([...sd.keys()], [...expected.keys()]);
+        for (const [k, t] of sd) assert.deepEqual(t.data, expected.get(k)?.data, `trial ${trial}, ${k}`);
+      } catch (e) {
+        assert.ok(
+          e instanceof FileFormatError && e.message.startsWith('cd.bin: '),
+          `trial ${trial}: ${(e as Error).message}`,
+        );
+        rejected++;
+      }
+      bytes[at] ^= bit;
+    }
+    assert.ok(rejected >= 10, `only ${rejected} of 40 flips were rejected`);
   });
 
   it('rejects the fixture checkpoint truncated at many offsets, naming the file', async () => {

@@ -150,3 +150,59 @@ describe('bad dims', () => {
     });
   }
 });
+
+/** Inverse of mt19937's tempering: the state word that makes nextUint32 return `out`. */
+function untemper(out: number): number {
+  let y = out >>> 0;
+  y = (y ^ (y >>> 18)) >>> 0;
+  y = (y ^ ((y << 15) & 0xefc60000)) >>> 0;
+  let r = y;
+  for (let i = 0; i < 4; i++) r = (y ^ ((r << 7) & 0x9d2c5680)) >>> 0;
+  y = r;
+  r = y;
+  for (let i = 0; i < 2; i++) r = (y ^ (r >>> 11)) >>> 0;
+  return r;
+}
+
+/** A generator whose next words are `words` (at most 624), set through setState. */
+function generatorDrawing(words: number[], path: 'avx2' | 'scalar' = 'avx2'): Generator {
+  const g = new Generator({ path }).manualSeed(1);
+  const state = g.getState();
+  const index = 624 - words.length;
+  words.forEach((w, i) => {
+    state.mt[index + i] = untemper(w);
+  });
+  return g.setState({ ...state, index });
+}
+
+describe('a uniform of exactly 0 (radius -0) gives +0, as x · std + mean does in torch', () => {
+  it('the crafted state really draws the chosen words', () => {
+    const words = [0, 1, 0xffffffff, 0x12345678, 0x80000000];
+    const g = generatorDrawing(words);
+    assert.deepEqual(
+      words.map(() => g.nextUint32()),
+      words,
+    );
+  });
+
+  it('n < 16: u2 = 0 makes r = -0; both normals of the pair are +0', () => {
+    const out = randn([2], { generator: generatorDrawing([0x00000123, 0x456789ab, 0xffe00000, 0]) });
+    assert.ok(
+      Object.is(out.data[0], 0) && Object.is(out.data[1], 0),
+      `got ${[...out.data].map((v) => (Object.is(v, -0) ? '-0' : v))}`,
+    );
+  });
+
+  for (const path of ['avx2', 'scalar'] as const) {
+    it(`n >= 16 (${path}): a first uniform of 0 gives +0 in slots 0 and 8`, () => {
+      // slot 0: u = 0 (u1 = 1, radius -0); slot 8: u2 ≈ 0.1, so cos θ and sin θ are both > 0
+      const words = Array.from({ length: 16 }, (_, i) =>
+        i === 0 ? 0x7f000000 : i === 8 ? 0x00199999 : 0x00123457 * (i + 1),
+      );
+      const out = randn([16], { generator: generatorDrawing(words, path) }).data;
+      assert.ok(Object.is(out[0], 0), `slot 0 is ${Object.is(out[0], -0) ? '-0' : out[0]}`);
+      assert.ok(Object.is(out[8], 0), `slot 8 is ${Object.is(out[8], -0) ? '-0' : out[8]}`);
+      assert.ok(out[1] !== 0 && out[9] !== 0);
+    });
+  }
+});

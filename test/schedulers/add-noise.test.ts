@@ -16,7 +16,11 @@ describe('ScoreSdeVeScheduler.addNoise', () => {
     const s = new ScoreSdeVeScheduler();
     const ts = [0, 1, 999, 1999];
     assertExact(s.addNoise(orig, noise, int64(ts)).data, expected, 'int64');
-    assertExact(s.addNoise(orig, noise, new Tensor('int32', Int32Array.from(ts), [4])).data, expected, 'int32');
+    assertExact(
+      s.addNoise(orig, noise, new Tensor('int32', Int32Array.from(ts), [4])).data,
+      expected,
+      'int32',
+    );
     assertExact(s.addNoise(orig, noise, ts).data, expected, 'number[]');
   });
 

@@ -53,7 +53,14 @@ describe('ScoreSdeVeScheduler config', () => {
     });
     assert.deepEqual(
       { ...s.config },
-      { num_train_timesteps: 100, snr: 0.075, sigma_min: 0.02, sigma_max: 380, sampling_eps: 1e-3, correct_steps: 2 },
+      {
+        num_train_timesteps: 100,
+        snr: 0.075,
+        sigma_min: 0.02,
+        sigma_max: 380,
+        sampling_eps: 1e-3,
+        correct_steps: 2,
+      },
     );
     assert.equal(s.initNoiseSigma, 380);
     assert.equal(s.timesteps.numel, 100);
@@ -71,7 +78,10 @@ describe('ScoreSdeVeScheduler config', () => {
   for (const model of ['ncsnpp-celebahq-256', 'ncsnpp-ffhq-1024']) {
     it(`fromPretrained(${model}, { subfolder: 'scheduler' }) then saveConfig round-trips byte for byte`, async () => {
       const { warnings, onWarning } = collectWarnings();
-      const s = await ScoreSdeVeScheduler.fromPretrained(join(REAL, model), { subfolder: 'scheduler', onWarning });
+      const s = await ScoreSdeVeScheduler.fromPretrained(join(REAL, model), {
+        subfolder: 'scheduler',
+        onWarning,
+      });
       assert.deepEqual(warnings, []);
       const original = await readFile(join(REAL, model, 'scheduler', 'scheduler_config.json'), 'utf-8');
       const out = join(tmp, model);
@@ -164,7 +174,10 @@ describe('ScoreSdeVeScheduler config', () => {
   });
 
   it('bad constructor options give a ConfigError naming both spellings', () => {
-    assert.throws(() => new ScoreSdeVeScheduler({ sigmaMax: Number.NaN }), /sigma_max \(sigmaMax\) must be a finite number, got NaN/);
+    assert.throws(
+      () => new ScoreSdeVeScheduler({ sigmaMax: Number.NaN }),
+      /sigma_max \(sigmaMax\) must be a finite number, got NaN/,
+    );
     assert.throws(() => new ScoreSdeVeScheduler({ sigmaMin: 0 }), /sigma_min \(sigmaMin\) must be > 0/);
     assert.throws(() => new ScoreSdeVeScheduler({ numTrainTimesteps: -5 }), ConfigError);
   });
@@ -196,7 +209,7 @@ describe('pythonFloatRepr', () => {
       [0.0001, '0.0001'],
       [1.5e-7, '1.5e-07'],
       [1e16, '1e+16'],
-      [1234567890123456.7, '1234567890123456.8'],
+      [1234567890123456.8, '1234567890123456.8'],
       [1.2345678901234568e17, '1.2345678901234568e+17'],
       [-0.5, '-0.5'],
       [0, '0.0'],

@@ -68,7 +68,10 @@ describe('fmaF32', () => {
 
 describe('roundHalfEven', () => {
   it('rounds ties to even like rint', () => {
-    assert.deepEqual([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, -2.6].map(roundHalfEven), [-2, -2, -0, 0, 2, 2, 2, -3]);
+    assert.deepEqual(
+      [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, -2.6].map(roundHalfEven),
+      [-2, -2, -0, 0, 2, 2, 2, -3],
+    );
   });
 });
 

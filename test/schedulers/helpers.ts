@@ -63,14 +63,25 @@ export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>)
 }
 
 /** Asserts relError ≤ tol and that all values are finite. */
-export function assertRel(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, label: string): void {
-  for (let i = 0; i < actual.length; i++) assert.ok(Number.isFinite(actual[i]), `${label}: non-finite at ${i}`);
+export function assertRel(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  label: string,
+): void {
+  for (let i = 0; i < actual.length; i++)
+    assert.ok(Number.isFinite(actual[i]), `${label}: non-finite at ${i}`);
   const rel = relError(actual, expected);
   assert.ok(rel <= tol, `${label}: rel error ${rel} > ${tol}`);
 }
 
 /** Asserts |a − b| ≤ rtol·|b| elementwise (the README's table check). */
-export function assertRtol(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, label: string): void {
+export function assertRtol(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  label: string,
+): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
   for (let i = 0; i < expected.length; i++) {
     const ok = Math.abs(actual[i] - expected[i]) <= rtol * Math.abs(expected[i]);

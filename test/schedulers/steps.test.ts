@@ -35,7 +35,11 @@ function scheduler(group: 'default2000' | 'N10'): ScoreSdeVeScheduler {
 }
 
 async function inputs() {
-  return { sample: await ref('steps/sample'), residual: await ref('steps/residual'), noise: await ref('steps/noise_seed0') };
+  return {
+    sample: await ref('steps/sample'),
+    residual: await ref('steps/residual'),
+    noise: await ref('steps/noise_seed0'),
+  };
 }
 
 describe('ScoreSdeVeScheduler.stepPred', () => {
@@ -59,10 +63,30 @@ describe('ScoreSdeVeScheduler.stepPred', () => {
       assert.deepEqual(injected.prevSample.dims, [4, 3, 8, 8]);
 
       const drawn = s.stepPred(residual, timestep, sample, { generator: manualSeed(0) });
-      assertRel(drawn.prevSample.data, (await ref(`${key}/prev_sample`)).data, STEP_REL, `${key} prev (generator)`);
-      assertExact(drawn.prevSampleMean.data, injected.prevSampleMean.data, `${key} mean does not depend on noise`);
+      assertRel(
+        drawn.prevSample.data,
+        (await ref(`${key}/prev_sample`)).data,
+        STEP_REL,
+        `${key} prev (generator)`,
+      );
+      assertExact(
+        drawn.prevSampleMean.data,
+        injected.prevSampleMean.data,
+        `${key} mean does not depend on noise`,
+      );
     });
   }
+
+  it('does not modify its inputs', async () => {
+    const { sample, residual, noise } = await inputs();
+    const before = [sample.data.slice(), residual.data.slice(), noise.data.slice()];
+    const s = scheduler('N10');
+    s.stepPred(residual, 0.5, sample, { noise });
+    s.stepCorrect(residual, sample, { noise });
+    assertExact(sample.data, before[0], 'sample');
+    assertExact(residual.data, before[1], 'modelOutput');
+    assertExact(noise.data, before[2], 'noise');
+  });
 
   it('at index 0 the adjacent sigma is 0, so g = discreteSigmas[0]', async () => {
     const { sample, residual } = await inputs();
@@ -72,7 +96,10 @@ describe('ScoreSdeVeScheduler.stepPred', () => {
     const g = s.discreteSigmas.data[0];
     const g2 = Math.fround(g * g);
     for (let k = 0; k < sample.numel; k++) {
-      assert.equal(out.prevSampleMean.data[k], Math.fround(sample.data[k] + Math.fround(g2 * residual.data[k])));
+      assert.equal(
+        out.prevSampleMean.data[k],
+        Math.fround(sample.data[k] + Math.fround(g2 * residual.data[k])),
+      );
     }
     assertExact(out.prevSample.data, out.prevSampleMean.data, 'zero noise: prev = mean');
   });
@@ -82,7 +109,9 @@ describe('ScoreSdeVeScheduler.stepPred', () => {
     const s = scheduler('N10');
     const ts = [0.1, 0.5, 0.75, 1];
     const perRow = s.stepPred(residual, ts, sample, { noise });
-    const perRowTensor = s.stepPred(residual, new Tensor('float32', Float32Array.from(ts), [4]), sample, { noise });
+    const perRowTensor = s.stepPred(residual, new Tensor('float32', Float32Array.from(ts), [4]), sample, {
+      noise,
+    });
     assertExact(perRowTensor.prevSample.data, perRow.prevSample.data, 'array vs tensor');
     const row = 3 * 8 * 8;
     for (const [b, t] of ts.entries()) {
@@ -109,7 +138,10 @@ describe('ScoreSdeVeScheduler.stepPred', () => {
     for (let b = 0; b < 4; b++) {
       const z = randn([1, 3, 8, 8], { generator: new Generator().manualSeed(b) }).data;
       for (let k = 0; k < row; k++) {
-        assert.equal(out.prevSample.data[b * row + k], Math.fround(mean.data[b * row + k] + Math.fround(g * z[k])));
+        assert.equal(
+          out.prevSample.data[b * row + k],
+          Math.fround(mean.data[b * row + k] + Math.fround(g * z[k])),
+        );
       }
     }
   });

@@ -90,6 +90,12 @@ describe('ScoreSdeVeScheduler tables', () => {
     await checkTables(s, 'cfg_eps_1e-3');
   });
 
+  it('scaleModelInput is the identity (returns the same tensor)', () => {
+    const s = new ScoreSdeVeScheduler();
+    const x = s.sigmas.reshape([2, 1000]);
+    assert.equal(s.scaleModelInput(x, 3), x);
+  });
+
   it('setTimesteps alone leaves sigmas and discrete sigmas as they were (stepPred then indexes the old table)', () => {
     const s = new ScoreSdeVeScheduler();
     const before = s.discreteSigmas;
