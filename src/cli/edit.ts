@@ -1,5 +1,5 @@
 /** `scoresde inpaint` and `scoresde colorize`: PNG in, PNGs out, predictor–corrector sampling. */
-import { loadImage } from '../pipelines/index.js';
+import { type PipelineImage, loadImage } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
 import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, requireString } from './args.js';
 import {
@@ -64,15 +64,15 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
       generator: new Generator().manualSeed(args.seed),
       signal: io.signal,
     };
-    let result: Awaited<ReturnType<typeof pipe.colorize>>;
+    let images: PipelineImage[];
     try {
-      result = mask ? await pipe.inpaint({ ...common, mask }) : await pipe.colorize(common);
+      images = (mask ? await pipe.inpaint({ ...common, mask }) : await pipe.colorize(common)).images;
     } catch (e) {
       // Size mismatches and the like are the user's input, not a bug.
       if (e instanceof RangeError) throw new CliError(`${command}: ${e.message}`);
       throw e;
     }
-    await writeImages(result.images, args, io);
+    await writeImages(images, args, io);
     return 0;
   } finally {
     await loaded.pipe.release();
