@@ -1,14 +1,16 @@
 /** The `scoresde` executable, spawned as users run it, on the fixture checkpoints (few steps). */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { decodePNG } from '../../src/io/index.js';
+import { decodePNG, encodePNG } from '../../src/io/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { numpyToPil } from '../../src/pipelines/index.js';
+import { PipelineImage, ScoreSdeVePipeline, numpyToPil } from '../../src/pipelines/index.js';
+import { Generator } from '../../src/random/index.js';
+import { SAMPLER_NAMES } from '../../src/samplers/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainTs = join(repoRoot, 'src/cli/main.ts');
@@ -55,11 +57,17 @@ describe('scoresde CLI', () => {
     const main = await run(['--help']);
     assert.equal(main.code, 0);
     assert.match(main.stdout, /Usage: scoresde <command>/);
-    for (const command of ['sample', 'info']) {
+    for (const command of ['sample', 'info', 'inpaint', 'colorize']) {
       const r = await run([command, '--help']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`Usage: scoresde ${command} --model`));
     }
+    const list = await run(['sample', '--list-samplers']);
+    assert.equal(list.code, 0);
+    assert.deepEqual(
+      list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]),
+      [...SAMPLER_NAMES],
+    );
   });
 
   it('rejects unknown commands and bad flags with exit 1', async () => {
@@ -170,5 +178,57 @@ describe('scoresde CLI', () => {
     assert.match(r.stdout, /FLOPs +0\.828 GFLOP per forward at batch 1/);
     assert.match(r.stdout, /scheduler +ScoreSdeVeScheduler: σ 0\.01 … 1348, snr 0\.15, 1 corrector step/);
     assert.match(r.stdout, /expected +10 steps × 2 UNet calls ≈ [\d.]+ s per image/);
+  });
+});
+
+describe('scoresde inpaint / colorize', () => {
+  /** A 32×32 test card: gradient in R, checkerboard in G, constant B. */
+  const card = new PipelineImage(32, 32, new Uint8Array(32 * 32 * 3));
+  for (let p = 0; p < 1024; p++) card.data.set([(p % 32) * 8, (p + (p >> 5)) % 2 ? 255 : 0, 100], p * 3);
+  const dir = join(tmp, 'edit');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'card.png'), card.toPNG());
+  // White (repaint) on the top half, black (keep) below; stored as a gray PNG.
+  const maskGray = new Uint8Array(1024).fill(255, 0, 512);
+  writeFileSync(join(dir, 'mask.png'), encodePNG({ width: 32, height: 32, channels: 1, data: maskGray }));
+
+  it('inpaint keeps the black part of the mask and writes PNGs', async () => {
+    const out = join(dir, 'inpaint');
+    const r = await run([
+      'inpaint', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'card.png'),
+      '--mask', join(dir, 'mask.png'), '--steps', '2', '--out', out, '-q',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const png = decodePNG(readFileSync(join(out, 'inpaint-0-0.png')));
+    assert.deepEqual(png.data.subarray(512 * 3), card.data.subarray(512 * 3));
+    assert.notDeepEqual(png.data.subarray(0, 512 * 3), card.data.subarray(0, 512 * 3));
+  });
+
+  it('colorize writes what the library gives for the same seed', async () => {
+    const out = join(dir, 'colorize');
+    const r = await run([
+      'colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'card.png'),
+      '--steps', '2', '--seed', '3', '--out', out, '-q',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    pipe.setProgressBarConfig({ disable: true });
+    try {
+      const { images } = await pipe.colorize({ image: card, numInferenceSteps: 2, generator: new Generator().manualSeed(3) });
+      assert.deepEqual(decodePNG(readFileSync(join(out, 'colorize-3-0.png'))).data, images[0].data);
+    } finally {
+      await pipe.release();
+    }
+  });
+
+  it('names a missing or wrong-size input image', async () => {
+    const missing = await run(['colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'nope.png')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--image: no such file .*nope\.png/);
+    writeFileSync(join(dir, 'small.png'), encodePNG({ width: 8, height: 8, channels: 3, data: new Uint8Array(192) }));
+    const small = await run(['colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'small.png')]);
+    assert.equal(small.code, 1);
+    assert.match(small.stderr, /image is 8×8, but the model generates 32×32 images/);
   });
 });
