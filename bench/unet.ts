@@ -38,10 +38,42 @@ async function realConfigModel(name: string): Promise<UNet2DModel> {
 }
 
 const CASES: Case[] = [
-  { label: 'tiny-ddpm', load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ddpm`), batch: 1, size: 32, warmup: 3, runs: 21, torchMs: 120 },
-  { label: 'tiny-ncsnpp', load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ncsnpp`), batch: 1, size: 32, warmup: 3, runs: 21, torchMs: 40 },
-  { label: 'tiny-ncsnpp', load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ncsnpp`), batch: 4, size: 32, warmup: 3, runs: 15, torchMs: 57 },
-  { label: 'ncsnpp-celebahq-256', load: () => realConfigModel('ncsnpp-celebahq-256'), batch: 1, size: 256, warmup: 1, runs: 5, torchMs: 5350 },
+  {
+    label: 'tiny-ddpm',
+    load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ddpm`),
+    batch: 1,
+    size: 32,
+    warmup: 3,
+    runs: 21,
+    torchMs: 120,
+  },
+  {
+    label: 'tiny-ncsnpp',
+    load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ncsnpp`),
+    batch: 1,
+    size: 32,
+    warmup: 3,
+    runs: 21,
+    torchMs: 40,
+  },
+  {
+    label: 'tiny-ncsnpp',
+    load: () => UNet2DModel.fromPretrained(`${MODELS}tiny-ncsnpp`),
+    batch: 4,
+    size: 32,
+    warmup: 3,
+    runs: 15,
+    torchMs: 57,
+  },
+  {
+    label: 'ncsnpp-celebahq-256',
+    load: () => realConfigModel('ncsnpp-celebahq-256'),
+    batch: 1,
+    size: 256,
+    warmup: 1,
+    runs: 5,
+    torchMs: 5350,
+  },
 ];
 
 function input(batch: number, size: number): Tensor<'float32'> {
@@ -93,13 +125,26 @@ export async function profileCelebahq(): Promise<string> {
   await session.run(feeds);
   session.endProfiling();
   await session.release();
-  const file = (await readdir(dir)).filter((f) => f.startsWith(`unet-profile-${process.pid}`)).map((f) => join(dir, f))[0];
-  const events = JSON.parse(await readFile(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const file = (await readdir(dir))
+    .filter((f) => f.startsWith(`unet-profile-${process.pid}`))
+    .map((f) => join(dir, f))[0];
+  const events = JSON.parse(await readFile(file, 'utf8')) as {
+    cat: string;
+    name: string;
+    dur: number;
+    args?: { op_name?: string };
+  }[];
   await rm(file, { force: true });
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
   const last = runs[runs.length - 1] as unknown as { ts: number; dur: number };
   const byOp = new Map<string, { us: number; n: number }>();
-  for (const e of events as unknown as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[]) {
+  for (const e of events as unknown as {
+    cat: string;
+    name: string;
+    ts: number;
+    dur: number;
+    args?: { op_name?: string };
+  }[]) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < last.ts) continue;
     const op = e.args?.op_name ?? '?';
     const s = byOp.get(op) ?? { us: 0, n: 0 };
@@ -114,7 +159,10 @@ export async function profileCelebahq(): Promise<string> {
     '',
     '| op | nodes | ms | share |',
     '| --- | --- | --- | --- |',
-    ...rows.map(([op, s]) => `| ${op} | ${s.n} | ${(s.us / 1000).toFixed(1)} | ${((100 * s.us) / total).toFixed(1)} % |`),
+    ...rows.map(
+      ([op, s]) =>
+        `| ${op} | ${s.n} | ${(s.us / 1000).toFixed(1)} | ${((100 * s.us) / total).toFixed(1)} % |`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -128,7 +176,7 @@ export async function runUnetBench(): Promise<string> {
   return [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'} (CPU provider, graph optimisation 'all', ${availableParallelism()} intra-op threads). Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).`,
     '',
-    'Forward pass `unet.forward(x, σ=50)`, float32, random input ×50. GFLOP = 2 × MACs of the graph\'s Conv/MatMul/Gemm nodes (the count TIMINGS.md uses). Median over the runs after warm-up (min–max in brackets). PyTorch: diffusers v0.23.0 on torch 1.13 CPU, 2 threads, reference BLAS (TIMINGS.md).',
+    "Forward pass `unet.forward(x, σ=50)`, float32, random input ×50. GFLOP = 2 × MACs of the graph's Conv/MatMul/Gemm nodes (the count TIMINGS.md uses). Median over the runs after warm-up (min–max in brackets). PyTorch: diffusers v0.23.0 on torch 1.13 CPU, 2 threads, reference BLAS (TIMINGS.md).",
     '',
     '| model | batch | GFLOP | ms (min–max) | GFLOP/s | % of FMA peak (~232 GFLOP/s) | PyTorch ms | speed-up |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

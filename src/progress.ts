@@ -127,6 +127,7 @@ export class ProgressBar {
   private readonly minIntervalMs: number;
   private lastDrawMs = Number.NEGATIVE_INFINITY;
   private lastLength = 0;
+  private lastDrawnN = -1;
   private closed = false;
 
   constructor(options: ProgressBarOptions = {}) {
@@ -173,7 +174,8 @@ export class ProgressBar {
       if (this.isTTY) {
         this.draw();
         this.stream.write('\n');
-      } else {
+      } else if (this.n !== this.lastDrawnN) {
+        // Logs: one final line, unless the last line already showed this count.
         this.stream.write(`${this.line()}\n`);
       }
     }
@@ -184,6 +186,7 @@ export class ProgressBar {
     this.lastDrawMs = this.now();
     if (this.options.disable || this.closed) return;
     const text = this.line();
+    this.lastDrawnN = this.n;
     if (this.isTTY) {
       // Pad over what is left of a longer previous line.
       this.stream.write(`\r${text}${' '.repeat(Math.max(this.lastLength - text.length, 0))}`);

@@ -42,13 +42,19 @@ export function requireString(values: Record<string, unknown>, name: string, com
 }
 
 /** An integer flag ≥ `min`, or `fallback` when absent. */
-export function intOption(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
+export function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+): number {
   const v = values[name];
   if (v === undefined) return fallback;
   const text = String(v).trim();
   if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`--${name} must be an integer, got "${v}"`);
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${v}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${v}`);
   return n;
 }
 

@@ -45,7 +45,11 @@ async function readImageArg(values: Record<string, unknown>, name: string, comma
 }
 
 async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs(command, argv, command === 'inpaint' ? INPAINT_OPTIONS : COLORIZE_OPTIONS);
+  const { values } = parseCommandArgs(
+    command,
+    argv,
+    command === 'inpaint' ? INPAINT_OPTIONS : COLORIZE_OPTIONS,
+  );
   if (values.help) {
     io.stdout.write(`${command === 'inpaint' ? INPAINT_HELP : COLORIZE_HELP}\n`);
     return 0;

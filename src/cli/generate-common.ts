@@ -41,7 +41,8 @@ export interface SamplingArgs {
 
 export function parseSamplingArgs(values: Record<string, unknown>, defaultPrefix: string): SamplingArgs {
   const prefix = (values.prefix as string | undefined) ?? defaultPrefix;
-  if (prefix === '' || /[/\\]/.test(prefix)) throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
+  if (prefix === '' || /[/\\]/.test(prefix))
+    throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
   return {
     steps: values.steps === undefined ? undefined : intOption(values, 'steps', 0, 1),
     batchSize: values['batch-size'] === undefined ? undefined : intOption(values, 'batch-size', 1, 1),
@@ -55,7 +56,11 @@ export function parseSamplingArgs(values: Record<string, unknown>, defaultPrefix
 }
 
 /** The pipeline with --snr / --sigma-max applied to its scheduler, and the CLI's progress bar settings. */
-export function configurePipeline(pipe: ScoreSdeVePipeline, args: SamplingArgs, io: CliIO): ScoreSdeVePipeline {
+export function configurePipeline(
+  pipe: ScoreSdeVePipeline,
+  args: SamplingArgs,
+  io: CliIO,
+): ScoreSdeVePipeline {
   let out = pipe;
   if (args.snr !== undefined || args.sigmaMax !== undefined) {
     const config: Record<string, unknown> = { ...pipe.scheduler.config };
@@ -68,7 +73,11 @@ export function configurePipeline(pipe: ScoreSdeVePipeline, args: SamplingArgs, 
 }
 
 /** Writes each image atomically (printing its path), then a near-square grid when there are several. */
-export async function writeImages(images: readonly PipelineImage[], args: SamplingArgs, io: CliIO): Promise<void> {
+export async function writeImages(
+  images: readonly PipelineImage[],
+  args: SamplingArgs,
+  io: CliIO,
+): Promise<void> {
   const name = (suffix: string) => join(args.outDir, `${args.prefix}-${args.seed}-${suffix}.png`);
   for (const [i, image] of images.entries()) {
     await image.save(name(String(i)));

@@ -1,13 +1,7 @@
 /** `scoresde info`: architecture summary, size, cost per forward and the expected time per image here. */
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
-import {
-  type CliIO,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
-  intOption,
-  parseCommandArgs,
-} from './args.js';
+import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, intOption, parseCommandArgs } from './args.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
 export const INFO_HELP = `Usage: scoresde info --model <id|dir> [options]
@@ -28,7 +22,9 @@ const OPTIONS = {
 
 /** 1234567 → "1,234,567". */
 export function groupThousands(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** Seconds → "0.120 s", "8 min 3 s", "5 h 56 min". */
@@ -60,7 +56,10 @@ export function describePipeline(pipe: ScoreSdeVePipeline): string[] {
 }
 
 /** Mean seconds per UNet forward at batch 1, after one warm-up call; fewer repeats for slow models. */
-export async function timeForward(pipe: ScoreSdeVePipeline, signal?: AbortSignal): Promise<{ seconds: number; reps: number }> {
+export async function timeForward(
+  pipe: ScoreSdeVePipeline,
+  signal?: AbortSignal,
+): Promise<{ seconds: number; reps: number }> {
   const [h, w] = pipe.sampleSize;
   const x = randnTensor([1, pipe.unet.config.in_channels as number, h, w], {
     generator: new Generator().manualSeed(0),

@@ -73,8 +73,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stderr.write(`scoresde: ${err.message}\n`);
       return 1;
     }
-    // Unexpected: keep the stack so the bug can be reported.
-    io.stderr.write(`scoresde: ${err?.stack ?? String(e)}\n`);
+    // Anything else (a runtime failure such as a missing CUDA library, or a bug): the message, and the
+    // stack on request so a bug can be reported.
+    const debug = process.env.SCORESDE_DEBUG === '1';
+    io.stderr.write(
+      debug
+        ? `scoresde: ${err?.stack ?? String(e)}\n`
+        : `scoresde: ${err?.message ?? String(e)}\n(run with SCORESDE_DEBUG=1 for details)\n`,
+    );
     return 1;
   }
 }

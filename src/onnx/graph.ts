@@ -378,6 +378,17 @@ export class GraphBuilder {
     );
   }
 
+  /**
+   * Per-channel affine x · scale + bias on (N, C, …) as one inference-mode BatchNormalization
+   * (mean 0, variance 1, epsilon 0: onnxruntime then multiplies by exactly `scale` and adds `bias`).
+   */
+  channelAffine(x: string, scale: string, bias: string): string {
+    const c = this.shape(x)[1] as number;
+    const mean = this.constFloat(new Float32Array(c));
+    const variance = this.constFloat(new Float32Array(c).fill(1));
+    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { type: 'float', value: 0 } }, this.shape(x));
+  }
+
   /** Gather rows of `table` (N, D) at int64 `indices`. */
   gather(table: string, indices: string): string {
     const t = this.shape(table);

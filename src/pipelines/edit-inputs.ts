@@ -18,7 +18,8 @@ export function imageBatch(
   let t: Tensor<'float32'>;
   if (input instanceof Tensor) {
     assertFloat32(input, name);
-    if (input.rank !== 4) throw new RangeError(`${name} must be (B, C, H, W), got [${input.dims.join(', ')}]`);
+    if (input.rank !== 4)
+      throw new RangeError(`${name} must be (B, C, H, W), got [${input.dims.join(', ')}]`);
     t = input;
   } else if (input instanceof PipelineImage) {
     t = imagesToTensor([input]);
@@ -32,7 +33,8 @@ export function imageBatch(
     throw new RangeError(`${name} is ${w}×${h}, but the model generates ${width}×${height} images`);
   }
   const rows = batchSize ?? b;
-  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`batchSize must be a positive integer, got ${rows}`);
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${rows}`);
   if (b === rows) return t;
   if (b !== 1) throw new RangeError(`${name} has ${b} rows but batchSize is ${rows}`);
   const row = t.data;
@@ -45,11 +47,7 @@ export function imageBatch(
  * A diffusers-style mask (white / 1 = repaint, black / 0 = keep; an RGB mask uses its channel mean, split at 0.5)
  * → the samplers' keep-mask (1 = keep), one channel: (B, 1, H, W).
  */
-export function keepMask(
-  mask: ImageInput,
-  batchSize: number,
-  size: [number, number],
-): Tensor<'float32'> {
+export function keepMask(mask: ImageInput, batchSize: number, size: [number, number]): Tensor<'float32'> {
   const m = imageBatch(mask, 'mask', batchSize, size);
   const [b, c, h, w] = m.dims;
   const plane = h * w;

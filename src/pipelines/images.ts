@@ -19,7 +19,9 @@ export class PipelineImage {
       throw new RangeError(`PipelineImage: invalid size ${width}×${height}`);
     }
     if (data.length !== width * height * 3) {
-      throw new RangeError(`PipelineImage: ${width}×${height} RGB needs ${width * height * 3} bytes, got ${data.length}`);
+      throw new RangeError(
+        `PipelineImage: ${width}×${height} RGB needs ${width * height * 3} bytes, got ${data.length}`,
+      );
     }
   }
 
@@ -50,8 +52,7 @@ export function toClampedNHWC(sample: Tensor): Tensor<'float32'> {
     for (let ch = 0; ch < c; ch++) {
       const from = base + ch * plane;
       for (let p = 0; p < plane; p++) {
-        const v = src[from + p];
-        out[base + p * c + ch] = v < 0 ? 0 : v > 1 ? 1 : v;
+        out[base + p * c + ch] = Math.min(Math.max(src[from + p], 0), 1);
       }
     }
   }
@@ -92,7 +93,13 @@ export function numpyToPil(images: Tensor): PipelineImage[] {
 /** Tiles equal-size images row-major into one (diffusers.utils.make_image_grid); empty cells stay black. */
 export function makeImageGrid(images: readonly PipelineImage[], rows: number, cols: number): PipelineImage {
   if (images.length === 0) throw new RangeError('makeImageGrid: no images');
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0 || rows * cols < images.length) {
+  if (
+    !Number.isInteger(rows) ||
+    !Number.isInteger(cols) ||
+    rows <= 0 ||
+    cols <= 0 ||
+    rows * cols < images.length
+  ) {
     throw new RangeError(`makeImageGrid: a ${rows}×${cols} grid cannot hold ${images.length} images`);
   }
   const { width: w, height: h } = images[0];

@@ -44,9 +44,17 @@ function downloadProgressHandler(stream: ProgressStream | undefined): {
       if (bar === undefined || p.file !== file) {
         bar?.close();
         file = p.file;
-        bar = new ProgressBar({ total: p.total, desc: p.file, unit: 'B', unitScale: true, unitDivisor: 1024, stream });
+        bar = new ProgressBar({
+          total: p.total,
+          desc: p.file,
+          unit: 'B',
+          unitScale: true,
+          unitDivisor: 1024,
+          stream,
+        });
       }
-      bar.update(p.loaded - bar.n);
+      // A 0-byte start says nothing new; skip it so logs get one line per file.
+      if (p.loaded > bar.n) bar.update(p.loaded - bar.n);
     },
     done() {
       bar?.close();
@@ -55,13 +63,18 @@ function downloadProgressHandler(stream: ProgressStream | undefined): {
 }
 
 /** The local folder to load (downloaded first for a Hub id) and where its components live. */
-export async function resolvePipelineSource(idOrDir: string, options: LoadPipelineOptions): Promise<ModelLayout> {
+export async function resolvePipelineSource(
+  idOrDir: string,
+  options: LoadPipelineOptions,
+): Promise<ModelLayout> {
   if (typeof idOrDir !== 'string' || idOrDir === '') {
     throw new TypeError('fromPretrained: expected a model folder or a Hub repo id (owner/name)');
   }
   if (existsSync(idOrDir)) return resolveModelLayout(idOrDir);
   if (!isHubRepoId(idOrDir)) {
-    throw new Error(`model not found: "${idOrDir}" is not an existing folder, nor a Hub repo id (owner/name)`);
+    throw new Error(
+      `model not found: "${idOrDir}" is not an existing folder, nor a Hub repo id (owner/name)`,
+    );
   }
   const progress = options.progress === false ? undefined : downloadProgressHandler(options.progressStream);
   let dir: string;

@@ -19,9 +19,9 @@ import {
 } from '../samplers/registry.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from '../samplers/types.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
-import { PipelineImage, numpyToPil, toClampedNHWC } from './images.js';
+import { type PipelineImage, numpyToPil, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
 
 /** The diffusers version whose file formats savePretrained writes. */
@@ -72,7 +72,10 @@ export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boo
 }
 
 /** inpaint / colorize: the call options except `sampler` (they use predictor–corrector sampling). */
-export type EditCallOptions<O extends OutputType, R extends boolean> = Omit<PipelineCallOptions<O, R>, 'sampler'> & {
+export type EditCallOptions<O extends OutputType, R extends boolean> = Omit<
+  PipelineCallOptions<O, R>,
+  'sampler'
+> & {
   /** Predictor–corrector settings beyond the scheduler config (e.g. `{ corrector: 'none' }`). */
   samplerOptions?: Omit<SamplerOptions, 'shape'>;
 };
@@ -128,7 +131,10 @@ export class ScoreSdeVePipeline {
    * Loads a pipeline from a local folder (diffusers pipeline layout or a root-level UNet repo)
    * or a Hub repo id, which is downloaded once into the huggingface_hub cache.
    */
-  static async fromPretrained(idOrDir: string, options: LoadPipelineOptions = {}): Promise<ScoreSdeVePipeline> {
+  static async fromPretrained(
+    idOrDir: string,
+    options: LoadPipelineOptions = {},
+  ): Promise<ScoreSdeVePipeline> {
     const source = await resolvePipelineSource(idOrDir, options);
     const unet = await UNet2DModel.fromPretrained(source.dir, {
       subfolder: source.unetSubfolder,
@@ -168,7 +174,9 @@ export class ScoreSdeVePipeline {
     if (options.sampler !== undefined) {
       const sampler = options.sampler;
       if (!SAMPLER_NAMES.includes(sampler)) {
-        throw new RangeError(`unknown sampler ${JSON.stringify(sampler)}; known: ${SAMPLER_NAMES.join(', ')}`);
+        throw new RangeError(
+          `unknown sampler ${JSON.stringify(sampler)}; known: ${SAMPLER_NAMES.join(', ')}`,
+        );
       }
       const batchSize = options.batchSize ?? 1;
       const [height, width] = this.sampleSize;
@@ -298,7 +306,8 @@ export class ScoreSdeVePipeline {
    * diffusers' `ScoreSdeVePipeline.from_pretrained` and by `fromPretrained` here.
    */
   async savePretrained(dir: string): Promise<void> {
-    if (typeof dir !== 'string' || dir === '') throw new TypeError('savePretrained: dir must be a non-empty path');
+    if (typeof dir !== 'string' || dir === '')
+      throw new TypeError('savePretrained: dir must be a non-empty path');
     await mkdir(dir, { recursive: true });
     await this.unet.savePretrained(join(dir, 'unet'));
     await this.scheduler.saveConfig(join(dir, 'scheduler'));

@@ -15,6 +15,9 @@ export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho 
   const a = sigmaMax ** (1 / rho);
   const b = sigmaMin ** (1 / rho);
   for (let i = 0; i < n; i++) out[i] = (a + (n === 1 ? 0 : i / (n - 1)) * (b - a)) ** rho;
+  // Exact ends (the root and power round).
+  out[0] = sigmaMax;
+  if (n > 1) out[n - 1] = sigmaMin;
   out[n] = 0;
   return out;
 }

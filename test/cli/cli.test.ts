@@ -11,6 +11,7 @@ import { loadSafetensors } from '../../src/io/safetensors.js';
 import { PipelineImage, ScoreSdeVePipeline, numpyToPil } from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
 import { SAMPLER_NAMES } from '../../src/samplers/index.js';
+import { COMMITS, startFakeHub } from '../io/hub-fake-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainTs = join(repoRoot, 'src/cli/main.ts');
@@ -25,11 +26,12 @@ interface Result {
   stderr: string;
 }
 
-/** Starts `scoresde args…` with an isolated, offline Hugging Face cache. */
+/** Starts `scoresde args…` with an isolated, offline Hugging Face cache (no other HF_* settings). */
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HF_|HUGGING)/.test(k)));
   return spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
     cwd: repoRoot,
-    env: { ...process.env, HF_HOME: join(tmp, 'hf-home'), HF_HUB_OFFLINE: '1', ...env },
+    env: { ...base, HF_HOME: join(tmp, 'hf-home'), HF_HUB_OFFLINE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -65,7 +67,10 @@ describe('scoresde CLI', () => {
     const list = await run(['sample', '--list-samplers']);
     assert.equal(list.code, 0);
     assert.deepEqual(
-      list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]),
+      list.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
       [...SAMPLER_NAMES],
     );
   });
@@ -88,12 +93,15 @@ describe('scoresde CLI', () => {
   it('says when a model folder does not exist, or a Hub model is not cached offline', async () => {
     const missing = await run(['sample', '--model', './no/such/model', '--steps', '2']);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /cannot load model "\.\/no\/such\/model": .*not an existing folder, nor a Hub repo id/);
+    assert.match(
+      missing.stderr,
+      /cannot load model "\.\/no\/such\/model": .*not an existing folder, nor a Hub repo id/,
+    );
     assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace for a user error');
 
     const offline = await run(['sample', '--model', 'nobody/no-such-model', '--steps', '2']);
     assert.equal(offline.code, 1);
-    assert.match(offline.stderr, /cannot load model "nobody\/no-such-model": /);
+    assert.match(offline.stderr, /cannot load model "nobody\/no-such-model": .*not in the cache/);
     assert.doesNotMatch(offline.stderr, /\n\s+at /);
   });
 
@@ -116,7 +124,10 @@ describe('scoresde CLI', () => {
     assert.deepEqual(readdirSync(out).sort(), ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png']);
     // The progress bar (stderr is not a terminal: whole lines) ends at 2/2 with a rate.
     assert.match(r.stderr, /100%\|██████████\| 2\/2 \[\d\d:\d\d<00:00, +[\d.]+(step\/s|s\/step)\]/);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png'].map((f) => join(out, f)));
+    assert.deepEqual(
+      r.stdout.trim().split('\n'),
+      ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png'].map((f) => join(out, f)),
+    );
 
     // diffusers: pipe(batch_size=2, num_inference_steps=2, generator=torch.Generator().manual_seed(1)), default scheduler.
     const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b2_generator1.safetensors'))).tensors;
@@ -141,13 +152,58 @@ describe('scoresde CLI', () => {
     const second = decodePNG(readFileSync(join(out, 'sample-1-1.png')));
     for (let y = 0; y < 32; y++) {
       assert.deepEqual(grid.data.subarray(y * 192, y * 192 + 96), first.data.subarray(y * 96, (y + 1) * 96));
-      assert.deepEqual(grid.data.subarray(y * 192 + 96, (y + 1) * 192), second.data.subarray(y * 96, (y + 1) * 96));
+      assert.deepEqual(
+        grid.data.subarray(y * 192 + 96, (y + 1) * 192),
+        second.data.subarray(y * 96, (y + 1) * 96),
+      );
     }
+  });
+
+  it('--sampler runs another sampler, as the library does', async () => {
+    const out = join(tmp, 'dpm');
+    const r = await run([
+      'sample',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--sampler',
+      'dpmpp-2m',
+      '--steps',
+      '3',
+      '--seed',
+      '2',
+      '--out',
+      out,
+      '-q',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    pipe.setProgressBarConfig({ disable: true });
+    try {
+      const { images } = await pipe.call({
+        sampler: 'dpmpp-2m',
+        numInferenceSteps: 3,
+        generator: new Generator().manualSeed(2),
+      });
+      assert.deepEqual(decodePNG(readFileSync(join(out, 'sample-2-0.png'))).data, images[0].data);
+    } finally {
+      await pipe.release();
+    }
+    const bad = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--sampler', 'ddim']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--sampler must be one of pc, ode, heun, dpmpp-2m, got "ddim"/);
   });
 
   it('stops on Ctrl-C with exit 130 and leaves no file behind', async () => {
     const out = join(tmp, 'interrupted');
-    const child = start(['sample', '--model', fixture('models/tiny-ncsnpp'), '--steps', '2000', '--out', out]);
+    const child = start([
+      'sample',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--steps',
+      '2000',
+      '--out',
+      out,
+    ]);
     let sent = false;
     // Interrupt once the first step has been reported (the bar's first line).
     const r = await finish(child, (all) => {
@@ -195,8 +251,18 @@ describe('scoresde inpaint / colorize', () => {
   it('inpaint keeps the black part of the mask and writes PNGs', async () => {
     const out = join(dir, 'inpaint');
     const r = await run([
-      'inpaint', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'card.png'),
-      '--mask', join(dir, 'mask.png'), '--steps', '2', '--out', out, '-q',
+      'inpaint',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--image',
+      join(dir, 'card.png'),
+      '--mask',
+      join(dir, 'mask.png'),
+      '--steps',
+      '2',
+      '--out',
+      out,
+      '-q',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
@@ -208,14 +274,28 @@ describe('scoresde inpaint / colorize', () => {
   it('colorize writes what the library gives for the same seed', async () => {
     const out = join(dir, 'colorize');
     const r = await run([
-      'colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'card.png'),
-      '--steps', '2', '--seed', '3', '--out', out, '-q',
+      'colorize',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--image',
+      join(dir, 'card.png'),
+      '--steps',
+      '2',
+      '--seed',
+      '3',
+      '--out',
+      out,
+      '-q',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
     pipe.setProgressBarConfig({ disable: true });
     try {
-      const { images } = await pipe.colorize({ image: card, numInferenceSteps: 2, generator: new Generator().manualSeed(3) });
+      const { images } = await pipe.colorize({
+        image: card,
+        numInferenceSteps: 2,
+        generator: new Generator().manualSeed(3),
+      });
       assert.deepEqual(decodePNG(readFileSync(join(out, 'colorize-3-0.png'))).data, images[0].data);
     } finally {
       await pipe.release();
@@ -223,12 +303,83 @@ describe('scoresde inpaint / colorize', () => {
   });
 
   it('names a missing or wrong-size input image', async () => {
-    const missing = await run(['colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'nope.png')]);
+    const missing = await run([
+      'colorize',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--image',
+      join(dir, 'nope.png'),
+    ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--image: no such file .*nope\.png/);
-    writeFileSync(join(dir, 'small.png'), encodePNG({ width: 8, height: 8, channels: 3, data: new Uint8Array(192) }));
-    const small = await run(['colorize', '--model', fixture('models/tiny-ncsnpp'), '--image', join(dir, 'small.png')]);
+    writeFileSync(
+      join(dir, 'small.png'),
+      encodePNG({ width: 8, height: 8, channels: 3, data: new Uint8Array(192) }),
+    );
+    const small = await run([
+      'colorize',
+      '--model',
+      fixture('models/tiny-ncsnpp'),
+      '--image',
+      join(dir, 'small.png'),
+    ]);
     assert.equal(small.code, 1);
     assert.match(small.stderr, /image is 8×8, but the model generates 32×32 images/);
+  });
+});
+
+describe('scoresde with a Hub id (loopback Hub)', () => {
+  it('downloads once into the huggingface_hub cache layout, with a bar, then works offline', async () => {
+    const hub = await startFakeHub();
+    try {
+      const hfHome = join(tmp, 'hub-home');
+      const env = { HF_HOME: hfHome, HF_ENDPOINT: hub.endpoint, HF_HUB_OFFLINE: '' };
+      const out = join(tmp, 'hub-out');
+      // Root-level layout with .bin weights, like google/ncsnpp-celebahq-256; default scheduler config.
+      const args = ['sample', '--model', 'test-org/tiny-root', '--steps', '2', '--out', out];
+      const first = await run(args, env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /diffusion_pytorch_model\.bin: 100%\|██████████\| [\d.]+M\/[\d.]+M /);
+      const snapshot = join(hfHome, 'hub', 'models--test-org--tiny-root', 'snapshots', COMMITS.root);
+      for (const f of ['config.json', 'diffusion_pytorch_model.bin', 'scheduler_config.json']) {
+        assert.ok(readFileSync(join(snapshot, f)).length > 0, f);
+      }
+      // diffusers: 2 steps, torch.manual_seed(0) (the same stream as Generator().manual_seed(0)).
+      const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b1_manualseed0.safetensors')))
+        .tensors;
+      const expected = numpyToPil(ref.get('images')! as never)[0];
+      const png = decodePNG(readFileSync(join(out, 'sample-0-0.png')));
+      const refFloat = ref.get('images')!.data as Float32Array;
+      for (let k = 0; k < png.data.length; k++) {
+        const tol = refFloat[k] === 0 || refFloat[k] === 1 ? 0 : 1;
+        assert.ok(Math.abs(png.data[k] - expected.data[k]) <= tol, `byte ${k}`);
+      }
+
+      const requests = hub.requests.length;
+      const offline = await run([...args, '--local-files-only', '--seed', '1'], {
+        ...env,
+        HF_ENDPOINT: 'http://127.0.0.1:9',
+      });
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.equal(hub.requests.length, requests, 'no request once cached');
+
+      const unknown = await run(['sample', '--model', 'test-org/no-such-repo', '--steps', '2'], env);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /cannot load model "test-org\/no-such-repo": .*test-org\/no-such-repo/);
+      assert.doesNotMatch(unknown.stderr, /\n\s+at /);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('says so when the Hub cannot be reached and nothing is cached', async () => {
+    const r = await run(['info', '--model', 'test-org/tiny-root', '--no-timing'], {
+      HF_HOME: join(tmp, 'unreachable-home'),
+      HF_ENDPOINT: 'http://127.0.0.1:9',
+      HF_HUB_OFFLINE: '',
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot load model "test-org\/tiny-root": .*127\.0\.0\.1:9/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 });

@@ -29,7 +29,10 @@ describe('formatProgress (tqdm format_meter)', () => {
 
   it('lays out a bar with count, elapsed<remaining and it/s', () => {
     // 9 of 20 in 4.5 s: 2 it/s, 11 left → 5.5 s.
-    assert.equal(formatProgress({ n: 9, total: 20, elapsedS: 4.5 }), ' 45%|████▌     | 9/20 [00:04<00:05,  2.00it/s]');
+    assert.equal(
+      formatProgress({ n: 9, total: 20, elapsedS: 4.5 }),
+      ' 45%|████▌     | 9/20 [00:04<00:05,  2.00it/s]',
+    );
   });
 
   it('switches to s/it once a step takes longer than a second, with desc and unit', () => {
@@ -110,6 +113,16 @@ describe('ProgressBar', () => {
       ' 50%|█████     | 1/2 [00:00<00:00,  2.00step/s]\n',
       '100%|██████████| 2/2 [00:01<00:00,  2.00step/s]\n',
     ]);
+  });
+
+  it('does not repeat an unchanged last line in logs', () => {
+    let t = 0;
+    const stream = new FakeStream(false);
+    const bar = new ProgressBar({ total: 3, stream, now: () => t });
+    t = 1000;
+    bar.update(3);
+    bar.close();
+    assert.deepEqual(stream.chunks, ['100%|██████████| 3/3 [00:01<00:00,  3.00it/s]\n']);
   });
 
   it('draws nothing when disabled', () => {

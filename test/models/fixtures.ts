@@ -17,7 +17,9 @@ export interface ModelEntry {
   cases: ModelCase[];
 }
 
-export const manifest = JSON.parse(readFileSync(`${MODELS_DIR}manifest.json`, 'utf8')) as { models: ModelEntry[] };
+export const manifest = JSON.parse(readFileSync(`${MODELS_DIR}manifest.json`, 'utf8')) as {
+  models: ModelEntry[];
+};
 
 export async function loadCase(file: string): Promise<Map<string, Tensor>> {
   return (await loadSafetensors(`${MODELS_DIR}${file}`)).tensors;
@@ -25,7 +27,8 @@ export async function loadCase(file: string): Promise<Map<string, Tensor>> {
 
 /** The README's measure: max |a − b| / max |ref|, over the index range [from, to). */
 export function relErr(actual: ArrayLike<number>, ref: ArrayLike<number>, from = 0, to = ref.length): number {
-  if (actual.length !== ref.length) throw new RangeError(`length ${actual.length} vs reference ${ref.length}`);
+  if (actual.length !== ref.length)
+    throw new RangeError(`length ${actual.length} vs reference ${ref.length}`);
   let diff = 0;
   let scale = 0;
   for (let i = from; i < to; i++) {
@@ -38,7 +41,8 @@ export function relErr(actual: ArrayLike<number>, ref: ArrayLike<number>, from =
 
 export function maxAbsDiff(actual: ArrayLike<number>, ref: ArrayLike<number>): number {
   let d = 0;
-  for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs(actual[i] - ref[i]) || (actual[i] === ref[i] ? 0 : Infinity));
+  for (let i = 0; i < ref.length; i++)
+    d = Math.max(d, Math.abs(actual[i] - ref[i]) || (actual[i] === ref[i] ? 0 : Infinity));
   return d;
 }
 

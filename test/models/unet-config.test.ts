@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
-import { configToJson, resolveUnetConfig, UNet2DModel, unetParamSpec } from '../../src/models/unet-2d/index.js';
+import {
+  configToJson,
+  resolveUnetConfig,
+  UNet2DModel,
+  unetParamSpec,
+} from '../../src/models/unet-2d/index.js';
 import { Tensor } from '../../src/tensor.js';
 import { MODELS_DIR } from './fixtures.js';
 
@@ -35,7 +40,11 @@ describe('UNet2DModel config', () => {
     const base = json('tiny-ncsnpp/config.json');
     const bad: [string, unknown, RegExp][] = [
       ['time_embedding_type', 'adm', /time_embedding_type = "adm"/],
-      ['down_block_types', ['CrossAttnDownBlock2D', 'SkipDownBlock2D', 'SkipDownBlock2D', 'SkipDownBlock2D'], /down_block_types = "CrossAttnDownBlock2D"/],
+      [
+        'down_block_types',
+        ['CrossAttnDownBlock2D', 'SkipDownBlock2D', 'SkipDownBlock2D', 'SkipDownBlock2D'],
+        /down_block_types = "CrossAttnDownBlock2D"/,
+      ],
       ['up_block_types', ['SkipUpBlock2D'], /up_block_types = \["SkipUpBlock2D"\].*one block per/],
       ['resnet_time_scale_shift', 'spatial', /resnet_time_scale_shift = "spatial"/],
       ['act_fn', 'tanh', /act_fn = "tanh"/],
@@ -44,13 +53,20 @@ describe('UNet2DModel config', () => {
       ['class_embed_type', 'projection', /class_embed_type = "projection"/],
     ];
     for (const [key, value, re] of bad) {
-      assert.throws(() => resolveUnetConfig({ ...base, [key]: value }), (e: Error) => e instanceof ConfigError && re.test(e.message), key);
+      assert.throws(
+        () => resolveUnetConfig({ ...base, [key]: value }),
+        (e: Error) => e instanceof ConfigError && re.test(e.message),
+        key,
+      );
     }
   });
 
   it('rejects norm_num_groups = null outside skip blocks, naming the block', () => {
     const cfg = { ...json('tiny-ddpm/config.json'), norm_num_groups: null };
-    assert.throws(() => UNet2DModel.fromConfig(cfg, new Map()), (e: Error) => e instanceof ConfigError && /norm_num_groups = null.*down_blocks\.0/.test(e.message));
+    assert.throws(
+      () => UNet2DModel.fromConfig(cfg, new Map()),
+      (e: Error) => e instanceof ConfigError && /norm_num_groups = null.*down_blocks\.0/.test(e.message),
+    );
   });
 });
 
@@ -73,13 +89,20 @@ describe('UNet2DModel real NCSN++ architectures', () => {
       const shapes = json(`real-configs/${name}/state_dict_shapes.json`);
       const legacy = shapes.legacy_attention_key_names as Record<string, string>;
       const sd = new Map<string, Tensor>();
-      for (const [k, dims] of Object.entries(shapes.shapes as Record<string, number[]>)) {
-        // Zero weights: only names and shapes matter here.
-        sd.set(legacy[k] ?? k, Tensor.zeros(dims));
+      // Zero weights, all views of one buffer: only names and shapes matter here.
+      const entries = Object.entries(shapes.shapes as Record<string, number[]>);
+      const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+      const zeros = new Float32Array(Math.max(...entries.map(([, d]) => numel(d))));
+      for (const [k, dims] of entries) {
+        const n = numel(dims);
+        sd.set(legacy[k] ?? k, new Tensor('float32', zeros.subarray(0, n), dims));
       }
       const m = UNet2DModel.fromConfig(json(`real-configs/${name}/config.json`), sd);
       assert.equal(m.parameterCount, shapes.num_parameters);
-      assert.ok(m.stateDict().has('down_blocks.4.attentions.0.to_q.weight') || m.stateDict().has('down_blocks.6.attentions.0.to_q.weight'));
+      assert.ok(
+        m.stateDict().has('down_blocks.4.attentions.0.to_q.weight') ||
+          m.stateDict().has('down_blocks.6.attentions.0.to_q.weight'),
+      );
     });
   }
 });
@@ -89,10 +112,19 @@ describe('UNet2DModel.forward argument checks', () => {
     const m = await UNet2DModel.fromPretrained(`${MODELS_DIR}tiny-ddpm`);
     try {
       const x = Tensor.zeros([2, 3, 32, 32]);
-      await assert.rejects(m.forward(Tensor.zeros([2, 4, 32, 32]), 1), /sample must have shape \[-1, 3, -1, -1\]/);
-      await assert.rejects(m.forward(x, [1, 2, 3]), /timestep has 3 values; expected 1 or one per batch row \(2\)/);
+      await assert.rejects(
+        m.forward(Tensor.zeros([2, 4, 32, 32]), 1),
+        /sample must have shape \[-1, 3, -1, -1\]/,
+      );
+      await assert.rejects(
+        m.forward(x, [1, 2, 3]),
+        /timestep has 3 values; expected 1 or one per batch row \(2\)/,
+      );
       await assert.rejects(m.forward(x, Number.NaN), /timestep\[0\] is not a number/);
-      await assert.rejects(m.forward(Tensor.zeros([1, 3, 31, 31]), 1), /multiples of 2 for 2 blocks, got 31×31/);
+      await assert.rejects(
+        m.forward(Tensor.zeros([1, 3, 31, 31]), 1),
+        /multiples of 2 for 2 blocks, got 31×31/,
+      );
       await assert.rejects(m.forward(x, 1, { classLabels: [0, 1] }), /no class embedding/);
     } finally {
       await m.release();

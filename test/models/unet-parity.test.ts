@@ -63,7 +63,12 @@ for (const entry of manifest.models) {
         const rowSize = ref.numel / batch;
         for (let b = 0; b < batch; b++) {
           const sigma = ts.length === 1 ? ts[0] : ts[b];
-          const err = relErr(out.sample.data as Float32Array, ref.data as Float32Array, b * rowSize, (b + 1) * rowSize);
+          const err = relErr(
+            out.sample.data as Float32Array,
+            ref.data as Float32Array,
+            b * rowSize,
+            (b + 1) * rowSize,
+          );
           const tol = outputTolerance(fourier, sigma);
           assert.ok(err <= tol, `${c.file} row ${b}: rel error ${err.toExponential(2)} > ${tol}`);
         }

@@ -18,12 +18,19 @@ for (const [name, size] of [
       const raw = JSON.parse(readFileSync(`${MODELS_DIR}real-configs/${name}/config.json`, 'utf8'));
       const unet = UNet2DModel.fromConfig(raw, randomStateDict(resolveUnetConfig(raw), 1));
       try {
-        const x = new Tensor('float32', new Float32Array(3 * size * size).map((_, i) => Math.sin(i) * 50), [1, 3, size, size]);
+        const x = new Tensor(
+          'float32',
+          new Float32Array(3 * size * size).map((_, i) => Math.sin(i) * 50),
+          [1, 3, size, size],
+        );
         const out = await unet.forward(x, 50);
         assert.deepEqual(out.sample.dims, [1, 3, size, size]);
         const data = out.sample.data as Float32Array;
         assert.ok(data.every(Number.isFinite), 'output has non-finite values');
-        assert.ok(data.some((v) => v !== 0), 'output is all zero');
+        assert.ok(
+          data.some((v) => v !== 0),
+          'output is all zero',
+        );
       } finally {
         await unet.release();
       }

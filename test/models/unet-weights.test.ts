@@ -15,7 +15,8 @@ import { Tensor } from '../../src/tensor.js';
 import { loadCase, MODELS_DIR } from './fixtures.js';
 
 const NCSNPP = `${MODELS_DIR}tiny-ncsnpp`;
-const config = async (dir: string) => JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+const config = async (dir: string) =>
+  JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
 
 describe('UNet2DModel weights', () => {
   let sample: Tensor<'float32'>;
@@ -23,7 +24,10 @@ describe('UNet2DModel weights', () => {
   let refOut: Float32Array;
   let tmp: string;
   const opened: UNet2DModel[] = [];
-  const track = (m: UNet2DModel) => (opened.push(m), m);
+  const track = (m: UNet2DModel) => {
+    opened.push(m);
+    return m;
+  };
 
   before(async () => {
     const c = await loadCase('tiny-ncsnpp/cases/b1_sigma348.safetensors');
@@ -51,7 +55,11 @@ describe('UNet2DModel weights', () => {
     const sd = new Map<string, Tensor>();
     let renamed = 0;
     for (const [k, v] of reference.stateDict()) {
-      const legacy = k.replace(/\.to_q\./, '.query.').replace(/\.to_k\./, '.key.').replace(/\.to_v\./, '.value.').replace(/\.to_out\.0\./, '.proj_attn.');
+      const legacy = k
+        .replace(/\.to_q\./, '.query.')
+        .replace(/\.to_k\./, '.key.')
+        .replace(/\.to_v\./, '.value.')
+        .replace(/\.to_out\.0\./, '.proj_attn.');
       if (legacy !== k) renamed++;
       sd.set(legacy, v);
     }
@@ -96,10 +104,16 @@ describe('UNet2DModel weights', () => {
     const dir = join(tmp, 'bad');
     await reference.savePretrained(dir);
     const cfg = await config(dir);
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...cfg, block_out_channels: [32, 32, 32, 64] }));
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...cfg, block_out_channels: [32, 32, 32, 64] }),
+    );
     await assert.rejects(
       UNet2DModel.fromPretrained(dir),
-      (e: Error) => e instanceof FileFormatError && e.message.includes('diffusion_pytorch_model.safetensors') && /shape mismatches/.test(e.message),
+      (e: Error) =>
+        e instanceof FileFormatError &&
+        e.message.includes('diffusion_pytorch_model.safetensors') &&
+        /shape mismatches/.test(e.message),
     );
   });
 

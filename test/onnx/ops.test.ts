@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BuildContext, attentionBlock, firDownsample, firUpsample, groupNorm, nearestUpsample, resnetBlock } from '../../src/models/unet-2d/layers.js';
+import {
+  type BuildContext,
+  attentionBlock,
+  firDownsample,
+  firUpsample,
+  groupNorm,
+  nearestUpsample,
+  resnetBlock,
+} from '../../src/models/unet-2d/layers.js';
 import { fourierArgument, positionalArgument } from '../../src/models/unet-2d/time.js';
 import { ParamTable, type StateDict } from '../../src/models/unet-2d/weights.js';
 import { GraphBuilder } from '../../src/onnx/graph.js';
@@ -22,7 +30,9 @@ async function runBlock(
   body: (ctx: BuildContext, x: string, temb: string) => string,
 ): Promise<ref.Arr> {
   const g = new GraphBuilder('op-test');
-  const names = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, g.input(k, 'float32', v.dims)]));
+  const names = Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [k, g.input(k, 'float32', v.dims)]),
+  );
   const sd: StateDict = new Map(Object.entries(params).map(([k, v]) => [k, toTensor(v)]));
   const table = new ParamTable(sd);
   const ctx: BuildContext = { g, params: table, actFn: 'silu', record: () => {} };
@@ -54,7 +64,9 @@ describe('GroupNorm as Reshape → InstanceNormalization → Reshape → affine'
       const x = ref.randomArr([2, c, 5, 3], 1, 4);
       const gamma = ref.randomArr([c], 2);
       const beta = ref.randomArr([c], 3);
-      const y = await runBlock({ x }, { 'n.weight': gamma, 'n.bias': beta }, (ctx, xv) => groupNorm(ctx, xv, 'n', groups, 1e-6));
+      const y = await runBlock({ x }, { 'n.weight': gamma, 'n.bias': beta }, (ctx, xv) =>
+        groupNorm(ctx, xv, 'n', groups, 1e-6),
+      );
       assertClose(y, ref.groupNorm(x, groups, gamma, beta, 1e-6), 2e-6, 'groupNorm');
     });
   }
@@ -101,7 +113,7 @@ describe('Attention (deprecated attention block)', () => {
 });
 
 describe('ResnetBlock2D', () => {
-  it("scale_shift time embedding, FIR down on both paths, 1×1 shortcut, output_scale_factor √2", async () => {
+  it('scale_shift time embedding, FIR down on both paths, 1×1 shortcut, output_scale_factor √2', async () => {
     const [cin, cout, tch] = [4, 8, 6];
     const x = ref.randomArr([2, cin, 6, 6], 30, 2);
     const temb = ref.randomArr([2, tch], 31, 2);
@@ -162,7 +174,9 @@ describe('time embedding arguments (float32, torch operation order)', () => {
     const c = await loadCase('tiny-ncsnpp/cases/b1_sigma50.safetensors');
     const { loadSafetensors } = await import('../../src/io/safetensors.js');
     const { MODELS_DIR } = await import('../models/fixtures.js');
-    const w = (await loadSafetensors(`${MODELS_DIR}tiny-ncsnpp/diffusion_pytorch_model.safetensors`)).tensors.get('time_proj.weight')!;
+    const w = (
+      await loadSafetensors(`${MODELS_DIR}tiny-ncsnpp/diffusion_pytorch_model.safetensors`)
+    ).tensors.get('time_proj.weight')!;
     const arg = fourierArgument(Float32Array.of(50), w.data as Float32Array);
     const emb = [...Array.from(arg, Math.sin), ...Array.from(arg, Math.cos)];
     const want = c.get('act/time_proj')!.data as Float32Array;

@@ -13,7 +13,10 @@ import { Tensor } from '../../src/tensor.js';
 describe('ProtoWriter wire format', () => {
   it('writes varints, negative int64 as 10 bytes, fixed32 floats and length-delimited fields', () => {
     assert.deepEqual([...new ProtoWriter().int(1, 300).finish()], [0x08, 0xac, 0x02]);
-    assert.deepEqual([...new ProtoWriter().int(2, -1).finish()], [0x10, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1]);
+    assert.deepEqual(
+      [...new ProtoWriter().int(2, -1).finish()],
+      [0x10, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1],
+    );
     assert.deepEqual([...new ProtoWriter().float(2, 1).finish()], [0x15, 0, 0, 0x80, 0x3f]);
     assert.deepEqual([...new ProtoWriter().string(4, 'ab').finish()], [0x22, 2, 0x61, 0x62]);
     const nested = new ProtoWriter().message(7, new ProtoWriter().int(1, 5));
@@ -89,7 +92,10 @@ describe('GraphBuilder', () => {
   it('infers shapes, counts FLOPs and serialises a graph onnxruntime runs', async () => {
     const g = new GraphBuilder('tiny');
     const x = g.input('x', 'float32', ['batch', 2, 4, 4]);
-    const w = g.constFloat(Float32Array.from({ length: 3 * 2 * 9 }, (_, i) => (i % 5) - 2), [3, 2, 3, 3]);
+    const w = g.constFloat(
+      Float32Array.from({ length: 3 * 2 * 9 }, (_, i) => (i % 5) - 2),
+      [3, 2, 3, 3],
+    );
     const b = g.constFloat([0.5, -1, 2]);
     const conv = g.conv(x, w, b, { pads: [1, 1, 1, 1] });
     assert.deepEqual(g.shape(conv), ['batch', 3, 4, 4]);

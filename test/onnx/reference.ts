@@ -7,7 +7,10 @@ export interface Arr {
   dims: number[];
 }
 
-export const arr = (data: ArrayLike<number>, dims: number[]): Arr => ({ data: Float64Array.from(data), dims });
+export const arr = (data: ArrayLike<number>, dims: number[]): Arr => ({
+  data: Float64Array.from(data),
+  dims,
+});
 
 /** A seeded uniform(-1, 1) array. */
 export function randomArr(dims: number[], seed: number, scale = 1): Arr {
@@ -76,7 +79,10 @@ export function groupNorm(x: Arr, groups: number, gamma: Arr, beta: Arr, eps: nu
   return { data: out, dims: x.dims };
 }
 
-export const map = (x: Arr, f: (v: number, i: number) => number): Arr => ({ data: x.data.map(f), dims: x.dims });
+export const map = (x: Arr, f: (v: number, i: number) => number): Arr => ({
+  data: x.data.map(f),
+  dims: x.dims,
+});
 export const silu = (x: Arr): Arr => map(x, (v) => v / (1 + Math.exp(-v)));
 export const add = (a: Arr, b: Arr): Arr => map(a, (v, i) => v + b.data[i]);
 
@@ -84,12 +90,21 @@ export const add = (a: Arr, b: Arr): Arr => map(a, (v, i) => v + b.data[i]);
  * upfirdn2d_native (diffusers): zero-insertion upsampling by `up`, pad (p0 before, p1 after), correlation with
  * the flipped kernel, then keep every `down`-th sample.
  */
-export function upfirdn2d(x: Arr, kernel1d: number[], gain: number, up: number, down: number, p0: number, p1: number): Arr {
+export function upfirdn2d(
+  x: Arr,
+  kernel1d: number[],
+  gain: number,
+  up: number,
+  down: number,
+  p0: number,
+  p1: number,
+): Arr {
   const [n, c, h, w] = x.dims;
   const k = kernel1d.length;
   const sum = kernel1d.reduce((a, b) => a + b, 0);
   const k2 = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) k2[i * k + j] = ((kernel1d[i] * kernel1d[j]) / (sum * sum)) * gain;
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) k2[i * k + j] = ((kernel1d[i] * kernel1d[j]) / (sum * sum)) * gain;
   const uh = h * up + p0 + p1;
   const uw = w * up + p0 + p1;
   const oh = Math.floor((uh - k) / down) + 1;
@@ -108,7 +123,8 @@ export function upfirdn2d(x: Arr, kernel1d: number[], gain: number, up: number, 
       for (let xx = 0; xx < ow; xx++) {
         let s = 0;
         for (let i = 0; i < k; i++)
-          for (let j = 0; j < k; j++) s += at(plane, y * down + i, xx * down + j) * k2[(k - 1 - i) * k + (k - 1 - j)];
+          for (let j = 0; j < k; j++)
+            s += at(plane, y * down + i, xx * down + j) * k2[(k - 1 - i) * k + (k - 1 - j)];
         out[(plane * oh + y) * ow + xx] = s;
       }
   return { data: out, dims: [n, c, oh, ow] };
@@ -134,9 +150,15 @@ export function attention(
   };
   const out = new Float64Array(x.data.length);
   for (let bi = 0; bi < n; bi++) {
-    const q = Array.from({ length: hw }, (_, t) => Array.from({ length: c }, (_, o) => lin('to_q', normed.data, bi, t, o)));
-    const k = Array.from({ length: hw }, (_, t) => Array.from({ length: c }, (_, o) => lin('to_k', normed.data, bi, t, o)));
-    const v = Array.from({ length: hw }, (_, t) => Array.from({ length: c }, (_, o) => lin('to_v', normed.data, bi, t, o)));
+    const q = Array.from({ length: hw }, (_, t) =>
+      Array.from({ length: c }, (_, o) => lin('to_q', normed.data, bi, t, o)),
+    );
+    const k = Array.from({ length: hw }, (_, t) =>
+      Array.from({ length: c }, (_, o) => lin('to_k', normed.data, bi, t, o)),
+    );
+    const v = Array.from({ length: hw }, (_, t) =>
+      Array.from({ length: c }, (_, o) => lin('to_v', normed.data, bi, t, o)),
+    );
     const att = Array.from({ length: hw }, () => new Float64Array(c));
     for (let hd = 0; hd < heads; hd++)
       for (let t = 0; t < hw; t++) {
@@ -148,7 +170,7 @@ export function attention(
         }
         const mx = Math.max(...sc);
         let z = 0;
-        for (let u = 0; u < hw; u++) z += (sc[u] = Math.exp(sc[u] - mx));
+        for (let u = 0; u < hw; u++) z += sc[u] = Math.exp(sc[u] - mx);
         for (let e = hd * d; e < (hd + 1) * d; e++) {
           let s = 0;
           for (let u = 0; u < hw; u++) s += (sc[u] / z) * v[u][e];

@@ -2,15 +2,35 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { PipelineImage, gridShape, makeImageGrid, numpyToPil, toClampedNHWC } from '../../src/pipelines/images.js';
-import { Tensor, tensor } from '../../src/tensor.js';
+import {
+  PipelineImage,
+  gridShape,
+  makeImageGrid,
+  numpyToPil,
+  toClampedNHWC,
+} from '../../src/pipelines/images.js';
+import { type Tensor, tensor } from '../../src/tensor.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/pipeline/${name}`, import.meta.url));
 
 describe('numpyToPil', () => {
   it('rounds (x·255) computed in float32, half to even, as numpy does', () => {
     // Inputs (float32) and numpy 1.24's (x * 255).round().astype("uint8").
-    const x = [0, 1, 0.5, 0.25, 0.75, 126.5 / 255, 1.5 / 255, 2.5 / 255, 0.0019607844, 0.99999994, 1e-8, 0.3, 0.7];
+    const x = [
+      0,
+      1,
+      0.5,
+      0.25,
+      0.75,
+      126.5 / 255,
+      1.5 / 255,
+      2.5 / 255,
+      0.0019607844,
+      0.99999994,
+      1e-8,
+      0.3,
+      0.7,
+    ];
     const expected = [0, 255, 128, 64, 191, 126, 2, 2, 0, 255, 0, 76, 178];
     const padded = [...x, 0, 0]; // 15 values = 5 RGB pixels
     const [image] = numpyToPil(tensor(padded, [1, 1, 5, 3]));
@@ -50,7 +70,10 @@ describe('makeImageGrid', () => {
     const grid = makeImageGrid([solid(1), solid(2), solid(3)], 2, 2);
     assert.equal(grid.width, 4);
     assert.equal(grid.height, 2);
-    assert.deepEqual([...grid.data], [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      [...grid.data],
+      [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0],
+    );
   });
 
   it('picks a near-square shape', () => {
@@ -62,7 +85,10 @@ describe('makeImageGrid', () => {
 
   it('rejects grids too small and mixed sizes', () => {
     assert.throws(() => makeImageGrid([solid(1), solid(2)], 1, 1), /cannot hold 2 images/);
-    assert.throws(() => makeImageGrid([solid(1), new PipelineImage(1, 1, new Uint8Array(3))], 1, 2), /same size/);
+    assert.throws(
+      () => makeImageGrid([solid(1), new PipelineImage(1, 1, new Uint8Array(3))], 1, 2),
+      /same size/,
+    );
   });
 });
 

@@ -44,7 +44,11 @@ describe('resolveModelLayout', () => {
   });
 
   it('finds a root-level repo, even one that also carries model_index.json', () => {
-    const dir = folder('root', { 'model_index.json': MODEL_INDEX, 'config.json': '{}', 'scheduler_config.json': '{}' });
+    const dir = folder('root', {
+      'model_index.json': MODEL_INDEX,
+      'config.json': '{}',
+      'scheduler_config.json': '{}',
+    });
     assert.deepEqual(resolveModelLayout(dir), {
       kind: 'root',
       dir,
@@ -63,25 +67,38 @@ describe('resolveModelLayout', () => {
     const dir = folder('empty', ['README.md']);
     assert.throws(
       () => resolveModelLayout(dir),
-      (e: Error) => e instanceof FileFormatError && e.message.startsWith(dir) && /unet\/config\.json/.test(e.message),
+      (e: Error) =>
+        e instanceof FileFormatError && e.message.startsWith(dir) && /unet\/config\.json/.test(e.message),
     );
   });
 
   it('rejects another pipeline class, naming model_index.json', () => {
     const dir = folder('ddpm', {
-      'model_index.json': JSON.stringify({ scheduler: ['diffusers', 'DDPMScheduler'], unet: ['diffusers', 'UNet2DModel'] }),
+      'model_index.json': JSON.stringify({
+        scheduler: ['diffusers', 'DDPMScheduler'],
+        unet: ['diffusers', 'UNet2DModel'],
+      }),
       'unet/config.json': '{}',
     });
     assert.throws(
       () => resolveModelLayout(dir),
-      (e: Error) => e instanceof ConfigError && e.message.includes('model_index.json') && e.message.includes('DDPMScheduler'),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        e.message.includes('model_index.json') &&
+        e.message.includes('DDPMScheduler'),
     );
   });
 
   it('rejects a corrupt model_index.json and paths that are not folders', () => {
     const dir = folder('corrupt', { 'model_index.json': '{ nope', 'unet/config.json': '{}' });
-    assert.throws(() => resolveModelLayout(dir), (e: Error) => e instanceof FileFormatError && /not valid JSON/.test(e.message));
-    assert.throws(() => resolveModelLayout(join(dir, 'model_index.json')), /is a file; expected a model folder/);
+    assert.throws(
+      () => resolveModelLayout(dir),
+      (e: Error) => e instanceof FileFormatError && /not valid JSON/.test(e.message),
+    );
+    assert.throws(
+      () => resolveModelLayout(join(dir, 'model_index.json')),
+      /is a file; expected a model folder/,
+    );
     assert.throws(() => resolveModelLayout(join(root, 'missing')), /model folder not found/);
   });
 });

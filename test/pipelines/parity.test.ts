@@ -21,28 +21,118 @@ interface Run {
 
 // pipeline/manifest.json → files[].run
 const RUNS: Run[] = [
-  { name: 'tiny-ddpm-test_N2_b1_manualseed0', model: 'tiny-ddpm-test', steps: 2, batch: 1, gen: 'manual_seed', seed: 0, trace: true },
-  { name: 'tiny-ddpm_N2_b1_manualseed0', model: 'tiny-ddpm', steps: 2, batch: 1, gen: 'manual_seed', seed: 0, trace: true },
-  { name: 'tiny-ddpm_N10_b1_generator0', model: 'tiny-ddpm', steps: 10, batch: 1, gen: 'Generator', seed: 0, trace: true },
-  { name: 'tiny-ddpm_N2_b2_manualseed1', model: 'tiny-ddpm', steps: 2, batch: 2, gen: 'manual_seed', seed: 1, trace: true },
-  { name: 'tiny-ddpm_N10_b2_generator1', model: 'tiny-ddpm', steps: 10, batch: 2, gen: 'Generator', seed: 1, trace: false },
-  { name: 'tiny-ddpm_N100_b1_manualseed2', model: 'tiny-ddpm', steps: 100, batch: 1, gen: 'manual_seed', seed: 2, trace: false },
-  { name: 'tiny-ncsnpp_N2_b1_manualseed0', model: 'tiny-ncsnpp', steps: 2, batch: 1, gen: 'manual_seed', seed: 0, trace: true },
-  { name: 'tiny-ncsnpp_N10_b1_generator0', model: 'tiny-ncsnpp', steps: 10, batch: 1, gen: 'Generator', seed: 0, trace: true },
-  { name: 'tiny-ncsnpp_N2_b2_generator1', model: 'tiny-ncsnpp', steps: 2, batch: 2, gen: 'Generator', seed: 1, trace: true },
-  { name: 'tiny-ncsnpp_N10_b2_manualseed1', model: 'tiny-ncsnpp', steps: 10, batch: 2, gen: 'manual_seed', seed: 1, trace: false },
-  { name: 'tiny-ncsnpp_N100_b1_manualseed2', model: 'tiny-ncsnpp', steps: 100, batch: 1, gen: 'manual_seed', seed: 2, trace: false },
+  {
+    name: 'tiny-ddpm-test_N2_b1_manualseed0',
+    model: 'tiny-ddpm-test',
+    steps: 2,
+    batch: 1,
+    gen: 'manual_seed',
+    seed: 0,
+    trace: true,
+  },
+  {
+    name: 'tiny-ddpm_N2_b1_manualseed0',
+    model: 'tiny-ddpm',
+    steps: 2,
+    batch: 1,
+    gen: 'manual_seed',
+    seed: 0,
+    trace: true,
+  },
+  {
+    name: 'tiny-ddpm_N10_b1_generator0',
+    model: 'tiny-ddpm',
+    steps: 10,
+    batch: 1,
+    gen: 'Generator',
+    seed: 0,
+    trace: true,
+  },
+  {
+    name: 'tiny-ddpm_N2_b2_manualseed1',
+    model: 'tiny-ddpm',
+    steps: 2,
+    batch: 2,
+    gen: 'manual_seed',
+    seed: 1,
+    trace: true,
+  },
+  {
+    name: 'tiny-ddpm_N10_b2_generator1',
+    model: 'tiny-ddpm',
+    steps: 10,
+    batch: 2,
+    gen: 'Generator',
+    seed: 1,
+    trace: false,
+  },
+  {
+    name: 'tiny-ddpm_N100_b1_manualseed2',
+    model: 'tiny-ddpm',
+    steps: 100,
+    batch: 1,
+    gen: 'manual_seed',
+    seed: 2,
+    trace: false,
+  },
+  {
+    name: 'tiny-ncsnpp_N2_b1_manualseed0',
+    model: 'tiny-ncsnpp',
+    steps: 2,
+    batch: 1,
+    gen: 'manual_seed',
+    seed: 0,
+    trace: true,
+  },
+  {
+    name: 'tiny-ncsnpp_N10_b1_generator0',
+    model: 'tiny-ncsnpp',
+    steps: 10,
+    batch: 1,
+    gen: 'Generator',
+    seed: 0,
+    trace: true,
+  },
+  {
+    name: 'tiny-ncsnpp_N2_b2_generator1',
+    model: 'tiny-ncsnpp',
+    steps: 2,
+    batch: 2,
+    gen: 'Generator',
+    seed: 1,
+    trace: true,
+  },
+  {
+    name: 'tiny-ncsnpp_N10_b2_manualseed1',
+    model: 'tiny-ncsnpp',
+    steps: 10,
+    batch: 2,
+    gen: 'manual_seed',
+    seed: 1,
+    trace: false,
+  },
+  {
+    name: 'tiny-ncsnpp_N100_b1_manualseed2',
+    model: 'tiny-ncsnpp',
+    steps: 100,
+    batch: 1,
+    gen: 'manual_seed',
+    seed: 2,
+    trace: false,
+  },
 ];
 
 const pipes = new Map<string, ScoreSdeVePipeline>();
 before(async () => {
-  for (const model of ['tiny-ddpm-test', 'tiny-ddpm', 'tiny-ncsnpp']) pipes.set(model, await fixturePipeline(model));
+  for (const model of ['tiny-ddpm-test', 'tiny-ddpm', 'tiny-ncsnpp'])
+    pipes.set(model, await fixturePipeline(model));
 });
 after(async () => {
   for (const p of pipes.values()) await p.release();
 });
 
-const generatorFor = (run: Run) => (run.gen === 'manual_seed' ? manualSeed(run.seed) : new Generator().manualSeed(run.seed));
+const generatorFor = (run: Run) =>
+  run.gen === 'manual_seed' ? manualSeed(run.seed) : new Generator().manualSeed(run.seed);
 
 describe('ScoreSdeVePipeline parity with diffusers v0.23.0', () => {
   for (const run of RUNS) {
@@ -63,7 +153,8 @@ describe('ScoreSdeVePipeline parity with diffusers v0.23.0', () => {
         assert.equal(s.step, i);
         assert.equal(s.totalSteps, run.steps);
         const sigmaT = ref.get(`trace/step${String(i).padStart(3, '0')}/sigma_t`)!;
-        for (const v of sigmaT.data) assert.ok(Math.abs(s.sigma - Number(v)) <= 3e-7 * Number(v), `step ${i} σ`);
+        for (const v of sigmaT.data)
+          assert.ok(Math.abs(s.sigma - Number(v)) <= 3e-7 * Number(v), `step ${i} σ`);
         if (run.trace) {
           const key = (k: string) => ref.get(`trace/step${String(i).padStart(3, '0')}/${k}`)!;
           assertRel(s.sample, key('prev_sample'), tol, `step ${i} prev_sample`);
@@ -71,7 +162,12 @@ describe('ScoreSdeVePipeline parity with diffusers v0.23.0', () => {
         }
       });
       const last = steps[steps.length - 1];
-      const rel = assertRel(last.sampleMean, ref.get('final_prev_sample_mean_unclamped')!, tol, 'final prev_sample_mean');
+      const rel = assertRel(
+        last.sampleMean,
+        ref.get('final_prev_sample_mean_unclamped')!,
+        tol,
+        'final prev_sample_mean',
+      );
       t.diagnostic(`final prev_sample_mean rel ${rel.toExponential(2)}`);
       assertRel(last.sample, ref.get('final_prev_sample')!, tol, 'final prev_sample');
       assertImagesClose(images, ref.get('images')!);
@@ -104,13 +200,15 @@ describe("diffusers' fast test (ScoreSdeVeipelineFastTests::test_inference)", ()
     const slice = (im: Tensor) => {
       // image[0, -3:, -3:, -1] of a (1, 32, 32, 3) array
       const out: number[] = [];
-      for (let y = 29; y < 32; y++) for (let x = 29; x < 32; x++) out.push(Number(im.data[(y * 32 + x) * 3 + 2]));
+      for (let y = 29; y < 32; y++)
+        for (let x = 29; x < 32; x++) out.push(Number(im.data[(y * 32 + x) * 3 + 2]));
       return out;
     };
     assert.deepEqual(images.dims, [1, 32, 32, 3]);
     const expected = [0, 1, 0, 0, 0, 1, 0, 0, 0];
     for (const got of [slice(images), slice(fromTuple)]) {
-      got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-2, `slice ${got} vs ${expected}`));
+      for (const [i, v] of got.entries())
+        assert.ok(Math.abs(v - expected[i]) < 1e-2, `slice ${got} vs ${expected}`);
     }
   });
 });

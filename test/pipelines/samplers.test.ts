@@ -1,7 +1,12 @@
 /** The pipeline's `sampler` option, `inpaint` and `colorize`: wiring to src/samplers and image handling. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PipelineImage, type PipelineStep, type ScoreSdeVePipeline, toClampedNHWC } from '../../src/pipelines/index.js';
+import {
+  PipelineImage,
+  type PipelineStep,
+  type ScoreSdeVePipeline,
+  toClampedNHWC,
+} from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
 import { colorize, inpaint, runSampler } from '../../src/samplers/index.js';
 import { Tensor } from '../../src/tensor.js';
@@ -17,7 +22,14 @@ after(async () => {
 
 const gen = (seed: number) => new Generator().manualSeed(seed);
 /** Default-scheduler settings as the pipeline passes them to the samplers. */
-const SCHEDULER_SETTINGS = { sigmaMin: 0.01, sigmaMax: 1348, snr: 0.15, correctSteps: 1, samplingEps: 1e-5, numTrainTimesteps: 2000 };
+const SCHEDULER_SETTINGS = {
+  sigmaMin: 0.01,
+  sigmaMax: 1348,
+  snr: 0.15,
+  correctSteps: 1,
+  samplingEps: 1e-5,
+  numTrainTimesteps: 2000,
+};
 
 /** A 32×32 RGB test card: a gradient in R, a checkerboard in G, constant B. */
 function testCard(): PipelineImage {
@@ -79,7 +91,10 @@ describe('sampler option', () => {
   });
 
   it('rejects unknown samplers', async () => {
-    await assert.rejects(pipe.call({ sampler: 'ddim' as 'pc' }), /unknown sampler "ddim"; known: pc, ode, heun, dpmpp-2m/);
+    await assert.rejects(
+      pipe.call({ sampler: 'ddim' as 'pc' }),
+      /unknown sampler "ddim"; known: pc, ode, heun, dpmpp-2m/,
+    );
   });
 });
 
@@ -88,7 +103,8 @@ describe('inpaint', () => {
     const card = testCard();
     // diffusers' convention: white = repaint. Repaint the left half.
     const maskData = new Uint8Array(32 * 32 * 3);
-    for (let y = 0; y < 32; y++) for (let x = 0; x < 16; x++) maskData.fill(255, (y * 32 + x) * 3, (y * 32 + x) * 3 + 3);
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 16; x++) maskData.fill(255, (y * 32 + x) * 3, (y * 32 + x) * 3 + 3);
     const mask = new PipelineImage(32, 32, maskData);
 
     const { images } = await pipe.inpaint({ image: card, mask, numInferenceSteps: 3, generator: gen(6) });
@@ -96,7 +112,11 @@ describe('inpaint', () => {
     for (let y = 0; y < 32; y++) {
       for (let x = 16; x < 32; x++) {
         const p = (y * 32 + x) * 3;
-        assert.deepEqual([...images[0].data.subarray(p, p + 3)], [...card.data.subarray(p, p + 3)], `pixel ${x},${y}`);
+        assert.deepEqual(
+          [...images[0].data.subarray(p, p + 3)],
+          [...card.data.subarray(p, p + 3)],
+          `pixel ${x},${y}`,
+        );
       }
     }
     // Same as calling the sampler directly with a keep-mask (1 = keep) and the card as floats.
@@ -106,8 +126,18 @@ describe('inpaint', () => {
       for (let c = 0; c < 3; c++) image.data[c * 1024 + p] = card.data[p * 3 + c] / 255;
       keep.data[p] = p % 32 >= 16 ? 1 : 0;
     }
-    const direct = await inpaint(pipe.scoreFn, { ...SCHEDULER_SETTINGS, steps: 3, image, mask: keep }, { generator: gen(6) });
-    const np = await pipe.inpaint({ image: card, mask, numInferenceSteps: 3, generator: gen(6), outputType: 'np' });
+    const direct = await inpaint(
+      pipe.scoreFn,
+      { ...SCHEDULER_SETTINGS, steps: 3, image, mask: keep },
+      { generator: gen(6) },
+    );
+    const np = await pipe.inpaint({
+      image: card,
+      mask,
+      numInferenceSteps: 3,
+      generator: gen(6),
+      outputType: 'np',
+    });
     assert.deepEqual(np.images.data, toClampedNHWC(direct.sample).data);
   });
 
@@ -126,17 +156,30 @@ describe('inpaint', () => {
     assert.equal(images.length, 2);
     for (const im of images) assert.deepEqual(im.data, card.data);
     const small = new PipelineImage(16, 16, new Uint8Array(16 * 16 * 3));
-    await assert.rejects(pipe.inpaint({ image: small, mask: black }), /image is 16×16, but the model generates 32×32 images/);
+    await assert.rejects(
+      pipe.inpaint({ image: small, mask: black }),
+      /image is 16×16, but the model generates 32×32 images/,
+    );
   });
 });
 
 describe('colorize', () => {
   it('matches the samplers’ colorize on the channel-mean gray image', async () => {
     const card = testCard();
-    const { images } = await pipe.colorize({ image: card, numInferenceSteps: 3, generator: gen(7), outputType: 'np' });
+    const { images } = await pipe.colorize({
+      image: card,
+      numInferenceSteps: 3,
+      generator: gen(7),
+      outputType: 'np',
+    });
     const gray = new Tensor('float32', new Float32Array(3 * 1024), [1, 3, 32, 32]);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) gray.data[c * 1024 + p] = card.data[p * 3 + c] / 255;
-    const direct = await colorize(pipe.scoreFn, { ...SCHEDULER_SETTINGS, steps: 3, grayImage: gray }, { generator: gen(7) });
+    for (let p = 0; p < 1024; p++)
+      for (let c = 0; c < 3; c++) gray.data[c * 1024 + p] = card.data[p * 3 + c] / 255;
+    const direct = await colorize(
+      pipe.scoreFn,
+      { ...SCHEDULER_SETTINGS, steps: 3, grayImage: gray },
+      { generator: gen(7) },
+    );
     assert.deepEqual(images.dims, [1, 32, 32, 3]);
     assert.deepEqual(images.data, toClampedNHWC(direct.sample).data);
   });

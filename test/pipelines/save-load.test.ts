@@ -1,6 +1,14 @@
 /** Loading layouts (pipeline folder, root-level repo, Hub cache), savePretrained round trips, call arguments. */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,7 +47,7 @@ async function twoSteps(pipe: ScoreSdeVePipeline): Promise<Tensor[]> {
 
 const assertSameTensors = (a: Tensor[], b: Tensor[]) => {
   assert.equal(a.length, b.length);
-  a.forEach((t, i) => assert.deepEqual(t.data, b[i].data, `tensor ${i} differs`));
+  for (const [i, t] of a.entries()) assert.deepEqual(t.data, b[i].data, `tensor ${i} differs`);
 };
 
 const MODEL_INDEX = `{
@@ -76,21 +84,33 @@ describe('ScoreSdeVePipeline loading and saving', () => {
     assert.deepEqual(pipe.scheduler.config, new ScoreSdeVeScheduler().config);
     const ref = await loadRun('tiny-ncsnpp_N2_b1_manualseed0');
     const steps: PipelineStep[] = [];
-    await pipe.call({ numInferenceSteps: 2, generator: manualSeed(0), outputType: 'np', onStep: (s) => steps.push(s) });
+    await pipe.call({
+      numInferenceSteps: 2,
+      generator: manualSeed(0),
+      outputType: 'np',
+      onStep: (s) => steps.push(s),
+    });
     assertRel(steps[1].sampleMean, ref.get('final_prev_sample_mean_unclamped')!, 1e-5, 'final');
   });
 
   it('savePretrained writes the diffusers pipeline folder', async () => {
     await original.savePretrained(saved);
     assert.equal(readFileSync(join(saved, 'model_index.json'), 'utf8'), MODEL_INDEX);
-    for (const f of ['unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json']) {
+    for (const f of [
+      'unet/config.json',
+      'unet/diffusion_pytorch_model.safetensors',
+      'scheduler/scheduler_config.json',
+    ]) {
       assert.ok(existsSync(join(saved, f)), `${f} missing`);
     }
     const schedulerConfig = JSON.parse(readFileSync(join(saved, 'scheduler/scheduler_config.json'), 'utf8'));
     assert.equal(schedulerConfig._class_name, 'ScoreSdeVeScheduler');
     assert.equal(schedulerConfig.snr, 0.2);
     assert.equal(schedulerConfig.sigma_max, 380);
-    assert.equal(JSON.parse(readFileSync(join(saved, 'unet/config.json'), 'utf8'))._class_name, 'UNet2DModel');
+    assert.equal(
+      JSON.parse(readFileSync(join(saved, 'unet/config.json'), 'utf8'))._class_name,
+      'UNet2DModel',
+    );
   });
 
   it('a saved folder loads back to identical outputs', async () => {
@@ -103,7 +123,10 @@ describe('ScoreSdeVePipeline loading and saving', () => {
     const root = join(tmp, 'root-level');
     mkdirSync(root);
     copyFileSync(join(saved, 'unet/config.json'), join(root, 'config.json'));
-    copyFileSync(join(saved, 'unet/diffusion_pytorch_model.safetensors'), join(root, 'diffusion_pytorch_model.safetensors'));
+    copyFileSync(
+      join(saved, 'unet/diffusion_pytorch_model.safetensors'),
+      join(root, 'diffusion_pytorch_model.safetensors'),
+    );
     copyFileSync(join(saved, 'scheduler/scheduler_config.json'), join(root, 'scheduler_config.json'));
     const pipe = await load(root);
     assert.equal(pipe.scheduler.config.snr, 0.2);
@@ -115,7 +138,12 @@ describe('ScoreSdeVePipeline loading and saving', () => {
     const commit = 'a'.repeat(40);
     const repo = join(cacheDir, 'models--test-org--tiny-ncsnpp');
     const snapshot = join(repo, 'snapshots', commit);
-    for (const f of ['model_index.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json']) {
+    for (const f of [
+      'model_index.json',
+      'unet/config.json',
+      'unet/diffusion_pytorch_model.safetensors',
+      'scheduler/scheduler_config.json',
+    ]) {
       mkdirSync(join(snapshot, f, '..'), { recursive: true });
       copyFileSync(join(saved, f), join(snapshot, f));
     }
@@ -130,7 +158,10 @@ describe('ScoreSdeVePipeline loading and saving', () => {
   });
 
   it('says when a path is neither a folder nor a Hub id', async () => {
-    await assert.rejects(load('./no/such/model'), /"\.\/no\/such\/model" is not an existing folder, nor a Hub repo id/);
+    await assert.rejects(
+      load('./no/such/model'),
+      /"\.\/no\/such\/model" is not an existing folder, nor a Hub repo id/,
+    );
   });
 });
 
@@ -143,7 +174,10 @@ describe('ScoreSdeVePipeline.call arguments, abort and progress', () => {
 
   it('rejects bad arguments with errors that name them', async () => {
     await assert.rejects(pipe.call({ batchSize: 0 }), /batchSize must be a positive integer, got 0/);
-    await assert.rejects(pipe.call({ numInferenceSteps: 2.5 }), /numInferenceSteps must be a positive integer/);
+    await assert.rejects(
+      pipe.call({ numInferenceSteps: 2.5 }),
+      /numInferenceSteps must be a positive integer/,
+    );
     await assert.rejects(
       pipe.call({ batchSize: 2, generator: [new Generator()] }),
       /a list of 1 generators was given for batchSize 2/,

@@ -25,11 +25,12 @@ const SIGMA_MIN = 0.01;
 const SIGMA_MAX = 1348;
 const gaussian = gaussianScore(MEAN, STD);
 
-/** Exact ODE map of the Gaussian from σmax (starting at σmax·z) down to σEnd. */
+/** Exact ODE map of the Gaussian from x = σmax·z (float32, as the samplers start) at σmax down to σEnd. */
 function exactMap(z: Float32Array, sigmaEnd: number): Float64Array {
   return Float64Array.from(z, (zi, i) => {
     const s = STD[i % D];
-    return MEAN[i % D] + (zi * SIGMA_MAX * Math.sqrt(s * s + sigmaEnd * sigmaEnd)) / Math.sqrt(s * s + SIGMA_MAX * SIGMA_MAX);
+    const start = Math.fround(zi * SIGMA_MAX);
+    return MEAN[i % D] + ((start - MEAN[i % D]) * Math.sqrt(s * s + sigmaEnd * sigmaEnd)) / Math.sqrt(s * s + SIGMA_MAX * SIGMA_MAX);
   });
 }
 
@@ -119,18 +120,18 @@ describe('probability-flow ODE (RK45)', () => {
   it('solves the Gaussian ODE to the requested tolerance, with fewer calls for looser tolerances', async () => {
     const exact = exactMap(z, sigmaEps);
     const results = [];
-    for (const tol of [1e-3, 1e-5, 1e-7]) {
+    for (const tol of [1e-3, 1e-4, 1e-5, 1e-6]) {
       const r = await decodeProbabilityFlow(gaussian, latent, { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: tol, atol: tol });
       results.push({ tol, nfe: r.nfe, err: maxError(r.sample.data, exact) });
     }
-    // Global error ≲ 100× the local tolerance (plus float32 output rounding); NFE grows as tolerances tighten.
-    for (const { tol, err } of results) assert.ok(err < 100 * tol + 1e-6, `rtol=atol=${tol}: max error ${err}`);
-    assert.ok(results[0].nfe < results[1].nfe && results[1].nfe < results[2].nfe, JSON.stringify(results));
+    // Global error within 10× the local tolerance (plus float32 output rounding); NFE grows as tolerances tighten.
+    for (const { tol, err } of results) assert.ok(err < 10 * tol + 1e-6, `rtol=atol=${tol}: max error ${err}`);
+    for (let i = 1; i < results.length; i++) assert.ok(results[i - 1].nfe < results[i].nfe, JSON.stringify(results));
     assert.equal(results[1].nfe % 6, 2, 'NFE = 2 (initial step selection) + 6 per attempted step');
   });
 
   it('the final denoising step is Tweedie at σ(eps): std s²/√(s² + σ²)', async () => {
-    const r = await decodeProbabilityFlow(gaussian, latent, { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: 1e-7, atol: 1e-7, denoise: true });
+    const r = await decodeProbabilityFlow(gaussian, latent, { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: 1e-6, atol: 1e-6, denoise: true });
     const exact = exactMap(z, sigmaEps).map((v, i) => {
       const s2 = STD[i % D] ** 2;
       return MEAN[i % D] + ((v - MEAN[i % D]) * s2) / (s2 + sigmaEps * sigmaEps);
@@ -140,7 +141,7 @@ describe('probability-flow ODE (RK45)', () => {
 
   it('is invertible: encoding data to noise and decoding it returns the data', async () => {
     const { samples } = sampleExact(mixture.model, 64, new Generator().manualSeed(2));
-    const opts = { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: 1e-7, atol: 1e-7 };
+    const opts = { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: 1e-6, atol: 1e-6 };
     const enc = await encodeProbabilityFlow(mixture, samples, opts);
     // The latent is ≈ σmax·N(0, I).
     let sq = 0;
