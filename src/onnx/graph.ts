@@ -386,7 +386,12 @@ export class GraphBuilder {
     const c = this.shape(x)[1] as number;
     const mean = this.constFloat(new Float32Array(c));
     const variance = this.constFloat(new Float32Array(c).fill(1));
-    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { type: 'float', value: 0 } }, this.shape(x));
+    return this.op(
+      'BatchNormalization',
+      [x, scale, bias, mean, variance],
+      { epsilon: { type: 'float', value: 0 } },
+      this.shape(x),
+    );
   }
 
   /** Gather rows of `table` (N, D) at int64 `indices`. */

@@ -2,7 +2,10 @@
  * An onnxruntime-node session built from model bytes, with the settings that run this project's graphs
  * fastest on CPU (full graph optimisation, one intra-op thread per core), feeding and returning Tensors.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tensor } from '../tensor.js';
 
@@ -19,24 +22,50 @@ export interface OnnxSessionOptions {
 
 const ORT_DTYPES = new Set(['float32', 'int64', 'int32', 'float64', 'uint8', 'bool']);
 
-/** Throws a clear error when a requested provider is not in this onnxruntime-node build. */
+const INSTALL_HINT =
+  "For 'cuda', reinstall onnxruntime-node with its CUDA binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild " +
+  "onnxruntime-node; this project's .npmrc skips that download by default) and install the CUDA 12 / cuDNN 9 runtime.";
+
+/** Whether the provider's shared library sits beside onnxruntime-node's binding (undefined: layout unknown). */
+function providerLibraryPresent(ep: string): boolean | undefined {
+  try {
+    const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
+    const names = [`libonnxruntime_providers_${ep}.so`, `onnxruntime_providers_${ep}.dll`];
+    for (const napi of readdirSync(bin)) {
+      const dir = join(bin, napi, process.platform, process.arch);
+      if (existsSync(dir)) return names.some((n) => existsSync(join(dir, n)));
+    }
+  } catch {
+    // Unknown install layout: leave the verdict to session creation.
+  }
+  return undefined;
+}
+
+/** Throws a clear error when a requested provider is not available in this onnxruntime-node install. */
 export function checkExecutionProviders(eps: readonly string[]): void {
   const backends = ort.listSupportedBackends();
   for (const ep of eps) {
-    if (ep !== 'cpu' && ep !== 'cuda')
+    if (ep !== 'cpu' && ep !== 'cuda') {
       throw new RangeError(`executionProviders: unknown provider "${ep}" (use 'cpu' or 'cuda')`);
+    }
     const b = backends.find((x) => x.name === ep);
-    if (!b) {
+    const missing = !b || (!b.bundled && providerLibraryPresent(ep) === false);
+    if (missing) {
       throw new Error(
-        `executionProviders: '${ep}' is not available in this onnxruntime-node build ` +
-          `(available: ${backends.map((x) => x.name).join(', ')}). For 'cuda' install onnxruntime-node's CUDA ` +
-          'binaries (npm install onnxruntime-node --onnxruntime-node-install=cuda12) and the CUDA 12 runtime.',
+        `executionProviders: '${ep}' is not available in this onnxruntime-node install ` +
+          `(available: ${backends
+            .filter((x) => x.bundled)
+            .map((x) => x.name)
+            .join(', ')}). ${INSTALL_HINT}`,
       );
     }
   }
 }
 
 export class OnnxSession {
+  /** Runs in flight: release() waits for them, so a native session is never freed under a run. */
+  private readonly running = new Set<Promise<unknown>>();
+
   private constructor(
     private session: ort.InferenceSession | null,
     readonly inputNames: readonly string[],
@@ -84,7 +113,14 @@ export class OnnxSession {
         throw new TypeError(`OnnxSession: input "${name}" has unsupported dtype ${t.dtype}`);
       ortFeeds[name] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
     }
-    const results = await this.session.run(ortFeeds, [...outputNames]);
+    const pending = this.session.run(ortFeeds, [...outputNames]);
+    this.running.add(pending);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await pending;
+    } finally {
+      this.running.delete(pending);
+    }
     const out = new Map<string, Tensor>();
     for (const name of outputNames) {
       const r = results[name];
@@ -102,6 +138,7 @@ export class OnnxSession {
   async release(): Promise<void> {
     const s = this.session;
     this.session = null;
+    await Promise.allSettled([...this.running]);
     await s?.release();
   }
 }

@@ -42,9 +42,12 @@ export interface GaussianMixtureSpec {
 /** Builds (and validates) a mixture from its spec. */
 export function gaussianMixture(spec: GaussianMixtureSpec): GaussianMixture {
   const { means, stds } = spec;
-  if (!Array.isArray(means) || means.length === 0) throw new TypeError('gaussianMixture: means must be a non-empty array');
+  if (!Array.isArray(means) || means.length === 0)
+    throw new TypeError('gaussianMixture: means must be a non-empty array');
   if (!Array.isArray(stds) || stds.length !== means.length) {
-    throw new RangeError(`gaussianMixture: stds must have one entry per component (${means.length}), got ${stds?.length}`);
+    throw new RangeError(
+      `gaussianMixture: stds must have one entry per component (${means.length}), got ${stds?.length}`,
+    );
   }
   const k = means.length;
   const firstArray = [...means, ...stds].find((v) => typeof v !== 'number') as ArrayLike<number> | undefined;
@@ -52,17 +55,20 @@ export function gaussianMixture(spec: GaussianMixtureSpec): GaussianMixture {
   const d = numelOf(dims);
   const expand = (v: number | ArrayLike<number>, what: string): Float64Array => {
     if (typeof v === 'number') return new Float64Array(d).fill(v);
-    if (v.length !== d) throw new RangeError(`gaussianMixture: ${what} has ${v.length} values, expected ${d} (dims [${dims}])`);
+    if (v.length !== d)
+      throw new RangeError(`gaussianMixture: ${what} has ${v.length} values, expected ${d} (dims [${dims}])`);
     return Float64Array.from(v);
   };
   const m = means.map((v, i) => expand(v, `means[${i}]`));
   const s = stds.map((v, i) => expand(v, `stds[${i}]`));
   for (let i = 0; i < k; i++) {
     if (!m[i].every(Number.isFinite)) throw new RangeError(`gaussianMixture: means[${i}] must be finite`);
-    if (!s[i].every((x) => Number.isFinite(x) && x >= 0)) throw new RangeError(`gaussianMixture: stds[${i}] must be finite and ≥ 0`);
+    if (!s[i].every((x) => Number.isFinite(x) && x >= 0))
+      throw new RangeError(`gaussianMixture: stds[${i}] must be finite and ≥ 0`);
   }
   const w = Float64Array.from(spec.weights ?? new Array(k).fill(1));
-  if (w.length !== k) throw new RangeError(`gaussianMixture: weights must have ${k} entries, got ${w.length}`);
+  if (w.length !== k)
+    throw new RangeError(`gaussianMixture: weights must have ${k} entries, got ${w.length}`);
   const total = w.reduce((a, b) => a + b, 0);
   if (!w.every((x) => Number.isFinite(x) && x >= 0) || !(total > 0)) {
     throw new RangeError('gaussianMixture: weights must be finite, ≥ 0 and not all 0');
@@ -117,7 +123,12 @@ function logResponsibilitiesInto(
 }
 
 /** log r_k(x) for one row x at noise σ: the log posterior probability of each component. */
-export function logResponsibilities(model: GaussianMixture, x: ArrayLike<number>, offset: number, sigma: number): Float64Array {
+export function logResponsibilities(
+  model: GaussianMixture,
+  x: ArrayLike<number>,
+  offset: number,
+  sigma: number,
+): Float64Array {
   const out = new Float64Array(model.weights.length);
   logResponsibilitiesInto(model, noisedTables(model, sigma), x, offset, out);
   return out;
@@ -133,10 +144,14 @@ export function gaussianMixtureScore(spec: GaussianMixtureSpec | GaussianMixture
     assertFloat32(x, 'x');
     const batch = x.dims[0];
     if (x.numel !== batch * d) {
-      throw new RangeError(`analytic score: x [${x.dims.join(', ')}] does not hold samples of [${model.dims.join(', ')}]`);
+      throw new RangeError(
+        `analytic score: x [${x.dims.join(', ')}] does not hold samples of [${model.dims.join(', ')}]`,
+      );
     }
     if (!(sigma instanceof Float32Array) || sigma.length !== batch) {
-      throw new RangeError(`analytic score: sigma must be a Float32Array with one value per batch row (${batch})`);
+      throw new RangeError(
+        `analytic score: sigma must be a Float32Array with one value per batch row (${batch})`,
+      );
     }
     const out = new Float32Array(x.numel);
     const acc = new Float64Array(d);
@@ -232,5 +247,11 @@ export function classifyComponents(model: GaussianMixture, x: Tensor<'float32'>,
 }
 
 function isMixture(v: unknown): v is GaussianMixture {
-  return typeof v === 'object' && v !== null && 'means' in v && 'weights' in v && (v as GaussianMixture).weights instanceof Float64Array;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    'means' in v &&
+    'weights' in v &&
+    (v as GaussianMixture).weights instanceof Float64Array
+  );
 }

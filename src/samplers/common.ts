@@ -7,7 +7,10 @@ import { type Tensor, numelOf } from '../tensor.js';
 import type { Generator } from '../random/generator.js';
 
 /** Standard normal noise of `dims` (B, ...) drawn like diffusers' randn_tensor (a list = one generator per row). */
-export function drawNoise(dims: readonly number[], generator: Generator | Generator[] | undefined): Tensor<'float32'> {
+export function drawNoise(
+  dims: readonly number[],
+  generator: Generator | Generator[] | undefined,
+): Tensor<'float32'> {
   return randnTensor(dims, { generator }) as Tensor<'float32'>;
 }
 
@@ -27,7 +30,9 @@ export function sigmaVector(batch: number, sigma: number): Float32Array {
 /** Validates a sample shape (B, ...rest) and returns its batch size and per-row size. */
 export function checkShape(shape: readonly number[], name = 'shape'): { batch: number; rowSize: number } {
   if (!Array.isArray(shape) || shape.length < 2) {
-    throw new TypeError(`${name} must be [batch, ...sample dims] (e.g. [B, C, H, W]), got ${JSON.stringify(shape)}`);
+    throw new TypeError(
+      `${name} must be [batch, ...sample dims] (e.g. [B, C, H, W]), got ${JSON.stringify(shape)}`,
+    );
   }
   const n = numelOf(shape);
   if (n === 0) throw new RangeError(`${name} [${shape.join(', ')}] is empty`);
@@ -42,7 +47,8 @@ export function checkPositive(value: number, name: string, allowZero = false): v
 
 /** Throws a RangeError unless `value` is an integer ≥ `min`. */
 export function checkInteger(value: number, name: string, min: number): void {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
 }
 
 /** Calls the score function and checks that it kept the shape and dtype. */

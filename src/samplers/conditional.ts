@@ -5,6 +5,12 @@
  * noised to the sample's current level, data + σ·z. At the final level σ = 0 the known part is exact.
  * Unlike score_sde, which re-noises at the step's starting σ after both updates, the predictor's output
  * gets the σ it actually stepped down to.
+ *
+ * Known limitation of this (replacement) method: it is exact when the known part either decides the
+ * mode while the rest is still very noisy (e.g. half an image) or says nothing about it; when the known part
+ * is only weakly informative, the unknown part commits to a mode before the known part can steer it. On the
+ * 2-D mixture 0.7·N((0, −2), 0.25) + 0.3·N((0.3, 2), 0.25) with x₀ = 0.6 known, p(upper mode | x₀) = 0.42 but
+ * the sampler gives ≈ 0.32 (the prior 0.3), at 100–500 steps and also with RePaint-style resampling.
  */
 import { assertFloat32, type Tensor } from '../tensor.js';
 import { drawNoise } from './common.js';
@@ -107,9 +113,14 @@ export async function colorizePc(
 /** The mask as one 0/1 flag per image element; validates values and broadcasting. */
 function broadcastMask(mask: Tensor<'float32'>, dims: readonly number[]): Uint8Array {
   assertFloat32(mask, 'mask');
-  const md = mask.dims.length < dims.length ? [...new Array(dims.length - mask.dims.length).fill(1), ...mask.dims] : mask.dims;
+  const md =
+    mask.dims.length < dims.length
+      ? [...new Array(dims.length - mask.dims.length).fill(1), ...mask.dims]
+      : mask.dims;
   if (md.length !== dims.length || md.some((d, i) => d !== dims[i] && d !== 1)) {
-    throw new RangeError(`mask [${mask.dims.join(', ')}] does not broadcast to the image [${dims.join(', ')}]`);
+    throw new RangeError(
+      `mask [${mask.dims.join(', ')}] does not broadcast to the image [${dims.join(', ')}]`,
+    );
   }
   for (const v of mask.data) {
     if (v !== 0 && v !== 1) throw new RangeError(`mask values must be 0 (fill in) or 1 (known), got ${v}`);

@@ -25,7 +25,11 @@ export interface HeunOptions {
   churnNoise?: number;
 }
 
-export async function sampleHeun(score: ScoreFn, opts: HeunOptions, common: SamplerCommon = {}): Promise<SamplerResult> {
+export async function sampleHeun(
+  score: ScoreFn,
+  opts: HeunOptions,
+  common: SamplerCommon = {},
+): Promise<SamplerResult> {
   checkShape(opts.shape);
   checkInteger(opts.steps, 'steps', 1);
   const churn = opts.churn ?? 0;
@@ -45,7 +49,8 @@ export async function sampleHeun(score: ScoreFn, opts: HeunOptions, common: Samp
     const sigma = sigmas[i];
     const next = sigmas[i + 1];
     // Churn: raise the noise level to σ̂ = σ(1 + γ) by adding fresh noise, then solve the ODE from σ̂.
-    const gamma = churn > 0 && sigma >= churnMin && sigma <= churnMax ? Math.min(churn / n, Math.SQRT2 - 1) : 0;
+    const gamma =
+      churn > 0 && sigma >= churnMin && sigma <= churnMax ? Math.min(churn / n, Math.SQRT2 - 1) : 0;
     const sigmaHat = sigma * (1 + gamma);
     if (gamma > 0) {
       const z = drawNoise(opts.shape, common.generator).data;

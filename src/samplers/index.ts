@@ -24,7 +24,14 @@ export {
   gaussianScore,
   sampleExact,
 } from './analytic.js';
-export { PC_CORRECTORS, PC_PREDICTORS, type PcCorrector, type PcOptions, type PcPredictor, samplePc } from './pc.js';
+export {
+  PC_CORRECTORS,
+  PC_PREDICTORS,
+  type PcCorrector,
+  type PcOptions,
+  type PcPredictor,
+  samplePc,
+} from './pc.js';
 export {
   decodeProbabilityFlow,
   type EncodeResult,
@@ -38,3 +45,4 @@ export { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
 export { colorizePc, inpaintPc } from './conditional.js';
 export { geometricSigmas, karrasSigmas } from './schedules.js';
 export { type SlicedWassersteinOptions, slicedWasserstein } from './sliced-wasserstein.js';
+export { type MixtureSlices, mixtureSlices, slicedWassersteinToMixture } from './sliced-wasserstein-exact.js';

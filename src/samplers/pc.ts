@@ -48,7 +48,11 @@ export interface PcConstraint {
 }
 
 /** PC sampling from σmax·z. */
-export async function samplePc(score: ScoreFn, opts: PcOptions, common: SamplerCommon = {}): Promise<SamplerResult> {
+export async function samplePc(
+  score: ScoreFn,
+  opts: PcOptions,
+  common: SamplerCommon = {},
+): Promise<SamplerResult> {
   return runPc(score, opts, common);
 }
 
@@ -93,7 +97,11 @@ export async function runPc(
       } else {
         const noise = drawNoise(shape, generator);
         const { step, std } = annealedLangevinStep(opts.snr, sigmas[i]);
-        sample = new Tensor('float32', langevinLikeUpdate(sample.data, modelOutput.data, noise.data, step, std).prev, shape);
+        sample = new Tensor(
+          'float32',
+          langevinLikeUpdate(sample.data, modelOutput.data, noise.data, step, std).prev,
+          shape,
+        );
       }
       constraint?.apply(sample.data, undefined, sigmas[i]);
     }
@@ -113,7 +121,8 @@ export async function runPc(
         sigma = sigmas[i];
         sigmaNext = i + 1 < n ? sigmas[i + 1] : 0;
       }
-      const { step, std } = predictor === 'ancestral' ? ancestralStep(sigma, sigmaNext) : eulerMaruyamaStep(sigma, sigmaNext);
+      const { step, std } =
+        predictor === 'ancestral' ? ancestralStep(sigma, sigmaNext) : eulerMaruyamaStep(sigma, sigmaNext);
       const noise = drawNoise(shape, generator);
       const out = langevinLikeUpdate(sample.data, modelOutput.data, noise.data, step, std);
       sample = new Tensor('float32', out.prev, shape);
@@ -131,7 +140,11 @@ export async function runPc(
 }
 
 /** step_pred's σ and adjacent σ: index = trunc(f32(t·(N − 1))) into the discrete sigmas, adjacent 0 at index 0. */
-function discreteAdjacent(discreteSigmas: Float32Array, t: number, n: number): { sigma: number; next: number } {
+function discreteAdjacent(
+  discreteSigmas: Float32Array,
+  t: number,
+  n: number,
+): { sigma: number; next: number } {
   const index = Math.trunc(Math.fround(t * (n - 1)));
   return { sigma: discreteSigmas[index], next: index === 0 ? 0 : discreteSigmas[index - 1] };
 }
@@ -142,9 +155,13 @@ export function checkPcOptions(opts: PcOptions): void {
   checkInteger(opts.correctSteps, 'correctSteps', 0);
   checkPositive(opts.snr, 'snr', true);
   if (!(PC_PREDICTORS as readonly string[]).includes(opts.predictor)) {
-    throw new RangeError(`predictor must be one of ${PC_PREDICTORS.join(', ')}; got ${JSON.stringify(opts.predictor)}`);
+    throw new RangeError(
+      `predictor must be one of ${PC_PREDICTORS.join(', ')}; got ${JSON.stringify(opts.predictor)}`,
+    );
   }
   if (!(PC_CORRECTORS as readonly string[]).includes(opts.corrector)) {
-    throw new RangeError(`corrector must be one of ${PC_CORRECTORS.join(', ')}; got ${JSON.stringify(opts.corrector)}`);
+    throw new RangeError(
+      `corrector must be one of ${PC_CORRECTORS.join(', ')}; got ${JSON.stringify(opts.corrector)}`,
+    );
   }
 }

@@ -73,8 +73,25 @@ export interface SamplerOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'shape', 'steps', 'sigmaMin', 'sigmaMax', 'snr', 'correctSteps', 'samplingEps', 'numTrainTimesteps',
-  'predictor', 'corrector', 'rho', 'churn', 'churnSigmaMin', 'churnSigmaMax', 'churnNoise', 'rtol', 'atol', 'eps', 'denoise',
+  'shape',
+  'steps',
+  'sigmaMin',
+  'sigmaMax',
+  'snr',
+  'correctSteps',
+  'samplingEps',
+  'numTrainTimesteps',
+  'predictor',
+  'corrector',
+  'rho',
+  'churn',
+  'churnSigmaMin',
+  'churnSigmaMax',
+  'churnNoise',
+  'rtol',
+  'atol',
+  'eps',
+  'denoise',
 ]);
 
 /** diffusers' ScoreSdeVeScheduler defaults. */
@@ -96,9 +113,11 @@ export const SAMPLER_DEFAULTS = Object.freeze({
 });
 
 function checkOptionNames(options: object, where: string): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object`);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${where}: options must be an object`);
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new RangeError(`${where}: unknown option '${key}'; known: ${[...KNOWN_OPTIONS].join(', ')}`);
+    if (!KNOWN_OPTIONS.has(key))
+      throw new RangeError(`${where}: unknown option '${key}'; known: ${[...KNOWN_OPTIONS].join(', ')}`);
   }
 }
 
@@ -108,7 +127,21 @@ function defined<T extends object>(o: T): Partial<T> {
 }
 
 function pcOptions(o: Partial<SamplerOptions>): Omit<PcOptions, 'shape'> {
-  return { ...COMMON_DEFAULTS, ...SAMPLER_DEFAULTS.pc, ...pick(defined(o), ['steps', 'sigmaMin', 'sigmaMax', 'snr', 'correctSteps', 'samplingEps', 'numTrainTimesteps', 'predictor', 'corrector']) };
+  return {
+    ...COMMON_DEFAULTS,
+    ...SAMPLER_DEFAULTS.pc,
+    ...pick(defined(o), [
+      'steps',
+      'sigmaMin',
+      'sigmaMax',
+      'snr',
+      'correctSteps',
+      'samplingEps',
+      'numTrainTimesteps',
+      'predictor',
+      'corrector',
+    ]),
+  };
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
@@ -123,22 +156,35 @@ export async function runSampler(
   common: SamplerCommon = {},
 ): Promise<SamplerResult> {
   checkOptionNames(options, `runSampler('${name}')`);
-  if (typeof score !== 'function') throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
+  if (typeof score !== 'function')
+    throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
   const o = defined(options);
   const base = { ...COMMON_DEFAULTS, ...pick(o, ['sigmaMin', 'sigmaMax']), shape: options.shape };
   switch (name) {
     case 'pc':
       return samplePc(score, { ...pcOptions(o), shape: options.shape }, common);
     case 'ode':
-      return sampleProbabilityFlow(score, { ...base, ...SAMPLER_DEFAULTS.ode, ...pick(o, ['rtol', 'atol', 'eps', 'denoise']) }, common);
+      return sampleProbabilityFlow(
+        score,
+        { ...base, ...SAMPLER_DEFAULTS.ode, ...pick(o, ['rtol', 'atol', 'eps', 'denoise']) },
+        common,
+      );
     case 'heun':
       return sampleHeun(
         score,
-        { ...base, ...SAMPLER_DEFAULTS.heun, ...pick(o, ['steps', 'rho', 'churn', 'churnSigmaMin', 'churnSigmaMax', 'churnNoise']) },
+        {
+          ...base,
+          ...SAMPLER_DEFAULTS.heun,
+          ...pick(o, ['steps', 'rho', 'churn', 'churnSigmaMin', 'churnSigmaMax', 'churnNoise']),
+        },
         common,
       );
     case 'dpmpp-2m':
-      return sampleDpmSolver2M(score, { ...base, ...SAMPLER_DEFAULTS['dpmpp-2m'], ...pick(o, ['steps', 'rho']) }, common);
+      return sampleDpmSolver2M(
+        score,
+        { ...base, ...SAMPLER_DEFAULTS['dpmpp-2m'], ...pick(o, ['steps', 'rho']) },
+        common,
+      );
     default:
       throw new RangeError(`unknown sampler ${JSON.stringify(name)}; known: ${SAMPLER_NAMES.join(', ')}`);
   }
@@ -155,7 +201,11 @@ export interface InpaintOptions extends ConditionalOptions {
 }
 
 /** PC inpainting (score_sde's pc_inpainter): keeps `image` where mask = 1 and samples the rest. */
-export async function inpaint(score: ScoreFn, options: InpaintOptions, common: SamplerCommon = {}): Promise<SamplerResult> {
+export async function inpaint(
+  score: ScoreFn,
+  options: InpaintOptions,
+  common: SamplerCommon = {},
+): Promise<SamplerResult> {
   const { image, mask, ...rest } = options;
   checkOptionNames(rest, 'inpaint');
   return inpaintPc(score, image, mask, pcOptions(rest), common);
@@ -167,7 +217,11 @@ export interface ColorizeOptions extends ConditionalOptions {
 }
 
 /** PC colorization (score_sde's pc_colorizer): (B, 3, H, W) samples whose channel mean is `grayImage`. */
-export async function colorize(score: ScoreFn, options: ColorizeOptions, common: SamplerCommon = {}): Promise<SamplerResult> {
+export async function colorize(
+  score: ScoreFn,
+  options: ColorizeOptions,
+  common: SamplerCommon = {},
+): Promise<SamplerResult> {
   const { grayImage, ...rest } = options;
   checkOptionNames(rest, 'colorize');
   return colorizePc(score, grayImage, pcOptions(rest), common);

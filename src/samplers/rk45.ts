@@ -93,7 +93,10 @@ export async function integrateRk45(
     if (hAbs < minStep) hAbs = minStep;
     let stepRejected = false;
     for (;;) {
-      if (hAbs < minStep) throw new RangeError(`RK45: step size fell below ${minStep} at t=${t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`);
+      if (hAbs < minStep)
+        throw new RangeError(
+          `RK45: step size fell below ${minStep} at t=${t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`,
+        );
       let tNew = t + hAbs * direction;
       if (direction * (tNew - t1) > 0) tNew = t1;
       const h = tNew - t;
@@ -128,7 +131,8 @@ export async function integrateRk45(
       }
       const errorNorm = Math.sqrt(errSq / n);
       if (errorNorm < 1) {
-        let factor = errorNorm === 0 ? MAX_FACTOR : Math.min(MAX_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
+        let factor =
+          errorNorm === 0 ? MAX_FACTOR : Math.min(MAX_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
         if (stepRejected) factor = Math.min(1, factor);
         hAbs *= factor;
         t = tNew;
@@ -152,7 +156,7 @@ function nextAfter(x: number, direction: number): number {
   const buf = new DataView(new ArrayBuffer(8));
   buf.setFloat64(0, x);
   const bits = buf.getBigUint64(0);
-  const away = (x > 0) === (direction > 0);
+  const away = x > 0 === direction > 0;
   buf.setBigUint64(0, away ? bits + 1n : bits - 1n);
   return buf.getFloat64(0);
 }

@@ -14,28 +14,24 @@ export interface SlicedWassersteinOptions {
 }
 
 /** SW2(a, b) for a (n, ...dims) and b (m, ...dims); n and m may differ (quantiles are interpolated). */
-export function slicedWasserstein(a: Tensor<'float32'>, b: Tensor<'float32'>, opts: SlicedWassersteinOptions = {}): number {
+export function slicedWasserstein(
+  a: Tensor<'float32'>,
+  b: Tensor<'float32'>,
+  opts: SlicedWassersteinOptions = {},
+): number {
   assertFloat32(a, 'a');
   assertFloat32(b, 'b');
   const n = a.dims[0];
   const m = b.dims[0];
   const d = a.numel / n;
-  if (b.numel / m !== d) throw new RangeError(`slicedWasserstein: rows of a (${d} values) and b (${b.numel / m}) differ`);
+  if (b.numel / m !== d)
+    throw new RangeError(`slicedWasserstein: rows of a (${d} values) and b (${b.numel / m}) differ`);
   const projections = opts.projections ?? 256;
   checkInteger(projections, 'projections', 1);
-  const rand = normalStream(opts.seed ?? 0);
-  const dir = new Float64Array(d);
   const pa = new Float64Array(n);
   const pb = new Float64Array(m);
   let total = 0;
-  for (let p = 0; p < projections; p++) {
-    let norm = 0;
-    for (let i = 0; i < d; i++) {
-      dir[i] = rand();
-      norm += dir[i] * dir[i];
-    }
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < d; i++) dir[i] /= norm;
+  for (const dir of randomDirections(d, projections, opts.seed ?? 0)) {
     project(a.data, dir, pa);
     project(b.data, dir, pb);
     pa.sort();
@@ -45,7 +41,26 @@ export function slicedWasserstein(a: Tensor<'float32'>, b: Tensor<'float32'>, op
   return Math.sqrt(total / projections);
 }
 
-function project(data: Float32Array, dir: Float64Array, out: Float64Array): void {
+/** `count` random unit vectors in d dimensions (deterministic for a seed). */
+export function randomDirections(d: number, count: number, seed: number): Float64Array[] {
+  const rand = normalStream(seed);
+  const out: Float64Array[] = [];
+  for (let p = 0; p < count; p++) {
+    const dir = new Float64Array(d);
+    let norm = 0;
+    for (let i = 0; i < d; i++) {
+      dir[i] = rand();
+      norm += dir[i] * dir[i];
+    }
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < d; i++) dir[i] /= norm;
+    out.push(dir);
+  }
+  return out;
+}
+
+/** Projects each row of `data` (rows of dir.length values) onto `dir`. */
+export function project(data: Float32Array, dir: Float64Array, out: Float64Array): void {
   const d = dir.length;
   for (let r = 0; r < out.length; r++) {
     let acc = 0;

@@ -25,7 +25,11 @@ export interface VeScheduler {
   discreteSigmas: Float32Array;
   initNoiseSigma: number;
   /** diffusers `step_correct(...).prev_sample`. */
-  stepCorrect(modelOutput: Tensor<'float32'>, sample: Tensor<'float32'>, generator: Generator | Generator[] | undefined): Tensor<'float32'>;
+  stepCorrect(
+    modelOutput: Tensor<'float32'>,
+    sample: Tensor<'float32'>,
+    generator: Generator | Generator[] | undefined,
+  ): Tensor<'float32'>;
   /** diffusers `step_pred(...)`. */
   stepPred(
     modelOutput: Tensor<'float32'>,

@@ -131,3 +131,16 @@ describe('UNet2DModel.forward argument checks', () => {
     }
   });
 });
+
+describe('UNet2DModel group counts', () => {
+  it('names the GroupNorm whose channels its group count does not divide', () => {
+    // 24 channels with norm_num_groups 16: torch fails inside GroupNorm; we name the module.
+    const cfg = { ...json('tiny-ddpm/config.json'), block_out_channels: [24, 64], norm_num_groups: 16 };
+    assert.throws(
+      () => UNet2DModel.fromConfig(cfg, new Map()),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /down_blocks\.0\.resnets\.0\.norm1 is a GroupNorm of 16 groups over 24 channels/.test(e.message),
+    );
+  });
+});

@@ -16,7 +16,11 @@ for (const [name, size] of [
   describe(`UNet2DModel ${name} (random weights)`, () => {
     it(`runs a ${size}×${size} forward at batch 1`, async () => {
       const raw = JSON.parse(readFileSync(`${MODELS_DIR}real-configs/${name}/config.json`, 'utf8'));
-      const unet = UNet2DModel.fromConfig(raw, randomStateDict(resolveUnetConfig(raw), 1));
+      // One intra-op thread: the test runner runs two files at once on this 2-core machine, and spinning
+      // onnxruntime threads on oversubscribed cores slow both down.
+      const unet = UNet2DModel.fromConfig(raw, randomStateDict(resolveUnetConfig(raw), 1), {
+        intraOpThreads: 1,
+      });
       try {
         const x = new Tensor(
           'float32',

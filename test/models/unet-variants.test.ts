@@ -6,7 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { randomStateDict, resolveUnetConfig, UNet2DModel, unetParamSpec } from '../../src/models/unet-2d/index.js';
+import {
+  randomStateDict,
+  resolveUnetConfig,
+  UNet2DModel,
+  unetParamSpec,
+} from '../../src/models/unet-2d/index.js';
 import { Tensor } from '../../src/tensor.js';
 
 const BASE = {
@@ -25,7 +30,11 @@ const BASE = {
   act_fn: 'mish',
 };
 
-const x = new Tensor('float32', Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 16, 16]);
+const x = new Tensor(
+  'float32',
+  Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.37)),
+  [2, 3, 16, 16],
+);
 
 describe('UNet2DModel variants', () => {
   it('names parameters as diffusers does for resnet resampling and scale_shift', () => {
@@ -46,7 +55,11 @@ describe('UNet2DModel variants', () => {
     [
       "class_embed_type 'identity'",
       { class_embed_type: 'identity' },
-      new Tensor('float32', Float32Array.from({ length: 128 }, (_, i) => Math.cos(i)), [2, 64]),
+      new Tensor(
+        'float32',
+        Float32Array.from({ length: 128 }, (_, i) => Math.cos(i)),
+        [2, 64],
+      ),
     ],
   ] as const) {
     it(`${kind}: a zero class embedding changes nothing, labels do`, async () => {

@@ -7,7 +7,11 @@
  * with weights 0.5, 0.3, 0.2.
  */
 import assert from 'node:assert/strict';
-import { classifyComponents, gaussianMixtureScore, type GaussianMixture } from '../../src/samplers/analytic.js';
+import {
+  classifyComponents,
+  gaussianMixtureScore,
+  type GaussianMixture,
+} from '../../src/samplers/analytic.js';
 import type { Tensor } from '../../src/tensor.js';
 
 export const IMAGE_DIMS = [3, 16, 16];
@@ -15,7 +19,8 @@ const PLANE = 256;
 
 function image(f: (c: number, h: number, w: number) => number): Float64Array {
   const out = new Float64Array(3 * PLANE);
-  for (let c = 0; c < 3; c++) for (let h = 0; h < 16; h++) for (let w = 0; w < 16; w++) out[c * PLANE + h * 16 + w] = f(c, h, w);
+  for (let c = 0; c < 3; c++)
+    for (let h = 0; h < 16; h++) for (let w = 0; w < 16; w++) out[c * PLANE + h * 16 + w] = f(c, h, w);
   return out;
 }
 const wave = (h: number) => 0.1 * Math.sin((2 * Math.PI * h) / 16);
@@ -43,6 +48,8 @@ export interface ImageCheck {
   transform?: (row: Float32Array) => Float64Array;
   expectedMean?: (component: number) => Float64Array;
   expectedStd?: (component: number) => Float64Array;
+  /** Added to the spread bound for a sampler's known discretisation bias (say where it was measured). */
+  varianceSlack?: number;
 }
 
 /**
@@ -66,10 +73,14 @@ export function assertMatchesImageMixture(samples: Tensor<'float32'>, check: Ima
     const idx = [...comp.keys()].filter((i) => comp[i] === c);
     const w = weights[c];
     const bound = 4 * Math.sqrt(n * w * (1 - w)) + 0.5;
-    assert.ok(Math.abs(idx.length - n * w) <= bound, `${check.label}: component ${c}: ${idx.length} of ${n}, expected ${(n * w).toFixed(1)} ± ${bound.toFixed(1)}`);
+    assert.ok(
+      Math.abs(idx.length - n * w) <= bound,
+      `${check.label}: component ${c}: ${idx.length} of ${n}, expected ${(n * w).toFixed(1)} ± ${bound.toFixed(1)}`,
+    );
     const nk = idx.length;
     if (nk < 20) continue;
-    const pick = (v: Float64Array) => (check.coords && !check.expectedMean ? Float64Array.from(check.coords, (i) => v[i]) : v);
+    const pick = (v: Float64Array) =>
+      check.coords && !check.expectedMean ? Float64Array.from(check.coords, (i) => v[i]) : v;
     const mu = check.expectedMean ? check.expectedMean(c) : pick(model.means[c]);
     const sd = check.expectedStd ? check.expectedStd(c) : pick(model.stds[c]);
     const dim = mu.length;
@@ -89,8 +100,14 @@ export function assertMatchesImageMixture(samples: Tensor<'float32'>, check: Ima
     }
     ratio /= dim;
     const chiBound = 4 * Math.sqrt(2 * dim);
-    assert.ok(Math.abs(chi2 - dim) < chiBound, `${check.label}: component ${c} (${nk} samples): mean chi² ${chi2.toFixed(1)}, expected ${dim} ± ${chiBound.toFixed(1)}`);
-    const vBound = 4 * Math.sqrt(2 / ((nk - 1) * dim));
-    assert.ok(Math.abs(ratio - 1) < vBound, `${check.label}: component ${c} (${nk} samples): variance ratio ${ratio.toFixed(4)}, expected 1 ± ${vBound.toFixed(4)}`);
+    assert.ok(
+      Math.abs(chi2 - dim) < chiBound,
+      `${check.label}: component ${c} (${nk} samples): mean chi² ${chi2.toFixed(1)}, expected ${dim} ± ${chiBound.toFixed(1)}`,
+    );
+    const vBound = 4 * Math.sqrt(2 / ((nk - 1) * dim)) + (check.varianceSlack ?? 0);
+    assert.ok(
+      Math.abs(ratio - 1) < vBound,
+      `${check.label}: component ${c} (${nk} samples): variance ratio ${ratio.toFixed(4)}, expected 1 ± ${vBound.toFixed(4)}`,
+    );
   }
 }

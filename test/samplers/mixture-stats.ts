@@ -20,7 +20,11 @@ export interface MixtureCheck {
  * Checks mixture weights (binomial: |n_k − n·w_k| < 4·√(n·w_k·(1 − w_k))), per-component per-dimension
  * means (|m̂ − μ| < 4·s/√n_k) and stds (|ŝ − s| < 4·s/√(2·n_k)).
  */
-export function assertMatchesMixture(model: GaussianMixture, samples: Tensor<'float32'>, check: MixtureCheck): void {
+export function assertMatchesMixture(
+  model: GaussianMixture,
+  samples: Tensor<'float32'>,
+  check: MixtureCheck,
+): void {
   const d = model.means[0].length;
   const n = samples.numel / d;
   const comp = classifyComponents(model, samples);

@@ -30,7 +30,11 @@ function exactMap(z: Float32Array, sigmaEnd: number): Float64Array {
   return Float64Array.from(z, (zi, i) => {
     const s = STD[i % D];
     const start = Math.fround(zi * SIGMA_MAX);
-    return MEAN[i % D] + ((start - MEAN[i % D]) * Math.sqrt(s * s + sigmaEnd * sigmaEnd)) / Math.sqrt(s * s + SIGMA_MAX * SIGMA_MAX);
+    return (
+      MEAN[i % D] +
+      ((start - MEAN[i % D]) * Math.sqrt(s * s + sigmaEnd * sigmaEnd)) /
+        Math.sqrt(s * s + SIGMA_MAX * SIGMA_MAX)
+    );
   });
 }
 
@@ -43,7 +47,15 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const z = randnTensor([B, D], { generator: new Generator().manualSeed(1) }).data;
 const seeded = (seed = 1) => ({ generator: new Generator().manualSeed(seed) });
 
-const mixtureSpec = { means: [[-2, 0], [2, 0], [0, 2.5]], stds: [0.3, 0.5, [0.4, 0.2]], weights: [0.5, 0.3, 0.2] };
+const mixtureSpec = {
+  means: [
+    [-2, 0],
+    [2, 0],
+    [0, 2.5],
+  ],
+  stds: [0.3, 0.5, [0.4, 0.2]],
+  weights: [0.5, 0.3, 0.2],
+};
 const mixture = gaussianMixtureScore(mixtureSpec);
 
 describe('EDM Heun and DPM-Solver++(2M)', () => {
@@ -55,7 +67,11 @@ describe('EDM Heun and DPM-Solver++(2M)', () => {
       const exact = exactMap(z, 0);
       const errors: number[] = [];
       for (const steps of [20, 40, 80]) {
-        const r = await run(gaussian, { shape: [B, D], steps, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, seeded());
+        const r = await run(
+          gaussian,
+          { shape: [B, D], steps, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+          seeded(),
+        );
         assert.equal(r.nfe, name === 'heun' ? 2 * steps - 1 : steps);
         errors.push(maxError(r.sample.data, exact));
       }
@@ -68,15 +84,31 @@ describe('EDM Heun and DPM-Solver++(2M)', () => {
 
   it('heun and dpmpp-2m sample the 2-D mixture (weights, moments within 4 standard errors)', async () => {
     const n = 2000;
-    const heun = await sampleHeun(mixture, { shape: [n, 2], steps: 60, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, seeded(0));
+    const heun = await sampleHeun(
+      mixture,
+      { shape: [n, 2], steps: 60, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+      seeded(0),
+    );
     assertMatchesMixture(mixture.model, heun.sample, { label: 'heun 60 steps' });
-    const dpm = await sampleDpmSolver2M(mixture, { shape: [n, 2], steps: 50, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, seeded(0));
+    const dpm = await sampleDpmSolver2M(
+      mixture,
+      { shape: [n, 2], steps: 50, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+      seeded(0),
+    );
     assertMatchesMixture(mixture.model, dpm.sample, { label: 'dpmpp-2m 50 steps' });
   });
 
   it('heun with churn (EDM S_churn, S_tmin, S_tmax) samples the mixture and uses the extra noise', async () => {
     const n = 2000;
-    const opts = { shape: [n, 2], steps: 100, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, churn: 20, churnSigmaMin: 0.05, churnSigmaMax: 50 };
+    const opts = {
+      shape: [n, 2],
+      steps: 100,
+      sigmaMin: SIGMA_MIN,
+      sigmaMax: SIGMA_MAX,
+      churn: 20,
+      churnSigmaMin: 0.05,
+      churnSigmaMax: 50,
+    };
     const r = await sampleHeun(mixture, opts, seeded(0));
     assertMatchesMixture(mixture.model, r.sample, { label: 'heun churn 20' });
     const plain = await sampleHeun(mixture, { ...opts, churn: 0 }, seeded(0));
@@ -86,7 +118,11 @@ describe('EDM Heun and DPM-Solver++(2M)', () => {
   it('a list of generators gives each row its own stream (rows equal separate batch-1 runs)', async () => {
     for (const run of [sampleHeun, sampleDpmSolver2M]) {
       const opts = { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, steps: 10, churn: 5 };
-      const both = await run(mixture, { ...opts, shape: [2, 2] }, { generator: [new Generator().manualSeed(4), new Generator().manualSeed(5)] });
+      const both = await run(
+        mixture,
+        { ...opts, shape: [2, 2] },
+        { generator: [new Generator().manualSeed(4), new Generator().manualSeed(5)] },
+      );
       const a = await run(mixture, { ...opts, shape: [1, 2] }, seeded(4));
       const b = await run(mixture, { ...opts, shape: [1, 2] }, seeded(5));
       assert.deepEqual(both.sample.data, Float32Array.from([...a.sample.data, ...b.sample.data]));
@@ -95,18 +131,32 @@ describe('EDM Heun and DPM-Solver++(2M)', () => {
 
   it('reports every step with its σ and NFE, and stops with an AbortError', async () => {
     const steps: SamplerStep[] = [];
-    await sampleHeun(gaussian, { shape: [B, D], steps: 5, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, { ...seeded(), onStep: (s) => steps.push(s) });
-    assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4]);
-    assert.deepEqual(steps.map((s) => s.nfe), [2, 4, 6, 8, 9]);
+    await sampleHeun(
+      gaussian,
+      { shape: [B, D], steps: 5, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+      { ...seeded(), onStep: (s) => steps.push(s) },
+    );
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      steps.map((s) => s.nfe),
+      [2, 4, 6, 8, 9],
+    );
     assert.equal(steps[0].sigma, SIGMA_MAX);
     assert.ok(Math.abs(steps[4].sigma - SIGMA_MIN) < 1e-12);
     const controller = new AbortController();
     await assert.rejects(
-      sampleDpmSolver2M(gaussian, { shape: [B, D], steps: 5, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, {
-        ...seeded(),
-        signal: controller.signal,
-        onStep: (s) => s.step === 1 && controller.abort(),
-      }),
+      sampleDpmSolver2M(
+        gaussian,
+        { shape: [B, D], steps: 5, sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+        {
+          ...seeded(),
+          signal: controller.signal,
+          onStep: (s) => s.step === 1 && controller.abort(),
+        },
+      ),
       { name: 'AbortError' },
     );
   });
@@ -115,23 +165,39 @@ describe('EDM Heun and DPM-Solver++(2M)', () => {
 describe('probability-flow ODE (RK45)', () => {
   const eps = 1e-5;
   const sigmaEps = SIGMA_MIN * (SIGMA_MAX / SIGMA_MIN) ** eps;
-  const latent = tensor(z.map((v) => v * SIGMA_MAX), [B, D]);
+  const latent = tensor(
+    z.map((v) => v * SIGMA_MAX),
+    [B, D],
+  );
 
   it('solves the Gaussian ODE to the requested tolerance, with fewer calls for looser tolerances', async () => {
     const exact = exactMap(z, sigmaEps);
     const results = [];
     for (const tol of [1e-3, 1e-4, 1e-5, 1e-6]) {
-      const r = await decodeProbabilityFlow(gaussian, latent, { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: tol, atol: tol });
+      const r = await decodeProbabilityFlow(gaussian, latent, {
+        sigmaMin: SIGMA_MIN,
+        sigmaMax: SIGMA_MAX,
+        rtol: tol,
+        atol: tol,
+      });
       results.push({ tol, nfe: r.nfe, err: maxError(r.sample.data, exact) });
     }
     // Global error within 10× the local tolerance (plus float32 output rounding); NFE grows as tolerances tighten.
-    for (const { tol, err } of results) assert.ok(err < 10 * tol + 1e-6, `rtol=atol=${tol}: max error ${err}`);
-    for (let i = 1; i < results.length; i++) assert.ok(results[i - 1].nfe < results[i].nfe, JSON.stringify(results));
+    for (const { tol, err } of results)
+      assert.ok(err < 10 * tol + 1e-6, `rtol=atol=${tol}: max error ${err}`);
+    for (let i = 1; i < results.length; i++)
+      assert.ok(results[i - 1].nfe < results[i].nfe, JSON.stringify(results));
     assert.equal(results[1].nfe % 6, 2, 'NFE = 2 (initial step selection) + 6 per attempted step');
   });
 
   it('the final denoising step is Tweedie at σ(eps): std s²/√(s² + σ²)', async () => {
-    const r = await decodeProbabilityFlow(gaussian, latent, { sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX, rtol: 1e-6, atol: 1e-6, denoise: true });
+    const r = await decodeProbabilityFlow(gaussian, latent, {
+      sigmaMin: SIGMA_MIN,
+      sigmaMax: SIGMA_MAX,
+      rtol: 1e-6,
+      atol: 1e-6,
+      denoise: true,
+    });
     const exact = exactMap(z, sigmaEps).map((v, i) => {
       const s2 = STD[i % D] ** 2;
       return MEAN[i % D] + ((v - MEAN[i % D]) * s2) / (s2 + sigmaEps * sigmaEps);
@@ -147,7 +213,10 @@ describe('probability-flow ODE (RK45)', () => {
     let sq = 0;
     for (const v of enc.latent.data) sq += v * v;
     const latentStd = Math.sqrt(sq / enc.latent.numel);
-    assert.ok(Math.abs(latentStd / SIGMA_MAX - 1) < 4 / Math.sqrt(2 * enc.latent.numel), `latent std ${latentStd}`);
+    assert.ok(
+      Math.abs(latentStd / SIGMA_MAX - 1) < 4 / Math.sqrt(2 * enc.latent.numel),
+      `latent std ${latentStd}`,
+    );
     const dec = await decodeProbabilityFlow(mixture, enc.latent, opts);
     const err = maxError(dec.sample.data, samples.data);
     assert.ok(err < 1e-4, `round trip error ${err}`);
@@ -155,10 +224,14 @@ describe('probability-flow ODE (RK45)', () => {
 
   it('samples the 2-D mixture (weights, moments within 4 standard errors) and reports the NFE', async () => {
     const steps: SamplerStep[] = [];
-    const r = await sampleProbabilityFlow(mixture, { shape: [2000, 2], sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX }, {
-      ...seeded(0),
-      onStep: (s) => steps.push(s),
-    });
+    const r = await sampleProbabilityFlow(
+      mixture,
+      { shape: [2000, 2], sigmaMin: SIGMA_MIN, sigmaMax: SIGMA_MAX },
+      {
+        ...seeded(0),
+        onStep: (s) => steps.push(s),
+      },
+    );
     assertMatchesMixture(mixture.model, r.sample, { label: 'ode', finalSigma: sigmaEps });
     assert.equal(r.nfe, steps.at(-1)!.nfe + 1, 'the denoising step is one more call');
     assert.ok(steps.every((s, i) => s.step === i && s.totalSteps >= i + 1));

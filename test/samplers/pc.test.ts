@@ -14,11 +14,25 @@ import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { assertMatchesMixture } from './mixture-stats.js';
 
-const mixture = gaussianMixtureScore({ means: [[-2, 0], [2, 0], [0, 2.5]], stds: [0.3, 0.5, [0.4, 0.2]], weights: [0.5, 0.3, 0.2] });
+const mixture = gaussianMixtureScore({
+  means: [
+    [-2, 0],
+    [2, 0],
+    [0, 2.5],
+  ],
+  stds: [0.3, 0.5, [0.4, 0.2]],
+  weights: [0.5, 0.3, 0.2],
+});
 const seeded = (seed: number) => ({ generator: new Generator().manualSeed(seed) });
 
 /** ScoreSdeVePipeline.__call__'s loop, written out with the scheduler (diffusers v0.23.0 order). */
-async function diffusersLoop(score: ScoreFn, shape: number[], steps: number, scheduler: ScoreSdeVeScheduler, generator: Generator) {
+async function diffusersLoop(
+  score: ScoreFn,
+  shape: number[],
+  steps: number,
+  scheduler: ScoreSdeVeScheduler,
+  generator: Generator,
+) {
   let sample = randnTensor(shape, { generator });
   const init = Math.fround(scheduler.initNoiseSigma);
   sample.data.forEach((v, i) => {
@@ -43,12 +57,24 @@ async function diffusersLoop(score: ScoreFn, shape: number[], steps: number, sch
 describe('predictor–corrector sampling', () => {
   it("the default (reverse diffusion + Langevin) is bit-identical to diffusers' loop, for default and custom configs", async () => {
     const shape = [3, 2];
-    const ref = await diffusersLoop(mixture, shape, 50, new ScoreSdeVeScheduler(), new Generator().manualSeed(11));
+    const ref = await diffusersLoop(
+      mixture,
+      shape,
+      50,
+      new ScoreSdeVeScheduler(),
+      new Generator().manualSeed(11),
+    );
     const r = await runSampler('pc', mixture, { shape, steps: 50 }, seeded(11));
     assert.equal(r.nfe, 100);
     assert.deepEqual(r.sample.data, ref.data);
     const cfg = { sigmaMax: 380, snr: 0.075, correctSteps: 2 };
-    const ref2 = await diffusersLoop(mixture, shape, 20, new ScoreSdeVeScheduler(cfg), new Generator().manualSeed(12));
+    const ref2 = await diffusersLoop(
+      mixture,
+      shape,
+      20,
+      new ScoreSdeVeScheduler(cfg),
+      new Generator().manualSeed(12),
+    );
     const r2 = await runSampler('pc', mixture, { shape, steps: 20, ...cfg }, seeded(12));
     assert.equal(r2.nfe, 60);
     assert.deepEqual(r2.sample.data, ref2.data);
@@ -71,7 +97,10 @@ describe('predictor–corrector sampling', () => {
         const r = await samplePc(mixture, opts, seeded(0));
         assert.equal(r.nfe, corrector === 'none' ? 200 : 400);
         // Every predictor ends with the noise-free step from σmin (Tweedie's formula at σ = 0.01).
-        assertMatchesMixture(mixture.model, r.sample, { label: `${predictor} + ${corrector}`, finalSigma: 0.01 });
+        assertMatchesMixture(mixture.model, r.sample, {
+          label: `${predictor} + ${corrector}`,
+          finalSigma: 0.01,
+        });
       }
     });
   }
@@ -93,7 +122,12 @@ describe('predictor–corrector sampling', () => {
   it('draws its noise in the documented order: a list of generators = independent rows (row-wise sampler)', async () => {
     // Ancestral + annealed Langevin treat rows independently, so batch rows equal separate runs.
     const opts = { steps: 10, predictor: 'ancestral', corrector: 'annealed-langevin' } as const;
-    const both = await runSampler('pc', mixture, { ...opts, shape: [2, 2] }, { generator: [new Generator().manualSeed(1), new Generator().manualSeed(2)] });
+    const both = await runSampler(
+      'pc',
+      mixture,
+      { ...opts, shape: [2, 2] },
+      { generator: [new Generator().manualSeed(1), new Generator().manualSeed(2)] },
+    );
     const a = await runSampler('pc', mixture, { ...opts, shape: [1, 2] }, seeded(1));
     const b = await runSampler('pc', mixture, { ...opts, shape: [1, 2] }, seeded(2));
     assert.deepEqual(both.sample.data, Float32Array.from([...a.sample.data, ...b.sample.data]));
@@ -101,13 +135,31 @@ describe('predictor–corrector sampling', () => {
 
   it('reports each step (σ, sample, mean, NFE) and stops with an AbortError', async () => {
     const steps: SamplerStep[] = [];
-    const r = await runSampler('pc', mixture, { shape: [2, 2], steps: 4 }, { ...seeded(0), onStep: (s) => steps.push(s) });
-    assert.deepEqual(steps.map((s) => [s.step, s.totalSteps, s.nfe]), [[0, 4, 2], [1, 4, 4], [2, 4, 6], [3, 4, 8]]);
+    const r = await runSampler(
+      'pc',
+      mixture,
+      { shape: [2, 2], steps: 4 },
+      { ...seeded(0), onStep: (s) => steps.push(s) },
+    );
+    assert.deepEqual(
+      steps.map((s) => [s.step, s.totalSteps, s.nfe]),
+      [
+        [0, 4, 2],
+        [1, 4, 4],
+        [2, 4, 6],
+        [3, 4, 8],
+      ],
+    );
     assert.equal(steps[0].sigma, Math.fround(1348));
     assert.deepEqual(steps[3].sampleMean!.data, r.sample.data);
     const controller = new AbortController();
     await assert.rejects(
-      runSampler('pc', mixture, { shape: [2, 2], steps: 4 }, { ...seeded(0), signal: controller.signal, onStep: () => controller.abort() }),
+      runSampler(
+        'pc',
+        mixture,
+        { shape: [2, 2], steps: 4 },
+        { ...seeded(0), signal: controller.signal, onStep: () => controller.abort() },
+      ),
       { name: 'AbortError' },
     );
   });

@@ -3,11 +3,11 @@
  *
  * Graph inputs (B is the free dimension 'batch'):
  *   sample (B, in_channels, H, W)
- *   time_arg (B, half)          positional / fourier: the embedding argument, computed on the host (time.ts)
- *   timestep_index (B) int64    learned: the embedding row
+ *   time_arg (B, half | C0)     positional / fourier: the embedding argument, computed on the host (time.ts)
+ *   time_index (B) int64        learned: the embedding row
  *   timesteps (B, 1, 1, 1)      fourier: σ, for the final division
  *   class_labels (B) int64      num_class_embeds without class_embed_type
- *   class_arg (B, half)         class_embed_type 'timestep'
+ *   class_arg / class_index     class_embed_type 'timestep': labels through time_proj, as time_arg / time_index
  *   class_emb (B, temb)         class_embed_type 'identity'
  * Output: output (B, out_channels, H, W), plus act/<module path> for every hooked module when requested.
  */
@@ -63,18 +63,20 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
     );
   }
 
-  // 1. time
+  // 1. time. time_proj also embeds class labels for class_embed_type 'timestep' (its own graph input).
   const half = Math.floor(c0 / 2);
-  let tEmb: string;
-  if (cfg.time_embedding_type === 'learned') {
-    const idx = g.input('timestep_index', 'int64', [BATCH]);
-    tEmb = g.gather(params.param(g, 'time_proj.weight', [cfg.num_train_timesteps!, c0]), idx);
-  } else if (cfg.time_embedding_type === 'fourier') {
-    params.claim('time_proj.weight', [c0]);
-    tEmb = sinusoid(g, g.input('time_arg', 'float32', [BATCH, c0]), false, 2 * c0);
-  } else {
-    tEmb = sinusoid(g, g.input('time_arg', 'float32', [BATCH, half]), cfg.flip_sin_to_cos, c0);
-  }
+  const timeProj = (input: string): string => {
+    if (cfg.time_embedding_type === 'learned') {
+      const idx = g.input(`${input}_index`, 'int64', [BATCH]);
+      return g.gather(params.param(g, 'time_proj.weight', [cfg.num_train_timesteps!, c0]), idx);
+    }
+    if (cfg.time_embedding_type === 'fourier') {
+      params.claim('time_proj.weight', [c0]);
+      return sinusoid(g, g.input(`${input}_arg`, 'float32', [BATCH, c0]), false, 2 * c0);
+    }
+    return sinusoid(g, g.input(`${input}_arg`, 'float32', [BATCH, half]), cfg.flip_sin_to_cos, c0);
+  };
+  const tEmb = timeProj('time');
   ctx.record('time_proj', tEmb);
   const timeEmbedding = (x: string, path: string) =>
     g.scoped(path, () =>
@@ -96,8 +98,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
       g.gather(params.param(g, 'class_embedding.weight', [cfg.num_class_embeds, tembCh]), labels),
     );
   } else if (cfg.class_embed_type === 'timestep') {
-    const arg = g.input('class_arg', 'float32', [BATCH, half]);
-    emb = g.add(emb, timeEmbedding(sinusoid(g, arg, cfg.flip_sin_to_cos, c0), 'class_embedding'));
+    emb = g.add(emb, timeEmbedding(timeProj('class'), 'class_embedding'));
   } else if (cfg.class_embed_type === 'identity') {
     emb = g.add(emb, g.input('class_emb', 'float32', [BATCH, tembCh]));
   }

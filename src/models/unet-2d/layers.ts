@@ -3,6 +3,7 @@
  * (GroupNorm, Conv2d, Linear, ResnetBlock2D, Attention, Downsample2D/Upsample2D, FIR resampling).
  * Parameters are requested by their state-dict name, so the graph and the checkpoint keys can't drift.
  */
+import { ConfigError } from '../../errors.js';
 import type { GraphBuilder } from '../../onnx/graph.js';
 import type { Activation } from './config.js';
 
@@ -50,7 +51,9 @@ export function groupNorm(ctx: BuildContext, x: string, path: string, groups: nu
   const dims = g.shape(x);
   const c = dims[1] as number;
   if (c % groups !== 0)
-    throw new RangeError(`${path}: GroupNorm with ${groups} groups needs channels divisible by it, got ${c}`);
+    throw new ConfigError(
+      `UNet2DModel config: ${path} is a GroupNorm of ${groups} groups over ${c} channels (not divisible)`,
+    );
   if (groups === c) {
     // One channel per group: InstanceNormalization is GroupNorm, affine included.
     const scale = ctx.params.param(g, `${path}.weight`, [c]);
@@ -66,7 +69,11 @@ export function groupNorm(ctx: BuildContext, x: string, path: string, groups: nu
     dims.map((d, i) => (i === 0 ? 0 : (d as number))),
   );
   // One pass for the affine instead of Mul + Add.
-  return g.channelAffine(back, ctx.params.param(g, `${path}.weight`, [c]), ctx.params.param(g, `${path}.bias`, [c]));
+  return g.channelAffine(
+    back,
+    ctx.params.param(g, `${path}.weight`, [c]),
+    ctx.params.param(g, `${path}.bias`, [c]),
+  );
 }
 
 export interface ConvSpec {

@@ -12,7 +12,7 @@ import { saveSafetensors } from '../../io/safetensors.js';
 import { findWeightsFile, loadStateDict } from '../../io/weights.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { countFlops } from '../../onnx/flops.js';
-import { type ExecutionProvider, OnnxSession } from '../../onnx/session.js';
+import { checkExecutionProviders, type ExecutionProvider, OnnxSession } from '../../onnx/session.js';
 import { Tensor, assertFloat32 } from '../../tensor.js';
 import { buildUnetGraph } from './build.js';
 import { configToJson, resolveUnetConfig, type UNet2DConfig } from './config.js';
@@ -98,13 +98,13 @@ function toInt64(v: Float64Array, max: number, what: string): Tensor<'int64'> {
 }
 
 interface Compiled {
-  session: OnnxSession;
   height: number;
   width: number;
+  session: Promise<OnnxSession>;
 }
 
 export class UNet2DModel {
-  private compiled: Promise<Compiled> | null = null;
+  private compiled: Compiled | null = null;
   private flopsCache = new Map<string, number>();
 
   private constructor(
@@ -155,6 +155,7 @@ export class UNet2DModel {
     file?: string,
   ): UNet2DModel {
     if (!(sd instanceof Map)) throw new TypeError('UNet2DModel: stateDict must be a Map<string, Tensor>');
+    checkExecutionProviders(options.executionProviders ?? ['cpu']);
     const source = file ?? 'state dict';
     const params = normalizeStateDict(sd, cfg.time_embedding_type === 'fourier', source);
     const table = new ParamTable(params);
@@ -214,32 +215,26 @@ export class UNet2DModel {
     return perRowFlops * batch;
   }
 
-  private compile(height: number, width: number): Promise<Compiled> {
-    const build = async (): Promise<Compiled> => {
+  /** The session for this input size: reused while the size stays, rebuilt (old one freed) when it changes. */
+  private session(height: number, width: number): Promise<OnnxSession> {
+    const current = this.compiled;
+    if (current && current.height === height && current.width === width) return current.session;
+    const previous = current?.session;
+    const session = (async () => {
+      const old = await previous?.catch(() => null);
+      await old?.release();
       const g = buildUnetGraph(this.config, new ParamTable(this.params), {
         height,
         width,
         activations: this.options.debugOutputs ?? false,
       });
-      const session = await OnnxSession.create(g.toModelBytes(), {
+      return OnnxSession.create(g.toModelBytes(), {
         executionProviders: this.options.executionProviders,
         intraOpThreads: this.options.intraOpThreads,
       });
-      return { session, height, width };
-    };
-    const previous = this.compiled;
-    this.compiled = (async () => {
-      const old = await previous?.catch(() => null);
-      await old?.session.release();
-      return build();
     })();
-    return this.compiled;
-  }
-
-  private async session(height: number, width: number): Promise<OnnxSession> {
-    const current = await this.compiled?.catch(() => null);
-    if (current && current.height === height && current.width === width) return current.session;
-    return (await this.compile(height, width)).session;
+    this.compiled = { height, width, session };
+    return session;
   }
 
   /**
@@ -255,24 +250,17 @@ export class UNet2DModel {
     assertFloat32(sample, 'UNet2DModel.forward: sample', [-1, cfg.in_channels, -1, -1]);
     const [batch, , height, width] = sample.dims;
     if (batch < 1) throw new RangeError('UNet2DModel.forward: sample has an empty batch');
-    const t = perRow(timestep, batch, 'UNet2DModel.forward: timestep');
-    const t32 = Float32Array.from(t);
-    const c0 = cfg.block_out_channels[0];
-    const feeds: Record<string, Tensor> = { sample };
-    if (cfg.time_embedding_type === 'fourier') {
-      feeds.time_arg = new Tensor(
-        'float32',
-        fourierArgument(t32, this.params.get('time_proj.weight')!.data),
-        [batch, c0],
+    const factor = 2 ** (cfg.block_out_channels.length - 1);
+    if (height % factor !== 0 || width % factor !== 0) {
+      throw new RangeError(
+        `UNet2DModel.forward: sample height and width must be multiples of ${factor} for ${cfg.block_out_channels.length} blocks, got ${height}×${width}`,
       );
-      feeds.timesteps = new Tensor('float32', t32, [batch, 1, 1, 1]);
-    } else if (cfg.time_embedding_type === 'positional') {
-      feeds.time_arg = new Tensor('float32', positionalArgument(t32, c0, cfg.freq_shift), [
-        batch,
-        Math.floor(c0 / 2),
-      ]);
-    } else {
-      feeds.timestep_index = toInt64(t, cfg.num_train_timesteps!, 'UNet2DModel.forward: timestep');
+    }
+    const t = perRow(timestep, batch, 'UNet2DModel.forward: timestep');
+    const feeds: Record<string, Tensor> = { sample };
+    this.timeProjFeed(feeds, 'time', t, 'UNet2DModel.forward: timestep');
+    if (cfg.time_embedding_type === 'fourier') {
+      feeds.timesteps = new Tensor('float32', Float32Array.from(t), [batch, 1, 1, 1]);
     }
     this.classFeeds(feeds, batch, options.classLabels);
 
@@ -285,6 +273,27 @@ export class UNet2DModel {
         if (name.startsWith('act/')) result.activations.set(name.slice(4), v as Tensor<'float32'>);
     }
     return result;
+  }
+
+  /** The time_proj input for `values` (one per row): its host-computed argument, or the embedding row. */
+  private timeProjFeed(
+    feeds: Record<string, Tensor>,
+    input: string,
+    values: Float64Array,
+    what: string,
+  ): void {
+    const cfg = this.config;
+    const c0 = cfg.block_out_channels[0];
+    const v32 = Float32Array.from(values);
+    if (cfg.time_embedding_type === 'fourier') {
+      const arg = fourierArgument(v32, this.params.get('time_proj.weight')!.data);
+      feeds[`${input}_arg`] = new Tensor('float32', arg, [values.length, c0]);
+    } else if (cfg.time_embedding_type === 'positional') {
+      const arg = positionalArgument(v32, c0, cfg.freq_shift);
+      feeds[`${input}_arg`] = new Tensor('float32', arg, [values.length, Math.floor(c0 / 2)]);
+    } else {
+      feeds[`${input}_index`] = toInt64(values, cfg.num_train_timesteps!, what);
+    }
   }
 
   private classFeeds(
@@ -308,11 +317,8 @@ export class UNet2DModel {
       assertFloat32(labels, 'UNet2DModel.forward: classLabels', [batch, 4 * c0]);
       feeds.class_emb = labels;
     } else if (cfg.class_embed_type === 'timestep') {
-      const v = Float32Array.from(perRow(labels, batch, 'UNet2DModel.forward: classLabels'));
-      feeds.class_arg = new Tensor('float32', positionalArgument(v, c0, cfg.freq_shift), [
-        batch,
-        Math.floor(c0 / 2),
-      ]);
+      const what = 'UNet2DModel.forward: classLabels';
+      this.timeProjFeed(feeds, 'class', perRow(labels, batch, what), what);
     } else {
       feeds.class_labels = toInt64(
         perRow(labels, batch, 'UNet2DModel.forward: classLabels'),
@@ -326,7 +332,7 @@ export class UNet2DModel {
   async release(): Promise<void> {
     const c = this.compiled;
     this.compiled = null;
-    const done = await c?.catch(() => null);
-    await done?.session.release();
+    const done = await c?.session.catch(() => null);
+    await done?.release();
   }
 }

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Generator } from '../../src/random/index.js';
+import { gaussianScore } from '../../src/samplers/analytic.js';
+import { sampleDpmSolver2M } from '../../src/samplers/dpmpp-2m.js';
+import { sampleHeun } from '../../src/samplers/heun.js';
+import {
+  runSampler,
+  SAMPLER_DEFAULTS,
+  SAMPLER_DESCRIPTIONS,
+  SAMPLER_NAMES,
+  type SamplerName,
+} from '../../src/samplers/registry.js';
+import { karrasSigmas } from '../../src/samplers/schedules.js';
+import type { ScoreFn } from '../../src/samplers/types.js';
+import { tensor } from '../../src/tensor.js';
+
+const score = gaussianScore(0.5, 0.2, [2]);
+const seeded = () => ({ generator: new Generator().manualSeed(0) });
+
+describe('sampler registry', () => {
+  it('lists every sampler with a description and defaults', () => {
+    assert.deepEqual([...SAMPLER_NAMES], ['pc', 'ode', 'heun', 'dpmpp-2m']);
+    for (const name of SAMPLER_NAMES) {
+      assert.ok(SAMPLER_DESCRIPTIONS[name].length > 10);
+      assert.ok(SAMPLER_DEFAULTS[name]);
+    }
+  });
+
+  it('applies the documented defaults (same result as the explicit call)', async () => {
+    const explicit = await sampleHeun(
+      score,
+      { shape: [3, 2], steps: 50, sigmaMin: 0.01, sigmaMax: 1348, rho: 7 },
+      seeded(),
+    );
+    const viaRegistry = await runSampler('heun', score, { shape: [3, 2], steps: undefined }, seeded());
+    assert.deepEqual(viaRegistry.sample.data, explicit.sample.data);
+    assert.equal(viaRegistry.nfe, 99);
+    const dpm = await sampleDpmSolver2M(
+      score,
+      { shape: [3, 2], steps: 50, sigmaMin: 0.01, sigmaMax: 380, rho: 7 },
+      seeded(),
+    );
+    const dpmReg = await runSampler(
+      'dpmpp-2m',
+      score,
+      { shape: [3, 2], sigmaMax: 380, snr: 0.075 },
+      seeded(),
+    );
+    assert.deepEqual(dpmReg.sample.data, dpm.sample.data, 'options another sampler uses (snr) are ignored');
+    const pc = await runSampler('pc', score, { shape: [1, 2], steps: 3 }, seeded());
+    assert.equal(pc.nfe, 6, 'pc: one corrector step per step');
+  });
+
+  it('rejects unknown samplers, unknown options and bad values with clear messages', async () => {
+    await assert.rejects(
+      runSampler('euler' as SamplerName, score, { shape: [1, 2] }),
+      /unknown sampler "euler"; known: pc, ode, heun, dpmpp-2m/,
+    );
+    await assert.rejects(
+      runSampler('heun', score, { shape: [1, 2], stpes: 3 } as never),
+      /unknown option 'stpes'/,
+    );
+    await assert.rejects(
+      runSampler('heun', score, { shape: [1, 2], steps: 0 }),
+      /steps must be an integer ≥ 1, got 0/,
+    );
+    await assert.rejects(
+      runSampler('dpmpp-2m', score, { shape: [1, 2], sigmaMin: 5, sigmaMax: 1 }),
+      /sigmaMin \(5\) must be < sigmaMax \(1\)/,
+    );
+    await assert.rejects(
+      runSampler('pc', score, { shape: [1, 2], predictor: 'euler' as never }),
+      /predictor must be one of reverse-diffusion, euler-maruyama, ancestral/,
+    );
+    await assert.rejects(
+      runSampler('ode', score, { shape: [1, 2], rtol: -1 }),
+      /rtol must be a finite number > 0, got -1/,
+    );
+    await assert.rejects(
+      runSampler('heun', score, { shape: [2] }),
+      /shape must be \[batch, \.\.\.sample dims\]/,
+    );
+    const wrongShape: ScoreFn = async () => tensor([1], [1, 1]);
+    await assert.rejects(
+      runSampler('heun', wrongShape, { shape: [1, 2], steps: 2 }),
+      /score function returned float32 \[1, 1\] for input \[1, 2\]; expected the same shape in float32/,
+    );
+  });
+
+  it('karras schedule: exact ends, ρ-spaced, final 0', () => {
+    const s = karrasSigmas(4, 0.01, 100, 7);
+    assert.equal(s.length, 5);
+    assert.equal(s[0], 100);
+    assert.equal(s[3], 0.01);
+    assert.equal(s[4], 0);
+    const mid = (100 ** (1 / 7) + (1 / 3) * (0.01 ** (1 / 7) - 100 ** (1 / 7))) ** 7;
+    assert.ok(Math.abs(s[1] - mid) < 1e-12 * mid);
+  });
+});
