@@ -5,7 +5,7 @@
  * contraction pattern is recorded in test/fixtures/randn/manifest.json → notes).
  * Only inputs this file is called with are handled: log of (0, 1], sincos of [0, 2π).
  */
-import { fmaf } from './fma.js';
+import { fmaF32 as fmaf } from '../math/float32.js';
 
 const fround = Math.fround;
 

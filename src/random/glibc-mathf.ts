@@ -6,7 +6,7 @@
  * rounded, so `Math.log` / `Math.sin` / `Math.cos` rounded to float differ from them on rare inputs.
  * Only what that caller needs is handled: logf of a positive normal float, sinf/cosf for |x| < 120.
  */
-import { fma } from './fma.js';
+import { fma } from '../math/float32.js';
 import { hexFloat } from './hex-float.js';
 
 const fround = Math.fround;

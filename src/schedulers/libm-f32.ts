@@ -5,7 +5,7 @@
  *   optimized-routines algorithm (max error 0.82 ulp, so not simply `fround(Math.pow)`).
  * Plain `fround(Math.exp)` / `fround(Math.pow)` agree except for ~1 ulp on a few per cent / per mille of inputs.
  */
-import { fmaF32, roundHalfEven } from './float32-ops.js';
+import { fmaF32, roundHalfEven } from '../math/float32.js';
 
 // SLEEF's float32 constants, written as their exact float32 values.
 /** float32(1/ln 2) */

@@ -1,7 +1,7 @@
 /**
  * torch.linspace(start, end, n) in float32, bit-exact with torch 1.13's CPU kernel on its AVX2 dispatch.
  */
-import { fmaF32 } from './float32-ops.js';
+import { fmaF32 } from '../math/float32.js';
 
 /** Lanes of torch's `Vectorized<float>` on AVX2. */
 const VEC = 8;

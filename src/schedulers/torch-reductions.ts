@@ -3,7 +3,7 @@
  * order (AVX2 dispatch), so the corrector's step size comes out bit-exact:
  * `torch.norm(x.reshape(B, -1), dim=-1)` and `.mean()` over the B norms.
  */
-import { fmaF32 } from './float32-ops.js';
+import { fmaF32 } from '../math/float32.js';
 
 /** Lanes of torch's `Vectorized<float>` on AVX2. */
 const VEC = 8;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { log256, sincos256, sincosOut } from '../../src/random/avx-mathfun.js';
-import { fma, fmaf } from '../../src/random/fma.js';
+import { fma, fmaF32 as fmaf } from '../../src/math/float32.js';
 import { cosf, logf, sinf } from '../../src/random/glibc-mathf.js';
 import { hexFloat } from '../../src/random/hex-float.js';
 

@@ -1,6 +1,8 @@
 /**
- * Exact float32 arithmetic on JS numbers. `+ - * /` and `sqrt` done in double and rounded once with
- * `Math.fround` are already correctly rounded float32 ops; a fused multiply-add needs care (below).
+ * Exact float32 arithmetic on JS numbers, shared by the torch-exact RNG and scheduler.
+ * `+ - * /` and `sqrt` done in double and rounded once with `Math.fround` are already correctly
+ * rounded float32 ops; a fused multiply-add (which torch's AVX2 kernels, GCC's contraction and glibc's
+ * FMA builds use) needs care: JavaScript has none.
  */
 
 /**
@@ -28,4 +30,28 @@ export function fmaF32(a: number, b: number, c: number): number {
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** 2^27 + 1: Veltkamp's constant that splits a double into two 26-bit halves. */
+const SPLITTER = 134217729;
+
+/**
+ * double fma(a, b, c): a*b split exactly into p + e (Dekker), then p + c + e summed with one
+ * compensated rounding. It can differ from a hardware fma in the last bit only in rare
+ * double-rounding cases; where it is used (glibc's float32 logf/sinf/cosf, whose results are rounded
+ * to float afterwards) it was checked against glibc on every input those callers can pass.
+ */
+export function fma(a: number, b: number, c: number): number {
+  const p = a * b;
+  let t = SPLITTER * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  const e = ah * bh - p + ah * bl + al * bh + al * bl; // p + e == a*b exactly
+  const s = p + c;
+  const bb = s - p;
+  const err = p - (s - bb) + (c - bb); // s + err == p + c exactly
+  return s + (err + e);
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fmaF32, roundHalfEven } from '../../src/schedulers/float32-ops.js';
+import { fmaF32, roundHalfEven } from '../../src/math/float32.js';
 import { glibcPowF32, sleefExpF32 } from '../../src/schedulers/libm-f32.js';
 
 /** Exact a·b + c rounded to float32 (ties to even), via BigInt rationals on a common power-of-two scale. */
