@@ -20,7 +20,8 @@ export interface DataTypeMap {
 
 export type TypedArray = DataTypeMap[DType];
 
-const ARRAY_TYPES: { [D in DType]: new (n: number) => DataTypeMap[D] } = {
+/** The typed-array constructor of each dtype. */
+export const ARRAY_TYPES: { [D in DType]: new (n: number) => DataTypeMap[D] } = {
   float32: Float32Array,
   float64: Float64Array,
   float16: Uint16Array,
@@ -47,7 +48,8 @@ export const DTYPE_SIZE: Record<DType, number> = {
 export function numelOf(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d} in shape [${dims.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`invalid dimension ${d} in shape [${dims.join(', ')}]`);
     n *= d;
   }
   return n;
@@ -61,7 +63,9 @@ export class Tensor<D extends DType = DType> {
   constructor(dtype: D, data: DataTypeMap[D], dims: readonly number[]) {
     const n = numelOf(dims);
     if (!(data instanceof ARRAY_TYPES[dtype])) {
-      throw new TypeError(`Tensor: ${dtype} data must be a ${ARRAY_TYPES[dtype].name}, got ${data?.constructor?.name}`);
+      throw new TypeError(
+        `Tensor: ${dtype} data must be a ${ARRAY_TYPES[dtype].name}, got ${data?.constructor?.name}`,
+      );
     }
     if (data.length !== n) {
       throw new RangeError(`Tensor: shape [${dims.join(', ')}] needs ${n} elements, data has ${data.length}`);

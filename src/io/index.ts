@@ -1,5 +1,6 @@
 // Public exports of src/io.
 export { writeFileAtomic } from './atomic.js';
+export { readInputFile } from './read-file.js';
 export {
   checkConfigKeys,
   parseJsonConfig,

@@ -3,10 +3,10 @@
  * offsets in bounds, contiguous and non-overlapping, byte length = numel × dtype size) before any
  * tensor is materialised. Tensors are views into the file buffer where alignment allows.
  */
-import { readFile } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
-import { DTYPE_SIZE, type DType, type DataTypeMap, Tensor, numelOf } from '../tensor.js';
+import { ARRAY_TYPES, DTYPE_SIZE, type DType, type DataTypeMap, Tensor, numelOf } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
+import { readInputFile } from './read-file.js';
 
 const ST_TO_DTYPE: Record<string, DType> = {
   F32: 'float32',
@@ -39,16 +39,9 @@ export function viewAs<D extends DType>(
 ): DataTypeMap[D] {
   const size = DTYPE_SIZE[dtype];
   const abs = bytes.byteOffset + offset;
-  const Ctor = {
-    float32: Float32Array,
-    float64: Float64Array,
-    float16: Uint16Array,
-    bfloat16: Uint16Array,
-    int32: Int32Array,
-    int64: BigInt64Array,
-    uint8: Uint8Array,
-    bool: Uint8Array,
-  }[dtype] as unknown as { new (b: ArrayBufferLike, o: number, n: number): DataTypeMap[D] };
+  const Ctor = ARRAY_TYPES[dtype] as unknown as {
+    new (b: ArrayBufferLike, o: number, n: number): DataTypeMap[D];
+  };
   if (abs % size === 0) return new Ctor(bytes.buffer, abs, numel);
   // A fresh buffer: Buffer#slice would return a view of the (pooled) original, not a copy.
   const copy = new Uint8Array(numel * size);
@@ -146,16 +139,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
 
 /** Reads and parses a .safetensors file. */
 export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new FileFormatError(
-      path,
-      `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(await readInputFile(path), path);
 }
 
 /** Serialises tensors (sorted by name, 8-byte padded header, as the reference writer does). */

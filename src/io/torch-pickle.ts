@@ -7,9 +7,9 @@
  * refused with a FileFormatError naming it. Every length is checked against the remaining bytes before it is read,
  * and every tensor's extent against its storage, so hostile files fail cleanly instead of crashing or allocating.
  */
-import { readFile } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
 import { DTYPE_SIZE, type DType, type DataTypeMap, Tensor, type TypedArray } from '../tensor.js';
+import { readInputFile } from './read-file.js';
 import { viewAs } from './safetensors.js';
 import { ZipArchive, looksLikeZip } from './zip.js';
 
@@ -638,14 +638,5 @@ function materialise(
 
 /** Reads a torch.save zip checkpoint (.bin/.pt/.pth) holding a state dict. */
 export async function loadTorchCheckpoint(path: string): Promise<Map<string, Tensor>> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new FileFormatError(
-      path,
-      `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  return parseTorchCheckpoint(bytes, path);
+  return parseTorchCheckpoint(await readInputFile(path), path);
 }

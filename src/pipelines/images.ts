@@ -2,8 +2,7 @@
  * Pipeline output conversions: NCHW sample → clamped NHWC array (diffusers' `output_type="np"`)
  * → 8-bit RGB images (diffusers' `numpy_to_pil`), plus image grids and PNG input for inpaint/colorize.
  */
-import { readFile } from 'node:fs/promises';
-import { type Image, decodePNG, encodePNG } from '../io/index.js';
+import { type Image, decodePNG, encodePNG, readInputFile } from '../io/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Tensor, assertFloat32 } from '../tensor.js';
 
@@ -141,7 +140,7 @@ export function toRGBImage(image: Image): PipelineImage {
 
 /** Reads a PNG file as an RGB image; errors name the file. */
 export async function loadImage(path: string): Promise<PipelineImage> {
-  return toRGBImage(decodePNG(await readFile(path), path));
+  return toRGBImage(decodePNG(await readInputFile(path), path));
 }
 
 /** 8-bit RGB images → float32 (B, 3, H, W) in [0, 1], x / 255 as PIL → numpy → torch pipelines compute it. */
