@@ -311,7 +311,7 @@ describe('scoresde inpaint / colorize', () => {
       join(dir, 'nope.png'),
     ]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /--image: no such file .*nope\.png/);
+    assert.match(missing.stderr, /--image: .*nope\.png: no such file/);
     writeFileSync(
       join(dir, 'small.png'),
       encodePNG({ width: 8, height: 8, channels: 3, data: new Uint8Array(192) }),
