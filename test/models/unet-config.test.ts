@@ -132,6 +132,22 @@ describe('UNet2DModel.forward argument checks', () => {
   });
 });
 
+describe('UNet2DModel.forward σ checks for fourier models', () => {
+  it('refuses σ ≤ 0 and ∞ (log σ is the time input) instead of returning NaN', async () => {
+    const m = await UNet2DModel.fromPretrained(`${MODELS_DIR}tiny-ncsnpp`);
+    try {
+      const x = Tensor.zeros([2, 3, 32, 32]);
+      await assert.rejects(m.forward(x, [1, 0]), /timestep\[1\] is 0; a fourier \(NCSN\+\+\) model takes σ > 0/);
+      await assert.rejects(m.forward(x, -2), /timestep\[0\] is -2/);
+      await assert.rejects(m.forward(x, Number.POSITIVE_INFINITY), /timestep\[0\] is Infinity/);
+      const ok = await m.forward(x, [0.5, 1]);
+      assert.ok(ok.sample.data.every(Number.isFinite));
+    } finally {
+      await m.release();
+    }
+  });
+});
+
 describe('UNet2DModel group counts', () => {
   it('names the GroupNorm whose channels its group count does not divide', () => {
     // 24 channels with norm_num_groups 16: torch fails inside GroupNorm; we name the module.

@@ -286,6 +286,13 @@ export class UNet2DModel {
     const c0 = cfg.block_out_channels[0];
     const v32 = Float32Array.from(values);
     if (cfg.time_embedding_type === 'fourier') {
+      // The input is log σ and the output is divided by σ: σ ≤ 0 or ∞ would give a silent NaN image.
+      const bad = v32.findIndex((s) => !(s > 0 && Number.isFinite(s)));
+      if (bad >= 0) {
+        throw new RangeError(
+          `${what}[${bad}] is ${values[bad]}; a fourier (NCSN++) model takes σ > 0 and finite (its time input is log σ)`,
+        );
+      }
       const arg = fourierArgument(v32, this.params.get('time_proj.weight')!.data);
       feeds[`${input}_arg`] = new Tensor('float32', arg, [values.length, c0]);
     } else if (cfg.time_embedding_type === 'positional') {
