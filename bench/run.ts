@@ -31,7 +31,10 @@ const sections: Section[] = [
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const chosen = only.length ? sections.filter((s) => only.includes(s.name)) : sections;
-  if (chosen.length === 0) throw new Error(`unknown section(s) ${only.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);
+  if (chosen.length === 0)
+    throw new Error(
+      `unknown section(s) ${only.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`,
+    );
   const parts = [
     '# Benchmarks',
     '',
@@ -47,7 +50,8 @@ async function main(): Promise<void> {
   }
   // BENCHMARKS.md holds the latest result of every section, so running one section keeps the others.
   for (const s of sections) {
-    if (existsSync(resultPath(s.name))) parts.push(`## ${s.title}`, '', readFileSync(resultPath(s.name), 'utf8').trim(), '');
+    if (existsSync(resultPath(s.name)))
+      parts.push(`## ${s.title}`, '', readFileSync(resultPath(s.name), 'utf8').trim(), '');
   }
   await writeFileAtomic('BENCHMARKS.md', parts.join('\n'));
   console.error('[bench] wrote BENCHMARKS.md');

@@ -1,10 +1,11 @@
 /** scoresde: score-based generative modelling (Score SDE, VE) in TypeScript. */
-export * from './tensor.js';
+
 export * from './errors.js';
-export * from './random/index.js';
 export * from './io/index.js';
-export * from './onnx/index.js';
 export * from './models/unet-2d/index.js';
-export * from './schedulers/index.js';
-export * from './samplers/index.js';
+export * from './onnx/index.js';
 export * from './pipelines/index.js';
+export * from './random/index.js';
+export * from './samplers/index.js';
+export * from './schedulers/index.js';
+export * from './tensor.js';

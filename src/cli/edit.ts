@@ -1,11 +1,11 @@
 /** `scoresde inpaint` and `scoresde colorize`: PNG in, PNGs out, predictor–corrector sampling. */
-import { type PipelineImage, loadImage } from '../pipelines/index.js';
+import { loadImage, type PipelineImage } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
 import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, requireString } from './args.js';
 import {
-  SAMPLING_OPTIONS,
   configurePipeline,
   parseSamplingArgs,
+  SAMPLING_OPTIONS,
   samplingOptionsHelp,
   writeImages,
 } from './generate-common.js';

@@ -1,8 +1,8 @@
 /** What `sample`, `inpaint` and `colorize` share: sampling flags, scheduler overrides and PNG output. */
 import { join, resolve } from 'node:path';
-import { type PipelineImage, ScoreSdeVePipeline, gridShape, makeImageGrid } from '../pipelines/index.js';
+import { gridShape, makeImageGrid, type PipelineImage, ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
-import { type CliIO, UsageError, intOption, positiveNumberOption } from './args.js';
+import { type CliIO, intOption, positiveNumberOption, UsageError } from './args.js';
 
 export const SAMPLING_OPTIONS = {
   steps: { type: 'string' },

@@ -1,7 +1,7 @@
 /** `scoresde info`: architecture summary, size, cost per forward and the expected time per image here. */
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
-import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, intOption, parseCommandArgs } from './args.js';
+import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
 export const INFO_HELP = `Usage: scoresde info --model <id|dir> [options]

@@ -1,6 +1,6 @@
 /** Loads the pipeline a command names, turning loading failures into one clear line. */
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
-import { type CliIO, MODEL_OPTIONS, executionProvidersFor, requireString } from './args.js';
+import { type CliIO, executionProvidersFor, MODEL_OPTIONS, requireString } from './args.js';
 
 /** A failure the user must fix (missing model, no network, bad file): printed without a stack trace. */
 export class CliError extends Error {

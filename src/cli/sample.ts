@@ -1,11 +1,11 @@
 /** `scoresde sample`: generate images and write them as PNGs (atomically), plus a grid for batches. */
 import { Generator } from '../random/index.js';
 import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../samplers/index.js';
-import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, UsageError, parseCommandArgs } from './args.js';
+import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, UsageError } from './args.js';
 import {
-  SAMPLING_OPTIONS,
   configurePipeline,
   parseSamplingArgs,
+  SAMPLING_OPTIONS,
   samplingOptionsHelp,
   writeImages,
 } from './generate-common.js';

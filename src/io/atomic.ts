@@ -1,7 +1,7 @@
 /** Atomic file output: write to a temp file beside the target, then rename over it. */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Writes `data` to `path` so that readers see either the old file or the whole new one. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {

@@ -1,23 +1,23 @@
 // Public exports of src/io.
 export { writeFileAtomic } from './atomic.js';
-export { readInputFile } from './read-file.js';
 export {
+  type CheckConfigKeysOptions,
   checkConfigKeys,
+  type JsonConfig,
   parseJsonConfig,
   readJsonConfig,
-  type CheckConfigKeysOptions,
-  type JsonConfig,
   UNKNOWN_CONFIG_KEYS_WARNING,
 } from './config.js';
+export * from './hub.js';
 export { decodePNG, encodePNG, type Image } from './png.js';
+export { readInputFile } from './read-file.js';
 export {
   loadSafetensors,
   parseSafetensors,
+  type SafetensorsFile,
   saveSafetensors,
   serializeSafetensors,
-  type SafetensorsFile,
 } from './safetensors.js';
 export { loadTorchCheckpoint, parseTorchCheckpoint } from './torch-pickle.js';
+export { addVariant, type FindWeightsOptions, findWeightsFile, loadStateDict, toFloat32 } from './weights.js';
 export { ZipArchive, type ZipEntry } from './zip.js';
-export { addVariant, findWeightsFile, type FindWeightsOptions, loadStateDict, toFloat32 } from './weights.js';
-export * from './hub.js';

@@ -4,7 +4,7 @@
  * tensor is materialised. Tensors are views into the file buffer where alignment allows.
  */
 import { FileFormatError } from '../errors.js';
-import { ARRAY_TYPES, DTYPE_SIZE, type DType, type DataTypeMap, Tensor, numelOf } from '../tensor.js';
+import { ARRAY_TYPES, type DataTypeMap, DTYPE_SIZE, type DType, numelOf, Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { readInputFile } from './read-file.js';
 

@@ -8,10 +8,10 @@
  * and every tensor's extent against its storage, so hostile files fail cleanly instead of crashing or allocating.
  */
 import { FileFormatError } from '../errors.js';
-import { DTYPE_SIZE, type DType, type DataTypeMap, Tensor, type TypedArray } from '../tensor.js';
+import { type DataTypeMap, DTYPE_SIZE, type DType, Tensor, type TypedArray } from '../tensor.js';
 import { readInputFile } from './read-file.js';
 import { viewAs } from './safetensors.js';
-import { ZipArchive, looksLikeZip } from './zip.js';
+import { looksLikeZip, ZipArchive } from './zip.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Python values as the unpickler builds them.

@@ -1,15 +1,16 @@
 // Public exports of src/onnx
+
+export { countFlops } from './flops.js';
 export {
-  GraphBuilder,
-  IR_VERSION,
-  OPSET,
   type Dim,
+  GraphBuilder,
   type GraphNode,
   type Initializer,
+  IR_VERSION,
+  OPSET,
   type ValueInfo,
 } from './graph.js';
-export { countFlops } from './flops.js';
-export { decodeModel, encodeModel, type DecodedModel, type ModelInit, type OnnxDType } from './proto.js';
+export { type DecodedModel, decodeModel, encodeModel, type ModelInit, type OnnxDType } from './proto.js';
 export {
   checkExecutionProviders,
   type ExecutionProvider,

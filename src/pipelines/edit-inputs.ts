@@ -1,6 +1,6 @@
 /** Turns inpaint / colorize inputs (images or tensors) into the (B, C, H, W) tensors the samplers take. */
-import { Tensor, assertFloat32 } from '../tensor.js';
-import { PipelineImage, imagesToTensor } from './images.js';
+import { assertFloat32, Tensor } from '../tensor.js';
+import { imagesToTensor, PipelineImage } from './images.js';
 
 /** One RGB image, one per batch row, or a float32 (B, C, H, W) tensor in [0, 1]. */
 export type ImageInput = PipelineImage | readonly PipelineImage[] | Tensor<'float32'>;

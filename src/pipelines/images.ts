@@ -2,9 +2,10 @@
  * Pipeline output conversions: NCHW sample → clamped NHWC array (diffusers' `output_type="np"`)
  * → 8-bit RGB images (diffusers' `numpy_to_pil`), plus image grids and PNG input for inpaint/colorize.
  */
-import { type Image, decodePNG, encodePNG, readInputFile } from '../io/index.js';
+
 import { writeFileAtomic } from '../io/atomic.js';
-import { Tensor, assertFloat32 } from '../tensor.js';
+import { decodePNG, encodePNG, type Image, readInputFile } from '../io/index.js';
+import { assertFloat32, Tensor } from '../tensor.js';
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B (what PIL's `Image.fromarray` holds). */
 export class PipelineImage {

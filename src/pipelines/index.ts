@@ -1,7 +1,22 @@
 // Public exports of src/pipelines.
+
+export { formatProgress, ProgressBar, type ProgressBarOptions, type ProgressStream } from '../progress.js';
+export { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
 export {
-  DIFFUSERS_VERSION,
+  gridShape,
+  imagesToTensor,
+  loadImage,
+  makeImageGrid,
+  numpyToPil,
+  PipelineImage,
+  toClampedNHWC,
+  toRGBImage,
+} from './images.js';
+export { type ModelLayout, resolveModelLayout } from './layout.js';
+export type { LoadPipelineOptions } from './load.js';
+export {
   type ColorizeCallOptions,
+  DIFFUSERS_VERSION,
   type EditCallOptions,
   type ImagesOf,
   type InpaintCallOptions,
@@ -13,17 +28,3 @@ export {
   type ScoreSdeVeComponents,
   ScoreSdeVePipeline,
 } from './score-sde-ve.js';
-export {
-  PipelineImage,
-  gridShape,
-  imagesToTensor,
-  loadImage,
-  makeImageGrid,
-  numpyToPil,
-  toClampedNHWC,
-  toRGBImage,
-} from './images.js';
-export { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
-export { ProgressBar, type ProgressBarOptions, type ProgressStream, formatProgress } from '../progress.js';
-export { type ModelLayout, resolveModelLayout } from './layout.js';
-export type { LoadPipelineOptions } from './load.js';

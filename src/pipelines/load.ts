@@ -3,9 +3,9 @@
  * anything shaped like a Hub repo id (`owner/name`) is downloaded once into the huggingface_hub cache.
  */
 import { existsSync } from 'node:fs';
-import { type HubDownloadProgress, downloadDiffusersModel, isHubRepoId } from '../io/index.js';
-import { ProgressBar, type ProgressStream } from '../progress.js';
+import { downloadDiffusersModel, type HubDownloadProgress, isHubRepoId } from '../io/index.js';
 import type { ExecutionProvider } from '../onnx/index.js';
+import { ProgressBar, type ProgressStream } from '../progress.js';
 import { type ModelLayout, resolveModelLayout } from './layout.js';
 
 export interface LoadPipelineOptions {

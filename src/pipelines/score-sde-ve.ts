@@ -10,18 +10,18 @@ import { UNet2DModel } from '../models/unet-2d/index.js';
 import { ProgressBar, type ProgressStream } from '../progress.js';
 import { type Generator, randnTensor } from '../random/index.js';
 import {
-  type SamplerName,
-  type SamplerOptions,
-  SAMPLER_NAMES,
   colorize,
   inpaint,
   runSampler,
+  SAMPLER_NAMES,
+  type SamplerName,
+  type SamplerOptions,
 } from '../samplers/registry.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from '../samplers/types.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import type { Tensor } from '../tensor.js';
 import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
-import { type PipelineImage, numpyToPil, toClampedNHWC } from './images.js';
+import { numpyToPil, type PipelineImage, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
 
 /** The diffusers version whose file formats savePretrained writes. */

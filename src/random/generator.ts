@@ -3,7 +3,7 @@
  * the uniform float / double conversions torch uses, and the cached second normal of
  * `normal_distribution<double>`. `randn` / `rand` in sampling.ts draw from it.
  */
-import { MT19937, MT_STATE_WORDS } from './mt19937.js';
+import { MT_STATE_WORDS, MT19937 } from './mt19937.js';
 
 /**
  * Which transcendental maths torch's >= 16-element float32 randn uses:

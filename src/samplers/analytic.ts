@@ -8,8 +8,9 @@
  * Works in a few dimensions and at image size (e.g. 3×16×16 "images" with per-pixel stds): the
  * components are independent per pixel but the mixture couples every pixel through r_k.
  */
-import { assertFloat32, Tensor, numelOf } from '../tensor.js';
+
 import type { Generator } from '../random/generator.js';
+import { assertFloat32, numelOf, Tensor } from '../tensor.js';
 import { checkInteger, drawNoise } from './common.js';
 import type { ScoreFn } from './types.js';
 

@@ -2,9 +2,10 @@
  * Plumbing shared by every sampler: noise draws (through diffusers' randn_tensor semantics),
  * abort checks, the per-row σ vector a ScoreFn takes, and argument validation.
  */
-import { randnTensor } from '../random/index.js';
-import { type Tensor, numelOf } from '../tensor.js';
+
 import type { Generator } from '../random/generator.js';
+import { randnTensor } from '../random/index.js';
+import { numelOf, type Tensor } from '../tensor.js';
 
 /** Standard normal noise of `dims` (B, ...) drawn like diffusers' randn_tensor (a list = one generator per row). */
 export function drawNoise(

@@ -1,19 +1,5 @@
 // Public exports of src/samplers.
-export * from './types.js';
-export {
-  COMMON_DEFAULTS,
-  type ColorizeOptions,
-  colorize,
-  type ConditionalOptions,
-  type InpaintOptions,
-  inpaint,
-  runSampler,
-  SAMPLER_DEFAULTS,
-  SAMPLER_DESCRIPTIONS,
-  SAMPLER_NAMES,
-  type SamplerName,
-  type SamplerOptions,
-} from './registry.js';
+
 export {
   type AnalyticScoreFn,
   classifyComponents,
@@ -24,6 +10,9 @@ export {
   gaussianScore,
   sampleExact,
 } from './analytic.js';
+export { colorizePc, inpaintPc } from './conditional.js';
+export { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
+export { type HeunOptions, sampleHeun } from './heun.js';
 export {
   PC_CORRECTORS,
   PC_PREDICTORS,
@@ -40,9 +29,21 @@ export {
   type ProbabilityFlowSampleOptions,
   sampleProbabilityFlow,
 } from './probability-flow.js';
-export { type HeunOptions, sampleHeun } from './heun.js';
-export { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
-export { colorizePc, inpaintPc } from './conditional.js';
+export {
+  COMMON_DEFAULTS,
+  type ColorizeOptions,
+  type ConditionalOptions,
+  colorize,
+  type InpaintOptions,
+  inpaint,
+  runSampler,
+  SAMPLER_DEFAULTS,
+  SAMPLER_DESCRIPTIONS,
+  SAMPLER_NAMES,
+  type SamplerName,
+  type SamplerOptions,
+} from './registry.js';
 export { geometricSigmas, karrasSigmas } from './schedules.js';
 export { type SlicedWassersteinOptions, slicedWasserstein } from './sliced-wasserstein.js';
 export { type MixtureSlices, mixtureSlices, slicedWassersteinToMixture } from './sliced-wasserstein-exact.js';
+export * from './types.js';

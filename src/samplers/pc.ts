@@ -8,10 +8,10 @@
  * (σmax·z, then per step: `correctSteps` × (score, corrector noise), score, predictor noise).
  */
 import { Tensor } from '../tensor.js';
-import { checkInteger, checkPositive, checkShape, drawNoise, throwIfAborted, callScore } from './common.js';
+import { callScore, checkInteger, checkPositive, checkShape, drawNoise, throwIfAborted } from './common.js';
 import { ancestralStep, annealedLangevinStep, eulerMaruyamaStep, langevinLikeUpdate } from './pc-steps.js';
-import { createVeScheduler } from './ve-scheduler.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
+import { createVeScheduler } from './ve-scheduler.js';
 
 export const PC_PREDICTORS = ['reverse-diffusion', 'euler-maruyama', 'ancestral'] as const;
 export const PC_CORRECTORS = ['langevin', 'annealed-langevin', 'none'] as const;

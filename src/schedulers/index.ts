@@ -1,19 +1,19 @@
 // Public exports of src/schedulers.
 export {
-  ScoreSdeVeScheduler,
-  OTHER_CLASS_CONFIG_WARNING,
   type ContinuousTimestep,
   type DiscreteTimesteps,
+  OTHER_CLASS_CONFIG_WARNING,
   type SchedulerFromConfigOptions,
   type SchedulerFromPretrainedOptions,
   type SchedulerOutput,
-  type SdeVeOutput,
   type SchedulerStepOptions,
+  ScoreSdeVeScheduler,
+  type SdeVeOutput,
 } from './scheduling-score-sde-ve.js';
 export {
+  pythonFloatRepr,
   SCORE_SDE_VE_CONFIG_KEYS,
   SCORE_SDE_VE_DEFAULTS,
-  pythonFloatRepr,
   type ScoreSdeVeSchedulerConfig,
   type ScoreSdeVeSchedulerOptions,
 } from './score-sde-ve-config.js';

@@ -4,17 +4,17 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkConfigKeys, readJsonConfig } from '../io/config.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { checkConfigKeys, readJsonConfig } from '../io/config.js';
 import { type Generator, randn, randnTensor } from '../random/index.js';
-import { Tensor, assertFloat32 } from '../tensor.js';
+import { assertFloat32, Tensor } from '../tensor.js';
 import { glibcPowF32, sleefExpF32 } from './libm-f32.js';
 import {
+  resolveScoreSdeVeConfig,
   SCORE_SDE_VE_CONFIG_KEYS,
   type ScoreSdeVeSchedulerConfig,
   type ScoreSdeVeSchedulerOptions,
-  resolveScoreSdeVeConfig,
   scoreSdeVeConfigJson,
 } from './score-sde-ve-config.js';
 import { torchLinspaceF32 } from './torch-linspace.js';

@@ -1,14 +1,14 @@
 /** The `scoresde` executable, spawned as users run it, on the fixture checkpoints (few steps). */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { decodePNG, encodePNG } from '../../src/io/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { PipelineImage, ScoreSdeVePipeline, numpyToPil } from '../../src/pipelines/index.js';
+import { numpyToPil, PipelineImage, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
 import { SAMPLER_NAMES } from '../../src/samplers/index.js';
 import { COMMITS, startFakeHub } from '../io/hub-fake-server.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProgressBar, formatBar, formatInterval, formatProgress, formatSizeOf } from '../../src/progress.js';
+import { formatBar, formatInterval, formatProgress, formatSizeOf, ProgressBar } from '../../src/progress.js';
 
 // Expected strings are what tqdm 4.x's format_meter prints for the same numbers.
 describe('formatProgress (tqdm format_meter)', () => {

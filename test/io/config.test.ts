@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../../src/errors.js';
-import { UNKNOWN_CONFIG_KEYS_WARNING, checkConfigKeys, readJsonConfig } from '../../src/io/config.js';
+import { checkConfigKeys, readJsonConfig, UNKNOWN_CONFIG_KEYS_WARNING } from '../../src/io/config.js';
 import { withTempDir } from './builders.js';
 
 const NCSNPP_CONFIG = fileURLToPath(new URL('../fixtures/models/tiny-ncsnpp/config.json', import.meta.url));

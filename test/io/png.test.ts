@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { FileFormatError } from '../../src/errors.js';
 import { crc32, crc32Table } from '../../src/io/crc32.js';
-import { type Image, decodePNG, encodePNG } from '../../src/io/png.js';
+import { decodePNG, encodePNG, type Image } from '../../src/io/png.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 
 const PIPELINE = fileURLToPath(

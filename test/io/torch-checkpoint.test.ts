@@ -8,11 +8,11 @@ import { type PyList, parseTorchCheckpoint, unpickle } from '../../src/io/torch-
 import { loadStateDict } from '../../src/io/weights.js';
 import type { Tensor } from '../../src/tensor.js';
 import {
-  PickleWriter,
-  type TensorSpec,
   buildZip,
   bytesOf,
+  PickleWriter,
   stateDictPickle,
+  type TensorSpec,
   torchZip,
   withTempDir,
 } from './builders.js';
@@ -173,8 +173,7 @@ describe('torch checkpoints built in the test', () => {
       );
       await assert.rejects(
         loadStateDict(join(dir, 'missing.bin')),
-        (e: Error) =>
-          e instanceof FileFormatError && /missing\.bin: no such file/.test(e.message),
+        (e: Error) => e instanceof FileFormatError && /missing\.bin: no such file/.test(e.message),
       );
     });
   });

@@ -7,13 +7,13 @@ import { FileFormatError } from '../../src/errors.js';
 import {
   PyDict,
   PyList,
-  TorchStorageRef,
   parseTorchCheckpoint,
+  TorchStorageRef,
   unpickle,
 } from '../../src/io/torch-pickle.js';
-import { ZipArchive } from '../../src/io/zip.js';
 import { loadStateDict } from '../../src/io/weights.js';
-import { PickleWriter, bytesOf, stateDictPickle, torchZip, withTempDir } from './builders.js';
+import { ZipArchive } from '../../src/io/zip.js';
+import { bytesOf, PickleWriter, stateDictPickle, torchZip, withTempDir } from './builders.js';
 
 const BIN = fileURLToPath(
   new URL('../fixtures/models/tiny-ddpm/diffusion_pytorch_model.bin', import.meta.url),

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../../src/errors.js';
 import { parseTorchCheckpoint } from '../../src/io/torch-pickle.js';
 import { ZipArchive } from '../../src/io/zip.js';
-import { type ZipInput, buildZip, bytesOf, stateDictPickle, torchZip } from './builders.js';
+import { buildZip, bytesOf, stateDictPickle, torchZip, type ZipInput } from './builders.js';
 
 const BIN = fileURLToPath(
   new URL('../fixtures/models/tiny-ncsnpp/diffusion_pytorch_model.bin', import.meta.url),

@@ -137,7 +137,10 @@ describe('UNet2DModel.forward σ checks for fourier models', () => {
     const m = await UNet2DModel.fromPretrained(`${MODELS_DIR}tiny-ncsnpp`);
     try {
       const x = Tensor.zeros([2, 3, 32, 32]);
-      await assert.rejects(m.forward(x, [1, 0]), /timestep\[1\] is 0; a fourier \(NCSN\+\+\) model takes σ > 0/);
+      await assert.rejects(
+        m.forward(x, [1, 0]),
+        /timestep\[1\] is 0; a fourier \(NCSN\+\+\) model takes σ > 0/,
+      );
       await assert.rejects(m.forward(x, -2), /timestep\[0\] is -2/);
       await assert.rejects(m.forward(x, Number.POSITIVE_INFINITY), /timestep\[0\] is Infinity/);
       const ok = await m.forward(x, [0.5, 1]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
 import type { Tensor } from '../../src/tensor.js';
-import { caseTimestep, loadCase, manifest, MODELS_DIR, maxAbsDiff, relErr } from './fixtures.js';
+import { caseTimestep, loadCase, MODELS_DIR, manifest, maxAbsDiff, relErr } from './fixtures.js';
 
 /** README "Tolerances": output rel error per batch row. */
 function outputTolerance(fourier: boolean, sigma: number): number {

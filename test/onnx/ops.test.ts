@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  type BuildContext,
   attentionBlock,
+  type BuildContext,
   firDownsample,
   firUpsample,
   groupNorm,

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { countFlops } from '../../src/onnx/flops.js';
 import { GraphBuilder, IR_VERSION, OPSET } from '../../src/onnx/graph.js';
 import { decodeFields, decodeModel, encodeModel, ProtoWriter } from '../../src/onnx/proto.js';
-import { OnnxSession, checkExecutionProviders } from '../../src/onnx/session.js';
+import { checkExecutionProviders, OnnxSession } from '../../src/onnx/session.js';
 import { Tensor } from '../../src/tensor.js';
 
 describe('ProtoWriter wire format', () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import {
-  PipelineImage,
   gridShape,
   makeImageGrid,
   numpyToPil,
+  PipelineImage,
   toClampedNHWC,
 } from '../../src/pipelines/images.js';
 import { type Tensor, tensor } from '../../src/tensor.js';

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { log256, sincos256, sincosOut } from '../../src/random/avx-mathfun.js';
 import { fma, fmaF32 as fmaf } from '../../src/math/float32.js';
+import { log256, sincos256, sincosOut } from '../../src/random/avx-mathfun.js';
 import { cosf, logf, sinf } from '../../src/random/glibc-mathf.js';
 import { hexFloat } from '../../src/random/hex-float.js';
 

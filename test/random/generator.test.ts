@@ -1,8 +1,8 @@
 /** Generator: seeding, uniform conversions, the cached normal, state save / restore, and bad input. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_SEED, Generator, type GeneratorState, MT19937, randn } from '../../src/random/index.js';
 import { defaultRandnPath } from '../../src/random/generator.js';
+import { DEFAULT_SEED, Generator, type GeneratorState, MT19937, randn } from '../../src/random/index.js';
 
 describe('seeding', () => {
   it("a fresh generator has torch's default seed 67280421310721", () => {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { Generator, manualSeed, randnTensor } from '../../src/random/index.js';
 import { assertBitEqual } from './fixture-helpers.js';

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { Generator, type RandnPath, manualSeed, rand, randn } from '../../src/random/index.js';
+import { Generator, manualSeed, type RandnPath, rand, randn } from '../../src/random/index.js';
 import type { Tensor } from '../../src/tensor.js';
-import { RANDN_FIXTURES, assertBitEqual } from './fixture-helpers.js';
+import { assertBitEqual, RANDN_FIXTURES } from './fixture-helpers.js';
 
 const SEEDS = [0, 1, 42, 12345];
 const SHAPES = [[1], [7], [15], [16], [17], [33], [1, 3, 32, 32], [2, 3, 8, 8]];

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { Generator, defaultGenerator, manualSeed, rand, randn, randnTensor } from '../../src/random/index.js';
-import { RANDN_FIXTURES, assertBitEqual } from './fixture-helpers.js';
+import { defaultGenerator, Generator, manualSeed, rand, randn, randnTensor } from '../../src/random/index.js';
+import { assertBitEqual, RANDN_FIXTURES } from './fixture-helpers.js';
 
 /** The word a generator will draw next, compared with a fresh stream of the same seed after `skip` words. */
 function assertConsumed(g: Generator, seed: number, skip: number, what: string): void {

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import {
   classifyComponents,
-  gaussianMixtureScore,
   type GaussianMixture,
+  gaussianMixtureScore,
 } from '../../src/samplers/analytic.js';
 import type { Tensor } from '../../src/tensor.js';
 

@@ -4,8 +4,8 @@
  * sampler running on a real network (shapes, NFE, finite output).
  */
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
 import { Generator } from '../../src/random/index.js';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, FileFormatError } from '../../src/errors.js';
-import { ScoreSdeVeScheduler, pythonFloatRepr } from '../../src/schedulers/index.js';
-import { FIXTURES, assertExact } from './helpers.js';
+import { pythonFloatRepr, ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
+import { assertExact, FIXTURES } from './helpers.js';
 
 const REAL = join(FIXTURES, 'models', 'real-configs');
 

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { loadSafetensors } from '../../src/io/index.js';
 import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import { Tensor } from '../../src/tensor.js';
-import { FIXTURES, assertExact } from './helpers.js';
+import { assertExact, FIXTURES } from './helpers.js';
 
 const PIPELINE = join(FIXTURES, 'pipeline');
 

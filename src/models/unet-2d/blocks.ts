@@ -5,6 +5,7 @@
 import { ConfigError } from '../../errors.js';
 import type { UNet2DConfig } from './config.js';
 import {
+  activation,
   attentionBlock,
   type BuildContext,
   conv2d,
@@ -13,7 +14,6 @@ import {
   firDownsample,
   firUpsample,
   groupNorm,
-  activation,
   resnetBlock,
 } from './layers.js';
 

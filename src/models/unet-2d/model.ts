@@ -7,13 +7,13 @@
  */
 import { join } from 'node:path';
 import { ConfigError, FileFormatError } from '../../errors.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { readJsonConfig } from '../../io/config.js';
 import { saveSafetensors } from '../../io/safetensors.js';
 import { findWeightsFile, loadStateDict } from '../../io/weights.js';
-import { writeFileAtomic } from '../../io/atomic.js';
 import { countFlops } from '../../onnx/flops.js';
 import { checkExecutionProviders, type ExecutionProvider, OnnxSession } from '../../onnx/session.js';
-import { Tensor, assertFloat32 } from '../../tensor.js';
+import { assertFloat32, Tensor } from '../../tensor.js';
 import { buildUnetGraph } from './build.js';
 import { configToJson, resolveUnetConfig, type UNet2DConfig } from './config.js';
 import { fourierArgument, positionalArgument } from './time.js';

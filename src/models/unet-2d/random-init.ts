@@ -3,7 +3,7 @@
  * torch's default init scale (uniform ±1/√fan_in for convs and linears, norms at weight 1 / bias 0,
  * fourier W ~ 16·N(0, 1)) from a small seeded generator. Not torch's random stream.
  */
-import { Tensor, numelOf } from '../../tensor.js';
+import { numelOf, Tensor } from '../../tensor.js';
 import type { UNet2DConfig } from './config.js';
 import { type StateDict, unetParamSpec } from './weights.js';
 
