@@ -2,6 +2,11 @@
 /** The `scoresde` executable: runs the command line with Ctrl-C wired to an AbortSignal. */
 import { runCli } from './run.js';
 
+// Warnings (unknown config keys, a missing scheduler config, …) as one readable line each;
+// Node's default printer adds a pid and a --trace-warnings hint.
+process.removeAllListeners('warning');
+process.on('warning', (w) => process.stderr.write(`scoresde: warning: ${w.message}\n`));
+
 const controller = new AbortController();
 process.on('SIGINT', () => {
   // First Ctrl-C: stop between UNet calls and let atomic writes clean up their temp files.

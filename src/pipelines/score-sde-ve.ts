@@ -142,9 +142,17 @@ export class ScoreSdeVePipeline {
       useSafetensors: options.useSafetensors,
       executionProviders: options.executionProviders,
     });
-    const scheduler = source.hasSchedulerConfig
-      ? await ScoreSdeVeScheduler.fromPretrained(source.dir, { subfolder: source.schedulerSubfolder })
-      : new ScoreSdeVeScheduler();
+    let scheduler: ScoreSdeVeScheduler;
+    if (source.hasSchedulerConfig) {
+      scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, { subfolder: source.schedulerSubfolder });
+    } else {
+      // Not silent: a model trained with another σ range (celebahq: sigma_max 380) would sample wrongly.
+      process.emitWarning(
+        `${idOrDir}: no scheduler_config.json found; using ScoreSdeVeScheduler's defaults (sigma_max 1348, snr 0.15). Pass a scheduler with new ScoreSdeVePipeline({ unet, scheduler }) if the model needs others.`,
+        { code: 'SCORESDE_DEFAULT_SCHEDULER' },
+      );
+      scheduler = new ScoreSdeVeScheduler();
+    }
     return new ScoreSdeVePipeline({ unet, scheduler });
   }
 

@@ -219,3 +219,21 @@ describe('ScoreSdeVePipeline.call arguments, abort and progress', () => {
     assert.equal(chunks.length, before);
   });
 });
+
+describe('ScoreSdeVePipeline.fromPretrained without a scheduler config', () => {
+  it('warns (code SCORESDE_DEFAULT_SCHEDULER) and uses the scheduler defaults', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const pipe = await load(fixturePath('models/tiny-ncsnpp'));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SCORESDE_DEFAULT_SCHEDULER');
+      assert.equal(ours.length, 1);
+      assert.match(ours[0].message, /tiny-ncsnpp: no scheduler_config\.json found/);
+      assert.equal(pipe.scheduler.config.sigma_max, 1348);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
