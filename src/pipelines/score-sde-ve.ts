@@ -144,7 +144,9 @@ export class ScoreSdeVePipeline {
     });
     let scheduler: ScoreSdeVeScheduler;
     if (source.hasSchedulerConfig) {
-      scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, { subfolder: source.schedulerSubfolder });
+      scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, {
+        subfolder: source.schedulerSubfolder,
+      });
     } else {
       // Not silent: a model trained with another σ range (celebahq: sigma_max 380) would sample wrongly.
       process.emitWarning(
