@@ -14,6 +14,7 @@ import {
   gaussianMixtureScore,
   sampleExact,
 } from '../src/samplers/analytic.js';
+import { imageMixtureSpec, MIXTURE_2D } from '../src/samplers/analytic-examples.js';
 import { runSampler, type SamplerName, type SamplerOptions } from '../src/samplers/registry.js';
 import { mixtureSlices, slicedWassersteinToMixture } from '../src/samplers/sliced-wasserstein-exact.js';
 import type { Tensor } from '../src/tensor.js';
@@ -41,37 +42,7 @@ const ode = (tol: number): Setting => ({
 });
 
 /** The 2-D mixture of the tests: three components of different widths and weights. */
-const MIXTURE_2D = gaussianMixtureScore({
-  means: [
-    [-2, 0],
-    [2, 0],
-    [0, 2.5],
-  ],
-  stds: [0.3, 0.5, [0.4, 0.2]],
-  weights: [0.5, 0.3, 0.2],
-});
-
-/** The 3×16×16 image mixture of the tests ("red", "blue" with the same luminance, "checker"). */
-function imageMixture(): AnalyticScoreFn {
-  const plane = 256;
-  const image = (f: (c: number, h: number, w: number) => number) => {
-    const out = new Float64Array(3 * plane);
-    for (let c = 0; c < 3; c++)
-      for (let h = 0; h < 16; h++) for (let w = 0; w < 16; w++) out[c * plane + h * 16 + w] = f(c, h, w);
-    return out;
-  };
-  const wave = (h: number) => 0.1 * Math.sin((2 * Math.PI * h) / 16);
-  return gaussianMixtureScore({
-    dims: [3, 16, 16],
-    means: [
-      image((c, h) => [0.7, 0.4, 0.4][c] + wave(h)),
-      image((c, h) => [0.4, 0.4, 0.7][c] + wave(h)),
-      image((_, h, w) => 0.5 + 0.2 * (-1) ** (h + w)),
-    ],
-    stds: [0.05, 0.05, 0.08],
-    weights: [0.5, 0.3, 0.2],
-  });
-}
+const MIXTURE_2D_SCORE = gaussianMixtureScore(MIXTURE_2D);
 
 interface Row {
   sampler: string;
@@ -203,7 +174,7 @@ export async function runSamplerBench(log: (s: string) => void = (s) => console.
   ];
   const n2 = 6000;
   const seeds2 = [0, 1, 2];
-  const small = await measure(MIXTURE_2D, n2, seeds2, settings2d, log);
+  const small = await measure(MIXTURE_2D_SCORE, n2, seeds2, settings2d, log);
 
   const settingsImage: Setting[] = [
     pc(2000),
@@ -220,7 +191,7 @@ export async function runSamplerBench(log: (s: string) => void = (s) => console.
     stepped('dpmpp-2m', 100),
   ];
   const nImg = 100;
-  const image = await measure(imageMixture(), nImg, [0], settingsImage, log);
+  const image = await measure(gaussianMixtureScore(imageMixtureSpec()), nImg, [0], settingsImage, log);
   const minutes = (performance.now() - t0) / 60000;
   const floorLine = (floors: number[]) =>
     `Floor (exact samples, 5 seeds): SW2 = ${mean(floors).toFixed(4)} ± ${stderr(floors).toFixed(4)} (${floors.map((f) => f.toFixed(4)).join(', ')}).`;

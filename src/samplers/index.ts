@@ -10,6 +10,7 @@ export {
   gaussianScore,
   sampleExact,
 } from './analytic.js';
+export { IMAGE_MIXTURE_DIMS, imageMixtureSpec, MIXTURE_2D } from './analytic-examples.js';
 export { colorizePc, inpaintPc } from './conditional.js';
 export { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
 export { type HeunOptions, sampleHeun } from './heun.js';

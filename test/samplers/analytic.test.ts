@@ -8,6 +8,7 @@ import {
   gaussianScore,
   sampleExact,
 } from '../../src/samplers/analytic.js';
+import { MIXTURE_2D } from '../../src/samplers/analytic-examples.js';
 import { slicedWasserstein } from '../../src/samplers/sliced-wasserstein.js';
 import {
   mixtureSlices,
@@ -17,15 +18,7 @@ import {
 import { tensor } from '../../src/tensor.js';
 import { assertMatchesMixture } from './mixture-stats.js';
 
-const spec = {
-  means: [
-    [-2, 0],
-    [2, 0],
-    [0, 2.5],
-  ],
-  stds: [0.3, 0.5, [0.4, 0.2]],
-  weights: [0.5, 0.3, 0.2],
-};
+const spec = MIXTURE_2D;
 
 /** log p_σ(x) of the mixture, straight from the definition (float64). */
 function logDensity(x: number[], sigma: number): number {

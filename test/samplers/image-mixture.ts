@@ -1,10 +1,6 @@
 /**
- * An analytic mixture of 3×16×16 "images" (values in about [0, 1], like diffusers' NCSN++ data range) and
- * chi-square style checks that scale to 768 dimensions.
- *   0 "red":  (0.7, 0.4, 0.4) + a shared horizontal wave, std 0.05 per pixel
- *   1 "blue": (0.4, 0.4, 0.7) + the same wave (same luminance as "red"), std 0.05
- *   2 "checker": grey 0.5 ± 0.2 checkerboard, std 0.08
- * with weights 0.5, 0.3, 0.2.
+ * The 3×16×16 image mixture (src/samplers/analytic-examples.ts) and chi-square style checks that scale
+ * to its 768 dimensions.
  */
 import assert from 'node:assert/strict';
 import {
@@ -12,29 +8,11 @@ import {
   type GaussianMixture,
   gaussianMixtureScore,
 } from '../../src/samplers/analytic.js';
+import { IMAGE_MIXTURE_DIMS, imageMixtureSpec } from '../../src/samplers/analytic-examples.js';
 import type { Tensor } from '../../src/tensor.js';
 
-export const IMAGE_DIMS = [3, 16, 16];
-const PLANE = 256;
-
-function image(f: (c: number, h: number, w: number) => number): Float64Array {
-  const out = new Float64Array(3 * PLANE);
-  for (let c = 0; c < 3; c++)
-    for (let h = 0; h < 16; h++) for (let w = 0; w < 16; w++) out[c * PLANE + h * 16 + w] = f(c, h, w);
-  return out;
-}
-const wave = (h: number) => 0.1 * Math.sin((2 * Math.PI * h) / 16);
-
-export const imageMixture = gaussianMixtureScore({
-  dims: IMAGE_DIMS,
-  means: [
-    image((c, h) => [0.7, 0.4, 0.4][c] + wave(h)),
-    image((c, h) => [0.4, 0.4, 0.7][c] + wave(h)),
-    image((_, h, w) => 0.5 + 0.2 * (-1) ** (h + w)),
-  ],
-  stds: [0.05, 0.05, 0.08],
-  weights: [0.5, 0.3, 0.2],
-});
+export const IMAGE_DIMS = IMAGE_MIXTURE_DIMS;
+export const imageMixture = gaussianMixtureScore(imageMixtureSpec());
 
 export interface ImageCheck {
   label: string;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Generator, randnTensor } from '../../src/random/index.js';
 import { gaussianMixtureScore, gaussianScore, sampleExact } from '../../src/samplers/analytic.js';
+import { MIXTURE_2D } from '../../src/samplers/analytic-examples.js';
 import { sampleDpmSolver2M } from '../../src/samplers/dpmpp-2m.js';
 import { sampleHeun } from '../../src/samplers/heun.js';
 import {
@@ -47,15 +48,7 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const z = randnTensor([B, D], { generator: new Generator().manualSeed(1) }).data;
 const seeded = (seed = 1) => ({ generator: new Generator().manualSeed(seed) });
 
-const mixtureSpec = {
-  means: [
-    [-2, 0],
-    [2, 0],
-    [0, 2.5],
-  ],
-  stds: [0.3, 0.5, [0.4, 0.2]],
-  weights: [0.5, 0.3, 0.2],
-};
+const mixtureSpec = MIXTURE_2D;
 const mixture = gaussianMixtureScore(mixtureSpec);
 
 describe('EDM Heun and DPM-Solver++(2M)', () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Generator, randnTensor } from '../../src/random/index.js';
 import { gaussianMixtureScore } from '../../src/samplers/analytic.js';
+import { MIXTURE_2D } from '../../src/samplers/analytic-examples.js';
 import { PC_CORRECTORS, PC_PREDICTORS, type PcOptions, samplePc } from '../../src/samplers/pc.js';
 import { ancestralStep, annealedLangevinStep, eulerMaruyamaStep } from '../../src/samplers/pc-steps.js';
 import { runSampler } from '../../src/samplers/registry.js';
@@ -14,15 +15,7 @@ import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { assertMatchesMixture } from './mixture-stats.js';
 
-const mixture = gaussianMixtureScore({
-  means: [
-    [-2, 0],
-    [2, 0],
-    [0, 2.5],
-  ],
-  stds: [0.3, 0.5, [0.4, 0.2]],
-  weights: [0.5, 0.3, 0.2],
-});
+const mixture = gaussianMixtureScore(MIXTURE_2D);
 const seeded = (seed: number) => ({ generator: new Generator().manualSeed(seed) });
 
 /** ScoreSdeVePipeline.__call__'s loop, written out with the scheduler (diffusers v0.23.0 order). */
