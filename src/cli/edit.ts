@@ -4,6 +4,7 @@ import { Generator } from '../random/index.js';
 import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, requireString } from './args.js';
 import {
   configurePipeline,
+  parseSamplerFlags,
   parseSamplingArgs,
   SAMPLING_OPTIONS,
   samplingOptionsHelp,
@@ -38,8 +39,6 @@ async function readImageArg(values: Record<string, unknown>, name: string, comma
   try {
     return await loadImage(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CliError(`--${name}: no such file ${path}`);
     throw new CliError(`--${name}: ${(e as Error).message}`);
   }
 }
@@ -55,6 +54,7 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
     return 0;
   }
   const args = parseSamplingArgs(values, command);
+  const samplerOptions = parseSamplerFlags(values, 'pc');
   requireString(values, 'model', command);
   const image = await readImageArg(values, 'image', command);
   const mask = command === 'inpaint' ? await readImageArg(values, 'mask', command) : undefined;
@@ -66,6 +66,7 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
       batchSize: args.batchSize,
       numInferenceSteps: args.steps ?? 2000,
       generator: new Generator().manualSeed(args.seed),
+      samplerOptions,
       signal: io.signal,
     };
     let images: PipelineImage[];

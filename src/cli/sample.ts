@@ -4,7 +4,10 @@ import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../sample
 import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, UsageError } from './args.js';
 import {
   configurePipeline,
+  parseSamplerFlags,
   parseSamplingArgs,
+  SAMPLER_TUNING_HELP,
+  SAMPLER_TUNING_OPTIONS,
   SAMPLING_OPTIONS,
   samplingOptionsHelp,
   writeImages,
@@ -20,11 +23,13 @@ pipe(batch_size=B, num_inference_steps=N, generator=torch.Generator().manual_see
 ${samplingOptionsHelp('sample', "2000; another sampler's own default with --sampler")}
       --sampler <name>     another sampler instead of diffusers' loop (see --list-samplers)
       --list-samplers      list the samplers and exit
+${SAMPLER_TUNING_HELP}
 ${MODEL_OPTIONS_HELP}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
   ...SAMPLING_OPTIONS,
+  ...SAMPLER_TUNING_OPTIONS,
   sampler: { type: 'string' },
   'list-samplers': { type: 'boolean' },
 } as const;
@@ -49,6 +54,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
   }
   const args = parseSamplingArgs(values, 'sample');
+  const samplerOptions = parseSamplerFlags(values, sampler);
   const loaded = await loadPipelineFromArgs('sample', values, io);
   try {
     const pipe = configurePipeline(loaded.pipe, args, io);
@@ -58,6 +64,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
       numInferenceSteps: args.steps ?? (sampler === undefined ? 2000 : undefined),
       generator: new Generator().manualSeed(args.seed),
       sampler: sampler as SamplerName | undefined,
+      samplerOptions,
       signal: io.signal,
     });
     await writeImages(images, args, io);

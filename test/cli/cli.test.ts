@@ -193,6 +193,46 @@ describe('scoresde CLI', () => {
     assert.match(bad.stderr, /--sampler must be one of pc, ode, heun, dpmpp-2m, got "ddim"/);
   });
 
+  it('sampler tuning flags reach the sampler; flags for another sampler are refused', async () => {
+    const out = join(tmp, 'pc-flags');
+    const flags = ['--predictor', 'ancestral', '--corrector', 'none', '--corrector-steps', '2'];
+    const common = ['--model', fixture('models/tiny-ncsnpp'), '--steps', '3', '--seed', '4', '-q'];
+    const r = await run(['sample', ...common, '--sampler', 'pc', ...flags, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    pipe.setProgressBarConfig({ disable: true });
+    try {
+      const call = (samplerOptions: object) =>
+        pipe.call({
+          sampler: 'pc',
+          numInferenceSteps: 3,
+          generator: new Generator().manualSeed(4),
+          outputType: 'np',
+          samplerOptions,
+        });
+      const tuned = await call({ predictor: 'ancestral', corrector: 'none', correctSteps: 2 });
+      const png = decodePNG(readFileSync(join(out, 'sample-4-0.png'))).data;
+      assert.deepEqual(png, numpyToPil(tuned.images)[0].data);
+      // The flags matter: diffusers' default pair gives another sample.
+      const plain = await call({});
+      assert.notDeepEqual(plain.images.data, tuned.images.data);
+    } finally {
+      await pipe.release();
+    }
+    const loop = await run(['sample', ...common, '--predictor', 'ancestral']);
+    assert.equal(loop.code, 1);
+    assert.match(
+      loop.stderr,
+      /--predictor applies to --sampler pc, not to diffusers' own loop; add --sampler pc/,
+    );
+    const wrong = await run(['sample', ...common, '--sampler', 'heun', '--rtol', '1e-3']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /--rtol applies to --sampler ode, not to heun/);
+    const badName = await run(['sample', ...common, '--sampler', 'pc', '--corrector', 'gibbs']);
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /--corrector must be one of langevin, annealed-langevin, none, got "gibbs"/);
+  });
+
   it('stops on Ctrl-C with exit 130 and leaves no file behind', async () => {
     const out = join(tmp, 'interrupted');
     const child = start([
