@@ -1,7 +1,7 @@
 /**
  * The float32 maths behind randn's >= 16 path: glibc logf / sinf / cosf ports on inputs where
  * Math.* rounded to float gives a different answer (reference bits from glibc 2.36 with FMA, via
- * test/random/libm-oracle.c; exhaustive-check.ts compares all 2^24 possible inputs), the fma
+ * tools/rng-exhaustive/, whose exhaustive-check.ts compares all 2^24 possible inputs), the fma
  * emulation on double-rounding traps, and hex float parsing.
  */
 import assert from 'node:assert/strict';

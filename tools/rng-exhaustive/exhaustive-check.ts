@@ -1,10 +1,10 @@
 /**
  * Exhaustive check of the float32 maths behind randn's >= 16 path, for every uniform float torch can
- * draw (2^24 values), against test/random/libm-oracle.c run on an x86-64 glibc 2.36 machine with FMA.
+ * draw (2^24 values), against tools/rng-exhaustive/libm-oracle.c run on an x86-64 glibc 2.36 machine with FMA.
  * Not part of the test suite (it needs gcc and 400 MB of scratch); run by hand:
- *   gcc -O2 -mfma -ffp-contract=off -fno-builtin test/random/libm-oracle.c -lm -o /tmp/libm-oracle
+ *   gcc -O2 -mfma -ffp-contract=off -fno-builtin tools/rng-exhaustive/libm-oracle.c -lm -o /tmp/libm-oracle
  *   mkdir -p /tmp/libm-oracle-out && /tmp/libm-oracle /tmp/libm-oracle-out
- *   node --import tsx test/random/exhaustive-check.ts /tmp/libm-oracle-out
+ *   node --import tsx tools/rng-exhaustive/exhaustive-check.ts /tmp/libm-oracle-out
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

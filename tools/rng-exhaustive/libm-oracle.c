@@ -1,11 +1,11 @@
 /*
- * Reference outputs for test/random/exhaustive-check.ts (not part of the test suite).
+ * Reference outputs for tools/rng-exhaustive/exhaustive-check.ts (not part of the test suite).
  * For every k in [0, 2^24) -- every uniform float u = k * 2^-24 torch's randn can draw -- writes
  * float32 arrays of the maths randn applies to it:
  *   logf(1 - u), sinf(theta), cosf(theta) with theta = (float)(2*pi * u)   (glibc, this machine's libm)
  *   log256(1 - u), sin256(theta), cos256(theta) with theta = 2pi_f * u     (avx_mathfun lane recipe,
  *   written with explicit hardware fmaf, to check the JavaScript fma emulation).
- * Build: gcc -O2 -mfma -ffp-contract=off -fno-builtin test/random/libm-oracle.c -lm -o /tmp/libm-oracle
+ * Build: gcc -O2 -mfma -ffp-contract=off -fno-builtin tools/rng-exhaustive/libm-oracle.c -lm -o /tmp/libm-oracle
  * Run:   /tmp/libm-oracle OUT_DIR
  */
 #include <math.h>
