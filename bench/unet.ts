@@ -74,6 +74,15 @@ const CASES: Case[] = [
     runs: 5,
     torchMs: 5350,
   },
+  {
+    label: 'ncsnpp-ffhq-1024',
+    load: () => realConfigModel('ncsnpp-ffhq-1024'),
+    batch: 1,
+    size: 1024,
+    warmup: 1,
+    runs: 3,
+    torchMs: 12800,
+  },
 ];
 
 function input(batch: number, size: number): Tensor<'float32'> {
