@@ -15,6 +15,18 @@ export function drawNoise(
   return randnTensor(dims, { generator }) as Tensor<'float32'>;
 }
 
+/** x_T = σ_max · z as the float64 state the deterministic σ-space solvers (heun, dpmpp-2m) integrate. */
+export function initialState64(
+  dims: readonly number[],
+  generator: Generator | Generator[] | undefined,
+  sigmaMax: number,
+): Float64Array {
+  const z = drawNoise(dims, generator).data;
+  const x = new Float64Array(z.length);
+  for (let i = 0; i < x.length; i++) x[i] = z[i] * sigmaMax;
+  return x;
+}
+
 /** Throws an AbortError (DOMException, as fetch does) once `signal` is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;

@@ -3,7 +3,7 @@
  * multistep solver of the probability-flow ODE in λ = −log σ on the denoiser D(x, σ) = x + σ²·score.
  * One network call per step (NFE = steps), on the ρ-schedule.
  */
-import { checkInteger, checkShape, drawNoise } from './common.js';
+import { checkInteger, checkShape, initialState64 } from './common.js';
 import { karrasSigmas } from './schedules.js';
 import { ScoreCaller, toTensor } from './score-caller.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
@@ -30,9 +30,7 @@ export async function sampleDpmSolver2M(
   const n = opts.steps;
   const caller = new ScoreCaller(score, opts.shape, common.signal);
 
-  const z0 = drawNoise(opts.shape, common.generator).data;
-  const x = new Float64Array(z0.length);
-  for (let i = 0; i < x.length; i++) x[i] = z0[i] * sigmas[0];
+  const x = initialState64(opts.shape, common.generator, sigmas[0]);
 
   let oldDenoised: Float64Array | undefined;
   for (let i = 0; i < n; i++) {

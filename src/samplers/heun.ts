@@ -2,7 +2,7 @@
  * EDM's Heun sampler (Karras et al. 2022, Algorithm 2) for VE models, in σ-space with the
  * derivative dx/dσ = −σ·score(x, σ), optional stochastic churn, and the ρ-schedule. NFE = 2·steps − 1.
  */
-import { checkInteger, checkPositive, checkShape, drawNoise } from './common.js';
+import { checkInteger, checkPositive, checkShape, drawNoise, initialState64 } from './common.js';
 import { karrasSigmas } from './schedules.js';
 import { ScoreCaller, toTensor } from './score-caller.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
@@ -41,9 +41,7 @@ export async function sampleHeun(
   const n = opts.steps;
   const caller = new ScoreCaller(score, opts.shape, common.signal);
 
-  const z0 = drawNoise(opts.shape, common.generator).data;
-  let x = new Float64Array(z0.length);
-  for (let i = 0; i < x.length; i++) x[i] = z0[i] * sigmas[0];
+  let x = initialState64(opts.shape, common.generator, sigmas[0]);
 
   for (let i = 0; i < n; i++) {
     const sigma = sigmas[i];

@@ -1,12 +1,11 @@
 /** downloadDiffusersModel against the loopback fake Hub: both repo layouts, weights choice, offline reuse. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { downloadDiffusersModel, EntryNotFoundError, LocalEntryNotFoundError } from '../../src/io/hub.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { COMMITS, type FakeHub, isolateHubEnv, startFakeHub, TINY } from './hub-fake-server.js';
+import { COMMITS, type FakeHub, TINY, useFakeHub } from './hub-fake-server.js';
 
 let hub: FakeHub;
 let cacheDir: string;
@@ -14,18 +13,9 @@ const opts = () => ({ cacheDir, endpoint: hub.endpoint });
 /** `METHOD path` of every hub request whose path holds one of the repo's files. */
 const fileRequests = () => hub.requests.filter((r) => r.server === 'hub').map((r) => `${r.method} ${r.path}`);
 
-before(async () => {
-  isolateHubEnv();
-  hub = await startFakeHub();
-});
-after(async () => {
-  await hub.close();
-});
-beforeEach(() => {
-  delete process.env.HF_HUB_OFFLINE;
-  cacheDir = mkdtempSync(join(tmpdir(), 'hub-diffusers-'));
-  hub.requests.length = 0;
-  hub.faults = {};
+useFakeHub('hub-diffusers-', (h, dir) => {
+  hub = h;
+  cacheDir = dir;
 });
 
 describe('downloadDiffusersModel', () => {

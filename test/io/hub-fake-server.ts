@@ -5,9 +5,12 @@
  * repos, relative redirects for renamed repos, and `Range` on the CDN. Faults can be switched on per test.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
 
 export interface FakeRepo {
   commit: string;
@@ -351,4 +354,26 @@ export function isolateHubEnv(): void {
       delete process.env[k];
     }
   }
+}
+
+/**
+ * The lifecycle every Hub test file shares: isolated HF_* environment and one fake Hub for the file;
+ * before each test a fresh cache folder (named after `cachePrefix`), an empty request log, no faults
+ * and online mode. `onEach` receives the hub and that test's cache folder.
+ */
+export function useFakeHub(cachePrefix: string, onEach: (hub: FakeHub, cacheDir: string) => void): void {
+  let hub: FakeHub;
+  before(async () => {
+    isolateHubEnv();
+    hub = await startFakeHub();
+  });
+  after(async () => {
+    await hub.close();
+  });
+  beforeEach(() => {
+    delete process.env.HF_HUB_OFFLINE;
+    hub.requests.length = 0;
+    hub.faults = {};
+    onEach(hub, mkdtempSync(join(tmpdir(), cachePrefix)));
+  });
 }

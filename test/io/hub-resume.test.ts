@@ -1,21 +1,13 @@
 /** hfHubDownload when transfers go wrong: cuts, resumes, lying servers, concurrent downloads, locks. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FileFormatError } from '../../src/errors.js';
 import { HubConnectionError, hfHubDownload } from '../../src/io/hub.js';
-import { COMMITS, type FakeHub, isolateHubEnv, sha256, startFakeHub, TINY } from './hub-fake-server.js';
+import { COMMITS, type FakeHub, sha256, TINY, useFakeHub } from './hub-fake-server.js';
 
 const REPO = 'test-org/tiny-ncsnpp';
 const ST = 'unet/diffusion_pytorch_model.safetensors';
@@ -37,17 +29,9 @@ function assertNothingCached(): void {
   assert.equal(existsSync(pointer()), false, 'no snapshot file');
 }
 
-before(async () => {
-  isolateHubEnv();
-  hub = await startFakeHub();
-});
-after(async () => {
-  await hub.close();
-});
-beforeEach(() => {
-  cacheDir = mkdtempSync(join(tmpdir(), 'hub-resume-'));
-  hub.requests.length = 0;
-  hub.faults = {};
+useFakeHub('hub-resume-', (h, dir) => {
+  hub = h;
+  cacheDir = dir;
 });
 
 describe('interrupted downloads', () => {

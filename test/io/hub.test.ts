@@ -1,18 +1,9 @@
 /** hfHubDownload against a loopback fake Hub: cache layout, reuse, offline mode, errors. */
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  lstatSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   EntryNotFoundError,
   GatedRepoError,
@@ -22,15 +13,7 @@ import {
   RepositoryNotFoundError,
   RevisionNotFoundError,
 } from '../../src/io/hub.js';
-import {
-  COMMITS,
-  type FakeHub,
-  gitBlobSha1,
-  isolateHubEnv,
-  sha256,
-  startFakeHub,
-  TINY,
-} from './hub-fake-server.js';
+import { COMMITS, type FakeHub, gitBlobSha1, sha256, TINY, useFakeHub } from './hub-fake-server.js';
 
 const REPO = 'test-org/tiny-ncsnpp';
 const STORAGE = 'models--test-org--tiny-ncsnpp';
@@ -40,18 +23,9 @@ let hub: FakeHub;
 let cacheDir: string;
 const opts = () => ({ cacheDir, endpoint: hub.endpoint });
 
-before(async () => {
-  isolateHubEnv();
-  hub = await startFakeHub();
-});
-after(async () => {
-  await hub.close();
-});
-beforeEach(() => {
-  delete process.env.HF_HUB_OFFLINE;
-  cacheDir = mkdtempSync(join(tmpdir(), 'hub-test-'));
-  hub.requests.length = 0;
-  hub.faults = {};
+useFakeHub('hub-test-', (h, dir) => {
+  hub = h;
+  cacheDir = dir;
 });
 
 describe('hfHubDownload: cache layout', () => {
