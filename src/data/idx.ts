@@ -97,6 +97,7 @@ async function readGzip(file: string, ndims: number, maxBytes: number): Promise<
   let parsed: { dims: number[]; bytes: number } | undefined;
   let data: Uint8Array | undefined;
   let at = 0;
+  let refused: FileFormatError | undefined; // pipeline reports a sink's throw as an AbortError
   try {
     await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
@@ -106,25 +107,31 @@ async function readGzip(file: string, ndims: number, maxBytes: number): Promise<
           head.set(c.subarray(0, take), headFill);
           headFill += take;
           c = c.subarray(take);
-          if (headFill < headerLength) {
-            if (headFill >= 4) checkMagic(file, head.subarray(0, headFill), ndims); // fail before reading more
-            continue;
+          try {
+            if (headFill < headerLength) {
+              if (headFill >= 4) checkMagic(file, head.subarray(0, headFill), ndims); // fail before reading more
+              continue;
+            }
+            parsed = parseHeader(file, head, ndims, maxBytes);
+          } catch (e) {
+            refused = e as FileFormatError;
+            throw e;
           }
-          parsed = parseHeader(file, head, ndims, maxBytes);
           data = new Uint8Array(parsed.bytes);
         }
         if (!data) continue;
         if (at + c.length > data.length) {
-          throw new FileFormatError(
+          throw (refused = new FileFormatError(
             file,
             `decompressed data is longer than IDX dims [${parsed?.dims.join(', ')}] declare (${data.length} bytes)`,
-          );
+          ));
         }
         data.set(c, at);
         at += c.length;
       }
     });
   } catch (e) {
+    if (refused) throw refused;
     if (e instanceof FileFormatError) throw e;
     throw new FileFormatError(file, `corrupt gzip data (${(e as Error).message})`);
   }
