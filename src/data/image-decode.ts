@@ -59,8 +59,13 @@ function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
+/** A sharp instance; `maxInputPixels` 0 lifts the pixel limit (for header reads only). */
 function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
-  const common = { limitInputPixels: maxInputPixels, failOn: 'warning', sequentialRead: true } as const;
+  const common = {
+    limitInputPixels: maxInputPixels || false,
+    failOn: 'warning',
+    sequentialRead: true,
+  } as const;
   if (typeof input === 'string') return sharp(input, { ...common, autoOrient: true, pages: 1 });
   return sharp(input.data, {
     ...common,
@@ -82,7 +87,8 @@ export async function probeImage(file: string, head: Uint8Array, target: ImageTa
   if (!format) throw new FileFormatError(file, 'not a PNG, JPEG, WebP, GIF, TIFF or HEIF/AVIF image');
   let meta: Metadata;
   try {
-    meta = await sharpInput(file, target.maxInputPixels).metadata();
+    // metadata() reads the header only; the limit is checked below with the size in the message
+    meta = await sharpInput(file, 0).metadata();
   } catch (e) {
     throw new FileFormatError(file, `unreadable image (${reason(e)})`);
   }
