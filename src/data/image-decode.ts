@@ -74,11 +74,15 @@ function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
 }
 
 /** Header facts of one image file, read without decoding its pixels. */
-export interface ImageProbe {
+export interface ImageProbe extends SourceShape {
   readonly format: string;
-  /** Size after EXIF orientation. */
+}
+
+/** What resizing needs to know of a source: its size after EXIF orientation, and whether it has alpha. */
+export interface SourceShape {
   readonly width: number;
   readonly height: number;
+  readonly hasAlpha: boolean;
 }
 
 /** Reads an image header (sharp `metadata()`); checks the format by magic bytes and the pixel count. */
@@ -95,7 +99,7 @@ export async function probeImage(file: string, head: Uint8Array, target: ImageTa
   const { width, height } = orientedSize(meta);
   if (!(width > 0 && height > 0)) throw new FileFormatError(file, 'image header declares no size');
   checkSize(file, width, height, target);
-  return { format, width, height };
+  return { format, width, height, hasAlpha: meta.hasAlpha };
 }
 
 function checkSize(file: string, width: number, height: number, target: ImageTarget): void {
@@ -133,6 +137,11 @@ export function resizeGeometry(w: number, h: number, W: number, H: number) {
   return { width, height, left: roundHalfEven((width - W) / 2), top: roundHalfEven((height - H) / 2) };
 }
 
+async function readShape(img: Sharp): Promise<SourceShape> {
+  const meta = await img.metadata();
+  return { ...orientedSize(meta), hasAlpha: meta.hasAlpha };
+}
+
 /** Width and height after EXIF orientation. */
 function orientedSize(meta: Pick<Metadata, 'width' | 'height'> & { autoOrient?: Metadata['autoOrient'] }) {
   return meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -154,13 +163,17 @@ const rawOut = (img: Sharp) => img.raw({ depth: 'uchar' }).toBuffer({ resolveWit
  * centre-align: there a bilinear affine maps output centres to input centres ((j + 0.5) / s - 0.5, as
  * PIL) on an edge-extended copy, so the borders repeat the edge pixels.
  */
-async function decodePixels(input: string | RawImage, target: ImageTarget): Promise<Decoded> {
+async function decodePixels(
+  input: string | RawImage,
+  target: ImageTarget,
+  shape?: SourceShape,
+): Promise<Decoded> {
   const { channels: C, height: H, width: W } = target;
   const convert = (img: Sharp) => (C === 1 ? img.grayscale() : img.toColourspace('srgb')).removeAlpha();
   const img = sharpInput(input, target.maxInputPixels);
   if (target.resize === 'pad') return rawOut(convert(img));
-  const meta = typeof input === 'string' ? await img.metadata() : { ...input, hasAlpha: false };
-  const { width: w, height: h } = orientedSize(meta);
+  const meta = shape ?? (typeof input === 'string' ? await readShape(img) : { ...input, hasAlpha: false });
+  const { width: w, height: h } = meta;
   const g = resizeGeometry(w, h, W, H);
   const up = g.width > w || g.height > h;
   const reduce = (i: Sharp) =>
@@ -188,17 +201,22 @@ async function decodePixels(input: string | RawImage, target: ImageTarget): Prom
 }
 
 /**
- * Decodes `input` to (C, H, W) uint8 at the target size. 'resize': torchvision's Resize + CenterCrop
+ * Decodes `input` to (C, H, W) uint8 at the target size (`shape`, from {@link probeImage}, spares a
+ * second header read). 'resize': torchvision's Resize + CenterCrop
  * (see {@link resizeGeometry}) with bilinear resampling. 'pad': the image centred (left/top offset
  * floor(difference / 2), as torchvision's CenterCrop pads) on zeros. Channels: 1 = sharp's greyscale
  * (libvips luminance of linear sRGB), 3 = sRGB; alpha is dropped, as PIL's convert("RGB") does.
  */
-export async function decodeImage(input: string | RawImage, target: ImageTarget): Promise<Uint8Array> {
+export async function decodeImage(
+  input: string | RawImage,
+  target: ImageTarget,
+  shape?: SourceShape,
+): Promise<Uint8Array> {
   const name = typeof input === 'string' ? input : '(raw image)';
   const { channels: C, height: H, width: W } = target;
   let decoded: Decoded;
   try {
-    decoded = await decodePixels(input, target);
+    decoded = await decodePixels(input, target, shape);
   } catch (e) {
     throw new FileFormatError(name, `unreadable image (${reason(e)})`);
   }

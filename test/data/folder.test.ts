@@ -74,6 +74,17 @@ describe('image folders: decoding', () => {
     }
   });
 
+  it('drops alpha before resampling: RGBA resized equals its RGB resized', async () => {
+    const rgba: Pixels = { data: noise(50 * 40 * 4, 7), width: 50, height: 40, channels: 4 };
+    const rgb: Pixels = { data: new Uint8Array(50 * 40 * 3), width: 50, height: 40, channels: 3 };
+    for (let i = 0; i < 2000; i++) rgb.data.set(rgba.data.subarray(4 * i, 4 * i + 3), 3 * i);
+    const a = tempDir();
+    const b = tempDir();
+    await writePng(join(a, 'x.png'), rgba);
+    await writePng(join(b, 'x.png'), rgb);
+    for (const S of [16, 64]) assert.deepEqual(await readOne(a, 3, S), await readOne(b, 3, S), `size ${S}`);
+  });
+
   it('reads 16-bit PNGs as their top 8 bits (v·257 -> v)', async () => {
     const v = noise(8 * 8, 4);
     const wide = new Uint16Array(64).map((_, i) => v[i] * 257);
