@@ -420,6 +420,17 @@ describe('image folders: refusals', () => {
     );
   });
 
+  it('stops opening when aborted', async () => {
+    const dir = tempDir();
+    await writePng(join(dir, 'a.png'), tiny);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      openImageDataset(dir, { channels: 1, height: 4, width: 4, signal: controller.signal }),
+      { name: 'AbortError' },
+    );
+  });
+
   it('checks read arguments', async () => {
     const dir = tempDir();
     await writePng(join(dir, 'a.png'), tiny);
