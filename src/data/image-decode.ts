@@ -155,6 +155,18 @@ interface Decoded {
 }
 
 const rawOut = (img: Sharp) => img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+type RawOut = Awaited<ReturnType<typeof rawOut>>;
+
+/** Above this many pixels (16 MP, 48 MB as RGB) a whole-image decode waits for any other one to finish. */
+const BIG_IMAGE_PIXELS = 2 ** 24;
+let bigQueue: Promise<unknown> = Promise.resolve();
+
+/** Runs `job` after every big decode queued before it. */
+function oneBigAtATime<T>(job: () => Promise<T>): Promise<T> {
+  const run = bigQueue.then(job, job);
+  bigQueue = run.catch(() => undefined);
+  return run;
+}
 
 /**
  * The sharp pipelines. Downscaling is libvips' antialiased linear reduce (PIL's BILINEAR filter). Two
@@ -182,8 +194,9 @@ async function decodePixels(
       .extract({ left: g.left, top: g.top, width: W, height: H });
   if (!up && !meta.hasAlpha) return rawOut(reduce(convert(img)));
   const p = up ? 1 : 0;
-  const first = await rawOut(
-    convert(img).extend({ top: p, bottom: p, left: p, right: p, extendWith: 'copy' }),
+  // the first pass holds the whole decoded image: large ones take turns so parallel reads stay small
+  const first = await (w * h > BIG_IMAGE_PIXELS ? oneBigAtATime : (f: () => Promise<RawOut>) => f())(() =>
+    rawOut(convert(img).extend({ top: p, bottom: p, left: p, right: p, extendWith: 'copy' })),
   );
   const { width, height, channels } = first.info;
   const second = sharp(first.data, { raw: { width, height, channels } });
