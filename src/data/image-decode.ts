@@ -59,11 +59,15 @@ function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
-/** A sharp instance; `maxInputPixels` 0 lifts the pixel limit (for header reads only). */
+/**
+ * A sharp instance; `maxInputPixels` 0 lifts the pixel limit (for header reads only). `failOn: 'error'`
+ * refuses corrupt and truncated files but not libpng/libjpeg warnings that real photos often carry
+ * ("incorrect sRGB profile", "extraneous bytes before marker").
+ */
 function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
   const common = {
     limitInputPixels: maxInputPixels || false,
-    failOn: 'warning',
+    failOn: 'error',
     sequentialRead: true,
   } as const;
   if (typeof input === 'string') return sharp(input, { ...common, autoOrient: true, pages: 1 });

@@ -139,6 +139,22 @@ describe('image folders: decoding', () => {
     }
   });
 
+  it('accepts a JPEG with a benign libjpeg warning (extraneous bytes before a marker)', async () => {
+    const jpg = await fromPixels({
+      data: new Uint8Array(16 * 16 * 3).fill(90),
+      width: 16,
+      height: 16,
+      channels: 3,
+    })
+      .jpeg()
+      .toBuffer();
+    const dqt = jpg.indexOf(Buffer.from([0xff, 0xdb]));
+    const warned = Buffer.concat([jpg.subarray(0, dqt), Buffer.from([0, 0]), jpg.subarray(dqt)]);
+    await assert.rejects(sharp(warned, { failOn: 'warning' }).raw().toBuffer(), /extraneous bytes/);
+    const out = await readOne(folderWith('w.jpg', warned), 3, 16);
+    assert.equal(Math.round(out[0] * 255), (await sharp(jpg).raw().toBuffer())[0]);
+  });
+
   it('converts to 1 channel as linear-light luminance and grey to 3 channels by copying', async () => {
     const colours = [
       [255, 0, 0, srgb8(0.2126)],
