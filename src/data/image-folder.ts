@@ -160,7 +160,7 @@ export async function openImageFolder(
   }
   if (others.length > 0 && onWarning) {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', ...' : '');
-    onWarning(`${root}: ignored ${plural(others.length, 'file')} that are not images by name (${shown})`);
+    onWarning(`${root}: ignored ${plural(others.length, 'file')} without an image extension (${shown})`);
   }
   const imageBytes = target.channels * target.height * target.width;
   const eager = images.length * imageBytes <= cacheBytes;

@@ -292,7 +292,7 @@ describe('image folders: layout', () => {
     assert.deepEqual([...(ds.labels ?? [])], [0, 0, 0, 1]);
     assert.equal(ds.skipped, 0);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /ignored 1 file that are not images by name \(README\.txt\)/);
+    assert.match(warnings[0], /ignored 1 file without an image extension \(README\.txt\)/);
   });
 
   it('has no labels when images sit at the top level', async () => {
