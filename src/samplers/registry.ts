@@ -79,6 +79,8 @@ export interface SamplerOptionFlag {
   flag: string;
   arg: string;
   help: string;
+  /** The values it may take, when a list. */
+  choices?: readonly string[];
 }
 
 export interface SamplerOptionInfo {
@@ -133,11 +135,11 @@ export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOpt
   numTrainTimesteps: { samplers: ['pc'], scheduler: true },
   predictor: {
     samplers: ['pc'],
-    cli: { flag: 'predictor', arg: '<name>', help: `${PC_PREDICTORS.join(' | ')}` },
+    cli: { flag: 'predictor', arg: '<name>', help: 'predictor', choices: PC_PREDICTORS },
   },
   corrector: {
     samplers: ['pc'],
-    cli: { flag: 'corrector', arg: '<name>', help: `${PC_CORRECTORS.join(' | ')}` },
+    cli: { flag: 'corrector', arg: '<name>', help: 'corrector', choices: PC_CORRECTORS },
   },
   rho: {
     samplers: ['heun', 'dpmpp-2m'],
@@ -182,7 +184,7 @@ export interface SamplerInfo {
 
 export const SAMPLERS = Object.freeze({
   pc: {
-    description: "predictor-corrector (default: diffusers' reverse diffusion + Langevin, 2 calls per step)",
+    description: "predictor-corrector, diffusers' loop by default (2 calls per step)",
     defaults: Object.freeze({
       steps: 2000,
       snr: 0.15,
@@ -194,12 +196,12 @@ export const SAMPLERS = Object.freeze({
     rowsIndependent: false,
   },
   ode: {
-    description: 'probability-flow ODE, adaptive RK45 (deterministic; calls set by rtol/atol)',
+    description: 'probability-flow ODE, adaptive RK45 (calls set by rtol/atol)',
     defaults: Object.freeze({ rtol: 1e-5, atol: 1e-5, eps: 1e-5, denoise: true }),
     rowsIndependent: false,
   },
   heun: {
-    description: "EDM's Heun sampler on the rho-schedule (2 calls per step, optional churn)",
+    description: "EDM's Heun on the rho-schedule (2 calls per step, optional churn)",
     defaults: Object.freeze({ steps: 50, rho: 7, churn: 0 }),
     rowsIndependent: true,
   },
