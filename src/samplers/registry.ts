@@ -184,7 +184,7 @@ export interface SamplerInfo {
 
 export const SAMPLERS = Object.freeze({
   pc: {
-    description: "predictor-corrector, diffusers' loop by default (2 calls per step)",
+    description: "predictor-corrector, diffusers' loop (2 calls/step)",
     defaults: Object.freeze({
       steps: 2000,
       snr: 0.15,
@@ -196,17 +196,17 @@ export const SAMPLERS = Object.freeze({
     rowsIndependent: false,
   },
   ode: {
-    description: 'probability-flow ODE, adaptive RK45 (calls set by rtol/atol)',
+    description: 'probability-flow ODE, adaptive RK45 (rtol/atol)',
     defaults: Object.freeze({ rtol: 1e-5, atol: 1e-5, eps: 1e-5, denoise: true }),
     rowsIndependent: false,
   },
   heun: {
-    description: "EDM's Heun on the rho-schedule (2 calls per step, optional churn)",
+    description: "EDM's Heun, rho-schedule (2 calls/step, optional churn)",
     defaults: Object.freeze({ steps: 50, rho: 7, churn: 0 }),
     rowsIndependent: true,
   },
   'dpmpp-2m': {
-    description: 'DPM-Solver++(2M) on the rho-schedule (1 call per step)',
+    description: 'DPM-Solver++(2M), rho-schedule (1 call/step)',
     defaults: Object.freeze({ steps: 50, rho: 7 }),
     rowsIndependent: true,
   },
