@@ -22,19 +22,21 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
-/** `--seed -1`: node's parseArgs takes "-1" for a flag, so join a negative number to its flag as `--seed=-1`. */
+/** `--seed -1`: node's parseArgs takes "-1" for a flag, so join a negative number to its flag: `--seed=-1`. */
 function joinNegativeNumbers(argv: readonly string[], options: OptionSpec): string[] {
-  const takesValue = (token: string): boolean => {
-    if (token.startsWith('--')) return options[token.slice(2)]?.type === 'string';
-    if (/^-[^-]$/.test(token))
-      return Object.values(options).some((o) => o.short === token[1] && o.type === 'string');
-    return false;
+  /** The long name of a flag that takes a value, or undefined. */
+  const valueFlag = (token: string): string | undefined => {
+    if (token.startsWith('--'))
+      return options[token.slice(2)]?.type === 'string' ? token.slice(2) : undefined;
+    if (!/^-[^-]$/.test(token)) return undefined;
+    return Object.entries(options).find(([, o]) => o.short === token[1] && o.type === 'string')?.[0];
   };
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1];
-    if (next !== undefined && /^-(\d|\.\d)/.test(next) && takesValue(argv[i])) {
-      out.push(`${argv[i]}=${next}`);
+    const flag = valueFlag(argv[i]);
+    if (next !== undefined && flag !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${flag}=${next}`);
       i++;
     } else {
       out.push(argv[i]);
@@ -43,17 +45,20 @@ function joinNegativeNumbers(argv: readonly string[], options: OptionSpec): stri
   return out;
 }
 
-/** Levenshtein distance (insertions, deletions, substitutions). */
+/** Edit distance with adjacent transpositions (optimal string alignment): `modle` is 1 from `model`. */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    prev = row;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 /** The known flag nearest to `unknown` (`--modle` → `--model`), if one is close enough to be a typo. */
@@ -65,9 +70,8 @@ export function nearestFlag(unknown: string, options: OptionSpec): string | unde
     const d = editDistance(name, flag);
     if (d < bestDistance) [best, bestDistance] = [flag, d];
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3))
-    ? `--${best}`
-    : undefined;
+  const allowed = name.length >= 5 ? 2 : 1;
+  return best !== undefined && bestDistance <= allowed ? `--${best}` : undefined;
 }
 
 /** Parses `argv` strictly (unknown flags and stray positionals are errors) against `options`. */

@@ -72,7 +72,9 @@ export async function prepareOutputDir(path: string, flag: string): Promise<stri
       break;
     } catch (e) {
       if (e instanceof CliError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot use ${existing} (${reason(e)})`);
+      // ENOTDIR: an ancestor is a file; walking up finds it and says so.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') fail(`cannot use ${existing} (${reason(e)})`);
       missing.unshift(existing);
       const parent = dirname(existing);
       if (parent === existing) fail('no part of the path exists');
