@@ -27,7 +27,6 @@ import {
   parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
   samplerFlagsHelp,
-  wrap,
 } from './generate-common.js';
 import {
   checkSeedRange,
