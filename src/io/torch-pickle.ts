@@ -562,13 +562,16 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<
       const entry = `${prefix}data/${s.key}`;
       if (!zip.entries.has(entry))
         throw new FileFormatError(file, `storage "${s.key}" of "${key}" is missing (no ZIP entry ${entry})`);
-      const data = zip.read(entry);
-      if (data.length !== s.numel * DTYPE_SIZE[s.dtype]) {
+      const needed = s.numel * DTYPE_SIZE[s.dtype];
+      const size = zip.entries.get(entry)?.size;
+      // Checked before reading, so that a compressed entry is never inflated beyond what its tensors need.
+      if (size !== needed) {
         throw new FileFormatError(
           file,
-          `storage "${s.key}" has ${data.length} bytes, ${s.numel} × ${s.dtype} needs ${s.numel * DTYPE_SIZE[s.dtype]}`,
+          `storage "${s.key}" has ${size} bytes, ${s.numel} × ${s.dtype} needs ${needed}`,
         );
       }
+      const data = zip.read(entry, { expectedSize: needed });
       elements = viewAs(data, 0, s.numel, s.dtype);
       storageElements.set(s, elements);
     }

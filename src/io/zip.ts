@@ -34,6 +34,13 @@ const ZIP64_LOCATOR_SIZE = 20;
 const ZIP64_EOCD_SIZE = 56;
 /** Deflate cannot expand data by more than ~1032:1; a larger claimed ratio is a corrupt or hostile entry. */
 const MAX_DEFLATE_RATIO = 1032;
+/**
+ * All deflated entries of one archive together may inflate to at most this many times the archive's size
+ * (or MIN_INFLATE_BUDGET, whichever is larger). torch.save never compresses, and float weights barely compress,
+ * so only a decompression bomb needs more.
+ */
+const INFLATE_BUDGET_RATIO = 4;
+const MIN_INFLATE_BUDGET = 64 * 2 ** 20;
 
 /** True if `bytes` starts like a ZIP archive (a local file header or an empty archive's EOCD). */
 export function looksLikeZip(bytes: Uint8Array): boolean {
@@ -42,9 +49,16 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
   return sig === SIG_LOCAL || sig === SIG_EOCD;
 }
 
+export interface ZipReadOptions {
+  /** The size the caller needs (e.g. numel × dtype size of a storage); checked before anything is inflated. */
+  expectedSize?: number;
+}
+
 export class ZipArchive {
   /** Entries by name, in central-directory order. */
   readonly entries: Map<string, ZipEntry>;
+  /** Bytes deflated entries may still inflate to. */
+  private inflateBudget: number;
 
   private constructor(
     readonly file: string,
@@ -52,6 +66,7 @@ export class ZipArchive {
     entries: Map<string, ZipEntry>,
   ) {
     this.entries = entries;
+    this.inflateBudget = Math.max(MIN_INFLATE_BUDGET, INFLATE_BUDGET_RATIO * bytes.byteLength);
   }
 
   /** Parses and validates the archive's directory. `file` names the source in error messages. */
@@ -59,10 +74,20 @@ export class ZipArchive {
     return new ZipArchive(file, bytes, readDirectory(bytes, file));
   }
 
-  /** An entry's uncompressed bytes (a view into the archive for stored entries), CRC-checked. */
-  read(name: string): Uint8Array {
+  /**
+   * An entry's uncompressed bytes (a view into the archive for stored entries), CRC-checked. Sizes are checked
+   * before inflating: against `expectedSize`, and against the archive's total inflation budget.
+   */
+  read(name: string, options: ZipReadOptions = {}): Uint8Array {
     const entry = this.entries.get(name);
     if (!entry) throw new FileFormatError(this.file, `ZIP archive has no entry "${name}"`);
+    const { expectedSize } = options;
+    if (expectedSize !== undefined && entry.size !== expectedSize) {
+      throw new FileFormatError(
+        this.file,
+        `ZIP entry "${name}" holds ${entry.size} bytes, ${expectedSize} expected`,
+      );
+    }
     // Plain Uint8Array views (not Buffers), whatever the input was.
     const raw = new Uint8Array(
       this.bytes.buffer,
@@ -73,6 +98,13 @@ export class ZipArchive {
     if (entry.method === 0) {
       data = raw;
     } else {
+      if (entry.size > this.inflateBudget) {
+        throw new FileFormatError(
+          this.file,
+          `ZIP entry "${name}" is compressed and would inflate to ${entry.size} bytes, more than this ${this.bytes.byteLength}-byte archive can plausibly hold (torch.save never compresses; a decompression bomb?)`,
+        );
+      }
+      this.inflateBudget -= entry.size;
       try {
         const out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
         data = new Uint8Array(out.buffer, out.byteOffset, out.length);
