@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { UNet2DModel } from '../models/unet-2d/index.js';
@@ -26,8 +27,7 @@ import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
 import { numpyToPil, type PipelineImage, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
 
-/** The diffusers version whose file formats savePretrained writes. */
-export const DIFFUSERS_VERSION = '0.23.0';
+export { DIFFUSERS_VERSION } from '../diffusers.js';
 
 export type OutputType = 'pil' | 'np';
 /** 'pil' → 8-bit RGB images; 'np' → a float32 (B, H, W, 3) tensor in [0, 1]. */
@@ -125,6 +125,7 @@ export class ScoreSdeVePipeline {
     if (!(scheduler instanceof ScoreSdeVeScheduler)) {
       throw new TypeError('ScoreSdeVePipeline: scheduler must be a ScoreSdeVeScheduler');
     }
+    checkPipelineUnet(unet.config, 'ScoreSdeVePipeline: the UNet config');
     this.unet = unet;
     this.scheduler = scheduler;
   }
@@ -144,6 +145,12 @@ export class ScoreSdeVePipeline {
       useSafetensors: options.useSafetensors,
       executionProviders: options.executionProviders,
     });
+    try {
+      checkPipelineUnet(unet.config, join(source.dir, source.unetSubfolder ?? '', 'config.json'));
+    } catch (e) {
+      await unet.release();
+      throw e;
+    }
     let scheduler: ScoreSdeVeScheduler;
     if (source.hasSchedulerConfig) {
       scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, {
@@ -309,6 +316,22 @@ export class ScoreSdeVePipeline {
 function defaultSteps(name: SamplerName): number | undefined {
   const defaults = SAMPLER_DEFAULTS[name];
   return 'steps' in defaults ? defaults.steps : undefined;
+}
+
+/** What ScoreSdeVePipeline needs of its UNet: an image size, and no class conditioning (it passes no labels). */
+function checkPipelineUnet(config: UNet2DModel['config'], where: string): void {
+  if (config.sample_size === null) {
+    throw new ConfigError(`${where}: sample_size is missing or null, so the image size is unknown`);
+  }
+  if (config.class_embed_type !== null || config.num_class_embeds !== null) {
+    const what =
+      config.class_embed_type !== null
+        ? `class_embed_type ${JSON.stringify(config.class_embed_type)}`
+        : `num_class_embeds ${config.num_class_embeds}`;
+    throw new ConfigError(
+      `${where}: ${what} makes a class-conditional UNet, but ScoreSdeVePipeline is unconditional (it passes no class labels)`,
+    );
+  }
 }
 
 function checkCallOptions(

@@ -3,6 +3,7 @@
  * abort checks, the per-row σ vector a ScoreFn takes, and argument validation.
  */
 
+import { NumericalError } from '../errors.js';
 import type { Generator } from '../random/generator.js';
 import { randnTensor } from '../random/index.js';
 import { numelOf, type Tensor } from '../tensor.js';
@@ -76,5 +77,20 @@ export async function callScore(
       `score function returned ${out.dtype} [${out.dims.join(', ')}] for input [${x.dims.join(', ')}]; expected the same shape in float32`,
     );
   }
+  const bad = countNonFinite(out.data);
+  if (bad > 0) {
+    // Caught at once: NaN would run through every remaining step and come out as a black image.
+    throw new NumericalError(
+      `the score network returned ${bad} non-finite values (NaN or ±Infinity) of ${out.numel} at σ = ${sigma[0]}; its weights or inputs are broken`,
+    );
+  }
   return out;
+}
+
+/** How many values are NaN or ±Infinity. */
+export function countNonFinite(data: Float32Array): number {
+  let bad = 0;
+  // x − x is 0 for every finite x and NaN otherwise.
+  for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) bad++;
+  return bad;
 }
