@@ -85,22 +85,32 @@ async function fromCache(
   return existsSync(path) ? { path, commitHash } : undefined;
 }
 
-async function offlineLookup(cache: RepoCache, revision: string, file: string): Promise<HubFileLocation> {
+/**
+ * What the cache knows about `file` at `revision`: the file, or (from a `.no_exist` marker) an EntryNotFoundError
+ * thrown, or undefined when it knows nothing.
+ */
+async function cachedAnswer(
+  cache: RepoCache,
+  revision: string,
+  file: string,
+): Promise<HubFileLocation | undefined> {
   const hit = await fromCache(cache, revision, file);
   if (hit) return hit;
-  const where = `Hub repository "${cache.repoId}" (revision "${revision}")`;
   const commit = await cache.resolveCachedCommit(revision);
   if (commit !== undefined && existsSync(cache.noExistPath(commit, file))) {
-    const err = new EntryNotFoundError(
-      `File "${file}" does not exist in ${where}, as cached earlier.`,
-      404,
-      '',
-    );
+    const where = `Hub repository "${cache.repoId}" (revision "${revision}")`;
+    const err = new EntryNotFoundError(`File "${file}" does not exist in ${where}, as cached earlier.`, 404, '');
     err.commitHash = commit;
     throw err;
   }
+  return undefined;
+}
+
+async function offlineLookup(cache: RepoCache, revision: string, file: string): Promise<HubFileLocation> {
+  const hit = await cachedAnswer(cache, revision, file);
+  if (hit) return hit;
   throw new LocalEntryNotFoundError(
-    `File "${file}" of ${where} is not in the cache ${cache.cacheDir}, and downloads are disabled (localFilesOnly or HF_HUB_OFFLINE). Download it once while online.`,
+    `File "${file}" of Hub repository "${cache.repoId}" (revision "${revision}") is not in the cache ${cache.cacheDir}, and downloads are disabled (localFilesOnly or HF_HUB_OFFLINE). Download it once while online.`,
   );
 }
 
@@ -155,8 +165,9 @@ export async function hubDownloadFile(
     }
     if (e instanceof RevisionNotFoundError || !(e instanceof HubError || e instanceof NetworkFailure))
       throw e;
-    // Hub unreachable, refusing or misconfigured: like huggingface_hub, serve the cached copy if any.
-    const hit = options.forceDownload ? undefined : await fromCache(cache, revision, file);
+    // Hub unreachable, refusing or misconfigured: like huggingface_hub, answer from the cache if it can,
+    // a file recorded as missing (.no_exist) included.
+    const hit = options.forceDownload ? undefined : await cachedAnswer(cache, revision, file);
     if (hit) return hit;
     if (e instanceof NetworkFailure) {
       throw new HubConnectionError(
