@@ -83,7 +83,7 @@ export function encodePNG(image: Image): Uint8Array {
 
 /** Decodes an 8-bit, non-interlaced PNG. Palette images become RGB (RGBA if they carry tRNS). */
 export function decodePNG(bytes: Uint8Array, file = '<png>', options: DecodePngOptions = {}): Image {
-  const fail = (msg: string): never => {
+  const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(file, `invalid PNG: ${msg}`);
   };
   const { maxPixels = MAX_PNG_PIXELS, size } = options;
@@ -150,7 +150,8 @@ export function decodePNG(bytes: Uint8Array, file = '<png>', options: DecodePngO
     }
     pos += 12 + length;
   }
-  const { width, height, colorType } = header as { width: number; height: number; colorType: number };
+  if (!header) return fail('no IHDR chunk');
+  const { width, height, colorType } = header;
   if (colorType === 3 && !palette) fail('palette image without PLTE');
   if (idat.length === 0) fail('no IDAT chunk');
   const bpp = CHANNELS[colorType];

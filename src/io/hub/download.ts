@@ -99,7 +99,11 @@ async function cachedAnswer(
   const commit = await cache.resolveCachedCommit(revision);
   if (commit !== undefined && existsSync(cache.noExistPath(commit, file))) {
     const where = `Hub repository "${cache.repoId}" (revision "${revision}")`;
-    const err = new EntryNotFoundError(`File "${file}" does not exist in ${where}, as cached earlier.`, 404, '');
+    const err = new EntryNotFoundError(
+      `File "${file}" does not exist in ${where}, as cached earlier.`,
+      404,
+      '',
+    );
     err.commitHash = commit;
     throw err;
   }
