@@ -7,6 +7,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A failure the user must fix (missing model, no network, bad file): printed without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Where a command writes; replaceable in tests. */

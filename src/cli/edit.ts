@@ -1,7 +1,14 @@
 /** `scoresde inpaint` and `scoresde colorize`: PNG in, PNGs out, predictor–corrector sampling. */
 import { loadImage, type PipelineImage } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
-import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, requireString } from './args.js';
+import {
+  CliError,
+  type CliIO,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  parseCommandArgs,
+  requireString,
+} from './args.js';
 import {
   configurePipeline,
   parseSamplerFlags,
@@ -10,7 +17,7 @@ import {
   samplingOptionsHelp,
   writeImages,
 } from './generate-common.js';
-import { CliError, loadPipelineFromArgs } from './load-model.js';
+import { loadPipelineFromArgs } from './load-model.js';
 
 export const INPAINT_HELP = `Usage: scoresde inpaint --model <id|dir> --image <png> --mask <png> [options]
 

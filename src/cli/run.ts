@@ -1,9 +1,8 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
-import { type CliIO, UsageError } from './args.js';
+import { CliError, type CliIO, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
-import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
