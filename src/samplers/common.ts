@@ -16,6 +16,18 @@ export function drawNoise(
   return randnTensor(dims, { generator }) as Tensor<'float32'>;
 }
 
+/** x_T = σ_max · z in float32, as torch multiplies `randn(...)` by the float `sigma_max` (diffusers' init_noise_sigma). */
+export function initialNoise(
+  dims: readonly number[],
+  generator: Generator | Generator[] | undefined,
+  sigmaMax: number,
+): Tensor<'float32'> {
+  const x = drawNoise(dims, generator);
+  const s = Math.fround(sigmaMax);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i] * s;
+  return x;
+}
+
 /** x_T = σ_max · z as the float64 state the deterministic σ-space solvers (heun, dpmpp-2m) integrate. */
 export function initialState64(
   dims: readonly number[],
