@@ -54,7 +54,7 @@ export function parseJsonConfig(text: string, file = '<config>'): JsonConfig {
 }
 
 /** The nesting depth of a parsed JSON value (0 for a scalar), counted without recursion; stops past `limit`. */
-function nestingDepth(value: unknown, limit: number): number {
+export function nestingDepth(value: unknown, limit: number): number {
   let max = 0;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, FileFormatError, NumericalError } from '../../src/errors.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
+import { UNet2DModel } from '../../src/models/unet-2d/index.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { runSampler } from '../../src/samplers/registry.js';
 import { Tensor } from '../../src/tensor.js';
@@ -96,6 +97,16 @@ describe('hostile UNet configs fail at load, naming config.json', () => {
         /nests deeper than 16/,
       );
     }));
+
+  it('a 5000-deep nested value passed in code is refused too (no structuredClone stack overflow)', async () => {
+    let deep: unknown = 32;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const config = { ...(await baseConfig()), sample_size: deep };
+    assert.throws(
+      () => UNet2DModel.fromConfig(config, new Map()),
+      /UNet2DModel config: config nests deeper than 16/,
+    );
+  });
 
   it('layers_per_block that the weights do not have is refused before the graph is built', () =>
     withTempDir(async (dir) => {

@@ -5,7 +5,7 @@
 
 import { DIFFUSERS_VERSION } from '../../diffusers.js';
 import { ConfigError } from '../../errors.js';
-import { checkConfigKeys } from '../../io/config.js';
+import { checkConfigKeys, MAX_CONFIG_DEPTH, nestingDepth } from '../../io/config.js';
 
 export const DOWN_BLOCK_TYPES = [
   'DownBlock2D',
@@ -128,6 +128,9 @@ export function resolveUnetConfig(
   const where = options.file ?? 'UNet2DModel config';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new ConfigError(`${where}: UNet2DModel config must be a JSON object`);
+  // structuredClone below recurses: a config from code (not read by readJsonConfig) is checked here too.
+  if (nestingDepth(raw, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH)
+    throw new ConfigError(`${where}: config nests deeper than ${MAX_CONFIG_DEPTH} levels`);
   const known = checkConfigKeys(raw, Object.keys(UNET2D_DEFAULTS), { what: 'UNet2DModel', ...options });
   const c = structuredClone(UNET2D_DEFAULTS) as UNet2DConfig;
   Object.assign(c, structuredClone(known));
