@@ -1,5 +1,6 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
+import { ConfigError, FileFormatError, NumericalError } from '../errors.js';
 import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
@@ -80,7 +81,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stderr.write(`scoresde: ${err.message}\nRun "scoresde ${name} --help" for usage.\n`);
       return 1;
     }
-    if (err instanceof CliError) {
+    // Errors that already say what is wrong with an input (a file, a config, a model's numbers): one line.
+    if (
+      err instanceof CliError ||
+      err instanceof FileFormatError ||
+      err instanceof ConfigError ||
+      err instanceof NumericalError
+    ) {
       io.stderr.write(`scoresde: ${err.message}\n`);
       return 1;
     }

@@ -139,9 +139,15 @@ export function toRGBImage(image: Image): PipelineImage {
   return new PipelineImage(width, height, out);
 }
 
-/** Reads a PNG file as an RGB image; errors name the file. */
-export async function loadImage(path: string): Promise<PipelineImage> {
-  return toRGBImage(decodePNG(await readInputFile(path), path));
+/**
+ * Reads a PNG file as an RGB image; errors name the file. With `size` (height, width), e.g. the model's, an
+ * image of another size is refused from its header, before it is decoded.
+ */
+export async function loadImage(
+  path: string,
+  options: { size?: readonly [number, number] } = {},
+): Promise<PipelineImage> {
+  return toRGBImage(decodePNG(await readInputFile(path), path, options));
 }
 
 /** 8-bit RGB images → float32 (B, 3, H, W) in [0, 1], x / 255 as PIL → numpy → torch pipelines compute it. */

@@ -13,6 +13,8 @@
  * an error, except the scheduler-config settings (σ range, snr, corrector steps), which every sampler accepts.
  * Samples are in the model's data range ([0, 1] for diffusers' NCSN++ checkpoints), unclamped.
  */
+import { DEFAULT_NUM_INFERENCE_STEPS } from '../diffusers.js';
+import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-config.js';
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
 import { sampleDpmSolver2M } from './dpmpp-2m.js';
@@ -174,15 +176,15 @@ export function samplerOptionNames(name: SamplerName): SamplerOptionName[] {
 }
 
 /** diffusers' ScoreSdeVeScheduler defaults. */
-export const COMMON_DEFAULTS = Object.freeze({ sigmaMin: 0.01, sigmaMax: 1348 });
+export const COMMON_DEFAULTS = Object.freeze({ sigmaMin: SVE.sigmaMin, sigmaMax: SVE.sigmaMax });
 
 /** Per-sampler defaults (documented in the table above). */
 export const SAMPLER_DEFAULTS = Object.freeze({
   pc: Object.freeze({
-    steps: 2000,
-    snr: 0.15,
-    correctSteps: 1,
-    samplingEps: 1e-5,
+    steps: DEFAULT_NUM_INFERENCE_STEPS,
+    snr: SVE.snr,
+    correctSteps: SVE.correctSteps,
+    samplingEps: SVE.samplingEps,
     predictor: 'reverse-diffusion' as PcPredictor,
     corrector: 'langevin' as PcCorrector,
   }),

@@ -15,9 +15,9 @@ import { countFlops } from '../../onnx/flops.js';
 import { checkExecutionProviders, type ExecutionProvider, OnnxSession } from '../../onnx/session.js';
 import { assertFloat32, Tensor } from '../../tensor.js';
 import { buildUnetGraph } from './build.js';
-import { configToJson, resolveUnetConfig, type UNet2DConfig } from './config.js';
+import { configToJson, minimalSize, resolveUnetConfig, type UNet2DConfig } from './config.js';
 import { fourierArgument, positionalArgument } from './time.js';
-import { normalizeStateDict, ParamTable, type StateDict } from './weights.js';
+import { checkFinite, checkResnetCount, normalizeStateDict, ParamTable, type StateDict } from './weights.js';
 
 export interface UNet2DModelOptions {
   /** onnxruntime execution providers, in order of preference; default ['cpu']. */
@@ -132,7 +132,13 @@ export class UNet2DModel {
       useSafetensors: options.useSafetensors,
     });
     const sd = await loadStateDict(weightsPath);
-    return UNet2DModel.create(config, sd, options, weightsPath);
+    try {
+      return UNet2DModel.create(config, sd, options, weightsPath);
+    } catch (e) {
+      // The config passed its own checks; what the architecture builder refuses is still config.json's fault.
+      if (e instanceof ConfigError) throw new ConfigError(`${configPath}: ${e.message}`);
+      throw e;
+    }
   }
 
   /**
@@ -158,10 +164,13 @@ export class UNet2DModel {
     checkExecutionProviders(options.executionProviders ?? ['cpu']);
     const source = file ?? 'state dict';
     const params = normalizeStateDict(sd, cfg.time_embedding_type === 'fourier', source);
+    const makeError = (msg: string) => (file ? new FileFormatError(file, msg) : new ConfigError(msg));
+    checkResnetCount(cfg, params, makeError);
     const table = new ParamTable(params);
-    const s = 2 ** (cfg.block_out_channels.length - 1);
+    const s = minimalSize(cfg);
     buildUnetGraph(cfg, table, { height: s, width: s });
-    table.check((msg) => (file ? new FileFormatError(file, msg) : new ConfigError(msg)));
+    table.check(makeError);
+    checkFinite(params, makeError);
     // Keep only the canonical keys, in the architecture's order.
     const ordered: StateDict = new Map([...table.expected.keys()].map((k) => [k, params.get(k)!]));
     return new UNet2DModel(Object.freeze(cfg), ordered, options);
@@ -250,7 +259,7 @@ export class UNet2DModel {
     assertFloat32(sample, 'UNet2DModel.forward: sample', [-1, cfg.in_channels, -1, -1]);
     const [batch, , height, width] = sample.dims;
     if (batch < 1) throw new RangeError('UNet2DModel.forward: sample has an empty batch');
-    const factor = 2 ** (cfg.block_out_channels.length - 1);
+    const factor = minimalSize(cfg);
     if (height % factor !== 0 || width % factor !== 0) {
       throw new RangeError(
         `UNet2DModel.forward: sample height and width must be multiples of ${factor} for ${cfg.block_out_channels.length} blocks, got ${height}×${width}`,
