@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { type CliIO, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
+import { runEvaluate } from './evaluate.js';
 import { runInfo } from './info.js';
 import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
@@ -16,6 +17,8 @@ Commands:
                                         scoresde inpaint --model <m> --image in.png --mask mask.png
   colorize   colour a grayscale image   scoresde colorize --model <m> --image gray.png
   info       model summary and timing   scoresde info --model ./my-model
+  evaluate   FD, label histogram and memorisation check against Fashion-MNIST
+                                        scoresde evaluate --model <m> --count 1000 --out report.json
 
 Run "scoresde <command> --help" for a command's options.
 Exit codes: 0 done, 1 error, 130 interrupted (Ctrl-C).`;
@@ -27,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   inpaint: runInpaint,
   colorize: runColorize,
+  evaluate: runEvaluate,
 };
 
 function packageVersion(): string {

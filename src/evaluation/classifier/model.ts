@@ -12,6 +12,7 @@ import { toFloat32 } from '../../io/weights.js';
 import { GraphBuilder } from '../../onnx/graph.js';
 import { OnnxSession } from '../../onnx/session.js';
 import { Tensor } from '../../tensor.js';
+import { centreCropChannels } from '../images.js';
 import { type ClassifierConfig, parseClassifierConfig } from './config.js';
 import { buildClassifier, classifierParameterShapes } from './graph.js';
 
@@ -30,48 +31,6 @@ export interface ClassifierOutput {
   features: Float32Array;
   /** (B, num_classes) row-major. */
   logits: Float32Array;
-}
-
-/**
- * Images (B, C, H, W) in [0, 1] → the classifier's input (B, in_channels, S, S): channels averaged to one
- * when the classifier is grayscale (an RGB render of a gray image has three equal channels), and larger
- * images centre-cropped to S (a model trained on 28×28 padded to 32×32 loses exactly its padding).
- */
-export function toClassifierInput(
-  images: Float32Array,
-  dims: readonly number[],
-  config: ClassifierConfig,
-): Float32Array {
-  const [b, c, h, w] = dims;
-  const s = config.sample_size;
-  if (dims.length !== 4 || b * c * h * w !== images.length)
-    throw new RangeError(`classifier input: expected (B, C, H, W) images, got [${dims.join(', ')}]`);
-  if (h < s || w < s || (h - s) % 2 !== 0 || (w - s) % 2 !== 0)
-    throw new RangeError(`classifier input: ${h}×${w} images cannot be centre-cropped to ${s}×${s}`);
-  if (c !== config.in_channels && !(config.in_channels === 1 && c === 3))
-    throw new RangeError(
-      `classifier input: ${c}-channel images for a ${config.in_channels}-channel classifier`,
-    );
-  const oy = (h - s) / 2;
-  const ox = (w - s) / 2;
-  const outC = config.in_channels;
-  const out = new Float32Array(b * outC * s * s);
-  for (let n = 0; n < b; n++) {
-    for (let k = 0; k < outC; k++) {
-      for (let y = 0; y < s; y++) {
-        for (let x = 0; x < s; x++) {
-          let v = 0;
-          if (c === outC) v = images[((n * c + k) * h + y + oy) * w + x + ox];
-          else {
-            for (let j = 0; j < c; j++) v += images[((n * c + j) * h + y + oy) * w + x + ox];
-            v /= c;
-          }
-          out[((n * outC + k) * s + y) * s + x] = v;
-        }
-      }
-    }
-  }
-  return out;
 }
 
 export class FashionMnistClassifier {
@@ -125,9 +84,12 @@ export class FashionMnistClassifier {
     return FashionMnistClassifier.fromParameters(config, tensors, weightsPath);
   }
 
-  /** Features and logits of `images` (B, C, H, W) in [0, 1], `batchSize` images per session run. */
+  /**
+   * Features and logits of `images` (B, C, H, W) in [0, 1], `batchSize` images per session run. Larger images
+   * are centre-cropped and RGB averaged to gray (`centreCropChannels`).
+   */
   async run(images: Float32Array, dims: readonly number[], batchSize = 256): Promise<ClassifierOutput> {
-    const input = toClassifierInput(images, dims, this.config);
+    const input = centreCropChannels(images, dims, this.config.sample_size, this.config.in_channels);
     const b = dims[0];
     const { in_channels: c, sample_size: s, feature_dim: f, num_classes: k } = this.config;
     const features = new Float32Array(b * f);
