@@ -9,7 +9,7 @@ import {
   FashionMnistClassifier,
 } from '../evaluation/classifier/model.js';
 import { type EvaluationStage, Evaluator } from '../evaluation/evaluator.js';
-import { FASHION_MNIST_DIR, FASHION_MNIST_FILES, openFashionMnist } from '../evaluation/fashion-mnist.js';
+import { FASHION_MNIST_DIR, openFashionMnist } from '../evaluation/fashion-mnist.js';
 import { generateSamples } from '../evaluation/generate.js';
 import { formatReport } from '../evaluation/report.js';
 import { readSampleFolder } from '../evaluation/sample-folder.js';
@@ -151,12 +151,10 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
 
   await preflight({
     readable: [
-      join(dataDir, FASHION_MNIST_FILES.train),
-      join(dataDir, FASHION_MNIST_FILES.test),
       join(classifierDir, CLASSIFIER_CONFIG_NAME),
       join(classifierDir, CLASSIFIER_WEIGHTS_NAME),
     ],
-    folders: samplesDir === undefined ? [] : [resolve(samplesDir)],
+    folders: samplesDir === undefined ? [dataDir] : [dataDir, resolve(samplesDir)],
     report: reportPath,
   });
 
