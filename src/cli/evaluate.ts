@@ -150,10 +150,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const reportPath = reportValue === undefined ? undefined : resolve(reportValue);
 
   await preflight({
-    readable: [
-      join(classifierDir, CLASSIFIER_CONFIG_NAME),
-      join(classifierDir, CLASSIFIER_WEIGHTS_NAME),
-    ],
+    readable: [join(classifierDir, CLASSIFIER_CONFIG_NAME), join(classifierDir, CLASSIFIER_WEIGHTS_NAME)],
     folders: samplesDir === undefined ? [dataDir] : [dataDir, resolve(samplesDir)],
     report: reportPath,
   });
