@@ -3,6 +3,7 @@
  * the same size (a model trained on 28×28 padded to 32×32 is centre-cropped back to 28×28) and the same 8-bit
  * quantisation (what a user saves as PNG, and what the real IDX data are).
  */
+import { roundHalfEven } from '../math/float32.js';
 
 /**
  * (B, C, H, W) images in [0, 1] → (B, outChannels, size, size): centre-cropped, channels averaged to one when
@@ -42,12 +43,16 @@ export function centreCropChannels(
   return out;
 }
 
-/** Clamps to [0, 1] and rounds to the nearest k/255 in place, as saving to an 8-bit PNG and reading back does. */
+/**
+ * Clamps to [0, 1] and rounds to k/255 in place exactly as the saved PNG holds it (diffusers' `numpy_to_pil`:
+ * the float32 product v·255, rounded half to even), so evaluating images in memory and evaluating the files
+ * `scoresde sample` writes give the same numbers.
+ */
 export function quantize8Bit(images: Float32Array): Float32Array {
   for (let i = 0; i < images.length; i++) {
     const v = images[i];
-    // NaN → 0: a broken sample must not poison the statistics silently; it is counted separately.
-    images[i] = Number.isNaN(v) ? 0 : Math.round(Math.min(Math.max(v, 0), 1) * 255) / 255;
+    // NaN → 0, as astype(uint8) leaves it; the evaluator counts NaN pixels separately.
+    images[i] = Number.isNaN(v) ? 0 : roundHalfEven(Math.fround(Math.min(Math.max(v, 0), 1) * 255)) / 255;
   }
   return images;
 }

@@ -101,25 +101,21 @@ describe('scoresde evaluate', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /3 samples vs 256 test images/);
-    assert.match(r.stderr, /2 network calls per image/);
+    assert.match(r.stdout, /2 network calls per image/);
   });
 
   it('checks its inputs and output before any work', async () => {
     const neither = await cli(['--data', data]);
     assert.equal(neither.code, 1);
     assert.match(neither.stderr, /give --model to sample, or --samples/);
-    const badOut = await cli([
-      '--samples',
-      tmp,
-      '--data',
-      data,
-      '--classifier',
-      classifierDir,
-      '--out',
-      join(tmp, 'no', 'r.json'),
-    ]);
+    writeFileSync(join(tmp, 'a-file'), '');
+    const common = ['--data', data, '--classifier', classifierDir];
+    const badOut = await cli(['--samples', tmp, ...common, '--out', join(tmp, 'a-file', 'r.json')]);
     assert.equal(badOut.code, 1);
-    assert.match(badOut.stderr, /--out: cannot write into/);
+    assert.match(badOut.stderr, /--out .*a-file: exists and is not a folder/);
+    const empty = await cli(['--samples', tmp, ...common]);
+    assert.equal(empty.code, 1);
+    assert.equal(empty.stderr, `scoresde: ${tmp}: need at least 2 PNG images, found 0\n`);
     const noData = await cli([
       '--samples',
       tmp,
@@ -132,6 +128,6 @@ describe('scoresde evaluate', () => {
     assert.match(noData.stderr, /nothing: not a folder/);
     const noClassifier = await cli(['--samples', tmp, '--data', data, '--classifier', tmp]);
     assert.equal(noClassifier.code, 1);
-    assert.match(noClassifier.stderr, /config\.json: not found or not readable/);
+    assert.match(noClassifier.stderr, /--classifier .*config\.json: no such file or folder/);
   });
 });
