@@ -21,7 +21,8 @@ export type EvaluationStage =
   | 'train features'
   | 'sample features'
   | 'nearest neighbours'
-  | 'read train';
+  | 'read train'
+  | 'read test';
 
 export interface EvaluatorOptions {
   classifier: FashionMnistClassifier;
@@ -159,7 +160,7 @@ export class Evaluator {
     const n = Math.min(count, test.length);
     const cached = this.testDistances.get(n);
     if (cached) return cached;
-    const pixels = await readImages(test, 0, n, this.options, 'test features');
+    const pixels = await readImages(test, 0, n, this.options, 'read test');
     const summary = summariseDistances((await this.nearestTrain(pixels)).distance);
     this.testDistances.set(n, summary);
     return summary;

@@ -81,6 +81,7 @@ export async function nearestNeighbours(
   const index = new Int32Array(n).fill(-1);
   const session = await OnnxSession.create(nearestGraph(dim));
   try {
+    options.onProgress?.(0, m);
     for (let r0 = 0; r0 < m; r0 += chunkRows) {
       const r1 = Math.min(m, r0 + chunkRows);
       const ref = reference.subarray(r0 * dim, r1 * dim);
