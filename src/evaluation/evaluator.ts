@@ -75,10 +75,8 @@ export class Evaluator {
   /** Reads the test set once and fits the reference statistics. */
   static async create(options: EvaluatorOptions): Promise<Evaluator> {
     const { test, train, classifier } = options;
-    for (const ds of [train]) {
-      if (ds.channels !== test.channels || ds.height !== test.height || ds.width !== test.width)
-        throw new RangeError(`${ds.source}: image size differs from the test set ${test.source}`);
-    }
+    if (train.channels !== test.channels || train.height !== test.height || train.width !== test.width)
+      throw new RangeError(`${train.source}: image size differs from the test set ${test.source}`);
     const referenceCount = Math.min(options.referenceCount ?? test.length, test.length);
     if (referenceCount < 2) throw new RangeError(`${test.source}: need at least 2 test images`);
     const pixels = await readImages(test, 0, referenceCount, options, 'test features');
