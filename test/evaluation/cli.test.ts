@@ -43,6 +43,19 @@ describe('scoresde evaluate', () => {
     await saveSafetensors(join(classifierDir, 'model.safetensors'), initClassifierParameters(config, 3));
   });
 
+  it('prints its help (≤ 80 columns) and is listed in the main help', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: scoresde evaluate --model/);
+    for (const line of r.stdout.split('\n')) assert.ok([...line].length <= 80, line);
+    let main = '';
+    await runCli(['--help'], {
+      stdout: { write: (s: string) => (main += s) },
+      stderr: { write: () => true },
+    });
+    assert.match(main, /^ {2}evaluate {3}/m);
+  });
+
   it('evaluates a folder of PNGs (grids skipped) and writes the JSON report', async () => {
     const dir = join(tmp, 'pngs');
     mkdirSync(dir);
