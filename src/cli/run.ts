@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, FileFormatError, NumericalError } from '../errors.js';
 import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
+import { runEvaluate } from './evaluate.js';
 import { runInfo } from './info.js';
 import { runSample } from './sample.js';
 
@@ -20,6 +21,8 @@ Commands:
              scoresde colorize --model <m> --image gray.png
   info       model summary and timing
              scoresde info --model ./my-model
+  evaluate   FD, label histogram and memorisation check (Fashion-MNIST)
+             scoresde evaluate --model <m> --count 1000 --out report.json
 
 Options:
   -h, --help       this help; "scoresde <command> --help" for a command's
@@ -34,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   inpaint: runInpaint,
   colorize: runColorize,
+  evaluate: runEvaluate,
 };
 
 function packageVersion(): string {
