@@ -30,6 +30,10 @@ export interface ProgressState {
   unitDivisor?: number;
   /** Whole line width; the bar takes what the text leaves (tqdm `ncols`). Without it the bar is 10 wide. */
   width?: number;
+  /** Units done before the bar started (tqdm `initial`): counted in n, not in the rate. */
+  initial?: number;
+  /** Text after the rate (tqdm `postfix`, e.g. `loss=0.123`). */
+  postfix?: string;
 }
 
 const BAR_CHARS = ' ▏▎▍▌▋▊▉█';
@@ -79,7 +83,9 @@ const fixed5 = (v: number) => v.toFixed(2).padStart(5);
 export function formatProgress(state: ProgressState): string {
   const { n, total, elapsedS, desc, unit = 'it', unitScale = false, unitDivisor = 1000 } = state;
   const count = (v: number) => (unitScale ? formatSizeOf(v, '', unitDivisor) : String(v));
-  const rate = elapsedS > 0 && n > 0 ? n / elapsedS : undefined;
+  const done = n - (state.initial ?? 0);
+  const rate = elapsedS > 0 && done > 0 ? done / elapsedS : undefined;
+  const postfix = state.postfix ? `, ${state.postfix}` : '';
   let rateText: string;
   if (rate === undefined) rateText = `?${unit}/s`;
   else if (unitScale) rateText = `${formatSizeOf(rate, '', unitDivisor)}${unit}/s`;
@@ -88,18 +94,21 @@ export function formatProgress(state: ProgressState): string {
   const prefix = desc ? `${desc}: ` : '';
   const elapsed = formatInterval(elapsedS);
 
-  if (total === undefined || !(total > 0)) return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}]`;
+  if (total === undefined || !(total > 0))
+    return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}${postfix}]`;
 
   const remaining = rate === undefined ? '?' : formatInterval((total - n) / rate);
   const fraction = n / total;
   const left = `${prefix}${(fraction * 100).toFixed(0).padStart(3)}%|`;
-  const right = `| ${count(n)}/${count(total)} [${elapsed}<${remaining}, ${rateText}]`;
+  const right = `| ${count(n)}/${count(total)} [${elapsed}<${remaining}, ${rateText}${postfix}]`;
   const barWidth = state.width === undefined ? 10 : Math.max(state.width - left.length - right.length, 1);
   return left + formatBar(fraction, barWidth) + right;
 }
 
 export interface ProgressBarOptions {
   total?: number;
+  /** Units already done when the bar starts (tqdm `initial`, e.g. a resumed run). */
+  initial?: number;
   desc?: string;
   unit?: string;
   unitScale?: boolean;
@@ -119,6 +128,8 @@ export class ProgressBar {
   n = 0;
   /** May change while running (an adaptive sampler's estimate). */
   total?: number;
+  /** Text shown after the rate (tqdm `set_postfix_str`); drawn at the next redraw. */
+  postfix?: string;
   private readonly options: ProgressBarOptions;
   private readonly stream: ProgressStream;
   private readonly now: () => number;
@@ -133,6 +144,7 @@ export class ProgressBar {
   constructor(options: ProgressBarOptions = {}) {
     this.options = options;
     this.total = options.total;
+    this.n = options.initial ?? 0;
     this.stream = options.stream ?? process.stderr;
     this.now = options.now ?? (() => performance.now());
     this.startMs = this.now();
@@ -164,6 +176,8 @@ export class ProgressBar {
       unitScale: o.unitScale,
       unitDivisor: o.unitDivisor,
       width: this.isTTY ? this.stream.columns : undefined,
+      initial: o.initial,
+      postfix: this.postfix,
     });
   }
 

@@ -5,6 +5,7 @@ import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
 import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
+import { runTrain } from './train.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
                                         scoresde inpaint --model <m> --image in.png --mask mask.png
   colorize   colour a grayscale image   scoresde colorize --model <m> --image gray.png
   info       model summary and timing   scoresde info --model ./my-model
+  train      train or fine-tune a model scoresde train --config ve-gray-32 --data ./images --out ./my-model --steps 5000
 
 Run "scoresde <command> --help" for a command's options.
 Exit codes: 0 done, 1 error, 130 interrupted (Ctrl-C).`;
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   inpaint: runInpaint,
   colorize: runColorize,
+  train: runTrain,
 };
 
 function packageVersion(): string {

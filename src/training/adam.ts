@@ -58,7 +58,9 @@ export class Adam {
       const m = this.expAvg[i];
       const v = this.expAvgSq[i];
       if (p.length !== m.length || g.length !== m.length) {
-        throw new RangeError(`Adam.step: parameter ${i} has ${p.length} values, gradient ${g.length}, state ${m.length}`);
+        throw new RangeError(
+          `Adam.step: parameter ${i} has ${p.length} values, gradient ${g.length}, state ${m.length}`,
+        );
       }
       for (let j = 0; j < p.length; j++) {
         const gj = g[j];

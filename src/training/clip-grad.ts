@@ -32,9 +32,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number): n
   const norms = Float32Array.from(grads, normTwo);
   const total = normTwo(norms);
   // max_norm / (total_norm + 1e-6): Python's float / Tensor is `reciprocal() * other` in torch.
-  const coef = Math.fround(
-    Math.fround(1 / Math.fround(total + Math.fround(1e-6))) * Math.fround(maxNorm),
-  );
+  const coef = Math.fround(Math.fround(1 / Math.fround(total + Math.fround(1e-6))) * Math.fround(maxNorm));
   // torch multiplies by the clamped coefficient unconditionally; ×1 changes nothing.
   if (coef < 1) {
     for (const g of grads) for (let i = 0; i < g.length; i++) g[i] = Math.fround(g[i] * coef);

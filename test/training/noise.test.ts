@@ -28,6 +28,7 @@ test('t = rand·(1 − 1e-5) + 1e-5 and z = randn follow torch exactly; σ withi
     assert.deepEqual([...d.t], [...(t.get(`noise${k}/t`)!.data as Float32Array)], `draw ${k} t`);
     assert.deepEqual([...d.z], [...(t.get(`noise${k}/z`)!.data as Float32Array)], `draw ${k} z`);
     const sigma = t.get(`noise${k}/sigma`)!.data as Float32Array;
-    d.sigma.forEach((s, i) => assert.ok(ulps(s, sigma[i]) <= 1, `draw ${k} σ[${i}] ${s} vs ${sigma[i]}`));
+    for (const [i, s] of d.sigma.entries())
+      assert.ok(ulps(s, sigma[i]) <= 1, `draw ${k} σ[${i}] ${s} vs ${sigma[i]}`);
   });
 });
