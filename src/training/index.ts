@@ -11,3 +11,4 @@ export {
   vesdeSigma,
 } from './dsm.js';
 export { InputParams } from './params.js';
+export { ScoreVjpGraph, type ScoreVjpOptions, type ScoreVjpResult } from './vjp.js';
