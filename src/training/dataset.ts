@@ -1,4 +1,5 @@
 /** Opening the training images at the model's size, with a clear error when they do not fit the model. */
+import { openImageDataset } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
 
@@ -12,13 +13,17 @@ export interface TrainingDataShape {
 export async function openTrainingData(
   data: string | ImageDataset,
   shape: TrainingDataShape,
-  options: { skipUnreadable?: boolean } = {},
+  options: { skipUnreadable?: boolean; signal?: AbortSignal; onWarning?: (message: string) => void } = {},
 ): Promise<ImageDataset> {
-  let dataset: ImageDataset;
-  if (typeof data === 'string') {
-    void options;
-    throw new Error('openTrainingData: waiting for src/data openImageDataset (branch data)');
-  } else dataset = data;
+  const dataset =
+    typeof data === 'string'
+      ? await openImageDataset(data, {
+          ...shape,
+          skipUnreadable: options.skipUnreadable,
+          signal: options.signal,
+          onWarning: options.onWarning,
+        })
+      : data;
   const { channels, height, width } = shape;
   if (dataset.channels !== channels || dataset.height !== height || dataset.width !== width) {
     throw new ConfigError(

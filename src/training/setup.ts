@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { DataLoader, type DataLoaderState } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
 import { readJsonConfig } from '../io/config.js';
@@ -22,7 +23,6 @@ import { resolvePipelineSource } from '../pipelines/load.js';
 import { Generator, type GeneratorState } from '../random/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { openTrainingData } from './dataset.js';
-import { type BatchLoader, createBatchLoader } from './loader.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
   checkNumericOptions,
@@ -47,7 +47,7 @@ export interface TrainingSetup {
   trainedKeys: string[];
   optimizer: ScoreSdeOptimizer;
   generator: Generator;
-  loader: BatchLoader;
+  loader: DataLoader;
   dataset: ImageDataset;
   trajectory: TrajectoryOptions;
   /** Scheduler config to publish (the fine-tuned model's), before the σ range is set. */
@@ -216,7 +216,7 @@ async function newRunSetup(
     },
   );
   const generator = new Generator().manualSeed(trajectory.seed);
-  const loader = createBatchLoader(dataset, {
+  const loader = new DataLoader(dataset, {
     batchSize: trajectory.batchSize,
     generator,
     flip: trajectory.flip,
@@ -288,8 +288,8 @@ async function resumeSetup(
       `${dataset.source}: has ${dataset.length} images, the resumed run trained on ${info.data.length} (${info.data.source})`,
     );
   }
-  const expectedKeys = trainedKeysOf(cfg, state.params.keys());
-  if (!sameJson(expectedKeys, info.trainedKeys))
+  const expectedKeys = trainedKeysOf(cfg, state.params.keys()).sort();
+  if (!sameJson(expectedKeys, [...info.trainedKeys].sort()))
     throw new ConfigError(`${outDir}: the checkpoint's trained parameters do not match its model`);
   const trainedKeys = info.trainedKeys;
   const optimizer = new ScoreSdeOptimizer(
@@ -309,12 +309,12 @@ async function resumeSetup(
   optimizer.adam.stepCount = info.adamSteps;
   optimizer.ema.numUpdates = info.emaUpdates;
   const generator = new Generator().setState(info.generator as GeneratorState);
-  const loader = createBatchLoader(dataset, {
+  const loader = new DataLoader(dataset, {
     batchSize: trajectory.batchSize,
     generator,
     flip: trajectory.flip,
   });
-  loader.restore(info.loader);
+  loader.restore(info.loader as DataLoaderState);
   return {
     outDir,
     unetConfig: configToJson(cfg),

@@ -6,6 +6,7 @@
  *   1. the batch: the loader's shuffle (at each epoch start) and flips;
  *   2. t = rand(B)·(1 − 1e-5) + 1e-5, σ = σ_min·(σ_max/σ_min)^t;
  *   3. z = randn(B, C, H, W);
+ *   4. dropout masks (configs with dropout > 0), one rand() per mask element;
  * then computes the loss ½ Σ (σ·score(x0 + σz, σ) + z)² (batch mean) and its gradients, clips them, takes an
  * Adam step with lr·min(k/warmup, 1) and updates the EMA. Checkpoints (see training-state.ts) hold
  * everything that decides later steps, so a resumed run repeats the uninterrupted one bit for bit.
@@ -13,13 +14,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProgressBar } from '../progress.js';
+import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
 import type { TrainOptions, TrainStep } from './options.js';
 import { TRAIN_DEFAULTS } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
-import { createDsmStep } from './step.js';
 import { TrainLog } from './train-log.js';
 import { saveTrainingState } from './training-state.js';
 
@@ -106,7 +107,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
 
-  const dsm = await createDsmStep(cfg, {
+  const dsm = await DsmStepGraph.create(cfg, {
     batchSize: batch,
     height: size[0],
     width: size[1],
@@ -123,7 +124,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       })
     : undefined;
   const trainedParams = s.trainedKeys.map((k) => s.params.get(k)!);
-  const x0 = new Float32Array(batch * cfg.in_channels * size[0] * size[1]);
   let step = s.startStep;
   let lastCheckpoint = s.startStep;
   let loss = Number.NaN;
@@ -138,9 +138,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
       const t0 = performance.now();
-      await s.loader.next(x0);
+      const { x: x0 } = await s.loader.nextBatch();
       const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax);
-      const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z });
+      const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
+      const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
       const grads = s.trainedKeys.map((k) => {
         const g = out.grads.get(k);
         if (!g) throw new Error(`the DSM step returned no gradient for ${k}`);
@@ -170,7 +171,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
         try {
-          options.onSample?.(step, await writeSamples(s, step, options));
+          const path = await writeSamples(s, step, options);
+          options.onSample?.(step, path);
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
         }
