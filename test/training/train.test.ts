@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { ImageDataset } from '../../src/data/types.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { train } from '../../src/training/train.js';
 import { loadTrainingState, STATE_DIR, trainingStateStep } from '../../src/training/training-state.js';
@@ -124,6 +125,39 @@ describe('train()', () => {
     assert.equal(r.interrupted, true);
     assert.equal(r.step, 2);
     assert.equal(await trainingStateStep(out), 2);
+  });
+});
+
+describe('learning', () => {
+  it('the loss falls on a tiny problem (8 striped 8×8 images, 40 steps): last 10 steps ≤ 0.6 × first 10', async () => {
+    // An in-memory dataset: train() takes any ImageDataset.
+    const stripes: ImageDataset = {
+      source: 'stripes',
+      length: 8,
+      channels: 1,
+      height: 8,
+      width: 8,
+      async read(i, out, offset = 0) {
+        for (let y = 0; y < 8; y++)
+          for (let x = 0; x < 8; x++) out[offset + y * 8 + x] = (x + y + i) % 4 < 2 ? 0.9 : 0.1;
+      },
+    };
+    const losses: number[] = [];
+    await train({
+      config: { ...MICRO_CONFIG },
+      data: stripes,
+      out: join(tmp, 'learning'),
+      steps: 40,
+      batchSize: 8,
+      lr: 3e-3,
+      warmup: 0,
+      checkpointEvery: 0,
+      onStep: (s) => losses.push(s.loss),
+    });
+    const mean = (a: number[]) => a.reduce((p, c) => p + c, 0) / a.length;
+    const first = mean(losses.slice(0, 10));
+    const last = mean(losses.slice(-10));
+    assert.ok(last <= 0.6 * first, `mean loss of the first 10 steps ${first}, of the last 10 ${last}`);
   });
 });
 
