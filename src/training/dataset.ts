@@ -1,4 +1,5 @@
 /** Opening the training images at the model's size, with a clear error when they do not fit the model. */
+import { resolve } from 'node:path';
 import { openImageDataset } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
@@ -17,11 +18,12 @@ export async function openTrainingData(
 ): Promise<ImageDataset> {
   const dataset =
     typeof data === 'string'
-      ? await openImageDataset(data, {
+      ? // An absolute path, so that a resumed run finds the data from any working directory.
+        await openImageDataset(resolve(data), {
           ...shape,
           skipUnreadable: options.skipUnreadable,
           signal: options.signal,
-          onWarning: options.onWarning,
+          onWarning: options.onWarning ?? ((m) => process.emitWarning(m)),
         })
       : data;
   const { channels, height, width } = shape;

@@ -79,6 +79,8 @@ export interface TrainOptions {
   onCheckpoint?: (step: number) => void;
   /** Called with each sample grid's path. */
   onSample?: (step: number, path: string) => void;
+  /** Non-fatal news (skipped image files); default `process.emitWarning`. */
+  onWarning?: (message: string) => void;
   /** Where to draw a progress bar (none when absent). */
   progressStream?: ProgressStream;
   /** Stops after the current step: the run checkpoints and returns with `interrupted: true`. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -22,7 +22,16 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const data = writeStripeImages(join(tmp, 'images'), 10);
 const configFile = join(tmp, 'micro.json');
 const STEPS = 6;
-const common = { config: { ...MICRO_CONFIG }, data, batchSize: 2, lr: 2e-3, warmup: 2, flip: true, seed: 3 };
+const common = {
+  config: { ...MICRO_CONFIG },
+  data,
+  batchSize: 2,
+  lr: 2e-3,
+  warmup: 2,
+  flip: true,
+  seed: 3,
+  sigmaMax: 40,
+};
 
 /** What must be identical between two runs: the published weights, the whole training state, the log minus times. */
 function runFingerprint(dir: string): Record<string, string> {
@@ -81,7 +90,7 @@ describe('train()', () => {
     assert.deepEqual(Object.keys(log[0]), ['step', 'loss', 'lr', 'grad_norm', 'seconds']);
     const pipe = await ScoreSdeVePipeline.fromPretrained(full);
     try {
-      assert.equal(pipe.scheduler.config.sigma_max, 50);
+      assert.equal(pipe.scheduler.config.sigma_max, 40);
       // The published weights are the EMA, not the raw weights.
       const state = await loadTrainingState(full);
       const k = 'conv_in.weight';
@@ -107,6 +116,25 @@ describe('train()', () => {
     const r = await train({ out: split, steps: STEPS, resume: true });
     assert.equal(r.step, STEPS);
     assert.deepEqual(runFingerprint(split), runFingerprint(full));
+  });
+
+  it('--init-from starts from a checkpoint: its (EMA) weights, its scheduler and its σ range', async () => {
+    const out = join(tmp, 'finetune');
+    // Warmup > 0: step 0 has lr 0, so after one step the raw weights are still the source's.
+    await train({ initFrom: full, data, out, steps: 1, batchSize: 2, warmup: 10 });
+    const state = await loadTrainingState(out);
+    assert.equal(state.info.options.sigmaMax, 40, 'σ range from the source scheduler');
+    const source = await ScoreSdeVePipeline.fromPretrained(full);
+    try {
+      for (const [k, t] of source.unet.stateDict())
+        if (k !== 'time_proj.W') assert.deepEqual(state.params.get(k), t.data, k);
+    } finally {
+      await source.release();
+    }
+    await assert.rejects(
+      train({ initFrom: full, config: 've-gray-32', data, out: join(tmp, 'x'), steps: 1 }),
+      /not both/,
+    );
   });
 
   it('an aborted run stops after the current step and checkpoints it', async () => {
@@ -178,8 +206,45 @@ describe('scoresde train process', () => {
       child.on('close', (code, signal) => resolve({ code, signal, stderr }));
     });
 
+  it('Ctrl-C (SIGINT) finishes the step, writes a checkpoint and exits with 130', async () => {
+    writeFileSync(configFile, JSON.stringify(MICRO_CONFIG));
+    const out = join(tmp, 'sigint');
+    const child = start([
+      '--config',
+      configFile,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--steps',
+      '1000',
+      '--batch-size',
+      '2',
+      '--checkpoint-every',
+      '0',
+    ]);
+    const done = exited(child);
+    while (
+      !existsSync(join(out, 'train_log.jsonl')) ||
+      readFileSync(join(out, 'train_log.jsonl'), 'utf8').split('\n').length < 3
+    ) {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, 130, r.stderr);
+    const step = (await trainingStateStep(out))!;
+    assert.ok(step >= 2 && step < 1000, `checkpoint at ${step}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`interrupted at step ${step}; checkpoint written to .* \\(continue with --resume\\)`),
+    );
+    const logged = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(JSON.parse(logged.at(-1)!).step, step);
+  });
+
   it('SIGKILL while checkpointing every step leaves a loadable checkpoint; resuming ends bit-identical', async () => {
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(configFile, JSON.stringify(MICRO_CONFIG));
     const out = join(tmp, 'killed');
     const args = [
@@ -200,6 +265,8 @@ describe('scoresde train process', () => {
       '--flip',
       '--seed',
       '3',
+      '--sigma-max',
+      '40',
       '--checkpoint-every',
       '1',
     ];
