@@ -201,8 +201,12 @@ export async function runTrainStepBench(): Promise<string> {
     rmSync(dir, { recursive: true, force: true });
   }
   const load1 = loadavg()[0];
+  const busy =
+    Math.max(load0, load1) > availableParallelism()
+      ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train` on a quiet machine.**'
+      : '';
   return [
-    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).`,
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).${busy}`,
     '',
     "One training step as `train()` runs it: t and z drawn, forward + DSM loss + backward in one onnxruntime graph (parameters fed as inputs), then clip_grad_norm_ + Adam + EMA on the host in torch-exact float32. Random weights, median of the runs after warm-up. GFLOP/s = the step graph's FLOPs (2 × MACs of Conv, ConvTranspose, MatMul, Gemm) over the graph's time. Peak RSS = the process's maximum resident set. PyTorch: `time_train_step.py` (diffusers v0.23.0, torch 1.13, same step, same threads) run in this bench's run.",
     '',

@@ -43,7 +43,8 @@ Training (defaults are score_sde's):
       --threads <n>        onnxruntime threads (default: all cores)
 
 Output:
-      --checkpoint-every <n>  write the pipeline folder and training state every n steps (default ${TRAIN_DEFAULTS.checkpointEvery}) and at the end
+      --checkpoint-every <n>  write the pipeline folder and training state every n steps (default ${TRAIN_DEFAULTS.checkpointEvery};
+                           0: only at the end), at the end, and on Ctrl-C
       --sample-every <n>   write <dir>/samples/step-<k>.png from the EMA weights every n steps (default: never)
       --sample-count <n>   images per sample grid (default ${TRAIN_DEFAULTS.sampleCount})
       --sample-steps <n>   DPM-Solver++(2M) steps per sample grid (default ${TRAIN_DEFAULTS.sampleSteps})
