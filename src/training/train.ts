@@ -142,6 +142,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax);
       const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
       const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
+      if (!Number.isFinite(out.loss)) {
+        // Diverged: stop before the update so the last checkpoint stays the last good state.
+        throw new Error(
+          `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${lastCheckpoint} is kept). Lower --lr or --sigma-max, or raise --warmup`,
+        );
+      }
       const grads = s.trainedKeys.map((k) => {
         const g = out.grads.get(k);
         if (!g) throw new Error(`the DSM step returned no gradient for ${k}`);
