@@ -97,35 +97,45 @@ async function readGzip(file: string, ndims: number, maxBytes: number): Promise<
   let parsed: { dims: number[]; bytes: number } | undefined;
   let data: Uint8Array | undefined;
   let at = 0;
+  let refused: FileFormatError | undefined; // pipeline reports a sink's throw as an AbortError
+  const sink = async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      let c: Uint8Array = chunk;
+      if (!parsed) {
+        const take = Math.min(headerLength - headFill, c.length);
+        head.set(c.subarray(0, take), headFill);
+        headFill += take;
+        c = c.subarray(take);
+        if (headFill < headerLength) {
+          if (headFill >= 4) checkMagic(file, head.subarray(0, headFill), ndims); // fail before reading more
+          continue;
+        }
+        parsed = parseHeader(file, head, ndims, maxBytes);
+        data = new Uint8Array(parsed.bytes);
+      }
+      if (!data) continue;
+      if (at + c.length > data.length) {
+        const dims = parsed.dims.join(', ');
+        throw new FileFormatError(
+          file,
+          `decompressed data is longer than IDX dims [${dims}] declare (${data.length} bytes)`,
+        );
+      }
+      data.set(c, at);
+      at += c.length;
+    }
+  };
   try {
     await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) {
-        let c: Uint8Array = chunk;
-        if (!parsed) {
-          const take = Math.min(headerLength - headFill, c.length);
-          head.set(c.subarray(0, take), headFill);
-          headFill += take;
-          c = c.subarray(take);
-          if (headFill < headerLength) {
-            if (headFill >= 4) checkMagic(file, head.subarray(0, headFill), ndims); // fail before reading more
-            continue;
-          }
-          parsed = parseHeader(file, head, ndims, maxBytes);
-          data = new Uint8Array(parsed.bytes);
-        }
-        if (!data) continue;
-        if (at + c.length > data.length) {
-          throw new FileFormatError(
-            file,
-            `decompressed data is longer than IDX dims [${parsed?.dims.join(', ')}] declare (${data.length} bytes)`,
-          );
-        }
-        data.set(c, at);
-        at += c.length;
+      try {
+        await sink(source);
+      } catch (e) {
+        if (e instanceof FileFormatError) refused = e;
+        throw e;
       }
     });
   } catch (e) {
-    if (e instanceof FileFormatError) throw e;
+    if (refused) throw refused;
     throw new FileFormatError(file, `corrupt gzip data (${(e as Error).message})`);
   }
   if (!parsed || !data) throw new FileFormatError(file, 'truncated IDX header');

@@ -1,9 +1,9 @@
 /**
- * Training batches from an `ImageDataset`: torch's `DataLoader(dataset, batch_size, shuffle=True,
- * generator=g, drop_last=True)` order (each epoch is `torch.randperm(n, generator=g)`), with an optional
- * random horizontal flip (torchvision's `RandomHorizontalFlip(0.5)`: one `torch.rand(1)` draw per image,
- * flipped when < 0.5, drawn from the same generator in batch order). Its position is plain data, so a
- * resumed run sees the same batches bit for bit.
+ * Training batches from an `ImageDataset` in torch's `DataLoader(dataset, batch_size, shuffle=True,
+ * generator=g, drop_last=True)` order, bit for bit (every word torch draws per epoch is drawn), with an
+ * optional random horizontal flip (torchvision's `RandomHorizontalFlip(0.5)` rule: one `torch.rand(1)`
+ * draw per image, flipped when < 0.5, here from the loader's generator, in batch order, after the epoch's
+ * order). Its position is plain data, so a resumed run sees the same batches bit for bit.
  */
 import { ConfigError } from '../errors.js';
 import { Generator, type GeneratorState } from '../random/generator.js';
@@ -124,8 +124,7 @@ export class DataLoader {
   #ensureOrder(): Uint32Array {
     if (this.#order) return this.#order;
     this.#epochStart = this.generator.getState();
-    const n = this.dataset.length;
-    this.#order = this.shuffle ? randperm(n, this.generator) : Uint32Array.from({ length: n }, (_, i) => i);
+    this.#order = this.#drawOrder(this.generator);
     return this.#order;
   }
 
@@ -222,8 +221,22 @@ export class DataLoader {
   }
 
   #orderFrom(epochStart: GeneratorState): Uint32Array {
+    return this.#drawOrder(new Generator({ path: this.generator.path }).setState(epochStart));
+  }
+
+  /**
+   * One epoch's order, drawing what torch 1.13's DataLoader draws from its generator per epoch: the
+   * workers' `_base_seed` (an int64 `random_()`: one 64-bit draw, two words), RandomSampler's
+   * `randperm(n)`, and, once the sampler runs out, the `randperm(n)[:0]` of its tail line (n - 1 words
+   * for nothing). The last is drawn here with the rest; only flips could tell, and torch has no such flips.
+   */
+  #drawOrder(generator: Generator): Uint32Array {
     const n = this.dataset.length;
     if (!this.shuffle) return Uint32Array.from({ length: n }, (_, i) => i);
-    return randperm(n, new Generator({ path: this.generator.path }).setState(epochStart));
+    generator.nextUint32();
+    generator.nextUint32();
+    const order = randperm(n, generator);
+    for (let i = 0; i < n - 1; i++) generator.nextUint32();
+    return order;
   }
 }
