@@ -108,9 +108,10 @@ function convInputGrad(
 }
 
 /**
- * dw of a group-1 convolution as im2col + one batched MatMul: the kh·kw shifted (strided) views of the padded
- * input, stacked on the channel axis (N, kk·C, oh·ow), times dy (N, M, oh·ow), summed over the batch. A 1×1
- * convolution needs no patches.
+ * dw of a group-1 convolution: for each kernel tap (i, j), dw[:, :, i, j] = Σ_n dy_n · x̃_nᵀ with x̃ the
+ * (strided) shifted view of the padded input, (N, C, oh·ow); one batched MatMul per tap. This measured
+ * fastest on onnxruntime's CPU provider: ~1.5× a forward convolution, against ~2.5× for one im2col MatMul
+ * (the Concat copy) and ~20× for a Conv of xᵀ with dyᵀ as the kernel. A 1×1 convolution needs no views.
  */
 function convWeightGrad(
   g: GraphBuilder,
@@ -121,28 +122,32 @@ function convWeightGrad(
 ): string {
   const [m, c, kh, kw] = wDims;
   const [, , oh, ow] = g.shape(dy) as number[];
+  const [n] = g.shape(x);
   const hw = oh * ow;
   const dy3 = g.reshape(dy, [0, m, hw]); // (N, M, HW)
+  const tap = (view: string) =>
+    reduceSum(g, g.matmul(dy3, transposeLast(g, g.reshape(view, [0, c, hw]))), [0], false); // (M, C)
   const pointwise = kh === 1 && kw === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
-  if (pointwise) {
-    const x3 = g.reshape(x, [0, c, hw]); // (N, C, HW)
-    const dw = reduceSum(g, g.matmul(dy3, transposeLast(g, x3)), [0], false); // (M, C)
-    return g.reshape(dw, [m, c, 1, 1]);
-  }
-  const [n] = g.shape(x);
+  if (pointwise) return g.reshape(tap(x), [m, c, 1, 1]);
   const padded = o.pads.some((p) => p !== 0)
     ? g.pad(x, [0, 0, o.pads[0], o.pads[1], 0, 0, o.pads[2], o.pads[3]])
     : x;
-  const views: string[] = [];
+  const taps: string[] = [];
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++) {
       const s = [i * o.dil[0], j * o.dil[1]];
       const e = [s[0] + (oh - 1) * o.strides[0] + 1, s[1] + (ow - 1) * o.strides[1] + 1];
-      views.push(sliceSteps(g, padded, s, e, [2, 3], o.strides, [n, c, oh, ow]));
+      // The tap that lines up with the unpadded input (the centre of a 'same' convolution) needs no copy.
+      const aligned =
+        s[0] === o.pads[0] &&
+        s[1] === o.pads[1] &&
+        o.strides.every((v) => v === 1) &&
+        oh === g.shape(x)[2] &&
+        ow === g.shape(x)[3];
+      const view = aligned ? x : sliceSteps(g, padded, s, e, [2, 3], o.strides, [n, c, oh, ow]);
+      taps.push(g.unsqueeze(tap(view), [2]));
     }
-  const cols = g.reshape(views.length === 1 ? views[0] : g.concat(views, 1), [0, kh * kw * c, hw]); // (N, kk·C, HW)
-  const dw = reduceSum(g, g.matmul(dy3, transposeLast(g, cols)), [0], false); // (M, kk·C)
-  return g.reshape(g.transpose(g.reshape(dw, [m, kh * kw, c]), [0, 2, 1]), [m, c, kh, kw]);
+  return g.reshape(g.concat(taps, 2), [m, c, kh, kw]); // (M, C, kh·kw) → (M, C, kh, kw)
 }
 
 /** Conv (NCHW): dx (convInputGrad), dw (convWeightGrad, group 1), db = Σ dy over N, H, W. */
@@ -155,13 +160,14 @@ const Conv: GradRule = ({ g, node, dy, needs }) => {
     group: attrInt(node, 'group', 1),
   };
   const out: (string | undefined)[] = [undefined, undefined, undefined];
+  // db and dx first: then dw's Reshape of dy is dy's last reader and onnxruntime reshapes in place.
+  if (needs(2)) out[2] = reduceSum(g, dy, [0, 2, 3], false);
   if (needs(0)) out[0] = convInputGrad(g, dy, w, g.shape(x), o);
   if (needs(1)) {
     if (o.group !== 1)
       throw new RangeError(`autodiff: Conv weight gradient with group ${o.group} (node ${node.name})`);
     out[1] = convWeightGrad(g, x, dy, g.shape(w) as number[], o);
   }
-  if (needs(2)) out[2] = reduceSum(g, dy, [0, 2, 3], false);
   return out;
 };
 
