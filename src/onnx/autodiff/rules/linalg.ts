@@ -125,10 +125,9 @@ function convWeightGrad(
   const [n] = g.shape(x);
   const hw = oh * ow;
   const dy3 = g.reshape(dy, [0, m, hw]); // (N, M, HW)
-  const tap = (view: string) =>
-    reduceSum(g, g.matmul(dy3, transposeLast(g, g.reshape(view, [0, c, hw]))), [0], false); // (M, C)
+  const tap = (view: string) => g.matmul(dy3, transposeLast(g, g.reshape(view, [0, c, hw]))); // (N, M, C)
   const pointwise = kh === 1 && kw === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
-  if (pointwise) return g.reshape(tap(x), [m, c, 1, 1]);
+  if (pointwise) return g.reshape(reduceSum(g, tap(x), [0], false), [m, c, 1, 1]);
   const padded = o.pads.some((p) => p !== 0)
     ? g.pad(x, [0, 0, o.pads[0], o.pads[1], 0, 0, o.pads[2], o.pads[3]])
     : x;
@@ -144,10 +143,10 @@ function convWeightGrad(
         o.strides.every((v) => v === 1) &&
         oh === g.shape(x)[2] &&
         ow === g.shape(x)[3];
-      const view = aligned ? x : sliceSteps(g, padded, s, e, [2, 3], o.strides, [n, c, oh, ow]);
-      taps.push(g.unsqueeze(tap(view), [2]));
+      taps.push(tap(aligned ? x : sliceSteps(g, padded, s, e, [2, 3], o.strides, [n, c, oh, ow])));
     }
-  return g.reshape(g.concat(taps, 2), [m, c, kh, kw]); // (M, C, kh·kw) → (M, C, kh, kw)
+  const dw = reduceSum(g, g.concat(taps, 2), [0], false); // (M, kh·kw·C)
+  return g.reshape(g.transpose(g.reshape(dw, [m, kh * kw, c]), [0, 2, 1]), [m, c, kh, kw]);
 }
 
 /** Conv (NCHW): dx (convInputGrad), dw (convWeightGrad, group 1), db = Σ dy over N, H, W. */
