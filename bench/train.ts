@@ -37,7 +37,7 @@ export const SMALL_VE_CONFIG = {
   flip_sin_to_cos: false,
   norm_num_groups: 16,
   attention_head_dim: 32,
-  mid_block_scale_factor: 1.41421356237,
+  mid_block_scale_factor: Math.SQRT2,
 };
 
 interface Case {
@@ -132,9 +132,10 @@ async function timeCase(c: Case): Promise<string> {
   const s = median(stepTimes);
   const gflop = (3 * fwd.flops) / 1e9;
   const gflops = gflop / (s / 1000);
+  const rssMiB = process.resourceUsage().maxRSS / 1024; // process peak so far (cases run small to large)
   const torch = torchStepMs(c.config, c.batch);
   const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(s)} | ${((s - f) / f).toFixed(2)}× | ${gflop.toFixed(2)} | ${gflops.toFixed(1)} (${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} %) | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
+  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(s)} | ${((s - f) / f).toFixed(2)}× | ${gflop.toFixed(2)} | ${gflops.toFixed(1)} (${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} %) | ${rssMiB.toFixed(0)} | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
 }
 
 export async function runTrainBench(): Promise<string> {
@@ -148,10 +149,11 @@ export async function runTrainBench(): Promise<string> {
       "DsmStepGraph.run (forward, loss, backward to every parameter; no optimiser), float32, onnxruntime's CPU " +
       'provider. Backward/forward = (step − forward) / forward. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
       '`time_train_step.py` (forward, backward, clip, Adam, EMA) on the same config and batch, torch 1.13, 2 threads ' +
-      '(n/a when the reference environment is not installed).',
+      '(`source ../shared/refenv/env.sh` first; n/a without it). Peak RSS: the bench process so far (cases run ' +
+      'small to large).',
     '',
-    '| model | params | batch | forward ms | forward + backward ms | backward / forward | training GFLOP | GFLOP/s (% of peak) | PyTorch step ms (ours faster by) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | params | batch | forward ms | forward + backward ms | backward / forward | training GFLOP | GFLOP/s (% of peak) | peak RSS MiB | PyTorch step ms (ours faster by) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }
