@@ -85,6 +85,32 @@ describe('autodiff engine', () => {
     assert.ok(close(out.get('dw')!.data as Float32Array, dw), 'dw');
   });
 
+  it('gives the adjoint of an intermediate value asked for (no SiLU fusion hides it)', async () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', 'float32', [4]);
+    const s = g.sigmoid(x);
+    const y = g.mul(x, s);
+    const v = [0.5, -1, 2, 1.5];
+    const loss = g.op(
+      'ReduceSum',
+      [g.mul(y, g.constFloat(v)), g.constInt64([0])],
+      { keepdims: { type: 'int', value: 0 } },
+      [],
+    );
+    const grads = grad(g, loss, [x, s]);
+    g.output(grads.get(x)!, 'dx');
+    g.output(grads.get(s)!, 'ds');
+    const xv = [-2, -0.5, 0.3, 1.7];
+    const out = await run(g, { x: new Tensor('float32', Float32Array.from(xv), [4]) });
+    const sig = (t: number) => 1 / (1 + Math.exp(-t));
+    const dx = out.get('dx')!.data as Float32Array;
+    const ds = out.get('ds')!.data as Float32Array;
+    xv.forEach((t, i) => {
+      assert.ok(Math.abs(ds[i] - t * v[i]) < 1e-6, `ds[${i}]`);
+      assert.ok(Math.abs(dx[i] - v[i] * sig(t) * (1 + t * (1 - sig(t)))) < 1e-6, `dx[${i}]`);
+    });
+  });
+
   it('names an op without a rule', () => {
     const g = new GraphBuilder('t');
     const a = g.input('a', 'float32', [3]);
