@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | train | samplers | data); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | train | train-step | samplers | data); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,7 +23,12 @@ const sections: Section[] = [
   },
   {
     name: 'train',
-    title: 'Training step',
+    title: 'Training step (DSM forward + backward)',
+    run: async () => (await import('./train.js')).runTrainBench(),
+  },
+  {
+    name: 'train-step',
+    title: 'Training loop step (graph + host clip, Adam, EMA)',
     run: async () => (await import('./train-step.js')).runTrainStepBench(),
   },
   {
