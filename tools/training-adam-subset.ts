@@ -15,8 +15,10 @@ import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { Tensor } from '../src/tensor.js';
 
 const KEEP = 256;
-const [src = '../shared/fixtures/training', out = 'test/fixtures/training/tiny-ncsnpp_adam-subset.safetensors'] =
-  process.argv.slice(2);
+const [
+  src = '../shared/fixtures/training',
+  out = 'test/fixtures/training/tiny-ncsnpp_adam-subset.safetensors',
+] = process.argv.slice(2);
 const file = 'tiny-ncsnpp_adam.safetensors';
 const tensors = (await loadSafetensors(join(src, file))).tensors;
 const manifest = JSON.parse(readFileSync(join(src, 'manifest.json'), 'utf8')) as {
@@ -39,7 +41,8 @@ for (const name of allNames) outTensors.set(`final/param/${name}`, head(tensors.
 for (const [j, name] of trainable.entries()) {
   const stored = tensors.get(`final/ema/${allNames[j]}`)!;
   const param = tensors.get(`final/param/${name}`)!;
-  if (stored.dims.join() !== param.dims.join()) throw new Error(`EMA of ${name}: shape ${stored.dims} ≠ ${param.dims}`);
+  if (stored.dims.join() !== param.dims.join())
+    throw new Error(`EMA of ${name}: shape ${stored.dims} ≠ ${param.dims}`);
   outTensors.set(`final/ema/${name}`, head(stored));
 }
 await saveSafetensors(out, outTensors, {
