@@ -31,7 +31,7 @@ ${presetLines}
       --resume             continue the run in --out from its last checkpoint
 
 Training (defaults are score_sde's):
-      --steps <n>          total optimisation steps (required; with --resume, where to stop)
+      --steps <n>          total optimisation steps (required; with --resume, a new total, default the run's own)
       --batch-size <n>     images per step (default ${TRAIN_DEFAULTS.batchSize})
       --lr <x>             Adam learning rate (default ${TRAIN_DEFAULTS.lr})
       --warmup <n>         linear warmup steps (default ${TRAIN_DEFAULTS.warmup}; 0 for none)
@@ -87,7 +87,8 @@ const OPTIONS = {
 export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptions, 'signal'> {
   const out = values.out;
   if (typeof out !== 'string' || out === '') throw new UsageError('train: --out is required');
-  if (values.steps === undefined) throw new UsageError('train: --steps is required');
+  if (values.steps === undefined && values.resume !== true)
+    throw new UsageError('train: --steps is required');
   const optInt = (name: string, min: number) =>
     values[name] === undefined ? undefined : intOption(values, name, 0, min);
   const ema = values.ema === undefined ? undefined : Number(values.ema);
@@ -99,7 +100,7 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
     initFrom: values['init-from'] as string | undefined,
     data: values.data as string | undefined,
     out,
-    steps: intOption(values, 'steps', 0, 1),
+    steps: optInt('steps', 1),
     batchSize: optInt('batch-size', 1),
     lr: positiveNumberOption(values, 'lr'),
     warmup: optInt('warmup', 0),

@@ -37,8 +37,8 @@ export interface TrainOptions {
   data?: string | ImageDataset;
   /** Output folder: the pipeline folder, training_state/, samples/ and train_log.jsonl. */
   out: string;
-  /** Total optimisation steps (a resumed run continues up to this). */
-  steps: number;
+  /** Total optimisation steps (a resumed run continues up to this; default there: the run's own total). */
+  steps?: number;
   /** Images per step (default 16). */
   batchSize?: number;
   /** Peak learning rate (default 2e-4, score_sde's). */
@@ -146,7 +146,7 @@ export function checkNumericOptions(o: TrainOptions): Omit<TrajectoryOptions, 's
 } {
   if (typeof o !== 'object' || o === null) throw new ConfigError('train: options must be an object');
   if (typeof o.out !== 'string' || o.out === '') throw new ConfigError('train: out must be a folder path');
-  int('steps', o.steps, 1);
+  if (o.steps !== undefined || !o.resume) int('steps', o.steps, 1);
   const d = TRAIN_DEFAULTS;
   const emaDecay = o.emaDecay ?? d.emaDecay;
   if (typeof emaDecay !== 'number' || !(emaDecay >= 0 && emaDecay < 1))

@@ -54,6 +54,8 @@ export interface TrainingSetup {
   schedulerBase?: Record<string, unknown>;
   /** Steps already done (0 for a new run). */
   startStep: number;
+  /** Where the run stops. */
+  totalSteps: number;
 }
 
 /** Keys the optimiser trains: all but the fourier projection, which diffusers creates with requires_grad=False. */
@@ -236,6 +238,7 @@ async function newRunSetup(
     trajectory,
     schedulerBase,
     startStep: 0,
+    totalSteps: o.steps!,
   };
 }
 
@@ -276,8 +279,9 @@ async function resumeSetup(
   const trajectory = Object.fromEntries(
     TRAJECTORY_KEYS.map((k) => [k, saved[k]]),
   ) as unknown as TrajectoryOptions;
-  if (o.steps < info.step)
-    throw new ConfigError(`--steps ${o.steps} is below the checkpoint's step ${info.step}`);
+  const totalSteps = o.steps ?? (saved as { totalSteps?: number }).totalSteps ?? info.step;
+  if (totalSteps < info.step)
+    throw new ConfigError(`--steps ${totalSteps} is below the checkpoint's step ${info.step}`);
   const dataset = await openTrainingData(
     o.data ?? info.data.source,
     { channels: cfg.in_channels, height: size[0], width: size[1] },
@@ -330,5 +334,6 @@ async function resumeSetup(
     trajectory,
     schedulerBase: saved.schedulerBase,
     startStep: info.step,
+    totalSteps,
   };
 }

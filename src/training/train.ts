@@ -61,7 +61,7 @@ async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
       step,
       trainedKeys: s.trainedKeys,
       unetConfig: s.unetConfig,
-      options: { ...tr, schedulerBase: s.schedulerBase },
+      options: { ...tr, schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
       generator: s.generator.getState(),
       loader: s.loader.state(),
       adamSteps: optimizer.adam.stepCount,
@@ -101,7 +101,7 @@ async function writeSamples(s: TrainingSetup, step: number, o: TrainOptions): Pr
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
   const { trajectory: tr, size, cfg } = s;
-  const total = options.steps;
+  const total = s.totalSteps;
   const checkpointEvery = options.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
   const sampleEvery = options.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery;
   const batch = tr.batchSize;

@@ -88,6 +88,7 @@ describe('scoresde train: checks before training', () => {
   });
 
   it('maps flags to train() options, leaving unset ones out (a resumed run keeps its own)', () => {
+    assert.deepEqual(parseTrainArgs({ out: 'o', resume: true }), { out: 'o', resume: true });
     assert.deepEqual(parseTrainArgs({ out: 'o', steps: '10', resume: true }), {
       out: 'o',
       steps: 10,
