@@ -203,7 +203,7 @@ export async function runTrainStepBench(): Promise<string> {
   const load1 = loadavg()[0];
   const busy =
     Math.max(load0, load1) > availableParallelism()
-      ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train` on a quiet machine.**'
+      ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train-step` on a quiet machine.**'
       : '';
   return [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).${busy}`,

@@ -96,6 +96,7 @@ function torchStepMs(config: Record<string, unknown>, batch: number): number | n
     writeFileSync(file, JSON.stringify({ _class_name: 'UNet2DModel', ...config }));
     const out = execFileSync(py, [join(script, 'time_train_step.py'), file, String(batch), '5'], {
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
     return Number.parseFloat(out.trim().split('\n').pop()!) * 1000;
   } catch {
