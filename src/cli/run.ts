@@ -6,6 +6,7 @@ import { runColorize, runInpaint } from './edit.js';
 import { runEvaluate } from './evaluate.js';
 import { runInfo } from './info.js';
 import { runSample } from './sample.js';
+import { runTrain } from './train.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
 
@@ -21,6 +22,8 @@ Commands:
              scoresde colorize --model <m> --image gray.png
   info       model summary and timing
              scoresde info --model ./my-model
+  train      train or fine-tune a score model
+             scoresde train --config ve-gray-32 --data ./images --out ./my-model
   evaluate   FD, label histogram and memorisation check (Fashion-MNIST)
              scoresde evaluate --model <m> --count 1000 --out report.json
 
@@ -38,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   inpaint: runInpaint,
   colorize: runColorize,
   evaluate: runEvaluate,
+  train: runTrain,
 };
 
 function packageVersion(): string {
