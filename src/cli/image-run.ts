@@ -18,6 +18,7 @@ import {
   makeImageGrid,
   type PipelineImage,
   type PipelineStep,
+  toGrayImage,
 } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
 import { CliError, type CliIO, MAX_SEED, UsageError } from './args.js';
@@ -171,8 +172,10 @@ export async function executeRun(
   const images: PipelineImage[] = [];
   for (const k of run.grid)
     images.push(made.get(k) ?? (await loadImage(join(run.outDir, imageFile(run, k)))));
+  // Images of an earlier run are read back as RGB; a gray model's grid stays gray.
+  const gray = images.some((im) => im.channels === 1);
   const { rows, cols } = gridShape(images.length);
   const path = join(run.outDir, gridFile(run, run.grid.length));
-  await makeImageGrid(images, rows, cols).save(path);
+  await makeImageGrid(gray ? images.map(toGrayImage) : images, rows, cols).save(path);
   io.stdout.write(`${path}\n`);
 }

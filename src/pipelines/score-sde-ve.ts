@@ -200,8 +200,9 @@ export class ScoreSdeVePipeline {
     }
     const batchSize = options.batchSize ?? 1;
     const [height, width] = this.sampleSize;
-    // (B, C, H, W); diffusers hard-codes 3 channels
-    const settings = { ...this.samplerSettings(options), shape: [batchSize, 3, height, width] };
+    // (B, C, H, W). diffusers 0.23 hard-codes C = 3; the model's in_channels also serves 1-channel models.
+    const channels = this.unet.config.in_channels;
+    const settings = { ...this.samplerSettings(options), shape: [batchSize, channels, height, width] };
     return this.runJob(options, batchSize, defaultSteps(sampler), (score, common) =>
       runSampler(sampler, score, settings, common),
     );
@@ -215,7 +216,7 @@ export class ScoreSdeVePipeline {
     options: InpaintCallOptions<O, R>,
   ): Promise<PipelineCallResult<O, R>> {
     const size = this.sampleSize;
-    const image = imageBatch(options.image, 'image', options.batchSize, size);
+    const image = imageBatch(options.image, 'image', options.batchSize, size, this.unet.config.in_channels);
     const mask = keepMask(options.mask, image.dims[0], size);
     const settings = { ...this.samplerSettings(options), image, mask };
     return this.runJob(options, image.dims[0], defaultSteps('pc'), (score, common) =>
@@ -230,6 +231,10 @@ export class ScoreSdeVePipeline {
   async colorize<O extends OutputType = 'pil', R extends boolean = true>(
     options: ColorizeCallOptions<O, R>,
   ): Promise<PipelineCallResult<O, R>> {
+    if (this.unet.config.in_channels !== 3)
+      throw new RangeError(
+        `colorize needs an RGB model; this one has ${this.unet.config.in_channels} channel(s)`,
+      );
     const grayImage = imageBatch(options.image, 'image', options.batchSize, this.sampleSize);
     const settings = { ...this.samplerSettings(options), grayImage };
     return this.runJob(options, grayImage.dims[0], defaultSteps('pc'), (score, common) =>
