@@ -2,6 +2,7 @@
 
 export * from './errors.js';
 export * from './io/index.js';
+export * from './likelihood/index.js';
 export * from './models/unet-2d/index.js';
 export * from './onnx/index.js';
 export * from './pipelines/index.js';

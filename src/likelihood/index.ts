@@ -1,0 +1,15 @@
+// Public exports of src/likelihood: bits/dim and latent interpolation through the probability-flow ODE.
+
+export { mixtureLogDensity, mixtureScoreTrace, mixtureScoreVjp } from './analytic.js';
+export { drawHutchinsonNoise } from './divergence.js';
+export { type InterpolateResult, interpolateImages, slerp } from './interpolate.js';
+export {
+  bitsPerDimOf,
+  computeLikelihood,
+  dequantize,
+  type LikelihoodOptions,
+  type LikelihoodResult,
+  type LikelihoodStep,
+  vePriorLogp,
+} from './likelihood.js';
+export * from './types.js';
