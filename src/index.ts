@@ -11,3 +11,4 @@ export * from './random/index.js';
 export * from './samplers/index.js';
 export * from './schedulers/index.js';
 export * from './tensor.js';
+export * from './training/index.js';
