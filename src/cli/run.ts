@@ -1,23 +1,29 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
-import { type CliIO, UsageError } from './args.js';
+import { CliError, type CliIO, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
-import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
 
-Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline in TypeScript.
+Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline
+in TypeScript.
 
 Commands:
-  sample     generate images            scoresde sample --model google/ncsnpp-celebahq-256 --steps 2000
+  sample     generate images
+             scoresde sample --model google/ncsnpp-celebahq-256 --count 4
   inpaint    fill in the white part of a mask
-                                        scoresde inpaint --model <m> --image in.png --mask mask.png
-  colorize   colour a grayscale image   scoresde colorize --model <m> --image gray.png
-  info       model summary and timing   scoresde info --model ./my-model
+             scoresde inpaint --model <m> --image in.png --mask mask.png
+  colorize   colour a grayscale image
+             scoresde colorize --model <m> --image gray.png
+  info       model summary and timing
+             scoresde info --model ./my-model
 
-Run "scoresde <command> --help" for a command's options.
+Options:
+  -h, --help       this help; "scoresde <command> --help" for a command's
+  -v, --version    the version of scoresde
+
 Exit codes: 0 done, 1 error, 130 interrupted (Ctrl-C).`;
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;

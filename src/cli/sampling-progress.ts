@@ -1,0 +1,81 @@
+/**
+ * The command line's one progress bar for a whole run of several batches, fed by the pipeline's `onStep`.
+ * Fixed-step samplers count steps against a total known from the start; the adaptive ODE sampler counts
+ * network calls against an estimate, shown as `~total`.
+ */
+import type { PipelineStep } from '../pipelines/index.js';
+import { ProgressBar, type ProgressStream } from '../progress.js';
+
+export interface SamplingProgressOptions {
+  stream: ProgressStream;
+  disable: boolean;
+  /** Batches this run will sample. */
+  batches: number;
+  /** Steps per batch, for fixed-step samplers; undefined for the adaptive ODE sampler. */
+  steps?: number;
+  /** ODE: the σ range it integrates over, σ_max down to σ(eps), to estimate how much is left. */
+  ode?: { sigmaMin: number; sigmaMax: number; eps: number };
+}
+
+/** ODE: the fraction of the integration done at noise level σ (time t = log(σ/σmin) / log(σmax/σmin) from 1 down to eps). */
+function odeFraction(sigma: number, o: NonNullable<SamplingProgressOptions['ode']>): number {
+  const t = Math.log(sigma / o.sigmaMin) / Math.log(o.sigmaMax / o.sigmaMin);
+  return Math.min(Math.max((1 - t) / (1 - o.eps), 0), 1);
+}
+
+/** Below this fraction done, an ODE estimate of the calls left is too noisy to show. */
+const MIN_ODE_FRACTION = 0.05;
+
+export class SamplingProgress {
+  private readonly bar: ProgressBar;
+  private readonly options: SamplingProgressOptions;
+  /** Network calls of the batches already finished (ODE). */
+  private callsBefore = 0;
+  private batchesDone = 0;
+  /** Network calls of the current batch so far (ODE). */
+  private batchCalls = 0;
+
+  constructor(options: SamplingProgressOptions) {
+    this.options = options;
+    const fixed = options.steps !== undefined;
+    this.bar = new ProgressBar({
+      stream: options.stream,
+      disable: options.disable,
+      unit: fixed ? 'step' : 'call',
+      total: fixed ? options.steps! * options.batches : undefined,
+      approximate: !fixed,
+    });
+  }
+
+  /** One pipeline step of the current batch. */
+  onStep = (s: PipelineStep): void => {
+    const { ode } = this.options;
+    if (ode === undefined) {
+      this.bar.update(1);
+      return;
+    }
+    this.batchCalls = s.nfe ?? 0;
+    const calls = this.callsBefore + this.batchCalls;
+    const fraction = odeFraction(s.sigma, ode);
+    if (fraction >= MIN_ODE_FRACTION) {
+      // Calls per batch at this batch's rate so far, for this and every batch still to come.
+      const perBatch = this.batchCalls / fraction;
+      this.bar.total = Math.round(this.callsBefore + perBatch * (this.options.batches - this.batchesDone));
+    }
+    this.bar.update(calls - this.bar.n);
+  };
+
+  /** A batch is finished. */
+  endBatch(): void {
+    this.batchesDone++;
+    this.callsBefore += this.batchCalls;
+    this.batchCalls = 0;
+  }
+
+  close(): void {
+    if (this.options.ode !== undefined && this.batchesDone === this.options.batches) {
+      this.bar.total = this.bar.n;
+    }
+    this.bar.close();
+  }
+}
