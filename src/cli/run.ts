@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { CliError, type CliIO, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
+import { runInterpolate } from './interpolate.js';
+import { runLikelihood } from './likelihood.js';
 import { runSample } from './sample.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
@@ -19,6 +21,10 @@ Commands:
              scoresde colorize --model <m> --image gray.png
   info       model summary and timing
              scoresde info --model ./my-model
+  likelihood bits/dim of a dataset (probability-flow ODE)
+             scoresde likelihood --model <m> --data ./fashion-mnist --count 100
+  interpolate  decode a path between two images' latents
+             scoresde interpolate --model <m> --a a.png --b b.png --frames 8
 
 Options:
   -h, --help       this help; "scoresde <command> --help" for a command's
@@ -33,6 +39,8 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   inpaint: runInpaint,
   colorize: runColorize,
+  likelihood: runLikelihood,
+  interpolate: runInterpolate,
 };
 
 function packageVersion(): string {

@@ -2,6 +2,12 @@
 
 export { mixtureLogDensity, mixtureScoreTrace, mixtureScoreVjp } from './analytic.js';
 export { drawHutchinsonNoise } from './divergence.js';
+export {
+  type DatasetLikelihood,
+  type DatasetLikelihoodOptions,
+  datasetLikelihood,
+  meanAndStandardError,
+} from './evaluate.js';
 export { type InterpolateResult, interpolateImages, slerp } from './interpolate.js';
 export {
   bitsPerDimOf,
@@ -13,3 +19,4 @@ export {
   vePriorLogp,
 } from './likelihood.js';
 export * from './types.js';
+export { type UnetScoreVjp, type UnetScoreVjpOptions, unetScoreVjp } from './unet.js';
