@@ -5,7 +5,6 @@ import { decodeImage } from '../data/image-decode.js';
 import { interpolateImages } from '../likelihood/index.js';
 import { makeImageGrid, numpyToPil, toClampedNHWC } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
-import type { SamplerStep } from '../samplers/types.js';
 import { Tensor } from '../tensor.js';
 import {
   CliError,
@@ -104,25 +103,13 @@ export async function runInterpolate(argv: string[], io: CliIO): Promise<number>
     const a = await read(aPath);
     const b = await read(bPath);
     const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
-    // Two adaptive solves (encode the pair, decode the frames): one bar each, with an estimated total.
-    let bar: ProgressBar | undefined;
-    let phase = 0;
-    const onStep = (s: SamplerStep) => {
-      if (s.step === 0) {
-        bar?.close();
-        bar = new ProgressBar({
-          desc: phase++ === 0 ? 'encode' : 'decode',
-          unit: 'step',
-          approximate: true,
-          disable: values.quiet === true,
-          stream: io.stderr,
-        });
-      }
-      if (bar) {
-        bar.total = s.totalSteps;
-        bar.update();
-      }
-    };
+    // Two adaptive solves (encode the pair, decode the frames) of unknown length: one bar counting RK45 steps.
+    const bar = new ProgressBar({
+      desc: 'encode + decode',
+      unit: 'step',
+      disable: values.quiet === true,
+      stream: io.stderr,
+    });
     let result: Awaited<ReturnType<typeof interpolateImages>>;
     try {
       result = await interpolateImages(
@@ -131,13 +118,10 @@ export async function runInterpolate(argv: string[], io: CliIO): Promise<number>
         b,
         frames,
         { sigmaMin, sigmaMax, rtol, atol },
-        {
-          signal: io.signal,
-          onStep,
-        },
+        { signal: io.signal, onStep: () => bar.update() },
       );
     } finally {
-      (bar as ProgressBar | undefined)?.close();
+      bar.close();
     }
     await makeImageGrid(framesToImages(result.frames), 1, frames).save(out);
     const [ea, eb] = result.roundTripError.map((e) => e.toExponential(2));
