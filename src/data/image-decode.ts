@@ -59,11 +59,15 @@ function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
-/** A sharp instance; `maxInputPixels` 0 lifts the pixel limit (for header reads only). */
+/**
+ * A sharp instance; `maxInputPixels` 0 lifts the pixel limit (for header reads only). `failOn: 'error'`
+ * refuses corrupt and truncated files but not libpng/libjpeg warnings that real photos often carry
+ * ("incorrect sRGB profile", "extraneous bytes before marker").
+ */
 function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
   const common = {
     limitInputPixels: maxInputPixels || false,
-    failOn: 'warning',
+    failOn: 'error',
     sequentialRead: true,
   } as const;
   if (typeof input === 'string') return sharp(input, { ...common, autoOrient: true, pages: 1 });
@@ -74,11 +78,15 @@ function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
 }
 
 /** Header facts of one image file, read without decoding its pixels. */
-export interface ImageProbe {
+export interface ImageProbe extends SourceShape {
   readonly format: string;
-  /** Size after EXIF orientation. */
+}
+
+/** What resizing needs to know of a source: its size after EXIF orientation, and whether it has alpha. */
+export interface SourceShape {
   readonly width: number;
   readonly height: number;
+  readonly hasAlpha: boolean;
 }
 
 /** Reads an image header (sharp `metadata()`); checks the format by magic bytes and the pixel count. */
@@ -95,7 +103,7 @@ export async function probeImage(file: string, head: Uint8Array, target: ImageTa
   const { width, height } = orientedSize(meta);
   if (!(width > 0 && height > 0)) throw new FileFormatError(file, 'image header declares no size');
   checkSize(file, width, height, target);
-  return { format, width, height };
+  return { format, width, height, hasAlpha: meta.hasAlpha };
 }
 
 function checkSize(file: string, width: number, height: number, target: ImageTarget): void {
@@ -133,6 +141,11 @@ export function resizeGeometry(w: number, h: number, W: number, H: number) {
   return { width, height, left: roundHalfEven((width - W) / 2), top: roundHalfEven((height - H) / 2) };
 }
 
+async function readShape(img: Sharp): Promise<SourceShape> {
+  const meta = await img.metadata();
+  return { ...orientedSize(meta), hasAlpha: meta.hasAlpha };
+}
+
 /** Width and height after EXIF orientation. */
 function orientedSize(meta: Pick<Metadata, 'width' | 'height'> & { autoOrient?: Metadata['autoOrient'] }) {
   return meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -146,6 +159,18 @@ interface Decoded {
 }
 
 const rawOut = (img: Sharp) => img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+type RawOut = Awaited<ReturnType<typeof rawOut>>;
+
+/** Above this many pixels (16 MP, 48 MB as RGB) a whole-image decode waits for any other one to finish. */
+const BIG_IMAGE_PIXELS = 2 ** 24;
+let bigQueue: Promise<unknown> = Promise.resolve();
+
+/** Runs `job` after every big decode queued before it. */
+function oneBigAtATime<T>(job: () => Promise<T>): Promise<T> {
+  const run = bigQueue.then(job, job);
+  bigQueue = run.catch(() => undefined);
+  return run;
+}
 
 /**
  * The sharp pipelines. Downscaling is libvips' antialiased linear reduce (PIL's BILINEAR filter). Two
@@ -154,13 +179,17 @@ const rawOut = (img: Sharp) => img.raw({ depth: 'uchar' }).toBuffer({ resolveWit
  * centre-align: there a bilinear affine maps output centres to input centres ((j + 0.5) / s - 0.5, as
  * PIL) on an edge-extended copy, so the borders repeat the edge pixels.
  */
-async function decodePixels(input: string | RawImage, target: ImageTarget): Promise<Decoded> {
+async function decodePixels(
+  input: string | RawImage,
+  target: ImageTarget,
+  shape?: SourceShape,
+): Promise<Decoded> {
   const { channels: C, height: H, width: W } = target;
   const convert = (img: Sharp) => (C === 1 ? img.grayscale() : img.toColourspace('srgb')).removeAlpha();
   const img = sharpInput(input, target.maxInputPixels);
   if (target.resize === 'pad') return rawOut(convert(img));
-  const meta = typeof input === 'string' ? await img.metadata() : { ...input, hasAlpha: false };
-  const { width: w, height: h } = orientedSize(meta);
+  const meta = shape ?? (typeof input === 'string' ? await readShape(img) : { ...input, hasAlpha: false });
+  const { width: w, height: h } = meta;
   const g = resizeGeometry(w, h, W, H);
   const up = g.width > w || g.height > h;
   const reduce = (i: Sharp) =>
@@ -169,8 +198,9 @@ async function decodePixels(input: string | RawImage, target: ImageTarget): Prom
       .extract({ left: g.left, top: g.top, width: W, height: H });
   if (!up && !meta.hasAlpha) return rawOut(reduce(convert(img)));
   const p = up ? 1 : 0;
-  const first = await rawOut(
-    convert(img).extend({ top: p, bottom: p, left: p, right: p, extendWith: 'copy' }),
+  // the first pass holds the whole decoded image: large ones take turns so parallel reads stay small
+  const first = await (w * h > BIG_IMAGE_PIXELS ? oneBigAtATime : (f: () => Promise<RawOut>) => f())(() =>
+    rawOut(convert(img).extend({ top: p, bottom: p, left: p, right: p, extendWith: 'copy' })),
   );
   const { width, height, channels } = first.info;
   const second = sharp(first.data, { raw: { width, height, channels } });
@@ -188,17 +218,22 @@ async function decodePixels(input: string | RawImage, target: ImageTarget): Prom
 }
 
 /**
- * Decodes `input` to (C, H, W) uint8 at the target size. 'resize': torchvision's Resize + CenterCrop
+ * Decodes `input` to (C, H, W) uint8 at the target size (`shape`, from {@link probeImage}, spares a
+ * second header read). 'resize': torchvision's Resize + CenterCrop
  * (see {@link resizeGeometry}) with bilinear resampling. 'pad': the image centred (left/top offset
  * floor(difference / 2), as torchvision's CenterCrop pads) on zeros. Channels: 1 = sharp's greyscale
  * (libvips luminance of linear sRGB), 3 = sRGB; alpha is dropped, as PIL's convert("RGB") does.
  */
-export async function decodeImage(input: string | RawImage, target: ImageTarget): Promise<Uint8Array> {
+export async function decodeImage(
+  input: string | RawImage,
+  target: ImageTarget,
+  shape?: SourceShape,
+): Promise<Uint8Array> {
   const name = typeof input === 'string' ? input : '(raw image)';
   const { channels: C, height: H, width: W } = target;
   let decoded: Decoded;
   try {
-    decoded = await decodePixels(input, target);
+    decoded = await decodePixels(input, target, shape);
   } catch (e) {
     throw new FileFormatError(name, `unreadable image (${reason(e)})`);
   }

@@ -6,7 +6,13 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { FileFormatError } from '../errors.js';
 import { ByteLruCache } from './byte-cache.js';
-import { decodeImage, IMAGE_EXTENSIONS, type ImageTarget, probeImage } from './image-decode.js';
+import {
+  decodeImage,
+  IMAGE_EXTENSIONS,
+  type ImageProbe,
+  type ImageTarget,
+  probeImage,
+} from './image-decode.js';
 import { mapLimit } from './map-limit.js';
 import type { OpenImageDatasetOptions } from './options.js';
 import { checkReadArgs, writeUnit } from './read-helpers.js';
@@ -91,11 +97,13 @@ export class ImageFolderDataset implements ImageDataset {
   readonly width: number;
   readonly #target: ImageTarget;
   readonly #cache: ByteLruCache<string>;
+  readonly #shapes: readonly ImageProbe[];
 
   constructor(
     readonly source: string,
     /** The image files, in dataset order. */
     readonly files: readonly string[],
+    shapes: readonly ImageProbe[],
     target: ImageTarget,
     cache: ByteLruCache<string>,
     readonly skipped: number,
@@ -108,11 +116,14 @@ export class ImageFolderDataset implements ImageDataset {
     this.width = target.width;
     this.#target = target;
     this.#cache = cache;
+    this.#shapes = shapes;
   }
 
   async read(index: number, out: Float32Array, offset = 0): Promise<void> {
     checkReadArgs(this, index, out, offset);
-    const img = await this.#cache.get(this.files[index], (file) => decodeImage(file, this.#target));
+    const img = await this.#cache.get(this.files[index], (file) =>
+      decodeImage(file, this.#target, this.#shapes[index]),
+    );
     writeUnit(img, out, offset);
   }
 }
@@ -149,7 +160,7 @@ export async function openImageFolder(
   }
   if (others.length > 0 && onWarning) {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', ...' : '');
-    onWarning(`${root}: ignored ${plural(others.length, 'file')} that are not images by name (${shown})`);
+    onWarning(`${root}: ignored ${plural(others.length, 'file')} without an image extension (${shown})`);
   }
   const imageBytes = target.channels * target.height * target.width;
   const eager = images.length * imageBytes <= cacheBytes;
@@ -161,14 +172,13 @@ export async function openImageFolder(
     Math.max(1, concurrency),
     async (file) => {
       try {
-        const head = await readHead(file);
-        await probeImage(file, head, target);
-        if (eager) await cache.get(file, () => decodeImage(file, target));
-        return true;
+        const probe = await probeImage(file, await readHead(file), target);
+        if (eager) await cache.get(file, () => decodeImage(file, target, probe));
+        return probe;
       } catch (e) {
         if (!(e instanceof FileFormatError) || !skipUnreadable) throw e;
         onWarning?.(`skipped ${e.message}`);
-        return false;
+        return undefined;
       } finally {
         onProgress?.(++done, files.length);
       }
@@ -181,9 +191,11 @@ export async function openImageFolder(
   if (kept.length === 0)
     throw new FileFormatError(root, `none of the ${plural(images.length, 'image')} could be read`);
   const { labels, classes } = classLabels(kept);
+  const shapes = ok.filter((p) => p !== undefined);
   return new ImageFolderDataset(
     root,
     files.filter((_, i) => ok[i]),
+    shapes,
     target,
     cache,
     skipped,

@@ -22,6 +22,13 @@ async function findIdxImages(dir: string, split: 'train' | 'test'): Promise<stri
   if (matches.length === 0) {
     throw new FileFormatError(dir, `has IDX files (${names.join(', ')}) but none for split '${split}'`);
   }
+  const stems = [...new Set(matches.map((n) => n.replace(/\.gz$/, '')))];
+  if (stems.length > 1) {
+    throw new FileFormatError(
+      dir,
+      `has several IDX image files for split '${split}' (${stems.join(', ')}): pass one`,
+    );
+  }
   // torchvision keeps both the .gz and the raw file: the raw one reads faster
   return join(dir, matches.find((n) => !n.endsWith('.gz')) ?? matches[0]);
 }

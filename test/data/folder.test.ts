@@ -74,6 +74,17 @@ describe('image folders: decoding', () => {
     }
   });
 
+  it('drops alpha before resampling: RGBA resized equals its RGB resized', async () => {
+    const rgba: Pixels = { data: noise(50 * 40 * 4, 7), width: 50, height: 40, channels: 4 };
+    const rgb: Pixels = { data: new Uint8Array(50 * 40 * 3), width: 50, height: 40, channels: 3 };
+    for (let i = 0; i < 2000; i++) rgb.data.set(rgba.data.subarray(4 * i, 4 * i + 3), 3 * i);
+    const a = tempDir();
+    const b = tempDir();
+    await writePng(join(a, 'x.png'), rgba);
+    await writePng(join(b, 'x.png'), rgb);
+    for (const S of [16, 64]) assert.deepEqual(await readOne(a, 3, S), await readOne(b, 3, S), `size ${S}`);
+  });
+
   it('reads 16-bit PNGs as their top 8 bits (v·257 -> v)', async () => {
     const v = noise(8 * 8, 4);
     const wide = new Uint16Array(64).map((_, i) => v[i] * 257);
@@ -126,6 +137,22 @@ describe('image folders: decoding', () => {
           assert.equal(at(out, 40, 40, c, y, x), decoded[(y * 48 + x + 4) * 3 + c]);
       }
     }
+  });
+
+  it('accepts a JPEG with a benign libjpeg warning (extraneous bytes before a marker)', async () => {
+    const jpg = await fromPixels({
+      data: new Uint8Array(16 * 16 * 3).fill(90),
+      width: 16,
+      height: 16,
+      channels: 3,
+    })
+      .jpeg()
+      .toBuffer();
+    const sof = jpg.indexOf(Buffer.from([0xff, 0xc0])); // garbage between two header segments
+    const warned = Buffer.concat([jpg.subarray(0, sof), Buffer.from([0, 0]), jpg.subarray(sof)]);
+    await assert.rejects(sharp(warned, { failOn: 'warning' }).raw().toBuffer(), /extraneous bytes/);
+    const out = await readOne(folderWith('w.jpg', warned), 3, 16);
+    assert.equal(Math.round(out[0] * 255), (await sharp(jpg).raw().toBuffer())[0]);
   });
 
   it('converts to 1 channel as linear-light luminance and grey to 3 channels by copying', async () => {
@@ -265,7 +292,7 @@ describe('image folders: layout', () => {
     assert.deepEqual([...(ds.labels ?? [])], [0, 0, 0, 1]);
     assert.equal(ds.skipped, 0);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /ignored 1 file that are not images by name \(README\.txt\)/);
+    assert.match(warnings[0], /ignored 1 file without an image extension \(README\.txt\)/);
   });
 
   it('has no labels when images sit at the top level', async () => {
@@ -406,6 +433,17 @@ describe('image folders: refusals', () => {
       openImageDataset(join(dir, 'a.png'), { channels: 1, height: 4, width: 4 }),
       join(dir, 'a.png'),
       /one image, not a dataset/,
+    );
+  });
+
+  it('stops opening when aborted', async () => {
+    const dir = tempDir();
+    await writePng(join(dir, 'a.png'), tiny);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      openImageDataset(dir, { channels: 1, height: 4, width: 4, signal: controller.signal }),
+      { name: 'AbortError' },
     );
   });
 

@@ -204,6 +204,15 @@ describe('hostile IDX files', () => {
     assert.ok(images);
   });
 
+  it('refuses a folder with several IDX families for one split', async () => {
+    const sub = tempDir();
+    writeIdx(sub, 'emnist-letters-train-images-idx3-ubyte.gz', [1, 28, 28], new Uint8Array(784));
+    writeIdx(sub, 'emnist-digits-train-images-idx3-ubyte.gz', [1, 28, 28], new Uint8Array(784));
+    await rejectsFile(open(sub), sub, /several IDX image files for split 'train'/);
+    const one = await open(join(sub, 'emnist-digits-train-images-idx3-ubyte.gz'));
+    assert.equal(one.length, 1);
+  });
+
   it('names the split that is missing', async () => {
     const sub = tempDir();
     writeIdx(sub, 'train-images-idx3-ubyte', [1, 28, 28], new Uint8Array(784));
