@@ -30,7 +30,11 @@ export interface ProgressState {
   unitDivisor?: number;
   /** Whole line width; the bar takes what the text leaves (tqdm `ncols`). Without it the bar is 10 wide. */
   width?: number;
-  /** Units per second to show (tqdm's smoothed rate); default n / elapsedS. */
+  /** Units done before the bar started (tqdm `initial`): counted in n, not in the rate. */
+  initial?: number;
+  /** Text after the rate (tqdm `postfix`, e.g. `loss=0.123`). */
+  postfix?: string;
+  /** Units per second to show (tqdm's smoothed rate); default (n − initial) / elapsedS. */
   rate?: number;
   /** The total is an estimate: shown as `~total`, and the time left as `~MM:SS`. */
   approximate?: boolean;
@@ -83,12 +87,10 @@ const fixed5 = (v: number) => v.toFixed(2).padStart(5);
 export function formatProgress(state: ProgressState): string {
   const { n, total, elapsedS, desc, unit = 'it', unitScale = false, unitDivisor = 1000 } = state;
   const count = (v: number) => (unitScale ? formatSizeOf(v, '', unitDivisor) : String(v));
-  const rate =
-    state.rate !== undefined && state.rate > 0
-      ? state.rate
-      : elapsedS > 0 && n > 0
-        ? n / elapsedS
-        : undefined;
+  const done = n - (state.initial ?? 0);
+  const average = elapsedS > 0 && done > 0 ? done / elapsedS : undefined;
+  const rate = state.rate !== undefined && state.rate > 0 ? state.rate : average;
+  const postfix = state.postfix ? `, ${state.postfix}` : '';
   let rateText: string;
   if (rate === undefined) rateText = `?${unit}/s`;
   else if (unitScale) rateText = `${formatSizeOf(rate, '', unitDivisor)}${unit}/s`;
@@ -97,19 +99,22 @@ export function formatProgress(state: ProgressState): string {
   const prefix = desc ? `${desc}: ` : '';
   const elapsed = formatInterval(elapsedS);
 
-  if (total === undefined || !(total > 0)) return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}]`;
+  if (total === undefined || !(total > 0))
+    return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}${postfix}]`;
 
   const about = state.approximate ? '~' : '';
   const remaining = rate === undefined ? '?' : about + formatInterval(Math.max(total - n, 0) / rate);
   const fraction = Math.min(n / total, 1);
   const left = `${prefix}${(fraction * 100).toFixed(0).padStart(3)}%|`;
-  const right = `| ${count(n)}/${about}${count(total)} [${elapsed}<${remaining}, ${rateText}]`;
+  const right = `| ${count(n)}/${about}${count(total)} [${elapsed}<${remaining}, ${rateText}${postfix}]`;
   const barWidth = state.width === undefined ? 10 : Math.max(state.width - left.length - right.length, 1);
   return left + formatBar(fraction, barWidth) + right;
 }
 
 export interface ProgressBarOptions {
   total?: number;
+  /** Units already done when the bar starts (tqdm `initial`, e.g. a resumed run). */
+  initial?: number;
   desc?: string;
   unit?: string;
   unitScale?: boolean;
@@ -150,6 +155,8 @@ export class ProgressBar {
   n = 0;
   /** May change while running (an adaptive sampler's estimate). */
   total?: number;
+  /** Text shown after the rate (tqdm `set_postfix_str`); drawn at the next redraw. */
+  postfix?: string;
   private readonly options: ProgressBarOptions;
   readonly stream: ProgressStream;
   private readonly now: () => number;
@@ -169,12 +176,14 @@ export class ProgressBar {
   constructor(options: ProgressBarOptions = {}) {
     this.options = options;
     this.total = options.total;
+    this.n = options.initial ?? 0;
     this.stream = options.stream ?? process.stderr;
     this.now = options.now ?? (() => performance.now());
     this.startMs = this.now();
     this.isTTY = this.stream.isTTY === true;
     this.minIntervalMs = options.minIntervalMs ?? (this.isTTY ? 100 : 10_000);
     this.lastPrintMs = this.startMs;
+    this.lastPrintN = this.n;
     this.emaDn = new Ema(options.smoothing ?? 0.3);
     this.emaDt = new Ema(options.smoothing ?? 0.3);
     if (this.isTTY && !options.disable) liveBars.add(this);
@@ -223,7 +232,8 @@ export class ProgressBar {
   get rate(): number | undefined {
     const dt = this.emaDt.value;
     if (this.smoothing > 0 && dt > 0) return this.emaDn.value / dt;
-    return this.elapsedS > 0 && this.n > 0 ? this.n / this.elapsedS : undefined;
+    const done = this.n - (this.options.initial ?? 0);
+    return this.elapsedS > 0 && done > 0 ? done / this.elapsedS : undefined;
   }
 
   /** The line as it would be drawn now. */
@@ -238,6 +248,8 @@ export class ProgressBar {
       unitScale: o.unitScale,
       unitDivisor: o.unitDivisor,
       width: this.isTTY ? this.stream.columns : undefined,
+      initial: o.initial,
+      postfix: this.postfix,
       rate: this.rate,
       approximate: o.approximate,
     });

@@ -19,7 +19,6 @@ import {
   parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
   samplerFlagsHelp,
-  wrap,
 } from './generate-common.js';
 import { checkSeedRange, executeRun, type ImageRun, planRun, shardBatches } from './image-run.js';
 import { loadPipelineFromArgs } from './load-model.js';

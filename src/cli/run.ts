@@ -1,6 +1,6 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
-import { CliError, type CliIO, UsageError } from './args.js';
+import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runInfo } from './info.js';
 import { runInterpolate } from './interpolate.js';
@@ -68,7 +68,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    io.stderr.write(`scoresde: unknown command "${name}"\n\n${MAIN_HELP}\n`);
+    const near = nearestFlag(
+      name,
+      Object.fromEntries(Object.keys(COMMANDS).map((c) => [c, { type: 'boolean' }])),
+    );
+    const hint = near === undefined ? '' : `; did you mean ${near.slice(2)}?`;
+    io.stderr.write(`scoresde: unknown command "${name}"${hint}\n\n${MAIN_HELP}\n`);
     return 1;
   }
   try {

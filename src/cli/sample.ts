@@ -27,7 +27,6 @@ import {
   parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
   samplerFlagsHelp,
-  wrap,
 } from './generate-common.js';
 import {
   checkSeedRange,
@@ -71,7 +70,8 @@ ${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpm
 ${outputOptionsHelp(
   'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png), and, for 2 to ' +
     `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
-    'An image whose file exists is kept, not made again: an interrupted run resumes.',
+    'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
+    'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
 )}
 
 ${MODEL_OPTIONS_HELP}`;

@@ -17,10 +17,14 @@ export interface SamplingProgressOptions {
   ode?: { sigmaMin: number; sigmaMax: number; eps: number };
 }
 
-/** ODE: the fraction of the integration done at noise level σ (time t = log(σ/σmin) / log(σmax/σmin) from 1 down to eps). */
+/**
+ * ODE: the fraction of the integration done at noise level σ, linear in σ from σ_max down to σ(eps) =
+ * σ_min·(σ_max/σ_min)^eps. RK45's accepted steps come out roughly even in σ (not in log σ, the SDE's time),
+ * so calls so far / this fraction is a fair estimate of the calls in all.
+ */
 function odeFraction(sigma: number, o: NonNullable<SamplingProgressOptions['ode']>): number {
-  const t = Math.log(sigma / o.sigmaMin) / Math.log(o.sigmaMax / o.sigmaMin);
-  return Math.min(Math.max((1 - t) / (1 - o.eps), 0), 1);
+  const end = o.sigmaMin * (o.sigmaMax / o.sigmaMin) ** o.eps;
+  return Math.min(Math.max((o.sigmaMax - sigma) / (o.sigmaMax - end), 0), 1);
 }
 
 /** Below this fraction done, an ODE estimate of the calls left is too noisy to show. */
@@ -57,10 +61,16 @@ export class SamplingProgress {
     this.batchCalls = s.nfe ?? 0;
     const calls = this.callsBefore + this.batchCalls;
     const fraction = odeFraction(s.sigma, ode);
-    if (fraction >= MIN_ODE_FRACTION) {
-      // Calls per batch at this batch's rate so far, for this and every batch still to come.
-      const perBatch = this.batchCalls / fraction;
-      this.bar.total = Math.round(this.callsBefore + perBatch * (this.options.batches - this.batchesDone));
+    // Calls per batch: the mean of the finished batches, else this batch's rate so far (once it means something).
+    const perBatch =
+      this.batchesDone > 0
+        ? this.callsBefore / this.batchesDone
+        : fraction >= MIN_ODE_FRACTION
+          ? this.batchCalls / fraction
+          : undefined;
+    if (perBatch !== undefined) {
+      const left = this.options.batches - this.batchesDone;
+      this.bar.total = Math.max(calls, Math.round(this.callsBefore + perBatch * left));
     }
     this.bar.update(calls - this.bar.n);
   };

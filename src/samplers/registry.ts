@@ -15,8 +15,8 @@
  */
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
-import { type DpmSolverOptions, sampleDpmSolver2M } from './dpmpp-2m.js';
-import { type HeunOptions, sampleHeun } from './heun.js';
+import { sampleDpmSolver2M } from './dpmpp-2m.js';
+import { sampleHeun } from './heun.js';
 import {
   PC_CORRECTORS,
   PC_PREDICTORS,
@@ -25,11 +25,19 @@ import {
   type PcPredictor,
   samplePc,
 } from './pc.js';
-import { type ProbabilityFlowSampleOptions, sampleProbabilityFlow } from './probability-flow.js';
+import { sampleProbabilityFlow } from './probability-flow.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
 
 export const SAMPLER_NAMES = ['pc', 'ode', 'heun', 'dpmpp-2m'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
+
+/** One line per sampler, for help texts. */
+export const SAMPLER_DESCRIPTIONS: Readonly<Record<SamplerName, string>> = Object.freeze({
+  pc: "predictor-corrector, diffusers' loop (2 calls/step)",
+  ode: 'probability-flow ODE, adaptive RK45 (rtol/atol)',
+  heun: "EDM's Heun, rho-schedule (2 calls/step, optional churn)",
+  'dpmpp-2m': 'DPM-Solver++(2M), rho-schedule (1 call/step)',
+});
 
 /** Everything a sampler may take; `SAMPLER_OPTION_TABLE` says which sampler reads what. */
 export interface SamplerOptions {
@@ -168,6 +176,21 @@ export function samplerOptionNames(name: SamplerName): SamplerOptionName[] {
 /** diffusers' ScoreSdeVeScheduler defaults. */
 export const COMMON_DEFAULTS = Object.freeze({ sigmaMin: 0.01, sigmaMax: 1348 });
 
+/** Per-sampler defaults (documented in the table above). */
+export const SAMPLER_DEFAULTS = Object.freeze({
+  pc: Object.freeze({
+    steps: 2000,
+    snr: 0.15,
+    correctSteps: 1,
+    samplingEps: 1e-5,
+    predictor: 'reverse-diffusion' as PcPredictor,
+    corrector: 'langevin' as PcCorrector,
+  }),
+  ode: Object.freeze({ rtol: 1e-5, atol: 1e-5, eps: 1e-5, denoise: true }),
+  heun: Object.freeze({ steps: 50, rho: 7, churn: 0 }),
+  'dpmpp-2m': Object.freeze({ steps: 50, rho: 7 }),
+});
+
 /** What each sampler is: a description, its defaults, and whether batch rows are independent. */
 export interface SamplerInfo {
   /** One line for help texts. */
@@ -183,47 +206,15 @@ export interface SamplerInfo {
 }
 
 export const SAMPLERS = Object.freeze({
-  pc: {
-    description: "predictor-corrector, diffusers' loop (2 calls/step)",
-    defaults: Object.freeze({
-      steps: 2000,
-      snr: 0.15,
-      correctSteps: 1,
-      samplingEps: 1e-5,
-      predictor: 'reverse-diffusion' as PcPredictor,
-      corrector: 'langevin' as PcCorrector,
-    }),
-    rowsIndependent: false,
-  },
-  ode: {
-    description: 'probability-flow ODE, adaptive RK45 (rtol/atol)',
-    defaults: Object.freeze({ rtol: 1e-5, atol: 1e-5, eps: 1e-5, denoise: true }),
-    rowsIndependent: false,
-  },
-  heun: {
-    description: "EDM's Heun, rho-schedule (2 calls/step, optional churn)",
-    defaults: Object.freeze({ steps: 50, rho: 7, churn: 0 }),
-    rowsIndependent: true,
-  },
+  pc: { description: SAMPLER_DESCRIPTIONS.pc, defaults: SAMPLER_DEFAULTS.pc, rowsIndependent: false },
+  ode: { description: SAMPLER_DESCRIPTIONS.ode, defaults: SAMPLER_DEFAULTS.ode, rowsIndependent: false },
+  heun: { description: SAMPLER_DESCRIPTIONS.heun, defaults: SAMPLER_DEFAULTS.heun, rowsIndependent: true },
   'dpmpp-2m': {
-    description: 'DPM-Solver++(2M), rho-schedule (1 call/step)',
-    defaults: Object.freeze({ steps: 50, rho: 7 }),
+    description: SAMPLER_DESCRIPTIONS['dpmpp-2m'],
+    defaults: SAMPLER_DEFAULTS['dpmpp-2m'],
     rowsIndependent: true,
   },
 } as const satisfies Record<SamplerName, SamplerInfo>);
-
-/** One line per sampler, for help texts. */
-export const SAMPLER_DESCRIPTIONS: Readonly<Record<SamplerName, string>> = Object.freeze(
-  Object.fromEntries(SAMPLER_NAMES.map((n) => [n, SAMPLERS[n].description])) as Record<SamplerName, string>,
-);
-
-/** Per-sampler defaults (the `defaults` column of SAMPLERS). */
-export const SAMPLER_DEFAULTS = Object.freeze({
-  pc: SAMPLERS.pc.defaults,
-  ode: SAMPLERS.ode.defaults,
-  heun: SAMPLERS.heun.defaults,
-  'dpmpp-2m': SAMPLERS['dpmpp-2m'].defaults,
-});
 
 /**
  * Refuses option names nobody knows, and options for another sampler (`sampler` undefined: the conditional
@@ -281,11 +272,15 @@ export async function runSampler(
     case 'pc':
       return samplePc(score, settings as unknown as PcOptions, common);
     case 'ode':
-      return sampleProbabilityFlow(score, settings as unknown as ProbabilityFlowSampleOptions, common);
+      return sampleProbabilityFlow(
+        score,
+        settings as unknown as Parameters<typeof sampleProbabilityFlow>[1],
+        common,
+      );
     case 'heun':
-      return sampleHeun(score, settings as unknown as HeunOptions, common);
+      return sampleHeun(score, settings as unknown as Parameters<typeof sampleHeun>[1], common);
     case 'dpmpp-2m':
-      return sampleDpmSolver2M(score, settings as unknown as DpmSolverOptions, common);
+      return sampleDpmSolver2M(score, settings as unknown as Parameters<typeof sampleDpmSolver2M>[1], common);
   }
 }
 

@@ -95,7 +95,9 @@ describe('scoresde CLI', () => {
   it('rejects unknown commands and bad flags with exit 1', async () => {
     const unknown = await run(['paint']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /unknown command "paint"/);
+    assert.match(unknown.stderr, /unknown command "paint"; did you mean inpaint\?/);
+    const typo = await run(['sampel']);
+    assert.match(typo.stderr, /^scoresde: unknown command "sampel"; did you mean sample\?\n/);
     const badSteps = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--steps', 'ten']);
     assert.equal(badSteps.code, 1);
     assert.match(badSteps.stderr, /--steps must be an integer, got "ten"/);

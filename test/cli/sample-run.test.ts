@@ -292,10 +292,13 @@ describe('sample: writing, interrupting, cleaning up', () => {
     );
     // A short flag too; a folder may be called "-2".
     const options = { out: { type: 'string', short: 'o' }, quiet: { type: 'boolean' } } as const;
-    assert.deepEqual({ ...parseCommandArgs('x', ['-o', '-2', '--quiet'], options).values }, {
-      out: '-2',
-      quiet: true,
-    });
+    assert.deepEqual(
+      { ...parseCommandArgs('x', ['-o', '-2', '--quiet'], options).values },
+      {
+        out: '-2',
+        quiet: true,
+      },
+    );
   });
 });
 

@@ -39,9 +39,10 @@ describe('SamplingProgress (the CLI bar for a run of batches)', () => {
     const stream = new FakeStream(false);
     const ode = { sigmaMin: 0.01, sigmaMax: 1348, eps: 1e-5 };
     const p = new SamplingProgress({ stream, disable: false, batches: 2, ode });
-    // σ at time t of the VE SDE: σmin·(σmax/σmin)^t.
-    const sigmaAt = (t: number) => ode.sigmaMin * (ode.sigmaMax / ode.sigmaMin) ** t;
-    p.onStep(step(0, sigmaAt(0.99), 6)); // 1 % done: too early for an estimate
+    // The fraction done is linear in σ, from σmax down to σ(eps) = σmin·(σmax/σmin)^eps.
+    const end = ode.sigmaMin * (ode.sigmaMax / ode.sigmaMin) ** ode.eps;
+    const sigmaAt = (fraction: number) => ode.sigmaMax - fraction * (ode.sigmaMax - end);
+    p.onStep(step(0, sigmaAt(0.01), 6)); // 1 % done: too early for an estimate
     assert.match(stream.chunks[0], /^6call \[/);
     stream.chunks.length = 0;
     p.close(); // (logs: prints the last state)
