@@ -16,6 +16,7 @@ export {
   type LikelihoodOptions,
   type LikelihoodResult,
   type LikelihoodStep,
+  type PipelineLikelihoodOptions,
   vePriorLogp,
 } from './likelihood.js';
 export * from './types.js';

@@ -13,6 +13,7 @@
  * network call per RK stage, and one step size chosen by the RMS error norm over all B·D + B components. A
  * row's result therefore depends slightly (within the solver tolerance) on the rows it is batched with.
  */
+import { ScoreSdeVePipeline } from '../pipelines/score-sde-ve.js';
 import type { Generator } from '../random/generator.js';
 import { defaultGenerator, rand } from '../random/index.js';
 import { checkShape, throwIfAborted } from '../samplers/common.js';
@@ -21,6 +22,7 @@ import { integrateRk45 } from '../samplers/rk45.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 import { drawHutchinsonNoise, exactTrace, hutchinsonTrace, type ScoreTraceFn } from './divergence.js';
 import { DIVERGENCE_METHODS, type DivergenceMethod, type ScoreVjpFn } from './types.js';
+import { unetScoreVjp } from './unet.js';
 
 export interface LikelihoodStep {
   /** 0-based index of the accepted RK45 step. */
@@ -112,8 +114,55 @@ function checkData(data: Tensor<'float32'>): void {
   }
 }
 
-/** score_sde's `likelihood_fn(model, data)`: bits/dim of each row of data (B, C, H, W) in [0, 1]. */
+/** With a pipeline, the σ range defaults to its scheduler config's (`sigma_min`, `sigma_max`). */
+export type PipelineLikelihoodOptions = Omit<LikelihoodOptions, 'sigmaMin' | 'sigmaMax'> &
+  Partial<Pick<LikelihoodOptions, 'sigmaMin' | 'sigmaMax'>>;
+
+/**
+ * score_sde's `likelihood_fn(model, data)`: bits/dim of each row of data (B, C, H, W) in [0, 1].
+ * `model` is a pipeline (its UNet's score + VJP graph is compiled for this call and released after) or any
+ * ScoreVjpFn (then `sigmaMin` and `sigmaMax` are required).
+ */
 export async function computeLikelihood(
+  model: ScoreSdeVePipeline,
+  data: Tensor<'float32'>,
+  options?: PipelineLikelihoodOptions,
+): Promise<LikelihoodResult>;
+export async function computeLikelihood(
+  model: ScoreVjpFn,
+  data: Tensor<'float32'>,
+  options: LikelihoodOptions,
+): Promise<LikelihoodResult>;
+export async function computeLikelihood(
+  model: ScoreVjpFn | ScoreSdeVePipeline,
+  data: Tensor<'float32'>,
+  options: PipelineLikelihoodOptions = {},
+): Promise<LikelihoodResult> {
+  if (!(model instanceof ScoreSdeVePipeline))
+    return solveLikelihood(model, data, options as LikelihoodOptions);
+  checkData(data);
+  const { sigma_min, sigma_max } = model.scheduler.config;
+  const batch = data.dims[0];
+  const d = data.numel / batch;
+  const rowsPerCall = options.exactRowsPerCall ?? 256;
+  const rows =
+    options.divergence === 'exact'
+      ? batch * Math.max(1, Math.min(d, Math.floor(rowsPerCall / batch)))
+      : batch;
+  const fn = await unetScoreVjp(model.unet, { batchSize: rows, height: data.dims[2], width: data.dims[3] });
+  try {
+    return await solveLikelihood(fn, data, {
+      ...options,
+      sigmaMin: options.sigmaMin ?? sigma_min,
+      sigmaMax: options.sigmaMax ?? sigma_max,
+      exactRowsPerCall: rows,
+    });
+  } finally {
+    await fn.release();
+  }
+}
+
+async function solveLikelihood(
   model: ScoreVjpFn,
   data: Tensor<'float32'>,
   options: LikelihoodOptions,

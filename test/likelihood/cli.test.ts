@@ -53,6 +53,21 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const fast = ['--rtol', '1e-3', '--atol', '1e-3'];
 
+describe('likelihood and interpolate help', () => {
+  it('is listed in the main help, and every line is ≤ 80 columns', async () => {
+    const main = await cli(['--help']);
+    assert.match(main.stdout, /^ {2}likelihood /m);
+    assert.match(main.stdout, /^ {2}interpolate /m);
+    for (const command of ['likelihood', 'interpolate']) {
+      const r = await cli([command, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, new RegExp(`^Usage: scoresde ${command} --model`));
+      for (const line of [...main.stdout.split('\n'), ...r.stdout.split('\n')])
+        assert.ok([...line].length <= 80, `wider than 80 columns: ${line}`);
+    }
+  });
+});
+
 describe('scoresde likelihood', () => {
   it('prints bits/dim per image and pass and mean ± SE, writes JSON and CSV, and matches the library', async () => {
     const json = join(root, 'out', 'bpd.json');

@@ -15,7 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { computeLikelihood, type UnetScoreVjp, unetScoreVjp } from '../../src/likelihood/index.js';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
+import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
+import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import { Tensor } from '../../src/tensor.js';
 
 const dir = fileURLToPath(new URL('../fixtures/likelihood/tiny-fourier-1x4x4', import.meta.url));
@@ -47,16 +49,13 @@ const solverError = ref.runs.exact.bitsPerDim.map((v, b) =>
 
 let unet: UNet2DModel;
 let exactFn: UnetScoreVjp;
-let hutchFn: UnetScoreVjp;
 before(async () => {
   unet = await UNet2DModel.fromPretrained(dir);
   const rows = ref.shape[0];
   exactFn = await unetScoreVjp(unet, { batchSize: rows * 16 });
-  hutchFn = await unetScoreVjp(unet, { batchSize: rows });
 });
 after(async () => {
   await exactFn?.release();
-  await hutchFn?.release();
   await unet?.release();
 });
 
@@ -75,9 +74,13 @@ describe('computeLikelihood on the tiny fourier UNet vs the float64 PyTorch + sc
     }
   });
 
-  it("'hutchinson-rademacher' with torch's randint draws: the same steps, agreement to 1e-6", async () => {
-    const r = await computeLikelihood(hutchFn, data, {
-      ...opts,
+  it("'hutchinson-rademacher' with torch's randint draws (through a pipeline): the same steps, agreement to 1e-6", async () => {
+    // The pipeline form takes σ from its scheduler config and compiles its own score + VJP graph.
+    const scheduler = ScoreSdeVeScheduler.fromConfig({ sigma_min: ref.sigmaMin, sigma_max: ref.sigmaMax });
+    const pipe = new ScoreSdeVePipeline({ unet, scheduler });
+    const r = await computeLikelihood(pipe, data, {
+      eps: ref.eps,
+      dequantize: false,
       divergence: 'hutchinson-rademacher',
       generator: new Generator().manualSeed(ref.seed),
     });
