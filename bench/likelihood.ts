@@ -100,7 +100,7 @@ export async function runLikelihoodBench(): Promise<string> {
         });
         const seconds = (performance.now() - t0) / 1000;
         rows.push(
-          `| ${b} | ${n} | ${(n / seconds).toFixed(2)} | ${(r.nfe / r.solves).toFixed(0)} | ${(r.networkCalls / n).toFixed(1)} | ${r.mean.toFixed(3)} ± ${r.standardError.toFixed(3)} |`,
+          `| ${b} | ${n} | ${(n / seconds).toFixed(2)} | ${(r.nfe / r.solves).toFixed(0)} | ${(r.networkCalls / n).toFixed(1)} | ${((1000 * seconds) / r.networkCalls).toFixed(1)} | ${r.mean.toFixed(3)} ± ${r.standardError.toFixed(3)} |`,
         );
         console.error(`[likelihood] batch ${b}: ${rows.at(-1)}`);
       } finally {
@@ -117,8 +117,8 @@ export async function runLikelihoodBench(): Promise<string> {
     'One ODE system per batch (score_sde semantics): one network call (score + VJP graph) per RK45 stage for the',
     'whole batch, so a batch shares one step-size sequence and its NFE is set by its hardest image.',
     '',
-    '| batch | images | images/s | NFE per solve | network calls per image | bits/dim (mean ± SE) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| batch | images | images/s | NFE per solve | network calls per image | ms per call (score + VJP, whole batch) | bits/dim (mean ± SE) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
 }
