@@ -154,6 +154,8 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
       disable: quiet,
       stream: io.stderr,
     });
+    // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
+    const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
     const t0 = performance.now();
     let result: DatasetLikelihood;
     try {
@@ -172,7 +174,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         signal: io.signal,
         onBatch: ({ pass, start, bitsPerDim }) => {
           const lines = Array.from(bitsPerDim, (v, i) => `${start + i}\t${pass}\t${fmt(v)}`).join('\n');
-          ProgressBar.write(lines, io.stdout);
+          ProgressBar.write(lines, lineSink);
           bar.update(bitsPerDim.length);
         },
       });

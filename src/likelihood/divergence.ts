@@ -7,7 +7,7 @@
 
 import type { Generator } from '../random/generator.js';
 import { defaultGenerator, randn } from '../random/index.js';
-import { callScore, throwIfAborted } from '../samplers/common.js';
+import { throwIfAborted } from '../samplers/common.js';
 import { numelOf, Tensor } from '../tensor.js';
 import type { DivergenceMethod, ScoreVjpFn } from './types.js';
 
@@ -36,30 +36,23 @@ export function drawHutchinsonNoise(
   return new Tensor('float32', data, dims);
 }
 
-/** Calls the model and checks that it kept the shape and dtype of x in both outputs. */
+/** Calls the model and checks that both outputs kept the shape and dtype of x. */
 async function callScoreVjp(
   fn: ScoreVjpFn,
   x: Tensor<'float32'>,
   sigma: Float32Array,
   v: Tensor<'float32'>,
 ): Promise<{ score: Float32Array; vjp: Float32Array }> {
-  let vjp: Tensor<'float32'> | undefined;
-  const score = await callScore(
-    async (xx, ss) => {
-      const out = await fn(xx, ss, v);
-      vjp = out.vjp;
-      return out.score;
-    },
-    x,
-    sigma,
-  );
-  const g = vjp as Tensor<'float32'> | undefined;
-  if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.numel !== x.numel) {
-    throw new RangeError(
-      `score model returned a vjp of ${g?.dtype} [${g?.dims.join(', ')}] for input [${x.dims.join(', ')}]; expected the same shape in float32`,
-    );
+  const out = await fn(x, sigma, v);
+  for (const name of ['score', 'vjp'] as const) {
+    const t = out?.[name];
+    if (!(t instanceof Tensor) || t.dtype !== 'float32' || t.numel !== x.numel) {
+      throw new RangeError(
+        `score model returned a ${name} of ${t?.dtype} [${t?.dims?.join(', ')}] for input [${x.dims.join(', ')}]; expected the same shape in float32`,
+      );
+    }
   }
-  return { score: score.data, vjp: g.data };
+  return { score: out.score.data, vjp: out.vjp.data };
 }
 
 /** Hutchinson: tr J ≈ εᵀ·(J·ε), one network call with the fixed probe ε (B, C, H, W). */
