@@ -57,7 +57,7 @@ def make_model():
     model = UNet2DModel(**CONFIG)
     # Random weights have no structure, so two of them make the ODE needlessly hard: the fourier features
     # (scale 16) of log σ oscillate hundreds of times over t in [0, 1], and an O(1) output is a score of
-    # O(1/σ). Scale 1 and a 10x smaller last conv keep the solve to ~50 steps, so the test is about the
+    # O(1/σ). Scale 1 and a 10x smaller last conv keep the solve to ~300 evaluations, so the test is about the
     # integration, not about chaotic dynamics.
     with torch.no_grad():
         model.time_proj.weight.mul_(1 / 16)
