@@ -83,7 +83,8 @@ async function timeRuns(warmup: number, runs: number, fn: () => Promise<unknown>
 /** The forward alone (weights as initializers), with the same inputs as the training step. */
 async function forwardSession(cfg: UNet2DConfig, sd: StateDict, batch: number, size: number) {
   const g = buildUnetGraph(cfg, new ParamTable(sd), { height: size, width: size, batch });
-  return { session: await OnnxSession.create(g.toModelBytes()), flops: countFlops(g, batch) };
+  const session = await OnnxSession.create(g.toModelBytes(), { allowSpinning: false }); // as DsmStepGraph
+  return { session, flops: countFlops(g, batch) };
 }
 
 function torchStepMs(config: Record<string, unknown>, batch: number): number | null {
@@ -96,6 +97,7 @@ function torchStepMs(config: Record<string, unknown>, batch: number): number | n
     writeFileSync(file, JSON.stringify({ _class_name: 'UNet2DModel', ...config }));
     const out = execFileSync(py, [join(script, 'time_train_step.py'), file, String(batch), '5'], {
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
     return Number.parseFloat(out.trim().split('\n').pop()!) * 1000;
   } catch {
@@ -147,7 +149,7 @@ export async function runTrainBench(): Promise<string> {
   return [
     'One DSM training step (score_sde continuous VE, σ ∈ [0.01, 50]) on random weights: the forward alone vs ' +
       "DsmStepGraph.run (forward, loss, backward to every parameter; no optimiser), float32, onnxruntime's CPU " +
-      'provider. Backward/forward = (step − forward) / forward. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
+      'provider, idle threads not spinning (the DsmStepGraph default) in both. Backward/forward = (step − forward) / forward. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
       '`time_train_step.py` (forward, backward, clip, Adam, EMA) on the same config and batch, torch 1.13, 2 threads ' +
       '(`source ../shared/refenv/env.sh` first; n/a without it). Peak RSS: the bench process so far (cases run ' +
       'small to large).',

@@ -46,6 +46,11 @@ export interface DsmGraphOptions {
   width: number;
   executionProviders?: readonly ExecutionProvider[];
   intraOpThreads?: number;
+  /**
+   * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
+   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train.ts).
+   */
+  allowSpinning?: boolean;
 }
 
 export interface DsmBatch {
@@ -107,6 +112,7 @@ export class DsmStepGraph {
     const session = await OnnxSession.create(g.graph.toModelBytes(), {
       executionProviders: options.executionProviders,
       intraOpThreads: options.intraOpThreads,
+      allowSpinning: options.allowSpinning ?? false,
     });
     return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, session);
   }

@@ -18,6 +18,11 @@ export interface ScoreVjpOptions {
   width: number;
   executionProviders?: readonly ExecutionProvider[];
   intraOpThreads?: number;
+  /**
+   * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
+   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train.ts).
+   */
+  allowSpinning?: boolean;
 }
 
 export interface ScoreVjpResult {
@@ -58,6 +63,7 @@ export class ScoreVjpGraph {
     const session = await OnnxSession.create(g.toModelBytes(), {
       executionProviders: options.executionProviders,
       intraOpThreads: options.intraOpThreads,
+      allowSpinning: options.allowSpinning ?? false,
     });
     return new ScoreVjpGraph(unet, batchSize, height, width, session);
   }

@@ -85,6 +85,58 @@ describe('autodiff engine', () => {
     assert.ok(close(out.get('dw')!.data as Float32Array, dw), 'dw');
   });
 
+  it('gives the adjoint of an intermediate value asked for (no SiLU fusion hides it)', async () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', 'float32', [4]);
+    const s = g.sigmoid(x);
+    const y = g.mul(x, s);
+    const v = [0.5, -1, 2, 1.5];
+    const loss = g.op(
+      'ReduceSum',
+      [g.mul(y, g.constFloat(v)), g.constInt64([0])],
+      { keepdims: { type: 'int', value: 0 } },
+      [],
+    );
+    const grads = grad(g, loss, [x, s]);
+    g.output(grads.get(x)!, 'dx');
+    g.output(grads.get(s)!, 'ds');
+    const xv = [-2, -0.5, 0.3, 1.7];
+    const out = await run(g, { x: new Tensor('float32', Float32Array.from(xv), [4]) });
+    const sig = (t: number) => 1 / (1 + Math.exp(-t));
+    const dx = out.get('dx')!.data as Float32Array;
+    const ds = out.get('ds')!.data as Float32Array;
+    xv.forEach((t, i) => {
+      assert.ok(Math.abs(ds[i] - t * v[i]) < 1e-6, `ds[${i}]`);
+      assert.ok(Math.abs(dx[i] - v[i] * sig(t) * (1 + t * (1 - sig(t)))) < 1e-6, `dx[${i}]`);
+    });
+  });
+
+  it('gives the same conv gradients with a free batch dim as with a static one (both dw layouts)', async () => {
+    const grads = async (batch: number | string) => {
+      const g = new GraphBuilder('t');
+      const x = g.input('x', 'float32', [batch, 3, 5, 5]);
+      const w = g.input('w', 'float32', [4, 3, 3, 3]);
+      const y = g.conv(x, w, undefined, { pads: [1, 1, 1, 1], strides: [2, 2] });
+      const loss = g.op('ReduceSumSquare', [y], { keepdims: { type: 'int', value: 0 } }, []);
+      const d = grad(g, loss, [x, w]);
+      g.output(d.get(x)!, 'dx');
+      g.output(d.get(w)!, 'dw');
+      const xv = Float32Array.from({ length: 150 }, (_, i) => Math.sin(i * 0.7));
+      const wv = Float32Array.from({ length: 108 }, (_, i) => Math.cos(i * 0.3));
+      const out = await run(g, {
+        x: new Tensor('float32', xv, [2, 3, 5, 5]),
+        w: new Tensor('float32', wv, [4, 3, 3, 3]),
+      });
+      return [out.get('dx')!.data, out.get('dw')!.data] as Float32Array[];
+    };
+    const [a, b] = [await grads(2), await grads('batch')];
+    for (let k = 0; k < 2; k++)
+      assert.ok(
+        a[k].every((v, i) => Math.abs(v - b[k][i]) <= 1e-5 * (1 + Math.abs(v))),
+        k ? 'dw' : 'dx',
+      );
+  });
+
   it('names an op without a rule', () => {
     const g = new GraphBuilder('t');
     const a = g.input('a', 'float32', [3]);

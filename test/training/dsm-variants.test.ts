@@ -90,6 +90,9 @@ describe('DSM gradients of UNet2DModel variants (directional derivatives)', () =
           assert.ok(step.dropoutInputs.size > 0, 'dropout masks for every resnet');
           const m = [...dropoutMasks.values()][0];
           assert.ok(m.some((x) => x === 0) && m.some((x) => Math.abs(x - 1 / (1 - cfg.dropout)) < 1e-6));
+          // The same seed gives the same masks (reproducible runs).
+          const again = step.drawDropoutMasks(new Generator().manualSeed(5));
+          for (const [k, mk] of dropoutMasks) assert.deepEqual(again.get(k), mk, k);
         } else assert.equal(step.dropoutInputs.size, 0);
         const batch = { x0, z, sigma: Float32Array.from(v.sigma), classLabels: v.labels, dropoutMasks };
         const r = await step.run(params, batch);

@@ -38,6 +38,7 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
     if (n.outputs.some((o) => feeds.has(o))) for (const i of n.inputs) if (i !== '') feeds.add(i);
   }
 
+  const targets = new Set(wrt);
   const contributions = new Map<string, string[]>();
   const add = (v: string, d: string) => {
     const list = contributions.get(v);
@@ -69,9 +70,10 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
 
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k];
-    if (node.outputs.length !== 1) continue;
+    if (!node.outputs.some((o) => varies.has(o) && feeds.has(o))) continue;
+    if (node.outputs.length !== 1)
+      throw new RangeError(`autodiff: ${node.opType} with several outputs (node ${node.name})`);
     const out = node.outputs[0];
-    if (!varies.has(out) || !feeds.has(out)) continue;
     const dy = total(out);
     if (dy === undefined) continue;
     const rule = RULES[node.opType];
@@ -82,6 +84,7 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
       dy,
       needs: (i) => node.inputs[i] !== undefined && varies.has(node.inputs[i]),
       producer: (v) => producer.get(v),
+      isTarget: (v) => targets.has(v),
     };
     const grads = g.scoped(`grad`, () => rule(ctx));
     grads.forEach((d, i) => {

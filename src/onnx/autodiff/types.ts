@@ -13,6 +13,8 @@ export interface RuleContext {
   needs(i: number): boolean;
   /** The producer of a value, or undefined for graph inputs and initializers. */
   producer(value: string): GraphNode | undefined;
+  /** Whether `value` is one of the `wrt` values (its own gradient is wanted, so it may not be fused away). */
+  isTarget(value: string): boolean;
 }
 
 export type GradRule = (ctx: RuleContext) => (string | undefined)[];

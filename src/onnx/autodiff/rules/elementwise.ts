@@ -26,11 +26,11 @@ const Sub: GradRule = ({ g, node, dy, needs }) => {
  * y = a · b. SiLU, written a · sigmoid(a), is differentiated as one op: dy · s · (1 + a (1 − s)), with s
  * recomputed from a, so that the forward's sigmoid output is not kept for the backward.
  */
-const Mul: GradRule = ({ g, node, dy, needs, producer }) => {
+const Mul: GradRule = ({ g, node, dy, needs, producer, isTarget }) => {
   const [a, b] = node.inputs;
   const p = producer(b);
   if (a === b) return [g.mul(g.mul(dy, a), g.constFloat([2], [])), undefined];
-  if (p?.opType === 'Sigmoid' && p.inputs[0] === a) {
+  if (p?.opType === 'Sigmoid' && p.inputs[0] === a && !isTarget(b)) {
     const s = g.sigmoid(a);
     const inner = g.add(g.mul(a, g.sub(one(g), s)), one(g)); // 1 + a (1 − s)
     return [g.mul(dy, g.mul(s, inner)), undefined];
