@@ -161,7 +161,7 @@ describe('scoresde CLI', () => {
       files.map((f) => join(out, f)),
     );
 
-    // One generator per image: pipe(batch_size=2, generator=[manual_seed(1), manual_seed(2)]).
+    // One generator per image: the library's pipe.call with generator=[manual_seed(1), manual_seed(2)].
     const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
     pipe.setProgressBarConfig({ disable: true });
     try {
@@ -177,6 +177,20 @@ describe('scoresde CLI', () => {
       }
     } finally {
       await pipe.release();
+    }
+    // And what Python diffusers gives (tools/refgen/cli_generator_list_ref.py).
+    const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b2_generators1-2.safetensors')))
+      .tensors;
+    const expected = numpyToPil(ref.get('images')! as never);
+    const refFloat = ref.get('images')!.data as Float32Array;
+    for (const [i, seed] of [1, 2].entries()) {
+      const png = decodePNG(readFileSync(join(out, `sample-pc-2-s${seed}.png`)));
+      // Exact where diffusers' image is 0 or 1 (README tolerance: atol 5e-3 elsewhere, i.e. ≤ 1 level in 8 bits).
+      for (let k = 0; k < png.data.length; k++) {
+        const r = refFloat[i * 32 * 32 * 3 + k];
+        const tol = r === 0 || r === 1 ? 0 : 1;
+        assert.ok(Math.abs(png.data[k] - expected[i].data[k]) <= tol, `image ${i} byte ${k}`);
+      }
     }
     const grid = decodePNG(readFileSync(join(out, 'sample-pc-2-s1-s2-grid.png')));
     assert.equal(grid.width, 64);
