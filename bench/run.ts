@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | train | train-step | samplers | data | evaluate); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | train | train-step | samplers | data | evaluate | likelihood); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -45,6 +45,11 @@ const sections: Section[] = [
     name: 'evaluate',
     title: 'Fashion-MNIST: Fréchet distance against network calls',
     run: async () => (await import('./evaluate.js')).runEvaluateBench(),
+  },
+  {
+    name: 'likelihood',
+    title: 'Likelihood (bits/dim) throughput',
+    run: async () => (await import('./likelihood.js')).runLikelihoodBench(),
   },
 ];
 

@@ -5,6 +5,8 @@ import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runEvaluate } from './evaluate.js';
 import { runInfo } from './info.js';
+import { runInterpolate } from './interpolate.js';
+import { runLikelihood } from './likelihood.js';
 import { runSample } from './sample.js';
 import { runTrain } from './train.js';
 
@@ -26,6 +28,10 @@ Commands:
              scoresde train --config ve-gray-32 --data ./images --out ./my-model
   evaluate   FD, label histogram and memorisation check (Fashion-MNIST)
              scoresde evaluate --model <m> --count 1000 --out report.json
+  likelihood bits/dim of a dataset (probability-flow ODE)
+             scoresde likelihood --model <m> --data ./fashion-mnist --count 100
+  interpolate  decode a path between two images' latents
+             scoresde interpolate --model <m> --a a.png --b b.png --frames 8
 
 Options:
   -h, --help       this help; "scoresde <command> --help" for a command's
@@ -42,6 +48,8 @@ const COMMANDS: Record<string, Command> = {
   colorize: runColorize,
   evaluate: runEvaluate,
   train: runTrain,
+  likelihood: runLikelihood,
+  interpolate: runInterpolate,
 };
 
 function packageVersion(): string {

@@ -35,7 +35,11 @@ export interface EncodeResult {
   nfe: number;
 }
 
-function resolve(opts: ProbabilityFlowOptions) {
+/**
+ * The resolved settings of the ODE: tolerances, end time, ln(σmax/σmin) and σ(t). Shared with the
+ * likelihood (src/likelihood), which integrates the same drift with the log-density alongside.
+ */
+export function resolveProbabilityFlow(opts: ProbabilityFlowOptions) {
   checkSigmaRange(opts.sigmaMin, opts.sigmaMax);
   const rtol = opts.rtol ?? 1e-5;
   const atol = opts.atol ?? 1e-5;
@@ -45,7 +49,12 @@ function resolve(opts: ProbabilityFlowOptions) {
   if (!(eps >= 0 && eps < 1)) throw new RangeError(`eps must be in [0, 1), got ${eps}`);
   const logRatio = Math.log(opts.sigmaMax / opts.sigmaMin);
   const sigmaAt = (t: number) => opts.sigmaMin * Math.exp(logRatio * t);
-  return { rtol, atol, eps, logRatio, sigmaAt };
+  /** The drift's factor on the score at t: −½·g(t)² = −σ(t)²·ln(σmax/σmin). */
+  const driftScale = (t: number) => {
+    const sigma = sigmaAt(t);
+    return -sigma * sigma * logRatio;
+  };
+  return { rtol, atol, eps, logRatio, sigmaAt, driftScale };
 }
 
 async function solve(
@@ -57,15 +66,14 @@ async function solve(
   opts: ProbabilityFlowOptions,
   common: SamplerCommon,
 ): Promise<{ y: Float64Array; caller: ScoreCaller }> {
-  const { rtol, atol, logRatio, sigmaAt } = resolve(opts);
+  const { rtol, atol, sigmaAt, driftScale } = resolveProbabilityFlow(opts);
   const caller = new ScoreCaller(score, dims, common.signal);
   let tPrev = tFrom;
   const { y } = await integrateRk45(
     async (t, state) => {
-      const sigma = sigmaAt(t);
-      const s = await caller.call(state, sigma);
+      const s = await caller.call(state, sigmaAt(t));
       const dx = new Float64Array(state.length);
-      const c = -sigma * sigma * logRatio; // −½·g(t)²
+      const c = driftScale(t);
       for (let i = 0; i < dx.length; i++) dx[i] = c * s[i];
       return dx;
     },
@@ -101,7 +109,7 @@ export async function encodeProbabilityFlow(
 ): Promise<EncodeResult> {
   assertFloat32(x, 'x');
   checkShape(x.dims, 'x');
-  const { eps } = resolve(opts);
+  const { eps } = resolveProbabilityFlow(opts);
   const { y, caller } = await solve(score, Float64Array.from(x.data), x.dims, eps, 1, opts, common);
   return { latent: toTensor(y, x.dims), nfe: caller.nfe };
 }
@@ -115,7 +123,7 @@ export async function decodeProbabilityFlow(
 ): Promise<SamplerResult> {
   assertFloat32(latent, 'latent');
   checkShape(latent.dims, 'latent');
-  const { eps, sigmaAt } = resolve(opts);
+  const { eps, sigmaAt } = resolveProbabilityFlow(opts);
   const { y, caller } = await solve(score, Float64Array.from(latent.data), latent.dims, 1, eps, opts, common);
   if (opts.denoise ?? false) {
     const d = await caller.denoise(y, sigmaAt(eps));
@@ -131,7 +139,7 @@ export async function sampleProbabilityFlow(
   common: SamplerCommon = {},
 ): Promise<SamplerResult> {
   checkShape(opts.shape);
-  resolve(opts);
+  resolveProbabilityFlow(opts);
   const latent = initialNoise(opts.shape, common.generator, opts.sigmaMax);
   return decodeProbabilityFlow(score, latent, { ...opts, denoise: opts.denoise ?? true }, common);
 }

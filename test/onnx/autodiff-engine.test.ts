@@ -111,6 +111,32 @@ describe('autodiff engine', () => {
     });
   });
 
+  it('gives the same conv gradients with a free batch dim as with a static one (both dw layouts)', async () => {
+    const grads = async (batch: number | string) => {
+      const g = new GraphBuilder('t');
+      const x = g.input('x', 'float32', [batch, 3, 5, 5]);
+      const w = g.input('w', 'float32', [4, 3, 3, 3]);
+      const y = g.conv(x, w, undefined, { pads: [1, 1, 1, 1], strides: [2, 2] });
+      const loss = g.op('ReduceSumSquare', [y], { keepdims: { type: 'int', value: 0 } }, []);
+      const d = grad(g, loss, [x, w]);
+      g.output(d.get(x)!, 'dx');
+      g.output(d.get(w)!, 'dw');
+      const xv = Float32Array.from({ length: 150 }, (_, i) => Math.sin(i * 0.7));
+      const wv = Float32Array.from({ length: 108 }, (_, i) => Math.cos(i * 0.3));
+      const out = await run(g, {
+        x: new Tensor('float32', xv, [2, 3, 5, 5]),
+        w: new Tensor('float32', wv, [4, 3, 3, 3]),
+      });
+      return [out.get('dx')!.data, out.get('dw')!.data] as Float32Array[];
+    };
+    const [a, b] = [await grads(2), await grads('batch')];
+    for (let k = 0; k < 2; k++)
+      assert.ok(
+        a[k].every((v, i) => Math.abs(v - b[k][i]) <= 1e-5 * (1 + Math.abs(v))),
+        k ? 'dw' : 'dx',
+      );
+  });
+
   it('names an op without a rule', () => {
     const g = new GraphBuilder('t');
     const a = g.input('a', 'float32', [3]);

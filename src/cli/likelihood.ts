@@ -1,0 +1,227 @@
+/** `scoresde likelihood`: bits/dim of a dataset under a model, through the probability-flow ODE. */
+import { stat } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
+import { openImageDataset } from '../data/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import {
+  type DatasetLikelihood,
+  DIVERGENCE_METHODS,
+  type DivergenceMethod,
+  datasetLikelihood,
+  unetScoreVjp,
+} from '../likelihood/index.js';
+import { ProgressBar } from '../progress.js';
+import { Generator } from '../random/index.js';
+import {
+  CliError,
+  type CliIO,
+  intOption,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  parseCommandArgs,
+  positiveNumberOption,
+  requireString,
+  seedOption,
+  UsageError,
+} from './args.js';
+import { loadPipelineFromArgs } from './load-model.js';
+import { prepareOutputDir } from './preflight.js';
+
+export const LIKELIHOOD_HELP = `Usage: scoresde likelihood --model <id|dir> --data <path> [options]
+
+Bits per dimension of images under the model: score_sde's likelihood.py (the
+probability-flow ODE from t = eps to 1 with adaptive RK45, the divergence by
+Hutchinson's estimator, the prior N(0, sigma_max^2 I), +8 bits for 8-bit data).
+Prints "index<TAB>pass<TAB>bits/dim" per image and pass, then the mean and its
+standard error over the images.
+
+      --data <path>        a folder of images, an IDX images file, or a folder
+                           with MNIST-style IDX files (required)
+      --split <name>       IDX folders: train or test (default test)
+      --count <n>          the first n images (default all)
+      --repeats <r>        passes over the images, each with fresh
+                           dequantization and Hutchinson noise (default 1)
+      --divergence <m>     hutchinson-rademacher (default), hutchinson-gaussian,
+                           or exact (D network calls per step: small images)
+      --batch-size <n>     images per ODE solve and network call (default 16)
+      --no-dequantize      evaluate the density at the 8-bit values k/255
+                           instead of (k + u)/256
+      --rtol <x>, --atol <x>  RK45 tolerances (default 1e-5)
+      --seed <n>           seed of the noise (default 0)
+      --out <file>         also write the results as .csv or .json
+  -q, --quiet              no progress bar
+
+${MODEL_OPTIONS_HELP}`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  data: { type: 'string' },
+  split: { type: 'string' },
+  count: { type: 'string' },
+  repeats: { type: 'string' },
+  divergence: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'no-dequantize': { type: 'boolean' },
+  rtol: { type: 'string' },
+  atol: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/** Refuses --out unless it ends in .csv or .json and its folder is writable (before the model loads). */
+async function checkOutFile(path: string | undefined): Promise<'csv' | 'json' | undefined> {
+  if (path === undefined) return undefined;
+  const ext = extname(path).toLowerCase();
+  if (ext !== '.csv' && ext !== '.json')
+    throw new UsageError(`--out must end in .csv or .json, got "${path}"`);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw new CliError(`--out ${path}: is a folder, not a file`);
+  await prepareOutputDir(dirname(path), 'out');
+  return ext === '.csv' ? 'csv' : 'json';
+}
+
+async function checkDataPath(path: string): Promise<void> {
+  await stat(path).catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(
+      `--data ${path}: ${e.code === 'ENOENT' ? 'no such file or folder' : (e.code ?? e.message)}`,
+    );
+  });
+}
+
+function toCsv(r: DatasetLikelihood): string {
+  const lines = ['index,pass,bits_per_dim'];
+  for (const [pass, row] of r.bitsPerDim.entries())
+    for (const [i, v] of row.entries()) lines.push(`${i},${pass},${v}`);
+  return `${lines.join('\n')}\n`;
+}
+
+const fmt = (v: number) => v.toFixed(4);
+
+export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('likelihood', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${LIKELIHOOD_HELP}\n`);
+    return 0;
+  }
+  requireString(values, 'model', 'likelihood');
+  const dataPath = requireString(values, 'data', 'likelihood');
+  const split = (values.split as string | undefined) ?? 'test';
+  if (split !== 'train' && split !== 'test')
+    throw new UsageError(`--split must be train or test, got "${split}"`);
+  const divergence = ((values.divergence as string | undefined) ??
+    'hutchinson-rademacher') as DivergenceMethod;
+  if (!DIVERGENCE_METHODS.includes(divergence))
+    throw new UsageError(`--divergence must be one of ${DIVERGENCE_METHODS.join(', ')}, got "${divergence}"`);
+  const repeats = intOption(values, 'repeats', 1, 1, 1000);
+  const batchSize = intOption(values, 'batch-size', 16, 1, 4096);
+  const countArg = values.count === undefined ? undefined : intOption(values, 'count', 1, 1);
+  const rtol = positiveNumberOption(values, 'rtol');
+  const atol = positiveNumberOption(values, 'atol');
+  const seed = seedOption(values);
+  const quiet = values.quiet === true;
+  // Before the model loads: the data exists and the output file can be written.
+  await checkDataPath(dataPath);
+  const outFormat = await checkOutFile(values.out as string | undefined);
+
+  const { pipe } = await loadPipelineFromArgs('likelihood', values, io);
+  let fn: Awaited<ReturnType<typeof unetScoreVjp>> | undefined;
+  try {
+    const [height, width] = pipe.sampleSize;
+    const channels = pipe.unet.config.in_channels;
+    const dataset = await openImageDataset(dataPath, {
+      channels,
+      height,
+      width,
+      split,
+      signal: io.signal,
+    }).catch((e: Error) => {
+      if (e.name === 'AbortError') throw e;
+      throw new CliError(`--data: ${e.message}`);
+    });
+    const count = Math.min(countArg ?? dataset.length, dataset.length);
+    if (count < 1) throw new CliError(`--data ${dataPath}: no images`);
+    const rows = Math.min(batchSize, count);
+    const d = channels * height * width;
+    // 'exact' sends B rows per basis vector, ~256 rows per call.
+    const graphRows = divergence === 'exact' ? rows * Math.min(d, Math.max(1, Math.floor(256 / rows))) : rows;
+    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows });
+    const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
+    const bar = new ProgressBar({
+      total: count * repeats,
+      desc: 'likelihood',
+      unit: 'img',
+      disable: quiet,
+      stream: io.stderr,
+    });
+    // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
+    const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
+    const t0 = performance.now();
+    let result: DatasetLikelihood;
+    try {
+      result = await datasetLikelihood(fn, dataset, {
+        count,
+        repeats,
+        batchSize,
+        divergence,
+        sigmaMin,
+        sigmaMax,
+        rtol,
+        atol,
+        exactRowsPerCall: graphRows,
+        dequantize: values['no-dequantize'] !== true,
+        generator: new Generator().manualSeed(seed),
+        signal: io.signal,
+        onBatch: ({ pass, start, bitsPerDim }) => {
+          const lines = Array.from(bitsPerDim, (v, i) => `${start + i}\t${pass}\t${fmt(v)}`).join('\n');
+          ProgressBar.write(lines, lineSink);
+          bar.update(bitsPerDim.length);
+        },
+      });
+    } finally {
+      bar.close();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const se = Number.isNaN(result.standardError) ? '' : ` ± ${fmt(result.standardError)}`;
+    io.stdout.write(
+      `bits/dim: ${fmt(result.mean)}${se} (mean ± standard error over ${count} images, ${repeats} pass${repeats > 1 ? 'es' : ''} each; ` +
+        `${divergence}, ${(result.nfe / result.solves).toFixed(0)} ODE evaluations per batch, ${((count * repeats) / seconds).toFixed(2)} images/s)\n`,
+    );
+    if (outFormat !== undefined) {
+      const out = values.out as string;
+      const body =
+        outFormat === 'csv'
+          ? toCsv(result)
+          : `${JSON.stringify(
+              {
+                model: values.model,
+                data: dataPath,
+                split,
+                count,
+                repeats,
+                divergence,
+                dequantize: values['no-dequantize'] !== true,
+                sigmaMin,
+                sigmaMax,
+                rtol: rtol ?? 1e-5,
+                atol: atol ?? 1e-5,
+                seed: seed.toString(),
+                batchSize,
+                mean: result.mean,
+                standardError: Number.isNaN(result.standardError) ? null : result.standardError,
+                nfePerSolve: result.nfe / result.solves,
+                seconds,
+                perImage: Array.from(result.perImage),
+                bitsPerDim: result.bitsPerDim.map((r) => Array.from(r)),
+              },
+              null,
+              1,
+            )}\n`;
+      await writeFileAtomic(out, body);
+    }
+    return 0;
+  } finally {
+    await fn?.release();
+    await pipe.release();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * `scoresde likelihood` and `scoresde interpolate` end to end on the tiny fixture UNet (with a scheduler
+ * config of σ ∈ [0.01, 50]) and a folder of 4×4 PNGs: outputs, files, agreement with the library, and the
+ * checks that run before the model loads.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../src/cli/run.js';
+import { openImageDataset } from '../../src/data/index.js';
+import { decodePNG, encodePNG } from '../../src/io/png.js';
+import { datasetLikelihood, unetScoreVjp } from '../../src/likelihood/index.js';
+import { UNet2DModel } from '../../src/models/unet-2d/index.js';
+import { Generator } from '../../src/random/index.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/likelihood/tiny-fourier-1x4x4', import.meta.url));
+let root: string;
+let model: string;
+let images: string;
+
+async function cli(argv: string[]) {
+  const r = { code: -1, stdout: '', stderr: '' };
+  r.code = await runCli(argv, {
+    stdout: { write: (s: string) => (r.stdout += s) },
+    stderr: { write: (s: string) => (r.stderr += s) },
+  });
+  return r;
+}
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'scoresde-likelihood-'));
+  model = join(root, 'model');
+  images = join(root, 'images');
+  mkdirSync(model);
+  mkdirSync(images);
+  for (const f of ['config.json', 'diffusion_pytorch_model.safetensors'])
+    copyFileSync(join(fixture, f), join(model, f));
+  writeFileSync(
+    join(model, 'scheduler_config.json'),
+    JSON.stringify({ _class_name: 'ScoreSdeVeScheduler', sigma_min: 0.01, sigma_max: 50, snr: 0.15 }),
+  );
+  for (let n = 0; n < 3; n++) {
+    const data = Uint8Array.from({ length: 16 }, (_, i) =>
+      Math.round(255 * (0.5 + 0.4 * Math.sin(i * 0.7 + n))),
+    );
+    writeFileSync(join(images, `img${n}.png`), encodePNG({ width: 4, height: 4, channels: 1, data }));
+  }
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const fast = ['--rtol', '1e-3', '--atol', '1e-3'];
+
+describe('likelihood and interpolate help', () => {
+  it('is listed in the main help, and every line is ≤ 80 columns', async () => {
+    const main = await cli(['--help']);
+    assert.match(main.stdout, /^ {2}likelihood /m);
+    assert.match(main.stdout, /^ {2}interpolate /m);
+    for (const command of ['likelihood', 'interpolate']) {
+      const r = await cli([command, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, new RegExp(`^Usage: scoresde ${command} --model`));
+      for (const line of [...main.stdout.split('\n'), ...r.stdout.split('\n')])
+        assert.ok([...line].length <= 80, `wider than 80 columns: ${line}`);
+    }
+  });
+});
+
+describe('scoresde likelihood', () => {
+  it('prints bits/dim per image and pass and mean ± SE, writes JSON and CSV, and matches the library', async () => {
+    const json = join(root, 'out', 'bpd.json');
+    const args = ['likelihood', '--model', model, '--data', images, '--batch-size', '2', '--repeats', '2'];
+    const r = await cli([...args, ...fast, '--seed', '7', '--out', json, '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 7);
+    assert.match(
+      lines[6],
+      /^bits\/dim: \d+\.\d{4} ± \d+\.\d{4} \(mean ± standard error over 3 images, 2 passes each/,
+    );
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(out.bitsPerDim.length, 2);
+    // The library on the same images with the same seed gives the same numbers.
+    const unet = await UNet2DModel.fromPretrained(model);
+    const fn = await unetScoreVjp(unet, { batchSize: 2 });
+    try {
+      const ds = await openImageDataset(images, { channels: 1, height: 4, width: 4 });
+      const lib = await datasetLikelihood(fn, ds, {
+        sigmaMin: 0.01,
+        sigmaMax: 50,
+        batchSize: 2,
+        repeats: 2,
+        rtol: 1e-3,
+        atol: 1e-3,
+        generator: new Generator().manualSeed(7),
+      });
+      assert.deepEqual(
+        out.bitsPerDim,
+        lib.bitsPerDim.map((row) => Array.from(row)),
+      );
+      assert.equal(out.mean, lib.mean);
+      assert.equal(out.standardError, lib.standardError);
+      assert.equal(lines[0], `0\t0\t${lib.bitsPerDim[0][0].toFixed(4)}`);
+    } finally {
+      await fn.release();
+      await unet.release();
+    }
+    const csv = join(root, 'bpd.csv');
+    const c = await cli([
+      ...args,
+      ...fast,
+      '--seed',
+      '7',
+      '--count',
+      '2',
+      '--repeats',
+      '1',
+      '--out',
+      csv,
+      '-q',
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    assert.deepEqual(rows[0], 'index,pass,bits_per_dim');
+    assert.equal(rows.length, 3);
+  });
+
+  it('refuses bad flags, a missing data path and an unwritable --out before loading the model', async () => {
+    const base = ['likelihood', '--model', join(root, 'no-such-model')];
+    const cases: [string[], RegExp][] = [
+      [['--data', images, '--divergence', 'trace'], /--divergence must be one of/],
+      [['--data', images, '--out', join(root, 'x.txt')], /--out must end in .csv or .json/],
+      [['--data', join(root, 'missing')], /--data .*missing: no such file or folder/],
+      [['--data', images, '--out', join(images, 'img0.png', 'x.csv')], /--out/],
+      [['--data', images, '--repeats', '0'], /--repeats must be an integer/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await cli([...base, ...extra]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /cannot load model/);
+    }
+  });
+});
+
+describe('scoresde interpolate', () => {
+  it('writes a 1 × K strip at the model size and reports the round-trip error; refuses to overwrite', async () => {
+    const out = join(root, 'strip.png');
+    const args = [
+      'interpolate',
+      '--model',
+      model,
+      '--a',
+      join(images, 'img0.png'),
+      '--b',
+      join(images, 'img2.png'),
+    ];
+    const r = await cli([...args, '--frames', '4', '--out', out, ...fast, '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /wrote .*strip\.png \(4 frames, \d+ network calls\); round trip .*a \d\.\d\de[-+]\d+, b /,
+    );
+    const png = decodePNG(readFileSync(out));
+    assert.deepEqual([png.width, png.height], [16, 4]);
+    const again = await cli([...args, '--out', out]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /exists; pass --force/);
+    const notPng = await cli([
+      ...args,
+      '--a',
+      join(root, 'model', 'config.json'),
+      '--out',
+      join(root, 's2.png'),
+    ]);
+    assert.equal(notPng.code, 1);
+    assert.match(notPng.stderr, /--a .*config\.json: not a PNG file/);
+  });
+});
