@@ -17,4 +17,11 @@ export interface GraphRunner {
 export type GraphRunnerFactory = (modelBytes: Uint8Array) => Promise<GraphRunner>;
 
 /** onnxruntime's JS dtypes that our Tensors share. */
-export const ORT_DTYPES: ReadonlySet<string> = new Set(['float32', 'int64', 'int32', 'float64', 'uint8', 'bool']);
+export const ORT_DTYPES: ReadonlySet<string> = new Set([
+  'float32',
+  'int64',
+  'int32',
+  'float64',
+  'uint8',
+  'bool',
+]);

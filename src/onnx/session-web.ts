@@ -52,7 +52,9 @@ export class WebOnnxSession implements GraphRunner {
         throw new RangeError(`executionProviders: unknown provider "${ep}" (use 'wasm' or 'webgpu')`);
     }
     if (eps.includes('webgpu') && !(await webGpuAvailable()))
-      throw new Error("executionProviders: 'webgpu' was requested but this browser exposes no WebGPU adapter");
+      throw new Error(
+        "executionProviders: 'webgpu' was requested but this browser exposes no WebGPU adapter",
+      );
     let session: OrtWeb.InferenceSession;
     try {
       session = await ort.InferenceSession.create(modelBytes, {

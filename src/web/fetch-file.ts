@@ -94,7 +94,10 @@ async function readBody(
 }
 
 /** Whether the file is in the cache (so loading it makes no request). */
-export async function isCached(url: string, cacheName: string | false = DEFAULT_CACHE_NAME): Promise<boolean> {
+export async function isCached(
+  url: string,
+  cacheName: string | false = DEFAULT_CACHE_NAME,
+): Promise<boolean> {
   const cache = await openCache(cacheName);
   return (await cache?.match(url)) !== undefined;
 }
@@ -114,7 +117,8 @@ export async function fetchModelFile(
 ): Promise<Uint8Array | null> {
   const cache = await openCache(options.cache ?? DEFAULT_CACHE_NAME);
   const hit = await cache?.match(url);
-  if (hit) return readBody(url, hit, true, options.onProgress);
+  if (hit?.status === 404 && options.optional) return null;
+  if (hit?.ok) return readBody(url, hit, true, options.onProgress);
   let response: Response;
   try {
     response = await fetch(url, { signal: options.signal, headers: options.headers });
@@ -125,7 +129,11 @@ export async function fetchModelFile(
       `could not be fetched (${(e as Error).message}); check the URL and that the server is reachable and allows this origin (CORS)`,
     );
   }
-  if (response.status === 404 && options.optional) return null;
+  if (response.status === 404 && options.optional) {
+    // Remember the absence too, so a cached model loads with no request at all.
+    await cache?.put(url, new Response(null, { status: 404 })).catch(() => undefined);
+    return null;
+  }
   if (!response.ok) {
     const hint =
       response.status === 404
@@ -144,7 +152,7 @@ export async function fetchModelFile(
   try {
     await cache?.put(
       url,
-      new Response(bytes, { headers: { 'content-length': String(bytes.length) } }),
+      new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-length': String(bytes.length) } }),
     );
   } catch {
     // A full or refused cache only costs the next visit a download.

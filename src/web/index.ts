@@ -39,7 +39,13 @@ export {
   isCached,
   ModelFetchError,
 } from './fetch-file.js';
-export { type LoadModelFilesOptions, loadModelFiles, type ModelFiles, type ModelSource, modelFileUrl } from './load.js';
+export {
+  type LoadModelFilesOptions,
+  loadModelFiles,
+  type ModelFiles,
+  type ModelSource,
+  modelFileUrl,
+} from './load.js';
 export {
   type WebGenerateOptions,
   type WebInpaintOptions,

@@ -1,12 +1,12 @@
 /**
  * Loads a ScoreSdeVe model in the browser from a folder URL or a Hub repo id over HTTP: config.json +
- * diffusion_pytorch_model.safetensors (+ scheduler_config.json), in either diffusers layout (a pipeline
- * with unet/ and scheduler/, or a bare UNet folder). Errors name the URL and the problem.
+ * diffusion_pytorch_model.safetensors (+ scheduler_config.json), in either diffusers layout (a bare UNet
+ * folder, or a pipeline with unet/ and scheduler/). Errors name the URL and the problem.
  */
 import { ConfigError, FileFormatError } from '../errors.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import type { Tensor } from '../tensor.js';
-import { type FetchFileOptions, fetchModelFile } from './fetch-file.js';
+import { type FetchFileOptions, fetchModelFile, ModelFetchError } from './fetch-file.js';
 
 /** Where a model lives: a folder URL, or a Hub repo id served at `<endpoint>/<repo>/resolve/<revision>/<file>`. */
 export type ModelSource = { url: string } | { repo: string; endpoint: string; revision?: string };
@@ -55,8 +55,8 @@ function parseJson(url: string, bytes: Uint8Array): Record<string, unknown> {
 }
 
 /**
- * Fetches and parses a model's files. A diffusers pipeline folder (model_index.json) reads unet/ and
- * scheduler/; otherwise config.json, the weights and an optional scheduler_config.json sit in the folder.
+ * Fetches and parses a model's files: config.json, the weights and an optional scheduler_config.json in
+ * the folder, or (when the folder has no config.json) a diffusers pipeline's unet/ and scheduler/.
  */
 export async function loadModelFiles(
   source: ModelSource,
@@ -68,23 +68,40 @@ export async function loadModelFiles(
     fetchModelFile(modelFileUrl(source, file), { ...options, validate, optional: true });
 
   const jsonCheck = (file: string) => (b: Uint8Array) => void parseJson(modelFileUrl(source, file), b);
-  const index = await getOptional('model_index.json', jsonCheck('model_index.json'));
-  const unet = index ? 'unet/' : '';
+  // A bare UNet folder has config.json at its root; a diffusers pipeline folder has it under unet/.
+  let unet = '';
+  let configBytes = await getOptional('config.json', jsonCheck('config.json'));
+  const pipeline = configBytes === null;
+  if (pipeline) {
+    unet = 'unet/';
+    configBytes = await get('unet/config.json', jsonCheck('unet/config.json')).catch((e: Error) => {
+      if ((e as { status?: number }).status !== 404) throw e;
+      throw new ModelFetchError(
+        modelFileUrl(source, 'config.json'),
+        'HTTP 404: no config.json here (nor unet/config.json); is the model URL or repo id right?',
+        404,
+      );
+    });
+  }
   const configUrl = modelFileUrl(source, `${unet}config.json`);
-  const configBytes = await get(`${unet}config.json`, jsonCheck(`${unet}config.json`));
-  const config = parseJson(configUrl, configBytes);
+  const config = parseJson(configUrl, configBytes!);
   if (config._class_name !== undefined && config._class_name !== 'UNet2DModel') {
     throw new ConfigError(
       `${configUrl}: the model is a ${String(config._class_name)}, but only UNet2DModel (ScoreSdeVe) models load here`,
     );
   }
-  const schedulerFile = index ? 'scheduler/scheduler_config.json' : 'scheduler_config.json';
+  const schedulerFile = pipeline ? 'scheduler/scheduler_config.json' : 'scheduler_config.json';
   const schedulerBytes = await getOptional(schedulerFile, jsonCheck(schedulerFile));
-  const schedulerConfig = schedulerBytes ? parseJson(modelFileUrl(source, schedulerFile), schedulerBytes) : null;
+  const schedulerConfig = schedulerBytes
+    ? parseJson(modelFileUrl(source, schedulerFile), schedulerBytes)
+    : null;
 
   const weightsFile = `${unet}diffusion_pytorch_model.safetensors`;
   const weightsUrl = modelFileUrl(source, weightsFile);
-  const weights = await get(weightsFile, (b) => void parseSafetensors(b, weightsUrl));
+  const weights = await get(weightsFile, (b) => void parseSafetensors(b, weightsUrl)).catch((e: Error) => {
+    if ((e as { status?: number }).status !== 404) throw e;
+    throw new FileFormatError(weightsUrl, 'not found (the browser build reads .safetensors weights only)');
+  });
   return {
     config,
     stateDict: parseSafetensors(weights, weightsUrl).tensors,
@@ -93,5 +110,3 @@ export async function loadModelFiles(
     weightsUrl,
   };
 }
-
-

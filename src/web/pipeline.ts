@@ -105,9 +105,15 @@ export class WebScoreSdeVePipeline {
     return typeof s === 'number' ? [s, s] : [s[0], s[1]];
   }
 
-  /** The UNet as a score function: one σ per batch row. */
+  /**
+   * The UNet as a score function: one σ per batch row. Each call first yields to the event loop: a wasm
+   * run settles in microtasks, so without it a worker would never see the message that aborts the run.
+   */
   get scoreFn(): ScoreFn {
-    return async (x, sigma) => (await this.unet.forward(x, sigma)).sample;
+    return async (x, sigma) => {
+      await yieldToEventLoop();
+      return (await this.unet.forward(x, sigma)).sample;
+    };
   }
 
   /** Generates images; the Node pipeline's `call({ sampler, numInferenceSteps, generator })`. */
@@ -158,6 +164,18 @@ export class WebScoreSdeVePipeline {
   async release(): Promise<void> {
     await this.unet.release();
   }
+}
+
+/** Resolves after pending tasks (messages, timers) have run: a macrotask turn, not a microtask. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    (port1 as unknown as { onmessage: () => void }).onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 function finish(result: SamplerResult): WebPipelineOutput {

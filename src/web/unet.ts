@@ -3,8 +3,8 @@
  * (shared `UNet2DCore`), run by onnxruntime-web.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import { UNet2DCore, type UNet2DCoreOptions, prepareUnetParams } from '../models/unet-2d/core.js';
 import { resolveUnetConfig } from '../models/unet-2d/config.js';
+import { prepareUnetParams, UNet2DCore, type UNet2DCoreOptions } from '../models/unet-2d/core.js';
 import { type WebExecutionProvider, WebOnnxSession } from '../onnx/session-web.js';
 import type { Tensor } from '../tensor.js';
 
