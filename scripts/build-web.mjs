@@ -4,7 +4,7 @@
 //   dist/web-demo/             the demo page (index.html, main.js, worker.js, ort/ runtime files)
 // Node built-ins reached only by file-system methods the browser never calls (fromPretrained, save*) are
 // replaced by stubs that throw a clear error; onnxruntime-node or sharp in the bundle is a build error.
-// Usage: node scripts/build-web.mjs [--out <dir>] [--quiet]
+// Usage: node scripts/build-web.mjs [--out <dir>] [--lib-only] [--quiet]
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,18 +56,27 @@ const common = {
   },
 };
 
-export async function buildWeb({ out = join(root, 'dist'), quiet = false } = {}) {
+export async function buildWeb({ out = join(root, 'dist'), quiet = false, libOnly = false } = {}) {
+  const lib = join(out, 'web/scoresde.web.js');
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(root, 'src/web/index.ts')],
+    outfile: lib,
+    external: ['onnxruntime-web'],
+  });
+  if (libOnly) {
+    if (!quiet) console.log(`built ${lib}`);
+    return { lib };
+  }
   const demo = join(out, 'web-demo');
   await rm(demo, { recursive: true, force: true });
   await esbuild.build({
     ...common,
-    entryPoints: [join(root, 'src/web/index.ts')],
-    outfile: join(out, 'web/scoresde.web.js'),
-    external: ['onnxruntime-web'],
-  });
-  await esbuild.build({
-    ...common,
-    entryPoints: { main: join(root, 'web/main.ts'), worker: join(root, 'web/worker.ts') },
+    entryPoints: {
+      main: join(root, 'web/main.ts'),
+      worker: join(root, 'web/worker.ts'),
+      bench: join(root, 'web/bench.ts'),
+    },
     outdir: demo,
     minify: true,
   });
@@ -77,12 +86,16 @@ export async function buildWeb({ out = join(root, 'dist'), quiet = false } = {})
   const ortDist = join(root, 'node_modules/onnxruntime-web/dist');
   await mkdir(join(demo, 'ort'), { recursive: true });
   for (const f of ORT_RUNTIME_FILES) await copyFile(join(ortDist, f), join(demo, 'ort', f));
-  if (!quiet) console.log(`built ${join(out, 'web/scoresde.web.js')} and ${demo}/`);
-  return { demo, lib: join(out, 'web/scoresde.web.js') };
+  if (!quiet) console.log(`built ${lib} and ${demo}/`);
+  return { demo, lib };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const i = args.indexOf('--out');
-  await buildWeb({ out: i >= 0 ? resolve(args[i + 1]) : undefined, quiet: args.includes('--quiet') });
+  await buildWeb({
+    out: i >= 0 ? resolve(args[i + 1]) : undefined,
+    quiet: args.includes('--quiet'),
+    libOnly: args.includes('--lib-only'),
+  });
 }

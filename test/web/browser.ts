@@ -72,9 +72,13 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Chromium> {
+/** `gpu`: leave the GPU process on and allow WebGPU (for the benchmark's adapter probe). */
+export async function launchChromium({ gpu = false } = {}): Promise<Chromium> {
+  const args = gpu
+    ? [...FLAGS.filter((f) => f !== '--disable-gpu'), '--enable-unsafe-webgpu', '--enable-features=Vulkan']
+    : FLAGS;
   // playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args, timeout: 60_000 });
   return {
     browser,
     newContext: () => browser.newContext({ viewport: { width: 1280, height: 900 } }),
