@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Serves the demo page (dist/web-demo, built by build-web.mjs) and model folders under /models/,
+// Serves the demo page (dist/web-demo, built by build-web.mjs) and model folders under /models/ (and, as a
+// stand-in Hub endpoint <origin>/hub, under /hub/<owner>/<name>/resolve/<revision>/<file>),
 // cross-origin isolated (COOP/COEP) so onnxruntime-web can use wasm threads. Local use only: it binds
 // to 127.0.0.1 and serves files from the given folders, nothing else.
 // Usage: node scripts/serve-web.mjs [--port 8080] [--models <dir>]...   (default models: models/, test/fixtures/models/)
@@ -54,9 +55,11 @@ export async function serveWeb({
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     res.setHeader('Cache-Control', 'no-store');
     let file = null;
-    if (path.startsWith('/models/')) {
+    const hub = path.match(/^\/hub\/[\w.-]+\/([\w.-]+)\/resolve\/[\w.-]+\/(.+)$/);
+    const modelPath = hub ? `${hub[1]}/${hub[2]}` : path.startsWith('/models/') ? path.slice(8) : null;
+    if (modelPath !== null) {
       for (const dir of modelDirs) {
-        if (!file && existsSync(dir)) file = await fileUnder(resolve(dir), path.slice('/models/'.length));
+        if (!file && existsSync(dir)) file = await fileUnder(resolve(dir), modelPath);
       }
     } else {
       file = await fileUnder(resolve(demoDir), path.slice(1));

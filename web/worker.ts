@@ -3,7 +3,7 @@
  * the main thread, posting a preview after every step. Cancel aborts between UNet calls.
  */
 import * as ort from 'onnxruntime-web';
-import { numpyToPil, toClampedNHWC } from '../src/pipelines/images.js';
+import { toClampedNHWC } from '../src/pipelines/images.js';
 import {
   type PipelineImage,
   type SamplerStep,
@@ -11,6 +11,7 @@ import {
   WebScoreSdeVePipeline,
   webGpuAvailable,
 } from '../src/web/index.js';
+import { toImages } from '../src/web/pipeline.js';
 import type { FromWorker, RgbaImage, ToWorker } from './protocol.js';
 
 declare const self: {
@@ -48,7 +49,7 @@ function rgba(images: PipelineImage[]): RgbaImage[] {
 
 function onStep(s: SamplerStep): void {
   // The noise-free estimate where the sampler has one: the image the final step will return.
-  const preview = rgba(numpyToPil(toClampedNHWC(s.sampleMean ?? s.sample)));
+  const preview = rgba(toImages(toClampedNHWC(s.sampleMean ?? s.sample)));
   post(
     { type: 'step', step: s.step, totalSteps: s.totalSteps, sigma: s.sigma, nfe: s.nfe, preview },
     preview.map((p) => p.data.buffer),

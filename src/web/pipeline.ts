@@ -19,7 +19,7 @@ import {
 } from '../samplers/registry.js';
 import type { SamplerCommon, SamplerResult, SamplerStep, ScoreFn } from '../samplers/types.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import type { FetchProgress } from './fetch-file.js';
 import { type LoadModelFilesOptions, loadModelFiles, type ModelSource } from './load.js';
 import { WebUNet2DModel } from './unet.js';
@@ -45,7 +45,7 @@ export interface WebGenerateOptions {
 }
 
 export interface WebInpaintOptions extends Omit<WebGenerateOptions, 'sampler'> {
-  /** The image (B or 1, 3, H, W) in [0, 1] at the model's size. */
+  /** The image (B or 1, 3, H, W) in [0, 1] at the model's size (a gray model uses its channel mean). */
   image: Tensor<'float32'>;
   /** What to repaint, as in diffusers: 1 (white) = generate, 0 (black) = keep; (1 or B, 1 or 3, H, W). */
   mask: Tensor<'float32'>;
@@ -125,14 +125,17 @@ export class WebScoreSdeVePipeline {
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`batchSize must be a positive integer, got ${batch}`);
     const [h, w] = this.sampleSize;
-    const settings = { ...this.samplerSettings(options.steps), shape: [batch, 3, h, w] };
+    // diffusers hard-codes 3 channels; the model's own count is the same for RGB and also serves gray models.
+    const c = this.unet.config.in_channels;
+    const settings = { ...this.samplerSettings(options.steps), shape: [batch, c, h, w] };
     return finish(await runSampler(sampler, this.scoreFn, settings, this.common(options)));
   }
 
   /** PC inpainting: keeps `image` where `mask` is 0 and generates the rest; the Node pipeline's `inpaint()`. */
   async inpaint(options: WebInpaintOptions): Promise<WebPipelineOutput> {
     const size = this.sampleSize;
-    const image = imageBatch(options.image, 'image', options.batchSize, size);
+    let image = imageBatch(options.image, 'image', options.batchSize, size);
+    if (this.unet.config.in_channels === 1 && image.dims[1] === 3) image = channelMean(image);
     const mask = keepMask(options.mask, image.dims[0], size);
     const settings = { ...this.samplerSettings(options.steps), image, mask };
     return finish(await inpaint(this.scoreFn, settings, this.common(options)));
@@ -180,5 +183,28 @@ function yieldToEventLoop(): Promise<void> {
 
 function finish(result: SamplerResult): WebPipelineOutput {
   const np = toClampedNHWC(result.sample);
-  return { sample: result.sample, np, images: numpyToPil(np), nfe: result.nfe };
+  return { sample: result.sample, np, images: toImages(np), nfe: result.nfe };
+}
+
+/** 8-bit RGB images of a clamped (B, H, W, 3 | 1) array (diffusers' numpy_to_pil; gray repeated to RGB). */
+export function toImages(np: Tensor<'float32'>): PipelineImage[] {
+  const [b, h, w, c] = np.dims;
+  if (c !== 1) return numpyToPil(np);
+  const rgb = new Float32Array(b * h * w * 3);
+  for (let i = 0; i < np.data.length; i++) rgb.fill(np.data[i], i * 3, i * 3 + 3);
+  return numpyToPil(new Tensor('float32', rgb, [b, h, w, 3]));
+}
+
+/** (B, 3, H, W) → (B, 1, H, W): the channel mean, for a gray model given an RGB image. */
+function channelMean(t: Tensor<'float32'>): Tensor<'float32'> {
+  const [b, c, h, w] = t.dims;
+  const plane = h * w;
+  const out = new Float32Array(b * plane);
+  for (let n = 0; n < b; n++)
+    for (let p = 0; p < plane; p++) {
+      let sum = 0;
+      for (let ch = 0; ch < c; ch++) sum += t.data[(n * c + ch) * plane + p];
+      out[n * plane + p] = Math.fround(sum / c);
+    }
+  return new Tensor('float32', out, [b, 1, h, w]);
 }

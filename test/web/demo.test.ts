@@ -72,9 +72,14 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   let server: DemoServer;
   let chromium: Chromium;
   let dir: string;
+  /** One page for the sampling tests: its worker keeps the compiled session between runs. */
+  let page: Page;
+  const errors: string[] = [];
   before(async () => {
     dir = await badModels();
     [server, chromium] = await Promise.all([startDemo([dir]), launchChromium()]);
+    page = await openDemo(await chromium.newContext(), server.url, errors);
+    assert.equal(await waitPhase(page, 'ready'), null);
   });
   after(async () => {
     await chromium?.close();
@@ -83,10 +88,6 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   });
 
   it('generates what the Node pipeline generates for the same seed, with a preview per step', async () => {
-    const context = await chromium.newContext();
-    const errors: string[] = [];
-    const page = await openDemo(context, server.url, errors);
-    assert.equal(await waitPhase(page, 'ready'), null);
     const pipe = await fixturePipeline('tiny-ncsnpp');
     try {
       for (const [sampler, steps, seed, batch] of [
@@ -130,13 +131,9 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       await pipe.release();
     }
     assert.deepEqual(errors.filter(notA404), []);
-    await context.close();
   });
 
   it('inpaints a brush-painted region like the Node inpaint for the same seed', async () => {
-    const context = await chromium.newContext();
-    const page = await openDemo(context, server.url);
-    assert.equal(await waitPhase(page, 'ready'), null);
     // Paint a stroke across the middle of the (gray) image.
     const box = (await page.locator('#inpaint-mask').boundingBox())!;
     await page.mouse.move(box.x + 40, box.y + 128);
@@ -173,13 +170,9 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     } finally {
       await pipe.release();
     }
-    await context.close();
   });
 
   it('keeps the page responsive while the worker samples, and cancels', async () => {
-    const context = await chromium.newContext();
-    const page = await openDemo(context, server.url);
-    assert.equal(await waitPhase(page, 'ready'), null);
     await setRun(page, { sampler: 'pc', steps: 200, seed: 0, batch: 1 });
     // A 20 ms timer on the page: if sampling ran on this thread, each UNet call would stall it.
     await page.evaluate(() => {
@@ -213,13 +206,13 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     await page.click('#generate');
     assert.equal(await waitPhase(page, 'ready', 30_000), null);
     assert.ok(await lastRun(page));
-    await context.close();
   });
 
   it('loads a second visit from Cache Storage, with no model request', async () => {
     const context = await chromium.newContext();
     const page = await openDemo(context, server.url);
     assert.equal(await waitPhase(page, 'ready'), null);
+    assert.match((await page.textContent('#model-info')) ?? '', /^32×32, 0\.83M parameters · wasm/);
     const first = server.requests.filter((p) => p.startsWith('/models/'));
     assert.ok(
       first.some((p) => p.endsWith('.safetensors')),
@@ -233,10 +226,25 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     await context.close();
   });
 
-  it('shows a clear message for a bad URL, a 404, a wrong file type and an unbuildable config', async () => {
-    const context = await chromium.newContext();
-    const page = await openDemo(context, server.url);
+  it('loads a model by Hub repo id over HTTP from a configurable endpoint', async () => {
+    const before = server.requests.length;
+    await page.selectOption('#source-kind', 'repo');
+    await page.fill('#model-repo', 'fixtures/tiny-ncsnpp');
+    await page.fill('#hub-endpoint', `${server.url}hub`);
+    await page.click('#load');
     assert.equal(await waitPhase(page, 'ready'), null);
+    const weights = server.requests.slice(before).filter((p) => p.endsWith('.safetensors'));
+    assert.deepEqual(weights, ['/hub/fixtures/tiny-ncsnpp/resolve/main/diffusion_pytorch_model.safetensors']);
+    await page.fill('#model-repo', 'fixtures/no-such-repo');
+    await page.click('#load');
+    assert.match(
+      (await waitPhase(page, 'ready')) ?? '',
+      /no-such-repo\/resolve\/main\/config\.json: HTTP 404/,
+    );
+    await page.selectOption('#source-kind', 'url');
+  });
+
+  it('shows a clear message for a bad URL, a 404, a wrong file type and an unbuildable config', async () => {
     const cases: [string, RegExp][] = [
       ['models/no-such-model/', /no-such-model\/config\.json: HTTP 404: no config\.json here/],
       ['http://127.0.0.1:9/model/', /could not be fetched/],
@@ -257,7 +265,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
         assert.equal(await page.isDisabled('#generate'), true, `${url}: Generate is enabled without a model`);
       }
     } finally {
-      await context.close();
+      await page.fill('#model-url', 'models/tiny-ncsnpp/');
     }
   });
 });
