@@ -9,10 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { randomStateDict, resolveUnetConfig, UNet2DModel } from '../../src/models/unet-2d/index.js';
 import { keepMask } from '../../src/pipelines/edit-inputs.js';
 import { numpyToPil, toClampedNHWC } from '../../src/pipelines/images.js';
+import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
 import { inpaint, runSampler } from '../../src/samplers/registry.js';
+import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import { Tensor } from '../../src/tensor.js';
 import { fixturePath, fixturePipeline } from '../pipelines/helpers.js';
 import {
@@ -76,7 +79,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   let page: Page;
   const errors: string[] = [];
   before(async () => {
-    dir = await badModels();
+    dir = await testModels();
     [server, chromium] = await Promise.all([startDemo([dir]), launchChromium()]);
     page = await openDemo(await chromium.newContext(), server.url, errors);
     assert.equal(await waitPhase(page, 'ready'), null);
@@ -208,6 +211,32 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     assert.ok(await lastRun(page));
   });
 
+  it('loads a gray 28×28 model in the pipeline layout and matches Node on it', async () => {
+    await page.fill('#model-url', 'models/gray-28/');
+    await page.click('#load');
+    assert.equal(await waitPhase(page, 'ready'), null);
+    assert.match((await page.textContent('#model-info')) ?? '', /^28×28/);
+    await setRun(page, { sampler: 'heun', steps: 2, seed: 11, batch: 2 });
+    await page.click('#generate');
+    assert.equal(await waitPhase(page, 'ready', 60_000), null);
+    const web = await lastRun(page);
+    assert.ok(web);
+    assert.deepEqual(web.npDims, [2, 28, 28, 1]);
+    const pipe = await ScoreSdeVePipeline.fromPretrained(join(dir, 'gray-28'));
+    try {
+      assert.equal(pipe.scheduler.config.sigma_max, 50);
+      const node = await runSampler(
+        'heun',
+        pipe.scoreFn,
+        { ...schedulerSettings(pipe), shape: [2, 1, 28, 28], steps: 2 },
+        { generator: new Generator().manualSeed(11) },
+      );
+      assertClose(web.sample, node.sample.data, 'gray-28 heun');
+    } finally {
+      await pipe.release();
+    }
+  });
+
   it('loads a second visit from Cache Storage, with no model request', async () => {
     const context = await chromium.newContext();
     const page = await openDemo(context, server.url);
@@ -270,8 +299,11 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   });
 });
 
-/** Broken model folders, served under /models/ beside the fixtures. */
-async function badModels(): Promise<string> {
+/**
+ * Model folders served under /models/ beside the fixtures: broken ones, and gray-28, a random-weight
+ * 1×28×28 model saved in the diffusers pipeline layout (unet/, scheduler/) with a non-default scheduler.
+ */
+async function testModels(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'scoresde-web-bad-'));
   const tiny = fixturePath('models/tiny-ncsnpp');
   const config = JSON.parse(await readFile(join(tiny, 'config.json'), 'utf8'));
@@ -293,6 +325,14 @@ async function badModels(): Promise<string> {
     'diffusion_pytorch_model.safetensors': null,
   });
   await folder('bin-only', { 'config.json': JSON.stringify(config) });
+  const ddpm = JSON.parse(await readFile(fixturePath('models/tiny-ddpm/config.json'), 'utf8'));
+  const grayConfig = { ...ddpm, in_channels: 1, out_channels: 1, sample_size: 28 };
+  const unet = UNet2DModel.fromConfig(grayConfig, randomStateDict(resolveUnetConfig(grayConfig), 3));
+  const gray = new ScoreSdeVePipeline({
+    unet,
+    scheduler: new ScoreSdeVeScheduler({ sigmaMax: 50, snr: 0.1 }),
+  });
+  await gray.savePretrained(join(dir, 'gray-28'));
   return dir;
 }
 
