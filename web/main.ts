@@ -89,7 +89,11 @@ function setBar(id: string, fraction: number): void {
 function showError(message: string | null): void {
   demo.error = message;
   errorBox.hidden = message === null;
-  errorBox.textContent = message ?? '';
+  // Long key lists (a weights / config mismatch) are cut per line; the full text is in demo.error.
+  errorBox.textContent = (message ?? '')
+    .split('\n')
+    .map((line) => (line.length > 240 ? `${line.slice(0, 240)}…` : line))
+    .join('\n');
 }
 
 function setPhase(phase: DemoState['phase']): void {

@@ -279,7 +279,11 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       ['http://127.0.0.1:9/model/', /could not be fetched/],
       [`models/html-config/`, /html-config\/config\.json: not a JSON config file \(got an HTML page/],
       [`models/html-weights/`, /diffusion_pytorch_model\.safetensors: invalid safetensors file/],
-      [`models/bad-config/`, /bad-config\/.*(cannot be built|tensor|missing|unexpected)/],
+      [`models/bad-config/`, /bad-config\/config\.json: the model cannot be built: .*block_out_channels/],
+      [
+        `models/wrong-weights/`,
+        /wrong-weights\/diffusion_pytorch_model\.safetensors: state dict does not match the UNet2DModel config/,
+      ],
       [`models/bin-only/`, /safetensors: not found \(the browser build reads \.safetensors weights only\)/],
     ];
     try {
@@ -290,7 +294,9 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
         assert.ok(error, `${url}: no error shown`);
         assert.match(error, message);
         assert.equal(await page.isVisible('#error'), true);
-        assert.match((await page.textContent('#error')) ?? '', message);
+        const shown = (await page.textContent('#error')) ?? '';
+        assert.match(shown, message);
+        assert.ok(shown.length < 1000, `${url}: ${shown.length} characters shown`);
         assert.equal(await page.isDisabled('#generate'), true, `${url}: Generate is enabled without a model`);
       }
     } finally {
@@ -325,6 +331,10 @@ async function testModels(): Promise<string> {
     'diffusion_pytorch_model.safetensors': null,
   });
   await folder('bin-only', { 'config.json': JSON.stringify(config) });
+  await folder('wrong-weights', {
+    'config.json': await readFile(fixturePath('models/tiny-ddpm/config.json'), 'utf8'),
+    'diffusion_pytorch_model.safetensors': null,
+  });
   const ddpm = JSON.parse(await readFile(fixturePath('models/tiny-ddpm/config.json'), 'utf8'));
   const grayConfig = { ...ddpm, in_channels: 1, out_channels: 1, sample_size: 28 };
   const unet = UNet2DModel.fromConfig(grayConfig, randomStateDict(resolveUnetConfig(grayConfig), 3));
