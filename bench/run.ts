@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | web | samplers); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | web | samplers | data); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +30,11 @@ const sections: Section[] = [
     name: 'samplers',
     title: 'Sampler quality against network calls',
     run: async () => (await import('./samplers-quality.js')).runSamplerBench(),
+  },
+  {
+    name: 'data',
+    title: 'Training data loading',
+    run: async () => (await import('./data.js')).runDataBench(),
   },
 ];
 

@@ -1,5 +1,6 @@
 /** scoresde: score-based generative modelling (Score SDE, VE) in TypeScript. */
 
+export * from './data/index.js';
 export * from './errors.js';
 export * from './io/index.js';
 export * from './models/unet-2d/index.js';

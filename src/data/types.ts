@@ -14,6 +14,10 @@ export interface ImageDataset {
   readonly width: number;
   /** Class labels when the format has them (IDX label files), else undefined. */
   readonly labels?: Uint8Array;
+  /** Class names indexed by label, when they are known (an image folder's class subfolders). */
+  readonly classes?: readonly string[];
+  /** Files skipped as unreadable when opened with `skipUnreadable` (0 or undefined otherwise). */
+  readonly skipped?: number;
   /**
    * Writes image `index` as (C, H, W) float32 in [0, 1] into `out` starting at `offset`.
    * Values are k/255 for 8-bit sources, so the 8-bit value is recoverable as round(v·255).

@@ -1,0 +1,81 @@
+/** Shared helpers of the data tests: temporary folders, images written with sharp, hand-made PNGs. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { deflateSync } from 'node:zlib';
+import sharp, { type Sharp } from 'sharp';
+import { crc32 } from '../../src/io/crc32.js';
+
+/** A fresh temporary folder, removed when the test file ends. */
+export function tempDir(prefix = 'scoresde-data-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Deterministic pseudo-random bytes (an LCG). */
+export function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+/** Interleaved (h, w, c) uint8 pixels. */
+export interface Pixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/** sharp for raw pixels (1 channel is grey, 3 sRGB, 4 sRGB + alpha). */
+export function fromPixels(p: Pixels): Sharp {
+  return sharp(p.data, { raw: { width: p.width, height: p.height, channels: p.channels } });
+}
+
+/** Writes `p` as a lossless PNG. */
+export async function writePng(file: string, p: Pixels): Promise<void> {
+  await fromPixels(p).png().toFile(file);
+}
+
+/** Pixel (x, y, c) of interleaved pixels. */
+export const px = (p: Pixels, x: number, y: number, c: number) => p.data[(y * p.width + x) * p.channels + c];
+
+/** Value (c, y, x) of a (C, H, W) float image, as its 8-bit value. */
+export const at = (out: Float32Array, H: number, W: number, c: number, y: number, x: number) =>
+  Math.round(out[(c * H + y) * W + x] * 255);
+
+function chunk(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, body.length);
+  out.set(Buffer.from(type, 'latin1'), 4);
+  out.set(body, 8);
+  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
+  return out;
+}
+
+/**
+ * A valid-looking 8-bit grey PNG declaring width x height whose IDAT holds only a few compressed rows: a
+ * decompression bomb in a few hundred bytes (decoding it fully would need width·height bytes).
+ */
+export function pngBomb(width: number, height: number, rows = 4): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const dv = new DataView(ihdr.buffer);
+  dv.setUint32(0, width);
+  dv.setUint32(4, height);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  const idat = deflateSync(new Uint8Array(rows * (width + 1)));
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', new Uint8Array(0)),
+  ];
+  return Buffer.concat(parts);
+}
