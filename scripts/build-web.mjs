@@ -12,8 +12,16 @@ import * as esbuild from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The onnxruntime-web runtime the default `onnxruntime-web` import loads (wasm SIMD + threads, WebGPU). */
-export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+/**
+ * The onnxruntime-web runtimes the demo loads: `onnxruntime-web/wasm` (wasm SIMD + threads) and, for WebGPU,
+ * the default `onnxruntime-web` build (JSEP: wasm + WebGPU).
+ */
+export const ORT_RUNTIME_FILES = [
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+  'ort-wasm-simd-threaded.jsep.mjs',
+  'ort-wasm-simd-threaded.jsep.wasm',
+];
 
 /** Every node:* import becomes a module whose exports throw "<name> is not available in a browser". */
 const nodeStubs = {

@@ -2,7 +2,7 @@
  * Times UNet2DModel forwards on onnxruntime-web (bench/web.ts opens this page in headless Chromium).
  * Query: ?model=<folder url>&batch=1&threads=1&ep=wasm|webgpu&runs=20. Result in globalThis.benchResult.
  */
-import * as ort from 'onnxruntime-web';
+import * as ortWasm from 'onnxruntime-web/wasm';
 import {
   Generator,
   randnTensor,
@@ -30,6 +30,8 @@ async function main(): Promise<BenchResult> {
   const threads = Number(q.get('threads') ?? 1);
   const batch = Number(q.get('batch') ?? 1);
   const runs = Number(q.get('runs') ?? 20);
+  // As the demo: the wasm-only build for wasm, the full build (wasm + WebGPU) for WebGPU.
+  const ort = ep === 'webgpu' ? ((await import('onnxruntime-web')) as typeof ortWasm) : ortWasm;
   ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
   ort.env.wasm.numThreads = threads;
   const webgpuAdapter = await webGpuAvailable();

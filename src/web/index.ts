@@ -3,7 +3,7 @@
  * threads when cross-origin isolated, WebGPU where an adapter exists), with weights fetched over HTTP
  * (a folder URL or a Hub repo id) and kept in Cache Storage. Pass the onnxruntime-web module you load:
  *
- *   import * as ort from 'onnxruntime-web';
+ *   import * as ort from 'onnxruntime-web/wasm'; // or 'onnxruntime-web' (wasm + WebGPU, twice the size)
  *   const pipe = await WebScoreSdeVePipeline.fromPretrained({ url: '/models/tiny-ncsnpp/' }, { ort });
  *   const { images } = await pipe.generate({ sampler: 'pc', steps: 50, seed: 0 });
  */
