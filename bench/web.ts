@@ -72,14 +72,15 @@ export async function runWebBench(): Promise<string> {
       const native = await nodeMs(model, batch);
       const wasm1 = await browserRun(`model=models/${model}/&batch=${batch}&threads=1`);
       const wasmN = await browserRun(`model=models/${model}/&batch=${batch}&threads=${cores}`);
+      const full1 = await browserRun(`model=models/${model}/&batch=${batch}&threads=1&build=full`);
       adapter ||= wasm1.webgpuAdapter;
-      for (const r of [wasm1, wasmN]) if (r.error) throw new Error(`browser bench: ${r.error}`);
+      for (const r of [wasm1, wasmN, full1]) if (r.error) throw new Error(`browser bench: ${r.error}`);
       const n = median(native);
       const nMin = Math.min(...native);
       const cell = (r: BenchResult) =>
         `${fmt(median(r.ms))} (${fmt(Math.min(...r.ms))}) | ${(median(r.ms) / n).toFixed(1)}× (${(Math.min(...r.ms) / nMin).toFixed(1)}×)`;
       rows.push(
-        `| ${model} | ${batch} | ${fmt(n)} (${fmt(Math.min(...native))}) | ${cell(wasm1)} | ${cell(wasmN)} | ${fmt(wasm1.firstMs)} |`,
+        `| ${model} | ${batch} | ${fmt(n)} (${fmt(Math.min(...native))}) | ${cell(wasm1)} | ${cell(wasmN)} | ${fmt(wasm1.firstMs)} | ${cell(full1)} | ${fmt(full1.firstMs)} |`,
       );
       if (wasm1.webgpuAdapter) {
         const gpu = await browserRun(`model=models/${model}/&batch=${batch}&ep=webgpu`);
@@ -99,9 +100,11 @@ export async function runWebBench(): Promise<string> {
     `against onnxruntime-node (all cores) on the same machine. ms per UNet forward: median (min) of ${RUNS} after 3 warm-up calls;`,
     '÷ native: wasm ÷ native of the medians (of the minima, the better estimate when the machine is shared and loaded).',
     '"first call" is the first forward in the page: graph build, wasm compile of the session and one run.',
+    'The wasm columns use the wasm-only build (`onnxruntime-web/wasm`, as the demo does); "full build" is the default',
+    '`onnxruntime-web` import (wasm + WebGPU, a runtime twice the size) running the same wasm kernels, 1 thread.',
     '',
-    `| model | batch | Node native ms | wasm 1 thread ms | ÷ native | wasm ${cores} threads ms | ÷ native | first call ms |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| model | batch | Node native ms | wasm 1 thread ms | ÷ native | wasm ${cores} threads ms | ÷ native | first call ms | full build 1 thread ms | ÷ native | its first call ms |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     adapter

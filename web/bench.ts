@@ -1,6 +1,7 @@
 /**
  * Times UNet2DModel forwards on onnxruntime-web (bench/web.ts opens this page in headless Chromium).
- * Query: ?model=<folder url>&batch=1&threads=1&ep=wasm|webgpu&runs=20. Result in globalThis.benchResult.
+ * Query: ?model=<folder url>&batch=1&threads=1&ep=wasm|webgpu&build=wasm|full&runs=20 (build: the
+ * onnxruntime-web build for ep=wasm; WebGPU always uses the full one). Result in globalThis.benchResult.
  */
 import * as ortWasm from 'onnxruntime-web/wasm';
 import {
@@ -31,7 +32,8 @@ async function main(): Promise<BenchResult> {
   const batch = Number(q.get('batch') ?? 1);
   const runs = Number(q.get('runs') ?? 20);
   // As the demo: the wasm-only build for wasm, the full build (wasm + WebGPU) for WebGPU.
-  const ort = ep === 'webgpu' ? ((await import('onnxruntime-web')) as typeof ortWasm) : ortWasm;
+  const full = ep === 'webgpu' || q.get('build') === 'full';
+  const ort = full ? ((await import('onnxruntime-web')) as typeof ortWasm) : ortWasm;
   ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
   ort.env.wasm.numThreads = threads;
   const webgpuAdapter = await webGpuAvailable();
