@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | web | samplers | data); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | web | train | train-step | samplers | data | evaluate); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,6 +27,16 @@ const sections: Section[] = [
     run: async () => (await import('./web.js')).runWebBench(),
   },
   {
+    name: 'train',
+    title: 'Training step (DSM forward + backward)',
+    run: async () => (await import('./train.js')).runTrainBench(),
+  },
+  {
+    name: 'train-step',
+    title: 'Training loop step (graph + host clip, Adam, EMA)',
+    run: async () => (await import('./train-step.js')).runTrainStepBench(),
+  },
+  {
     name: 'samplers',
     title: 'Sampler quality against network calls',
     run: async () => (await import('./samplers-quality.js')).runSamplerBench(),
@@ -35,6 +45,11 @@ const sections: Section[] = [
     name: 'data',
     title: 'Training data loading',
     run: async () => (await import('./data.js')).runDataBench(),
+  },
+  {
+    name: 'evaluate',
+    title: 'Fashion-MNIST: Fréchet distance against network calls',
+    run: async () => (await import('./evaluate.js')).runEvaluateBench(),
   },
 ];
 

@@ -15,3 +15,8 @@ export class FileFormatError extends Error {
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** A computation produced NaN or ±Infinity where a finite value is needed (e.g. a score network's output). */
+export class NumericalError extends Error {
+  override name = 'NumericalError';
+}

@@ -2,6 +2,7 @@
 
 export * from './data/index.js';
 export * from './errors.js';
+export * from './evaluation/index.js';
 export * from './io/index.js';
 export * from './models/unet-2d/index.js';
 export * from './onnx/index.js';
@@ -10,3 +11,4 @@ export * from './random/index.js';
 export * from './samplers/index.js';
 export * from './schedulers/index.js';
 export * from './tensor.js';
+export * from './training/index.js';

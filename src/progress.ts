@@ -30,6 +30,14 @@ export interface ProgressState {
   unitDivisor?: number;
   /** Whole line width; the bar takes what the text leaves (tqdm `ncols`). Without it the bar is 10 wide. */
   width?: number;
+  /** Units done before the bar started (tqdm `initial`): counted in n, not in the rate. */
+  initial?: number;
+  /** Text after the rate (tqdm `postfix`, e.g. `loss=0.123`). */
+  postfix?: string;
+  /** Units per second to show (tqdm's smoothed rate); default (n − initial) / elapsedS. */
+  rate?: number;
+  /** The total is an estimate: shown as `~total`, and the time left as `~MM:SS`. */
+  approximate?: boolean;
 }
 
 const BAR_CHARS = ' ▏▎▍▌▋▊▉█';
@@ -79,7 +87,10 @@ const fixed5 = (v: number) => v.toFixed(2).padStart(5);
 export function formatProgress(state: ProgressState): string {
   const { n, total, elapsedS, desc, unit = 'it', unitScale = false, unitDivisor = 1000 } = state;
   const count = (v: number) => (unitScale ? formatSizeOf(v, '', unitDivisor) : String(v));
-  const rate = elapsedS > 0 && n > 0 ? n / elapsedS : undefined;
+  const done = n - (state.initial ?? 0);
+  const average = elapsedS > 0 && done > 0 ? done / elapsedS : undefined;
+  const rate = state.rate !== undefined && state.rate > 0 ? state.rate : average;
+  const postfix = state.postfix ? `, ${state.postfix}` : '';
   let rateText: string;
   if (rate === undefined) rateText = `?${unit}/s`;
   else if (unitScale) rateText = `${formatSizeOf(rate, '', unitDivisor)}${unit}/s`;
@@ -88,18 +99,22 @@ export function formatProgress(state: ProgressState): string {
   const prefix = desc ? `${desc}: ` : '';
   const elapsed = formatInterval(elapsedS);
 
-  if (total === undefined || !(total > 0)) return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}]`;
+  if (total === undefined || !(total > 0))
+    return `${prefix}${count(n)}${unit} [${elapsed}, ${rateText}${postfix}]`;
 
-  const remaining = rate === undefined ? '?' : formatInterval((total - n) / rate);
-  const fraction = n / total;
+  const about = state.approximate ? '~' : '';
+  const remaining = rate === undefined ? '?' : about + formatInterval(Math.max(total - n, 0) / rate);
+  const fraction = Math.min(n / total, 1);
   const left = `${prefix}${(fraction * 100).toFixed(0).padStart(3)}%|`;
-  const right = `| ${count(n)}/${count(total)} [${elapsed}<${remaining}, ${rateText}]`;
+  const right = `| ${count(n)}/${about}${count(total)} [${elapsed}<${remaining}, ${rateText}${postfix}]`;
   const barWidth = state.width === undefined ? 10 : Math.max(state.width - left.length - right.length, 1);
   return left + formatBar(fraction, barWidth) + right;
 }
 
 export interface ProgressBarOptions {
   total?: number;
+  /** Units already done when the bar starts (tqdm `initial`, e.g. a resumed run). */
+  initial?: number;
   desc?: string;
   unit?: string;
   unitScale?: boolean;
@@ -112,15 +127,38 @@ export interface ProgressBarOptions {
   minIntervalMs?: number;
   /** Millisecond clock, replaceable in tests. */
   now?: () => number;
+  /** tqdm `smoothing`: weight of the latest rate in its moving average (default 0.3; 0 = average since start). */
+  smoothing?: number;
+  /** The total is an estimate (shown as `~total`). */
+  approximate?: boolean;
 }
+
+/** tqdm's EMA: exponential moving average with bias correction for its first values. */
+class Ema {
+  private last = 0;
+  private calls = 0;
+  constructor(private readonly alpha: number) {}
+  add(x: number): void {
+    this.last = this.alpha * x + (1 - this.alpha) * this.last;
+    this.calls++;
+  }
+  get value(): number {
+    return this.calls === 0 ? 0 : this.last / (1 - (1 - this.alpha) ** this.calls);
+  }
+}
+
+/** Bars drawn in place on a terminal right now, so that messages can be printed above them. */
+const liveBars = new Set<ProgressBar>();
 
 /** A live bar: call `update()` per unit and `close()` at the end (it then prints the final line). */
 export class ProgressBar {
   n = 0;
   /** May change while running (an adaptive sampler's estimate). */
   total?: number;
+  /** Text shown after the rate (tqdm `set_postfix_str`); drawn at the next redraw. */
+  postfix?: string;
   private readonly options: ProgressBarOptions;
-  private readonly stream: ProgressStream;
+  readonly stream: ProgressStream;
   private readonly now: () => number;
   private readonly startMs: number;
   private readonly isTTY: boolean;
@@ -129,16 +167,38 @@ export class ProgressBar {
   private lastLength = 0;
   private lastDrawnN = -1;
   private closed = false;
+  /** For the smoothed rate: n and time at the last redraw caused by update() (tqdm last_print_n/_t). */
+  private lastPrintN = 0;
+  private lastPrintMs: number;
+  private readonly emaDn: Ema;
+  private readonly emaDt: Ema;
 
   constructor(options: ProgressBarOptions = {}) {
     this.options = options;
     this.total = options.total;
+    this.n = options.initial ?? 0;
     this.stream = options.stream ?? process.stderr;
     this.now = options.now ?? (() => performance.now());
     this.startMs = this.now();
     this.isTTY = this.stream.isTTY === true;
     this.minIntervalMs = options.minIntervalMs ?? (this.isTTY ? 100 : 10_000);
+    this.lastPrintMs = this.startMs;
+    this.lastPrintN = this.n;
+    this.emaDn = new Ema(options.smoothing ?? 0.3);
+    this.emaDt = new Ema(options.smoothing ?? 0.3);
+    if (this.isTTY && !options.disable) liveBars.add(this);
     if (this.isTTY) this.draw();
+  }
+
+  /**
+   * Prints `text` (a line, or lines) on `stream` above the bars drawn there, then redraws them (tqdm.write):
+   * a warning in mid-run leaves neither a stale bar line nor text wrapped into the bar.
+   */
+  static write(text: string, stream: ProgressStream = process.stderr): void {
+    const bars = [...liveBars].filter((b) => b.stream === stream);
+    for (const b of bars) b.clearLine();
+    stream.write(text.endsWith('\n') ? text : `${text}\n`);
+    for (const b of bars) b.draw();
   }
 
   /** Seconds since the bar started. */
@@ -149,7 +209,31 @@ export class ProgressBar {
   /** Advances by `k` units and redraws if the last redraw is old enough. */
   update(k = 1): void {
     this.n += k;
-    if (this.now() - this.lastDrawMs >= this.minIntervalMs) this.draw();
+    const now = this.now();
+    if (now - this.lastDrawMs < this.minIntervalMs) return;
+    // tqdm: the rate is an EMA of the rates between redraws, so a slow first step (building the session)
+    // does not inflate the time left for long.
+    const dn = this.n - this.lastPrintN;
+    const dt = (now - this.lastPrintMs) / 1000;
+    if (this.smoothing > 0 && dn > 0 && dt > 0) {
+      this.emaDn.add(dn);
+      this.emaDt.add(dt);
+    }
+    this.lastPrintN = this.n;
+    this.lastPrintMs = now;
+    this.draw();
+  }
+
+  private get smoothing(): number {
+    return this.options.smoothing ?? 0.3;
+  }
+
+  /** Units per second: the smoothed rate once there is one, else the average since the start. */
+  get rate(): number | undefined {
+    const dt = this.emaDt.value;
+    if (this.smoothing > 0 && dt > 0) return this.emaDn.value / dt;
+    const done = this.n - (this.options.initial ?? 0);
+    return this.elapsedS > 0 && done > 0 ? done / this.elapsedS : undefined;
   }
 
   /** The line as it would be drawn now. */
@@ -164,6 +248,10 @@ export class ProgressBar {
       unitScale: o.unitScale,
       unitDivisor: o.unitDivisor,
       width: this.isTTY ? this.stream.columns : undefined,
+      initial: o.initial,
+      postfix: this.postfix,
+      rate: this.rate,
+      approximate: o.approximate,
     });
   }
 
@@ -180,6 +268,13 @@ export class ProgressBar {
       }
     }
     this.closed = true;
+    liveBars.delete(this);
+  }
+
+  /** Blanks the bar's line on a terminal (before a message is printed over it). */
+  private clearLine(): void {
+    if (this.lastLength > 0) this.stream.write(`\r${' '.repeat(this.lastLength)}\r`);
+    this.lastLength = 0;
   }
 
   private draw(): void {

@@ -7,6 +7,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A failure the user must fix (missing model, no network, bad file): printed without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Where a command writes; replaceable in tests. */
@@ -17,6 +22,58 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
+/** `--seed -1`: node's parseArgs takes "-1" for a flag, so join a negative number to its flag: `--seed=-1`. */
+function joinNegativeNumbers(argv: readonly string[], options: OptionSpec): string[] {
+  /** The long name of a flag that takes a value, or undefined. */
+  const valueFlag = (token: string): string | undefined => {
+    if (token.startsWith('--'))
+      return options[token.slice(2)]?.type === 'string' ? token.slice(2) : undefined;
+    if (!/^-[^-]$/.test(token)) return undefined;
+    return Object.entries(options).find(([, o]) => o.short === token[1] && o.type === 'string')?.[0];
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    const flag = valueFlag(argv[i]);
+    if (next !== undefined && flag !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${flag}=${next}`);
+      i++;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
+/** Edit distance with adjacent transpositions (optimal string alignment): `modle` is 1 from `model`. */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The known flag nearest to `unknown` (`--modle` → `--model`), if one is close enough to be a typo. */
+export function nearestFlag(unknown: string, options: OptionSpec): string | undefined {
+  const name = unknown.replace(/^-+/, '').split('=')[0];
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const flag of Object.keys(options)) {
+    const d = editDistance(name, flag);
+    if (d < bestDistance) [best, bestDistance] = [flag, d];
+  }
+  const allowed = name.length >= 5 ? 2 : 1;
+  return best !== undefined && bestDistance <= allowed ? `--${best}` : undefined;
+}
+
 /** Parses `argv` strictly (unknown flags and stray positionals are errors) against `options`. */
 export function parseCommandArgs(
   command: string,
@@ -25,11 +82,18 @@ export function parseCommandArgs(
   allowPositionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals });
+    const args = joinNegativeNumbers(argv, options);
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
+    const err = e as Error & { code?: string };
     // parseArgs' messages already name the flag; drop its advice about '--' which does not apply here.
-    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    let message = err.message.replace(/\. To specify a positional argument.*$/s, '');
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'(-[^']*)'/.exec(err.message)?.[1];
+      const near = flag === undefined ? undefined : nearestFlag(flag, options);
+      if (near !== undefined) message += `; did you mean ${near}?`;
+    }
     throw new UsageError(`${command}: ${message}`);
   }
 }
@@ -41,20 +105,38 @@ export function requireString(values: Record<string, unknown>, name: string, com
   return v;
 }
 
-/** An integer flag ≥ `min`, or `fallback` when absent. */
+/** An integer flag in [`min`, `max`], or `fallback` when absent. */
 export function intOption(
   values: Record<string, unknown>,
   name: string,
   fallback: number,
   min: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   const v = values[name];
   if (v === undefined) return fallback;
   const text = String(v).trim();
   if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`--${name} must be an integer, got "${v}"`);
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${v}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got ${v}`);
+  }
+  return n;
+}
+
+/** The largest seed: torch and Generator.manualSeed take seeds up to 2^64 − 1. */
+export const MAX_SEED = 2n ** 64n - 1n;
+
+/** `--seed`: an integer in [0, 2^64 − 1] (BigInt, as torch.Generator().manual_seed takes). */
+export function seedOption(values: Record<string, unknown>, name = 'seed'): bigint {
+  const v = values[name];
+  if (v === undefined) return 0n;
+  const text = String(v).trim();
+  if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`--${name} must be an integer, got "${v}"`);
+  const n = BigInt(text);
+  if (n < 0n || n > MAX_SEED)
+    throw new UsageError(`--${name} must be an integer from 0 to 2^64 − 1, got ${v}`);
   return n;
 }
 
@@ -88,10 +170,14 @@ export const MODEL_OPTIONS = {
 } satisfies OptionSpec;
 
 export const MODEL_OPTIONS_HELP = `Model options:
-  -m, --model <id|dir>     Hub repo id (e.g. google/ncsnpp-celebahq-256) or a local folder (required)
-      --device <cpu|cuda>  onnxruntime execution provider (default cpu; cuda needs onnxruntime-node's CUDA build)
-      --cache-dir <dir>    Hub cache (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)
+  -m, --model <id|dir>     Hub repo id (e.g. google/ncsnpp-celebahq-256) or a
+                           local folder (required)
+      --device <cpu|cuda>  onnxruntime execution provider (default cpu; cuda
+                           needs onnxruntime-node's CUDA build)
+      --cache-dir <dir>    Hub cache (default $HF_HUB_CACHE, else $HF_HOME/hub,
+                           else ~/.cache/huggingface/hub)
       --revision <rev>     branch, tag or commit on the Hub (default main)
       --variant <name>     weights variant, e.g. fp16
-      --local-files-only   use the cache only, never the network (also: HF_HUB_OFFLINE=1)
+      --local-files-only   use the cache only, never the network
+                           (also: HF_HUB_OFFLINE=1)
   -h, --help               show this help`;

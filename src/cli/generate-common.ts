@@ -1,161 +1,233 @@
-/** What `sample`, `inpaint` and `colorize` share: sampling flags, scheduler overrides and PNG output. */
-import { join, resolve } from 'node:path';
-import { gridShape, makeImageGrid, type PipelineImage, ScoreSdeVePipeline } from '../pipelines/index.js';
-import { PC_CORRECTORS, PC_PREDICTORS, type SamplerOptions } from '../samplers/index.js';
+/** What `sample`, `inpaint` and `colorize` share: sampling flags, scheduler overrides, bounds and help. */
+import { totalmem } from 'node:os';
+import { ScoreSdeVePipeline } from '../pipelines/index.js';
+import {
+  SAMPLER_OPTION_TABLE,
+  type SamplerName,
+  type SamplerOptionInfo,
+  type SamplerOptionName,
+  type SamplerOptions,
+} from '../samplers/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
-import { type CliIO, intOption, positiveNumberOption, UsageError } from './args.js';
+import { CliError, intOption, positiveNumberOption, seedOption, UsageError } from './args.js';
 
-export const SAMPLING_OPTIONS = {
-  steps: { type: 'string' },
+/** Most steps accepted: 100,000 is 50× diffusers' 2000 and days per image on a CPU. */
+export const MAX_STEPS = 100_000;
+/** Most images per network batch accepted before the memory estimate (see checkBatchFits). */
+export const MAX_BATCH_SIZE = 65_536;
+/** Most corrector steps per step. */
+const MAX_CORRECTOR_STEPS = 100;
+
+/** Sampler flags, from the one table (SAMPLER_OPTION_TABLE): flag → option. */
+const SAMPLER_FLAGS: readonly [string, SamplerOptionName, SamplerOptionInfo][] = (
+  Object.entries(SAMPLER_OPTION_TABLE) as [SamplerOptionName, SamplerOptionInfo][]
+)
+  .filter(([, info]) => info.cli !== undefined)
+  .map(([name, info]) => [info.cli!.flag, name, info]);
+
+export const SAMPLER_FLAG_OPTIONS = Object.fromEntries(
+  SAMPLER_FLAGS.map(([flag]) => [flag, { type: 'string' as const }]),
+) as Record<string, { type: 'string' }>;
+
+/** Flags every generating command has besides the sampler flags. */
+export const OUTPUT_OPTIONS = {
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
   prefix: { type: 'string' },
-  snr: { type: 'string' },
-  'sigma-max': { type: 'string' },
-  'corrector-steps': { type: 'string' },
+  force: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
-  predictor: { type: 'string' },
-  corrector: { type: 'string' },
 } as const;
 
-export function samplingOptionsHelp(defaultPrefix: string, defaultSteps: string): string {
-  return `Sampling options:
-      --steps <n>          predictor steps, diffusers num_inference_steps (default ${defaultSteps})
-      --batch-size <n>     images per run (default 1)
-      --seed <n>           random seed (default 0); one torch.Generator().manual_seed(seed) for the batch
-      --out <dir>          output folder (default .): <prefix>-<seed>-<i>.png, plus <prefix>-<seed>-grid.png for a batch
-      --prefix <name>      file name prefix (default ${defaultPrefix})
-      --snr <x>            corrector signal-to-noise ratio (overrides the scheduler config)
-      --sigma-max <x>      largest noise level σ_max (overrides the scheduler config)
-      --corrector-steps <n>  corrector steps per step, diffusers correct_steps (overrides the scheduler config)
-      --predictor <name>   PC predictor: ${PC_PREDICTORS.join(' | ')} (default reverse-diffusion)
-      --corrector <name>   PC corrector: ${PC_CORRECTORS.join(' | ')} (default langevin)
-  -q, --quiet              no progress bar`;
+/** Who reads an option, for help texts: "pc", "heun, dpmpp-2m", or "" for every sampler. */
+function owners(info: SamplerOptionInfo, samplers: readonly SamplerName[]): string {
+  const mine = info.samplers.filter((s) => samplers.includes(s));
+  return mine.length === samplers.length ? '' : `${mine.join(', ')}: `;
 }
 
-/** Flags that tune one sampler, and the samplers they belong to. */
-export const SAMPLER_TUNING_OPTIONS = {
-  rho: { type: 'string' },
-  churn: { type: 'string' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-} as const;
+/**
+ * Help lines for the sampler flags the given samplers read (each ≤ 80 columns), with each sampler's default
+ * where it has one; `samplers` = ['pc'] for inpaint / colorize.
+ */
+export function samplerFlagsHelp(
+  samplers: readonly SamplerName[],
+  defaults: (o: SamplerOptionName) => string,
+): string {
+  const lines: string[] = [];
+  for (const [flag, name, info] of SAMPLER_FLAGS) {
+    if (!info.samplers.some((s) => samplers.includes(s))) continue;
+    const left = `      --${flag} ${info.cli!.arg}`;
+    const d = defaults(name);
+    const choices = info.cli!.choices ? ` ${info.cli!.choices.join(' | ')}` : '';
+    const text = `${owners(info, samplers)}${info.cli!.help}${choices}${d ? ` (default ${d})` : ''}`;
+    lines.push(...wrap(left, text));
+  }
+  return lines.join('\n');
+}
 
-export const SAMPLER_TUNING_HELP = `      --rho <x>            heun, dpmpp-2m: exponent of the σ schedule (default 7)
-      --churn <x>          heun: stochastic churn S_churn (default 0, deterministic)
-      --rtol <x>, --atol <x>  ode: RK45 tolerances (default 1e-5)`;
+/** A help entry: `left` padded to 27 columns, then `text` wrapped at `width` columns under itself. */
+export function wrap(left: string, text: string, width = 80): string[] {
+  const head = left.length < 27 ? left.padEnd(27) : `${left} `;
+  const indent = ' '.repeat(27);
+  const lines: string[] = [];
+  let line = head;
+  let empty = true;
+  for (const word of text.split(' ')) {
+    if (!empty && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+      empty = true;
+    }
+    line += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  lines.push(line);
+  return lines;
+}
 
-const FLAG_SAMPLERS: Record<string, readonly string[]> = {
-  predictor: ['pc'],
-  corrector: ['pc'],
-  rho: ['heun', 'dpmpp-2m'],
-  churn: ['heun'],
-  rtol: ['ode'],
-  atol: ['ode'],
-};
+/** `text` as lines of at most `width` columns. */
+export function paragraph(text: string, width = 80): string {
+  return wrap('', text, width + 27)
+    .map((l) => l.slice(27))
+    .join('\n');
+}
+
+/** Help lines for OUTPUT_OPTIONS, then `files`: how the files are named (a paragraph). */
+export function outputOptionsHelp(files: string): string {
+  return `Output options:
+  -o, --out <dir>          output folder (default .), created if needed
+      --prefix <name>      file name prefix (default: the command's name)
+      --force              make and overwrite files that exist
+      --batch-size <n>     images per network batch (default 1)
+      --seed <n>           seed of image 0, from 0 to 2^64 − 1 (default 0);
+                           image k uses torch.Generator().manual_seed(seed + k)
+  -q, --quiet              no progress bar
+
+${paragraph(files)}`;
+}
+
+export interface SamplerFlags {
+  /** Settings for the sampler (predictor, rho, rtol, …). */
+  samplerOptions: Omit<SamplerOptions, 'shape'>;
+  /** Scheduler-config overrides (--snr, --sigma-max, --corrector-steps). */
+  scheduler: { snr?: number; sigmaMax?: number; correctSteps?: number };
+  /** --steps, when given. */
+  steps?: number;
+}
 
 /**
- * The sampler-tuning flags as `samplerOptions`. `sampler` is the sampler that will run ('pc' for inpaint and
- * colorize; undefined for diffusers' own loop, which takes none of them): a flag for another sampler is an
- * error rather than silently ignored.
+ * The sampler flags, checked against the one table: `sampler` is the sampler that will run ('pc' for
+ * inpaint and colorize; undefined for diffusers' own loop, which takes `--steps` and the scheduler settings).
+ * A flag for another sampler is an error rather than silently ignored.
  */
 export function parseSamplerFlags(
   values: Record<string, unknown>,
-  sampler: string | undefined,
-): Omit<SamplerOptions, 'shape'> {
-  for (const [flag, owners] of Object.entries(FLAG_SAMPLERS)) {
-    if (values[flag] === undefined || (sampler !== undefined && owners.includes(sampler))) continue;
-    const hint = sampler === undefined ? `; add --sampler ${owners[0]}` : '';
-    throw new UsageError(
-      `--${flag} applies to --sampler ${owners.join(' or ')}, not to ${sampler ?? "diffusers' own loop"}${hint}`,
-    );
+  sampler: SamplerName | undefined,
+): SamplerFlags {
+  const out: SamplerFlags = { samplerOptions: {}, scheduler: {} };
+  for (const [flag, name, info] of SAMPLER_FLAGS) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    const allowed =
+      sampler === undefined ? info.scheduler === true || name === 'steps' : info.samplers.includes(sampler);
+    if (!allowed) {
+      const hint = sampler === undefined ? `; add --sampler ${info.samplers[0]}` : '';
+      throw new UsageError(
+        `--${flag} applies to --sampler ${info.samplers.join(' or ')}, not to ${sampler ?? "diffusers' own loop"}${hint}`,
+      );
+    }
+    const choices = info.cli!.choices;
+    if (choices !== undefined) {
+      if (!choices.includes(String(v)))
+        throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, got "${v}"`);
+      (out.samplerOptions as Record<string, unknown>)[name] = v;
+    } else if (name === 'steps') {
+      out.steps = intOption(values, flag, 0, 1, MAX_STEPS);
+    } else if (name === 'correctSteps') {
+      out.scheduler.correctSteps = intOption(values, flag, 0, 0, MAX_CORRECTOR_STEPS);
+    } else if (name === 'churn') {
+      const churn = Number(String(v).trim());
+      if (String(v).trim() === '' || !(churn >= 0 && Number.isFinite(churn)))
+        throw new UsageError(`--churn must be a number ≥ 0, got "${v}"`);
+      out.samplerOptions.churn = churn;
+    } else if (name === 'snr') {
+      out.scheduler.snr = positiveNumberOption(values, flag);
+    } else if (name === 'sigmaMax') {
+      out.scheduler.sigmaMax = positiveNumberOption(values, flag);
+    } else {
+      (out.samplerOptions as Record<string, unknown>)[name] = positiveNumberOption(values, flag);
+    }
   }
-  const choice = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
-    const v = values[name];
-    if (v === undefined) return undefined;
-    if (!(allowed as readonly unknown[]).includes(v))
-      throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`);
-    return v as T;
-  };
-  const churn = values.churn === undefined ? undefined : Number(values.churn);
-  if (churn !== undefined && !(churn >= 0 && Number.isFinite(churn))) {
-    throw new UsageError(`--churn must be a number ≥ 0, got "${values.churn}"`);
-  }
-  const options: Omit<SamplerOptions, 'shape'> = {
-    predictor: choice('predictor', PC_PREDICTORS),
-    corrector: choice('corrector', PC_CORRECTORS),
-    rho: positiveNumberOption(values, 'rho'),
-    churn,
-    rtol: positiveNumberOption(values, 'rtol'),
-    atol: positiveNumberOption(values, 'atol'),
-  };
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-}
-
-export interface SamplingArgs {
-  /** Undefined when not given (each sampler has its own default). */
-  steps?: number;
-  batchSize?: number;
-  seed: number;
-  outDir: string;
-  prefix: string;
-  quiet: boolean;
-  snr?: number;
-  sigmaMax?: number;
-  correctSteps?: number;
-}
-
-export function parseSamplingArgs(values: Record<string, unknown>, defaultPrefix: string): SamplingArgs {
-  const prefix = (values.prefix as string | undefined) ?? defaultPrefix;
-  if (prefix === '' || /[/\\]/.test(prefix))
-    throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
-  return {
-    steps: values.steps === undefined ? undefined : intOption(values, 'steps', 0, 1),
-    batchSize: values['batch-size'] === undefined ? undefined : intOption(values, 'batch-size', 1, 1),
-    seed: intOption(values, 'seed', 0, 0),
-    outDir: resolve((values.out as string | undefined) ?? '.'),
-    prefix,
-    quiet: values.quiet === true,
-    snr: positiveNumberOption(values, 'snr'),
-    sigmaMax: positiveNumberOption(values, 'sigma-max'),
-    correctSteps:
-      values['corrector-steps'] === undefined ? undefined : intOption(values, 'corrector-steps', 0, 0),
-  };
-}
-
-/** The pipeline with --snr / --sigma-max / --corrector-steps applied to its scheduler, and the CLI's progress bar settings. */
-export function configurePipeline(
-  pipe: ScoreSdeVePipeline,
-  args: SamplingArgs,
-  io: CliIO,
-): ScoreSdeVePipeline {
-  let out = pipe;
-  if (args.snr !== undefined || args.sigmaMax !== undefined || args.correctSteps !== undefined) {
-    const config: Record<string, unknown> = { ...pipe.scheduler.config };
-    if (args.snr !== undefined) config.snr = args.snr;
-    if (args.sigmaMax !== undefined) config.sigma_max = args.sigmaMax;
-    if (args.correctSteps !== undefined) config.correct_steps = args.correctSteps;
-    out = new ScoreSdeVePipeline({ unet: pipe.unet, scheduler: ScoreSdeVeScheduler.fromConfig(config) });
-  }
-  out.setProgressBarConfig({ disable: args.quiet, stream: io.stderr, unit: 'step' });
   return out;
 }
 
-/** Writes each image atomically (printing its path), then a near-square grid when there are several. */
-export async function writeImages(
-  images: readonly PipelineImage[],
-  args: SamplingArgs,
-  io: CliIO,
-): Promise<void> {
-  const name = (suffix: string) => join(args.outDir, `${args.prefix}-${args.seed}-${suffix}.png`);
-  for (const [i, image] of images.entries()) {
-    await image.save(name(String(i)));
-    io.stdout.write(`${name(String(i))}\n`);
+export interface OutputArgs {
+  batchSize: number;
+  seed: bigint;
+  out: string;
+  prefix: string;
+  force: boolean;
+  quiet: boolean;
+}
+
+export function parseOutputArgs(values: Record<string, unknown>, defaultPrefix: string): OutputArgs {
+  const prefix = (values.prefix as string | undefined) ?? defaultPrefix;
+  if (prefix === '' || /[/\\]/.test(prefix) || prefix.startsWith('.'))
+    throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
+  return {
+    batchSize: intOption(values, 'batch-size', 1, 1, MAX_BATCH_SIZE),
+    seed: seedOption(values),
+    out: (values.out as string | undefined) ?? '.',
+    prefix,
+    force: values.force === true,
+    quiet: values.quiet === true,
+  };
+}
+
+/**
+ * Refuses a batch that cannot fit in this machine's memory, before anything is allocated. The estimate is
+ * rough: the UNet's skip activations (layers_per_block + 1 per level) plus eight of its largest activation,
+ * in float32, per image.
+ */
+export function checkBatchFits(pipe: ScoreSdeVePipeline, batchSize: number, memoryBytes = totalmem()): void {
+  const config = pipe.unet.config as Record<string, unknown>;
+  const channels = (config.block_out_channels as number[] | undefined) ?? [];
+  const layers = (config.layers_per_block as number | undefined) ?? 1;
+  const [h, w] = pipe.sampleSize;
+  let values = 0;
+  let largest = 0;
+  channels.forEach((c, level) => {
+    const activation = c * Math.max(1, Math.floor(h / 2 ** level)) * Math.max(1, Math.floor(w / 2 ** level));
+    values += (layers + 1) * activation;
+    largest = Math.max(largest, activation);
+  });
+  const bytes = batchSize * 4 * (values + 8 * largest);
+  if (bytes > memoryBytes) {
+    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new CliError(
+      `--batch-size ${batchSize}: about ${gb(bytes)} GiB for this model, more than this machine's ${gb(memoryBytes)} GiB; use a smaller batch`,
+    );
   }
-  if (images.length > 1) {
-    const { rows, cols } = gridShape(images.length);
-    await makeImageGrid(images, rows, cols).save(name('grid'));
-    io.stdout.write(`${name('grid')}\n`);
+}
+
+/** The pipeline with --snr / --sigma-max / --corrector-steps applied to its scheduler and its own bar off. */
+export function configurePipeline(
+  pipe: ScoreSdeVePipeline,
+  scheduler: SamplerFlags['scheduler'],
+): ScoreSdeVePipeline {
+  let out = pipe;
+  if (
+    scheduler.snr !== undefined ||
+    scheduler.sigmaMax !== undefined ||
+    scheduler.correctSteps !== undefined
+  ) {
+    const config: Record<string, unknown> = { ...pipe.scheduler.config };
+    if (scheduler.snr !== undefined) config.snr = scheduler.snr;
+    if (scheduler.sigmaMax !== undefined) config.sigma_max = scheduler.sigmaMax;
+    if (scheduler.correctSteps !== undefined) config.correct_steps = scheduler.correctSteps;
+    out = new ScoreSdeVePipeline({ unet: pipe.unet, scheduler: ScoreSdeVeScheduler.fromConfig(config) });
   }
+  // The CLI draws one bar for the whole run (see SamplingProgress).
+  out.setProgressBarConfig({ disable: true });
+  return out;
 }

@@ -2,15 +2,18 @@
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
 import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
+import { MAX_STEPS } from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
 export const INFO_HELP = `Usage: scoresde info --model <id|dir> [options]
 
-Prints the UNet architecture, its parameter count and FLOPs per forward, the scheduler settings,
-then times a few UNet forwards on this machine and estimates the time per image.
+Prints the UNet architecture, its parameter count and FLOPs per forward, the
+scheduler settings, then times a few UNet forwards on this machine and
+estimates the time per image.
 
 Options:
-      --steps <n>          steps for the time estimate, diffusers num_inference_steps (default 2000)
+      --steps <n>          steps for the time estimate, diffusers
+                           num_inference_steps (default 2000)
       --no-timing          skip the timed forwards
 ${MODEL_OPTIONS_HELP}`;
 
@@ -83,7 +86,7 @@ export async function runInfo(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${INFO_HELP}\n`);
     return 0;
   }
-  const steps = intOption(values, 'steps', 2000, 1);
+  const steps = intOption(values, 'steps', 2000, 1, MAX_STEPS);
   const { pipe, model } = await loadPipelineFromArgs('info', values, io);
   try {
     const lines = [`model          ${model}`, ...describePipeline(pipe)];

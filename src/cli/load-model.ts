@@ -1,11 +1,7 @@
 /** Loads the pipeline a command names, turning loading failures into one clear line. */
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
-import { type CliIO, executionProvidersFor, MODEL_OPTIONS, requireString } from './args.js';
-
-/** A failure the user must fix (missing model, no network, bad file): printed without a stack trace. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
+import { CliError, type CliIO, executionProvidersFor, requireString } from './args.js';
+import { renderLoadFailure } from './messages.js';
 
 export async function loadPipelineFromArgs(
   command: string,
@@ -27,8 +23,6 @@ export async function loadPipelineFromArgs(
     return { pipe, model };
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
-    throw new CliError(`cannot load model "${model}": ${(e as Error).message}`);
+    throw new CliError(`cannot load model "${model}": ${renderLoadFailure(e) ?? (e as Error).message}`);
   }
 }
-
-export { MODEL_OPTIONS };

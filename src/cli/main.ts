@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /** The `scoresde` executable: runs the command line with Ctrl-C wired to an AbortSignal. */
+import { ProgressBar } from '../progress.js';
+import { renderWarning } from './messages.js';
 import { runCli } from './run.js';
 
 // Warnings (unknown config keys, a missing scheduler config, …) as one readable line each;
 // Node's default printer adds a pid and a --trace-warnings hint.
 process.removeAllListeners('warning');
-process.on('warning', (w) => process.stderr.write(`scoresde: warning: ${w.message}\n`));
+// Printed above a live progress bar, which is then redrawn.
+process.on('warning', (w) => ProgressBar.write(`scoresde: warning: ${renderWarning(w)}`, process.stderr));
 
 const controller = new AbortController();
 process.on('SIGINT', () => {

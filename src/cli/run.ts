@@ -1,23 +1,36 @@
 /** The `scoresde` command dispatcher: picks the subcommand, maps failures to messages and exit codes. */
 import { createRequire } from 'node:module';
-import { type CliIO, UsageError } from './args.js';
+import { ConfigError, FileFormatError, NumericalError } from '../errors.js';
+import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
+import { runEvaluate } from './evaluate.js';
 import { runInfo } from './info.js';
-import { CliError } from './load-model.js';
 import { runSample } from './sample.js';
+import { runTrain } from './train.js';
 
 export const MAIN_HELP = `Usage: scoresde <command> [options]
 
-Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline in TypeScript.
+Score SDE (variance-exploding) image generation: diffusers' ScoreSdeVePipeline
+in TypeScript.
 
 Commands:
-  sample     generate images            scoresde sample --model google/ncsnpp-celebahq-256 --steps 2000
+  sample     generate images
+             scoresde sample --model google/ncsnpp-celebahq-256 --count 4
   inpaint    fill in the white part of a mask
-                                        scoresde inpaint --model <m> --image in.png --mask mask.png
-  colorize   colour a grayscale image   scoresde colorize --model <m> --image gray.png
-  info       model summary and timing   scoresde info --model ./my-model
+             scoresde inpaint --model <m> --image in.png --mask mask.png
+  colorize   colour a grayscale image
+             scoresde colorize --model <m> --image gray.png
+  info       model summary and timing
+             scoresde info --model ./my-model
+  train      train or fine-tune a score model
+             scoresde train --config ve-gray-32 --data ./images --out ./my-model
+  evaluate   FD, label histogram and memorisation check (Fashion-MNIST)
+             scoresde evaluate --model <m> --count 1000 --out report.json
 
-Run "scoresde <command> --help" for a command's options.
+Options:
+  -h, --help       this help; "scoresde <command> --help" for a command's
+  -v, --version    the version of scoresde
+
 Exit codes: 0 done, 1 error, 130 interrupted (Ctrl-C).`;
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -27,6 +40,8 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   inpaint: runInpaint,
   colorize: runColorize,
+  evaluate: runEvaluate,
+  train: runTrain,
 };
 
 function packageVersion(): string {
@@ -54,7 +69,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    io.stderr.write(`scoresde: unknown command "${name}"\n\n${MAIN_HELP}\n`);
+    const near = nearestFlag(
+      name,
+      Object.fromEntries(Object.keys(COMMANDS).map((c) => [c, { type: 'boolean' }])),
+    );
+    const hint = near === undefined ? '' : `; did you mean ${near.slice(2)}?`;
+    io.stderr.write(`scoresde: unknown command "${name}"${hint}\n\n${MAIN_HELP}\n`);
     return 1;
   }
   try {
@@ -69,7 +89,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stderr.write(`scoresde: ${err.message}\nRun "scoresde ${name} --help" for usage.\n`);
       return 1;
     }
-    if (err instanceof CliError) {
+    // Errors that already say what is wrong with an input (a file, a config, a model's numbers): one line.
+    if (
+      err instanceof CliError ||
+      err instanceof FileFormatError ||
+      err instanceof ConfigError ||
+      err instanceof NumericalError
+    ) {
       io.stderr.write(`scoresde: ${err.message}\n`);
       return 1;
     }

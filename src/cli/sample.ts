@@ -1,42 +1,117 @@
-/** `scoresde sample`: generate images and write them as PNGs (atomically), plus a grid for batches. */
-import { Generator } from '../random/index.js';
-import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../samplers/index.js';
-import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, UsageError } from './args.js';
+/** `scoresde sample`: generate images as a resumable, shardable run and write them as PNGs (atomically). */
 import {
+  SAMPLER_DEFAULTS,
+  SAMPLER_DESCRIPTIONS,
+  SAMPLER_NAMES,
+  SAMPLER_OPTION_TABLE,
+  SAMPLERS,
+  type SamplerName,
+  type SamplerOptionName,
+  type SamplerOptions,
+} from '../samplers/index.js';
+import {
+  type CliIO,
+  intOption,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  parseCommandArgs,
+  UsageError,
+} from './args.js';
+import {
+  checkBatchFits,
   configurePipeline,
+  MAX_STEPS,
+  OUTPUT_OPTIONS,
+  outputOptionsHelp,
+  parseOutputArgs,
   parseSamplerFlags,
-  parseSamplingArgs,
-  SAMPLER_TUNING_HELP,
-  SAMPLER_TUNING_OPTIONS,
-  SAMPLING_OPTIONS,
-  samplingOptionsHelp,
-  writeImages,
+  SAMPLER_FLAG_OPTIONS,
+  samplerFlagsHelp,
 } from './generate-common.js';
+import {
+  checkSeedRange,
+  executeRun,
+  type ImageRun,
+  MAX_COUNT,
+  MAX_GRID_IMAGES,
+  parseShard,
+  planRun,
+  shardBatches,
+} from './image-run.js';
 import { loadPipelineFromArgs } from './load-model.js';
+import { prepareOutputDir } from './preflight.js';
+import { SamplingProgress } from './sampling-progress.js';
+
+/** A sampler's default steps, in words. */
+function defaultSteps(name: SamplerName): string {
+  const steps = (SAMPLERS[name].defaults as { steps?: number }).steps;
+  return steps === undefined ? 'adaptive' : `${steps} steps`;
+}
 
 export const SAMPLE_HELP = `Usage: scoresde sample --model <id|dir> [options]
 
-Generates images with diffusers' ScoreSdeVePipeline algorithm (predictor–corrector sampling).
-Same model, seed and steps → the same images as Python diffusers'
-pipe(batch_size=B, num_inference_steps=N, generator=torch.Generator().manual_seed(seed)).
+Generates images with diffusers' ScoreSdeVePipeline loop (predictor-corrector
+sampling) or another sampler. Image k is sampled with its own generator, seeded
+seed + k, so with --batch-size 1 it is what Python diffusers gives for
+  pipe(num_inference_steps=steps,
+       generator=torch.Generator().manual_seed(seed + k))
+heun and dpmpp-2m make the same image k at any --batch-size; pc and ode share
+their step sizes across a batch (as diffusers does), so there it also depends on
+the images batched with it. Never on --shard.
 
-${samplingOptionsHelp('sample', "2000; another sampler's own default with --sampler")}
-      --sampler <name>     another sampler instead of diffusers' loop (see --list-samplers)
-      --list-samplers      list the samplers and exit
-${SAMPLER_TUNING_HELP}
+Sampling options:
+      --count <n>          images to make (default: --batch-size)
+      --shard <i>/<n>      make part i of n (0 ≤ i < n) of the --count images,
+                           in whole batches: n machines write what one would
+      --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
+      --list-samplers      list the samplers and their default steps, then exit
+${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpmpp-2m 50; at most ${MAX_STEPS}` : defaultText(o)))}
+
+${outputOptionsHelp(
+  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png), and, for 2 to ' +
+    `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
+    'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
+    'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
+)}
+
 ${MODEL_OPTIONS_HELP}`;
+
+/** A flag's default for help texts, from the samplers' defaults table. */
+function defaultText(option: SamplerOptionName): string {
+  // Scheduler settings default to the model's scheduler config.
+  if (SAMPLER_OPTION_TABLE[option].scheduler) return '';
+  const found = SAMPLER_NAMES.filter((n) => option in SAMPLER_DEFAULTS[n]).map(
+    (n) => (SAMPLER_DEFAULTS[n] as Record<string, unknown>)[option],
+  );
+  if (found.length === 0 || !found.every((v) => v === found[0])) return '';
+  return typeof found[0] === 'number' && found[0] < 1e-3 ? found[0].toExponential() : String(found[0]);
+}
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
-  ...SAMPLING_OPTIONS,
-  ...SAMPLER_TUNING_OPTIONS,
+  ...OUTPUT_OPTIONS,
+  ...SAMPLER_FLAG_OPTIONS,
+  count: { type: 'string' },
+  shard: { type: 'string' },
   sampler: { type: 'string' },
   'list-samplers': { type: 'boolean' },
 } as const;
 
 export function listSamplers(): string {
   const width = Math.max(...SAMPLER_NAMES.map((n) => n.length));
-  return SAMPLER_NAMES.map((n) => `${n.padEnd(width)}  ${SAMPLER_DESCRIPTIONS[n]}`).join('\n');
+  return SAMPLER_NAMES.map(
+    (n) => `${n.padEnd(width)}  ${defaultSteps(n).padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}`,
+  ).join('\n');
+}
+
+/** What distinguishes a run in its file names: sampler and steps (ode: its tolerance). */
+export function runLabel(
+  sampler: SamplerName,
+  steps: number | undefined,
+  options: Omit<SamplerOptions, 'shape'>,
+) {
+  if (sampler === 'ode') return `ode-rtol${(options.rtol ?? SAMPLERS.ode.defaults.rtol).toExponential()}`;
+  return `${sampler}-${steps}`;
 }
 
 export async function runSample(argv: string[], io: CliIO): Promise<number> {
@@ -49,25 +124,78 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${listSamplers()}\n`);
     return 0;
   }
-  const sampler = values.sampler as string | undefined;
+  const sampler = values.sampler as SamplerName | undefined;
   if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
   }
-  const args = parseSamplingArgs(values, 'sample');
-  const samplerOptions = parseSamplerFlags(values, sampler);
-  const loaded = await loadPipelineFromArgs('sample', values, io);
+  const flags = parseSamplerFlags(values, sampler);
+  const out = parseOutputArgs(values, 'sample');
+  const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
+  const shard = parseShard(values.shard);
+  checkSeedRange(out.seed, count);
+  const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
+  const steps =
+    kind === 'ode' ? undefined : (flags.steps ?? (SAMPLERS[kind].defaults as { steps: number }).steps);
+
+  // Before the model loads: the output folder, stale temp files, and what is already done.
+  const outDir = await prepareOutputDir(out.out, 'out');
+  const batches = shardBatches(count, Math.min(out.batchSize, count), shard);
+  let loaded: Awaited<ReturnType<typeof loadPipelineFromArgs>> | undefined;
+  const run: ImageRun = {
+    io,
+    outDir,
+    prefix: out.prefix,
+    label: runLabel(kind, steps, flags.samplerOptions),
+    seed: out.seed,
+    batches,
+    existing: 'resume',
+    force: out.force,
+    rowsIndependent: SAMPLERS[kind].rowsIndependent,
+    grid: shard === undefined && count <= MAX_GRID_IMAGES ? batches.flat() : undefined,
+    sample: async (generators, onStep) => {
+      const pipe = loaded!.pipe;
+      const { images } = await pipe.call({
+        batchSize: generators.length,
+        numInferenceSteps: steps,
+        generator: generators,
+        sampler,
+        samplerOptions: flags.samplerOptions,
+        onStep,
+        signal: io.signal,
+      });
+      return images;
+    },
+  };
+  const { work, kept } = await planRun(run);
+  if (kept > 0) {
+    io.stderr.write(`scoresde: ${kept} image(s) already in ${outDir} are kept (--force makes them again)\n`);
+  }
+  if (shard !== undefined && batches.length === 0) {
+    io.stderr.write(`scoresde: shard ${shard.index}/${shard.of} has no images (${count} images)\n`);
+  }
+  if (work.length === 0) {
+    // Nothing to sample; the grid, if any, comes from the files.
+    await executeRun(run, [], new SamplingProgress({ stream: io.stderr, disable: true, batches: 0, steps }));
+    return 0;
+  }
+
+  loaded = await loadPipelineFromArgs('sample', values, io);
   try {
-    const pipe = configurePipeline(loaded.pipe, args, io);
-    const { images } = await pipe.call({
-      batchSize: args.batchSize ?? 1,
-      // diffusers' loop defaults to 2000 steps; other samplers to their own default.
-      numInferenceSteps: args.steps ?? (sampler === undefined ? 2000 : undefined),
-      generator: new Generator().manualSeed(args.seed),
-      sampler: sampler as SamplerName | undefined,
-      samplerOptions,
-      signal: io.signal,
+    const pipe = configurePipeline(loaded.pipe, flags.scheduler);
+    loaded = { ...loaded, pipe };
+    checkBatchFits(pipe, Math.max(0, ...work.map((w) => w.rows.length)));
+    const c = pipe.scheduler.config;
+    const progress = new SamplingProgress({
+      stream: io.stderr,
+      disable: out.quiet,
+      batches: work.length,
+      steps,
+      ode:
+        kind === 'ode'
+          ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
+          : undefined,
     });
-    await writeImages(images, args, io);
+    await executeRun(run, work, progress);
     return 0;
   } finally {
     await loaded.pipe.release();

@@ -9,6 +9,9 @@ import { FileFormatError } from '../errors.js';
 /** A parsed JSON config: always a plain object. */
 export type JsonConfig = Record<string, unknown>;
 
+/** Deepest nesting a config may have; diffusers configs nest two levels (lists in an object). */
+export const MAX_CONFIG_DEPTH = 16;
+
 /** Warning code emitted (via `process.emitWarning`) for unknown config keys. */
 export const UNKNOWN_CONFIG_KEYS_WARNING = 'SCORESDE_UNKNOWN_CONFIG_KEYS';
 
@@ -43,7 +46,25 @@ export function parseJsonConfig(text: string, file = '<config>'): JsonConfig {
       `config must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
     );
   }
+  const depth = nestingDepth(value, MAX_CONFIG_DEPTH);
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw new FileFormatError(file, `config nests deeper than ${MAX_CONFIG_DEPTH} levels`);
+  }
   return value as JsonConfig;
+}
+
+/** The nesting depth of a parsed JSON value (0 for a scalar), counted without recursion; stops past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    max = Math.max(max, d + 1);
+    if (max > limit) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 export interface CheckConfigKeysOptions {

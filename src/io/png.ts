@@ -21,9 +21,16 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const COLOR_TYPE: Record<number, number> = { 1: 0, 2: 4, 3: 2, 4: 6 };
 /** Channels per colour type (palette expands to RGB or RGBA). */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-/** Largest image we decode: 2^30 samples (1 GiB). */
-const MAX_SAMPLES = 2 ** 30;
+/** Largest image decodePNG accepts by default: 2^24 pixels (4096×4096; 64 MiB as RGBA), far above any model's size. */
+export const MAX_PNG_PIXELS = 2 ** 24;
 const MAX_DIM = 2 ** 31 - 1;
+
+export interface DecodePngOptions {
+  /** Refuse images with more pixels than this (checked from the header, before inflating). Default MAX_PNG_PIXELS. */
+  maxPixels?: number;
+  /** Refuse images of another size (height, width), checked from the header before inflating. */
+  size?: readonly [number, number];
+}
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
@@ -75,10 +82,11 @@ export function encodePNG(image: Image): Uint8Array {
 }
 
 /** Decodes an 8-bit, non-interlaced PNG. Palette images become RGB (RGBA if they carry tRNS). */
-export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
-  const fail = (msg: string): never => {
+export function decodePNG(bytes: Uint8Array, file = '<png>', options: DecodePngOptions = {}): Image {
+  const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(file, `invalid PNG: ${msg}`);
   };
+  const { maxPixels = MAX_PNG_PIXELS, size } = options;
   if (bytes.length < 8 || !SIGNATURE.every((b, i) => bytes[i] === b)) fail('missing PNG signature');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
@@ -112,7 +120,14 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
         if (depth !== 8) fail(`bit depth ${depth} is not supported (only 8-bit images)`);
         if (compression !== 0 || filter !== 0) fail('unknown compression or filter method');
         if (interlace !== 0) fail('interlaced (Adam7) images are not supported');
-        if (width * height * CHANNELS[colorType] > MAX_SAMPLES) fail(`${width}×${height} image is too large`);
+        if (size && (height !== size[0] || width !== size[1])) {
+          throw new FileFormatError(
+            file,
+            `image is ${width}×${height}, the model needs ${size[1]}×${size[0]}`,
+          );
+        }
+        if (width * height > maxPixels)
+          fail(`${width}×${height} image is too large (more than ${maxPixels} pixels)`);
         header = { width, height, colorType };
         break;
       }
@@ -135,7 +150,8 @@ export function decodePNG(bytes: Uint8Array, file = '<png>'): Image {
     }
     pos += 12 + length;
   }
-  const { width, height, colorType } = header as { width: number; height: number; colorType: number };
+  if (!header) return fail('no IHDR chunk');
+  const { width, height, colorType } = header;
   if (colorType === 3 && !palette) fail('palette image without PLTE');
   if (idat.length === 0) fail('no IDAT chunk');
   const bpp = CHANNELS[colorType];

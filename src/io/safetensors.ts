@@ -51,7 +51,7 @@ export function viewAs<D extends DType>(
 
 /** Parses a safetensors buffer. `file` names the source in error messages. */
 export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): SafetensorsFile {
-  const fail = (msg: string): never => {
+  const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(file, `invalid safetensors file: ${msg}`);
   };
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
@@ -79,11 +79,11 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
   const spans: [number, number, string][] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof info !== 'object' || info === null || Array.isArray(info))
         fail('__metadata__ is not an object');
-      for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
+      for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
       }
       metadata = info as Record<string, string>;
@@ -109,8 +109,8 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Safetens
       fail(
         `tensor "${name}" data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; truncated?)`,
       );
-    const dt = ST_TO_DTYPE[dtype as string];
-    const dims = shape as number[];
+    const dt = ST_TO_DTYPE[dtype];
+    const dims: number[] = shape;
     const numel = numelOf(dims);
     if (!Number.isSafeInteger(numel * DTYPE_SIZE[dt]))
       fail(`tensor "${name}" has a shape too large to address [${dims.join(', ')}]`);

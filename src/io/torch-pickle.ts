@@ -130,7 +130,8 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   let opPos = 0;
   let op = 0;
 
-  const fail = (msg: string): never => {
+  // Annotated (not inferred) so that TypeScript narrows after `if (...) fail(...)`.
+  const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(
       file,
       `invalid pickle: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`,
@@ -145,9 +146,9 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   const pop = (): PyValue => {
     if (stack.length === 0 || (marks.length > 0 && stack.length - 1 <= marks[marks.length - 1]))
       fail('stack underflow');
-    const v = stack.pop() as StackItem;
-    if (v === MARK) fail('unexpected MARK on the stack');
-    return v as PyValue;
+    const v = stack.pop();
+    if (v === undefined || v === MARK) return fail('unexpected MARK on the stack');
+    return v;
   };
   const top = (): PyValue => {
     const v = pop();
@@ -157,7 +158,7 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   const popMark = (): PyValue[] => {
     const m = marks.pop();
     if (m === undefined) fail('no MARK on the stack');
-    const items = stack.splice(m as number) as StackItem[];
+    const items = stack.splice(m);
     items.shift(); // the MARK itself
     return items as PyValue[];
   };
@@ -195,11 +196,11 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   const setItems = (target: PyValue, items: PyValue[]) => {
     if (!(target instanceof PyDict)) fail(`SETITEM(S) on ${describe(target)}, not a dict`);
     if (items.length % 2 !== 0) fail('SETITEMS with an odd number of items');
-    for (let i = 0; i < items.length; i += 2) (target as PyDict).map.set(dictKey(items[i]), items[i + 1]);
+    for (let i = 0; i < items.length; i += 2) target.map.set(dictKey(items[i]), items[i + 1]);
   };
   const append = (target: PyValue, items: PyValue[]) => {
     if (!(target instanceof PyList)) fail(`APPEND(S) on ${describe(target)}, not a list`);
-    for (const it of items) (target as PyList).items.push(it);
+    for (const it of items) target.items.push(it);
   };
   const resolveGlobal = (module: string, name: string): PyGlobal => {
     const qualified = `${module}.${name}`;
@@ -213,8 +214,8 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
   };
   const memoGet = (i: number): PyValue => {
     const v = memo.get(i);
-    if (v === undefined) fail(`memo key ${i} was never stored`);
-    return v as PyValue;
+    if (v === undefined) return fail(`memo key ${i} was never stored`);
+    return v;
   };
 
   for (;;) {
@@ -407,14 +408,14 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        stack.push(resolveGlobal(module as string, name as string));
+        stack.push(resolveGlobal(module, name));
         break;
       }
       case 0x51: {
         // BINPERSID
         const pid = pop();
         if (!options.persistentLoad) fail('persistent ids are not supported here');
-        stack.push((options.persistentLoad as (pid: PyValue) => PyValue)(pid));
+        stack.push(options.persistentLoad(pid));
         break;
       }
       case 0x52: {
@@ -423,7 +424,7 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         const fn = pop();
         if (!(fn instanceof PyGlobal)) fail(`REDUCE on ${describe(fn)}, not an allowed callable`);
         if (!(args instanceof PyTuple)) fail(`REDUCE with ${describe(args)} as arguments, not a tuple`);
-        stack.push(call(fn as PyGlobal, (args as PyTuple).items, fail));
+        stack.push(call(fn, args.items, fail));
         break;
       }
       case 0x62: {
@@ -432,7 +433,7 @@ export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptio
         const obj = top();
         if (!(obj instanceof PyDict) || !(state instanceof PyDict))
           fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported`);
-        (obj as PyDict).attributes = state as PyDict;
+        obj.attributes = state;
         break;
       }
       default:
@@ -460,11 +461,11 @@ function call(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) => nev
       if (!isInt(offset) || offset < 0) fail('_rebuild_tensor_v2 storage offset is not a non-negative int');
       if (!intTuple(size) || !intTuple(stride))
         fail('_rebuild_tensor_v2 size/stride are not tuples of non-negative ints');
-      const dims = (size as PyTuple).items as number[];
-      const strides = (stride as PyTuple).items as number[];
+      const dims = size.items as number[];
+      const strides = stride.items as number[];
       if (dims.length !== strides.length)
         fail(`tensor size has ${dims.length} dims but stride has ${strides.length}`);
-      return new TorchTensorRef(storage as TorchStorageRef, offset as number, dims, strides);
+      return new TorchTensorRef(storage, offset, dims, strides);
     }
     case 'torch._utils._rebuild_parameter': {
       // (data, requires_grad, backward_hooks): a Parameter is just its data here.
@@ -522,25 +523,25 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<
 
   const storages = new Map<string, TorchStorageRef>();
   const persistentLoad = (pid: PyValue): PyValue => {
-    const bad = (msg: string): never => {
+    const bad: (msg: string) => never = (msg) => {
       throw new FileFormatError(file, `invalid torch persistent id: ${msg}`);
     };
     if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage')
       bad(`expected ('storage', class, key, location, numel), got ${describe(pid)}`);
-    const [, cls, key, , numel] = (pid as PyTuple).items;
+    const [, cls, key, , numel] = pid.items;
     if (!(cls instanceof PyGlobal) || cls.module !== 'torch' || !Object.hasOwn(STORAGE_DTYPES, cls.name))
       bad(`storage class is ${describe(cls)}`);
     if (typeof key !== 'string' || !/^[\w.-]{1,64}$/.test(key)) bad('storage key is not a short name');
     if (!isInt(numel) || numel < 0) bad(`storage "${key}" has an invalid element count`);
-    const dtype = STORAGE_DTYPES[(cls as PyGlobal).name];
-    const existing = storages.get(key as string);
+    const dtype = STORAGE_DTYPES[cls.name];
+    const existing = storages.get(key);
     if (existing) {
       if (existing.dtype !== dtype || existing.numel !== numel)
         bad(`storage "${key}" is referenced with different dtypes or sizes`);
       return existing;
     }
-    const ref = new TorchStorageRef(key as string, dtype, numel as number);
-    storages.set(key as string, ref);
+    const ref = new TorchStorageRef(key, dtype, numel);
+    storages.set(key, ref);
     return ref;
   };
   const root = unpickle(zip.read(pickles[0]), `${file} (${pickles[0]})`, { persistentLoad });
@@ -562,13 +563,16 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<
       const entry = `${prefix}data/${s.key}`;
       if (!zip.entries.has(entry))
         throw new FileFormatError(file, `storage "${s.key}" of "${key}" is missing (no ZIP entry ${entry})`);
-      const data = zip.read(entry);
-      if (data.length !== s.numel * DTYPE_SIZE[s.dtype]) {
+      const needed = s.numel * DTYPE_SIZE[s.dtype];
+      const size = zip.entries.get(entry)?.size;
+      // Checked before reading, so that a compressed entry is never inflated beyond what its tensors need.
+      if (size !== needed) {
         throw new FileFormatError(
           file,
-          `storage "${s.key}" has ${data.length} bytes, ${s.numel} × ${s.dtype} needs ${s.numel * DTYPE_SIZE[s.dtype]}`,
+          `storage "${s.key}" has ${size} bytes, ${s.numel} × ${s.dtype} needs ${needed}`,
         );
       }
+      const data = zip.read(entry, { expectedSize: needed });
       elements = viewAs(data, 0, s.numel, s.dtype);
       storageElements.set(s, elements);
     }

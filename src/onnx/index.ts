@@ -1,5 +1,6 @@
 // Public exports of src/onnx
 
+export { GRADIENT_RULES, type GradRule, grad, type RuleContext } from './autodiff/index.js';
 export { countFlops } from './flops.js';
 export {
   type Dim,

@@ -18,6 +18,11 @@ export interface OnnxSessionOptions {
   intraOpThreads?: number;
   /** Write an onnxruntime profile (JSON) whose file name starts with this prefix; see `endProfiling()`. */
   profileFilePrefix?: string;
+  /**
+   * Let idle intra-op threads spin (onnxruntime's default, true). false makes them sleep: a little slower on an
+   * idle machine, several times faster on a busy one (graphs with many parallel ops, e.g. training steps).
+   */
+  allowSpinning?: boolean;
 }
 
 const ORT_DTYPES = new Set(['float32', 'int64', 'int32', 'float64', 'uint8', 'bool']);
@@ -89,6 +94,9 @@ export class OnnxSession {
         enableProfiling: options.profileFilePrefix !== undefined,
         profileFilePrefix: options.profileFilePrefix,
         logSeverityLevel: 3,
+        ...(options.allowSpinning === false
+          ? { extra: { session: { intra_op: { allow_spinning: '0' } } } }
+          : {}),
       });
     } catch (e) {
       const hint = eps.includes('cuda')

@@ -7,27 +7,34 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { decodePNG, encodePNG, type Image, readInputFile } from '../io/index.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 
-/** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B (what PIL's `Image.fromarray` holds). */
+/**
+ * An 8-bit image, rows top to bottom, pixels interleaved R, G, B (what PIL's `Image.fromarray` holds), or one
+ * gray byte per pixel for 1-channel models (PIL mode "L").
+ */
 export class PipelineImage {
   constructor(
     readonly width: number,
     readonly height: number,
-    /** width × height × 3 bytes. */
+    /** width × height × channels bytes. */
     readonly data: Uint8Array,
+    /** 3 (RGB, the default) or 1 (gray). */
+    readonly channels: 1 | 3 = 3,
   ) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
       throw new RangeError(`PipelineImage: invalid size ${width}×${height}`);
     }
-    if (data.length !== width * height * 3) {
+    if (channels !== 1 && channels !== 3) throw new RangeError(`PipelineImage: channels must be 1 or 3`);
+    if (data.length !== width * height * channels) {
+      const mode = channels === 3 ? 'RGB' : 'gray';
       throw new RangeError(
-        `PipelineImage: ${width}×${height} RGB needs ${width * height * 3} bytes, got ${data.length}`,
+        `PipelineImage: ${width}×${height} ${mode} needs ${width * height * channels} bytes, got ${data.length}`,
       );
     }
   }
 
-  /** The image as PNG file bytes (8-bit RGB). */
+  /** The image as PNG file bytes (8-bit RGB or gray). */
   toPNG(): Uint8Array {
-    return encodePNG({ width: this.width, height: this.height, channels: 3, data: this.data });
+    return encodePNG({ width: this.width, height: this.height, channels: this.channels, data: this.data });
   }
 
   /** Writes a PNG atomically (a temp file renamed into place), so readers never see half a file. */
@@ -66,16 +73,17 @@ function roundHalfEven(v: number): number {
 }
 
 /**
- * diffusers' `numpy_to_pil`: `(images * 255).round().astype("uint8")` per image of an (B, H, W, 3) array.
+ * diffusers' `numpy_to_pil`: `(images * 255).round().astype("uint8")` per image of an (B, H, W, 3) array
+ * (or (B, H, W, 1), which diffusers turns into mode "L" images).
  * The product is rounded to float32 first, as numpy computes it in float32.
  */
 export function numpyToPil(images: Tensor): PipelineImage[] {
   assertFloat32(images, 'images');
-  if (images.rank !== 4 || images.dims[3] !== 3) {
-    throw new RangeError(`images must be (B, H, W, 3), got [${images.dims.join(', ')}]`);
+  if (images.rank !== 4 || (images.dims[3] !== 3 && images.dims[3] !== 1)) {
+    throw new RangeError(`images must be (B, H, W, 3) or (B, H, W, 1), got [${images.dims.join(', ')}]`);
   }
-  const [b, h, w] = images.dims;
-  const size = h * w * 3;
+  const [b, h, w, c] = images.dims;
+  const size = h * w * c;
   const out: PipelineImage[] = [];
   for (let n = 0; n < b; n++) {
     const bytes = new Uint8Array(size);
@@ -85,7 +93,7 @@ export function numpyToPil(images: Tensor): PipelineImage[] {
       // astype(uint8) of an in-range value; NaN (a diverged sample) becomes 0.
       bytes[i] = v >= 0 && v <= 255 ? v : v > 255 ? 255 : 0;
     }
-    out.push(new PipelineImage(w, h, bytes));
+    out.push(new PipelineImage(w, h, bytes, c as 1 | 3));
   }
   return out;
 }
@@ -102,20 +110,20 @@ export function makeImageGrid(images: readonly PipelineImage[], rows: number, co
   ) {
     throw new RangeError(`makeImageGrid: a ${rows}×${cols} grid cannot hold ${images.length} images`);
   }
-  const { width: w, height: h } = images[0];
-  if (images.some((im) => im.width !== w || im.height !== h)) {
-    throw new RangeError('makeImageGrid: all images must have the same size');
+  const { width: w, height: h, channels: c } = images[0];
+  if (images.some((im) => im.width !== w || im.height !== h || im.channels !== c)) {
+    throw new RangeError('makeImageGrid: all images must have the same size and channels');
   }
   const gridW = cols * w;
-  const data = new Uint8Array(gridW * rows * h * 3);
+  const data = new Uint8Array(gridW * rows * h * c);
   images.forEach((im, k) => {
     const x0 = (k % cols) * w;
     const y0 = Math.trunc(k / cols) * h;
     for (let y = 0; y < h; y++) {
-      data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * gridW + x0) * 3);
+      data.set(im.data.subarray(y * w * c, (y + 1) * w * c), ((y0 + y) * gridW + x0) * c);
     }
   });
-  return new PipelineImage(gridW, rows * h, data);
+  return new PipelineImage(gridW, rows * h, data, c);
 }
 
 /** A near-square grid shape for n images: cols = ⌈√n⌉, rows = ⌈n / cols⌉. */
@@ -125,9 +133,9 @@ export function gridShape(n: number): { rows: number; cols: number } {
 }
 
 /** A decoded 8-bit image of any channel count as RGB: gray is repeated, alpha dropped. */
-export function toRGBImage(image: Image): PipelineImage {
+export function toRGBImage(image: Image | PipelineImage): PipelineImage {
   const { width, height, channels, data } = image;
-  if (channels === 3) return new PipelineImage(width, height, data);
+  if (channels === 3) return image instanceof PipelineImage ? image : new PipelineImage(width, height, data);
   const out = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
     const from = p * channels;
@@ -139,24 +147,44 @@ export function toRGBImage(image: Image): PipelineImage {
   return new PipelineImage(width, height, out);
 }
 
-/** Reads a PNG file as an RGB image; errors name the file. */
-export async function loadImage(path: string): Promise<PipelineImage> {
-  return toRGBImage(decodePNG(await readInputFile(path), path));
+/** An RGB image as gray by the channel mean (a gray image is returned as is). */
+export function toGrayImage(image: PipelineImage): PipelineImage {
+  if (image.channels === 1) return image;
+  const out = new Uint8Array(image.width * image.height);
+  for (let p = 0; p < out.length; p++) {
+    const d = image.data;
+    out[p] = Math.round((d[3 * p] + d[3 * p + 1] + d[3 * p + 2]) / 3);
+  }
+  return new PipelineImage(image.width, image.height, out, 1);
 }
 
-/** 8-bit RGB images → float32 (B, 3, H, W) in [0, 1], x / 255 as PIL → numpy → torch pipelines compute it. */
+/**
+ * Reads a PNG file as an RGB image; errors name the file. With `size` (height, width), e.g. the model's, an
+ * image of another size is refused from its header, before it is decoded.
+ */
+export async function loadImage(
+  path: string,
+  options: { size?: readonly [number, number] } = {},
+): Promise<PipelineImage> {
+  return toRGBImage(decodePNG(await readInputFile(path), path, options));
+}
+
+/**
+ * 8-bit images → float32 (B, C, H, W) in [0, 1], x / 255 as PIL → numpy → torch pipelines compute it.
+ * C is the images' channel count (all must agree).
+ */
 export function imagesToTensor(images: readonly PipelineImage[]): Tensor<'float32'> {
   if (images.length === 0) throw new RangeError('imagesToTensor: no images');
-  const { width: w, height: h } = images[0];
-  if (images.some((im) => im.width !== w || im.height !== h)) {
-    throw new RangeError('imagesToTensor: all images must have the same size');
+  const { width: w, height: h, channels: ch } = images[0];
+  if (images.some((im) => im.width !== w || im.height !== h || im.channels !== ch)) {
+    throw new RangeError('imagesToTensor: all images must have the same size and channels');
   }
   const plane = w * h;
-  const out = new Float32Array(images.length * 3 * plane);
+  const out = new Float32Array(images.length * ch * plane);
   images.forEach((im, n) => {
     for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) out[(n * 3 + c) * plane + p] = im.data[p * 3 + c] / 255;
+      for (let c = 0; c < ch; c++) out[(n * ch + c) * plane + p] = im.data[p * ch + c] / 255;
     }
   });
-  return new Tensor('float32', out, [images.length, 3, h, w]);
+  return new Tensor('float32', out, [images.length, ch, h, w]);
 }

@@ -10,6 +10,7 @@ export {
   numpyToPil,
   PipelineImage,
   toClampedNHWC,
+  toGrayImage,
   toRGBImage,
 } from './images.js';
 export { type ModelLayout, resolveModelLayout } from './layout.js';

@@ -4,15 +4,18 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { UNet2DModel } from '../models/unet-2d/index.js';
 import { ProgressBar, type ProgressStream } from '../progress.js';
-import { type Generator, randnTensor } from '../random/index.js';
+import type { Generator } from '../random/index.js';
+import { throwIfAborted } from '../samplers/common.js';
 import {
   colorize,
   inpaint,
   runSampler,
+  SAMPLER_DEFAULTS,
   SAMPLER_NAMES,
   type SamplerName,
   type SamplerOptions,
@@ -24,8 +27,7 @@ import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
 import { numpyToPil, type PipelineImage, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
 
-/** The diffusers version whose file formats savePretrained writes. */
-export const DIFFUSERS_VERSION = '0.23.0';
+export { DIFFUSERS_VERSION } from '../diffusers.js';
 
 export type OutputType = 'pil' | 'np';
 /** 'pil' → 8-bit RGB images; 'np' → a float32 (B, H, W, 3) tensor in [0, 1]. */
@@ -42,8 +44,8 @@ export interface PipelineStep {
   sample: Tensor<'float32'>;
   /** Its noise-free mean (B, C, H, W), unclamped (diffusers' `prev_sample_mean`; `sample` where a sampler has none). */
   sampleMean: Tensor<'float32'>;
-  /** UNet calls so far (only with `sampler`). */
-  nfe?: number;
+  /** UNet calls so far. */
+  nfe: number;
 }
 
 export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boolean = true> {
@@ -62,9 +64,9 @@ export interface PipelineCallOptions<O extends OutputType = 'pil', R extends boo
   /** Stops between UNet calls with an AbortError. */
   signal?: AbortSignal;
   /**
-   * Another sampler by name ('pc', 'ode', 'heun', 'dpmpp-2m'; see SAMPLER_NAMES). Unset: diffusers' own loop.
-   * `numInferenceSteps` then defaults to that sampler's default; σ range, snr and corrector steps come from
-   * the scheduler config.
+   * The sampler by name ('pc', 'ode', 'heun', 'dpmpp-2m'; see SAMPLER_NAMES). Default 'pc', which with its
+   * default predictor and corrector is diffusers' own loop. `numInferenceSteps` defaults to the sampler's
+   * default; σ range, snr and corrector steps come from the scheduler config.
    */
   sampler?: SamplerName;
   /** That sampler's own settings, e.g. `{ rho: 7 }` for 'heun' (see SamplerOptions). */
@@ -123,6 +125,7 @@ export class ScoreSdeVePipeline {
     if (!(scheduler instanceof ScoreSdeVeScheduler)) {
       throw new TypeError('ScoreSdeVePipeline: scheduler must be a ScoreSdeVeScheduler');
     }
+    checkPipelineUnet(unet.config, 'ScoreSdeVePipeline: the UNet config');
     this.unet = unet;
     this.scheduler = scheduler;
   }
@@ -142,6 +145,12 @@ export class ScoreSdeVePipeline {
       useSafetensors: options.useSafetensors,
       executionProviders: options.executionProviders,
     });
+    try {
+      checkPipelineUnet(unet.config, join(source.dir, source.unetSubfolder ?? '', 'config.json'));
+    } catch (e) {
+      await unet.release();
+      throw e;
+    }
     let scheduler: ScoreSdeVeScheduler;
     if (source.hasSchedulerConfig) {
       scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, {
@@ -177,64 +186,26 @@ export class ScoreSdeVePipeline {
     return async (x, sigma) => (await this.unet.forward(x, sigma)).sample;
   }
 
-  /** Generates images: diffusers' `__call__`, the same random draws in the same order. */
+  /**
+   * Generates images: diffusers' `__call__` (the `pc` sampler's default, the same random draws in the same
+   * order), or another sampler. Unlike diffusers, the pipeline's scheduler is not modified: the sampler
+   * sets up its own from the scheduler config.
+   */
   async call<O extends OutputType = 'pil', R extends boolean = true>(
     options: PipelineCallOptions<O, R> = {},
   ): Promise<PipelineCallResult<O, R>> {
-    if (options.sampler !== undefined) {
-      const sampler = options.sampler;
-      if (!SAMPLER_NAMES.includes(sampler)) {
-        throw new RangeError(
-          `unknown sampler ${JSON.stringify(sampler)}; known: ${SAMPLER_NAMES.join(', ')}`,
-        );
-      }
-      const batchSize = options.batchSize ?? 1;
-      const [height, width] = this.sampleSize;
-      const settings = { ...this.samplerSettings(options), shape: [batchSize, 3, height, width] };
-      return this.runJob(options, batchSize, (score, common) => runSampler(sampler, score, settings, common));
+    const sampler = options.sampler ?? 'pc';
+    if (!SAMPLER_NAMES.includes(sampler)) {
+      throw new RangeError(`unknown sampler ${JSON.stringify(sampler)}; known: ${SAMPLER_NAMES.join(', ')}`);
     }
-    const { batchSize = 1, numInferenceSteps = 2000, generator, onStep, signal } = options;
-    const outputType = options.outputType ?? 'pil';
-    const returnDict = options.returnDict ?? true;
-    checkCallOptions(batchSize, numInferenceSteps, generator, outputType);
-    throwIfAborted(signal);
-
+    const batchSize = options.batchSize ?? 1;
     const [height, width] = this.sampleSize;
-    const shape = [batchSize, 3, height, width]; // (B, C, H, W); diffusers hard-codes 3 channels
-    const scheduler = this.scheduler;
-
-    let sample = randnTensor(shape, { generator });
-    scaleInPlace(sample.data, scheduler.initNoiseSigma);
-
-    scheduler.setTimesteps(numInferenceSteps);
-    scheduler.setSigmas(numInferenceSteps);
-    const timesteps = scheduler.timesteps.data as Float32Array;
-    const sigmas = scheduler.sigmas.data as Float32Array;
-    const correctSteps = scheduler.config.correct_steps;
-
-    let sampleMean: Tensor<'float32'> = sample;
-    const bar = new ProgressBar({ total: timesteps.length, ...this.progressConfig });
-    try {
-      for (let i = 0; i < timesteps.length; i++) {
-        // diffusers: sigma_t = sigmas[i] * ones(B), the UNet's per-row timestep.
-        const sigmaT = new Float32Array(batchSize).fill(sigmas[i]);
-        for (let c = 0; c < correctSteps; c++) {
-          throwIfAborted(signal);
-          const modelOutput = (await this.unet.forward(sample, sigmaT)).sample;
-          sample = scheduler.stepCorrect(modelOutput, sample, { generator }).prevSample;
-        }
-        throwIfAborted(signal);
-        const modelOutput = (await this.unet.forward(sample, sigmaT)).sample;
-        const out = scheduler.stepPred(modelOutput, timesteps[i], sample, { generator });
-        sample = out.prevSample;
-        sampleMean = out.prevSampleMean;
-        onStep?.({ step: i, totalSteps: timesteps.length, sigma: sigmas[i], sample, sampleMean });
-        bar.update();
-      }
-    } finally {
-      bar.close();
-    }
-    return packImages(sampleMean, outputType as O, returnDict as R);
+    // (B, C, H, W). diffusers 0.23 hard-codes C = 3; the model's in_channels also serves 1-channel models.
+    const channels = this.unet.config.in_channels;
+    const settings = { ...this.samplerSettings(options), shape: [batchSize, channels, height, width] };
+    return this.runJob(options, batchSize, defaultSteps(sampler), (score, common) =>
+      runSampler(sampler, score, settings, common),
+    );
   }
 
   /**
@@ -245,10 +216,12 @@ export class ScoreSdeVePipeline {
     options: InpaintCallOptions<O, R>,
   ): Promise<PipelineCallResult<O, R>> {
     const size = this.sampleSize;
-    const image = imageBatch(options.image, 'image', options.batchSize, size);
+    const image = imageBatch(options.image, 'image', options.batchSize, size, this.unet.config.in_channels);
     const mask = keepMask(options.mask, image.dims[0], size);
     const settings = { ...this.samplerSettings(options), image, mask };
-    return this.runJob(options, image.dims[0], (score, common) => inpaint(score, settings, common));
+    return this.runJob(options, image.dims[0], defaultSteps('pc'), (score, common) =>
+      inpaint(score, settings, common),
+    );
   }
 
   /**
@@ -258,9 +231,15 @@ export class ScoreSdeVePipeline {
   async colorize<O extends OutputType = 'pil', R extends boolean = true>(
     options: ColorizeCallOptions<O, R>,
   ): Promise<PipelineCallResult<O, R>> {
+    if (this.unet.config.in_channels !== 3)
+      throw new RangeError(
+        `colorize needs an RGB model; this one has ${this.unet.config.in_channels} channel(s)`,
+      );
     const grayImage = imageBatch(options.image, 'image', options.batchSize, this.sampleSize);
     const settings = { ...this.samplerSettings(options), grayImage };
-    return this.runJob(options, grayImage.dims[0], (score, common) => colorize(score, settings, common));
+    return this.runJob(options, grayImage.dims[0], defaultSteps('pc'), (score, common) =>
+      colorize(score, settings, common),
+    );
   }
 
   /** The scheduler config as sampler settings, then the caller's steps and sampler options. */
@@ -285,6 +264,7 @@ export class ScoreSdeVePipeline {
   private async runJob<O extends OutputType, R extends boolean>(
     options: Omit<PipelineCallOptions<O, R>, 'sampler'>,
     batchSize: number,
+    stepsByDefault: number | undefined,
     job: (score: ScoreFn, common: SamplerCommon) => Promise<SamplerResult>,
   ): Promise<PipelineCallResult<O, R>> {
     const { numInferenceSteps, generator, onStep, signal } = options;
@@ -292,7 +272,7 @@ export class ScoreSdeVePipeline {
     const returnDict = options.returnDict ?? true;
     checkCallOptions(batchSize, numInferenceSteps ?? 1, generator, outputType);
     throwIfAborted(signal);
-    const bar = new ProgressBar({ total: numInferenceSteps, ...this.progressConfig });
+    const bar = new ProgressBar({ total: numInferenceSteps ?? stepsByDefault, ...this.progressConfig });
     try {
       const result = await job(this.scoreFn, {
         generator,
@@ -337,6 +317,28 @@ export class ScoreSdeVePipeline {
   }
 }
 
+/** A sampler's default step count (undefined for the adaptive ODE sampler). */
+function defaultSteps(name: SamplerName): number | undefined {
+  const defaults = SAMPLER_DEFAULTS[name];
+  return 'steps' in defaults ? defaults.steps : undefined;
+}
+
+/** What ScoreSdeVePipeline needs of its UNet: an image size, and no class conditioning (it passes no labels). */
+function checkPipelineUnet(config: UNet2DModel['config'], where: string): void {
+  if (config.sample_size === null) {
+    throw new ConfigError(`${where}: sample_size is missing or null, so the image size is unknown`);
+  }
+  if (config.class_embed_type !== null || config.num_class_embeds !== null) {
+    const what =
+      config.class_embed_type !== null
+        ? `class_embed_type ${JSON.stringify(config.class_embed_type)}`
+        : `num_class_embeds ${config.num_class_embeds}`;
+    throw new ConfigError(
+      `${where}: ${what} makes a class-conditional UNet, but ScoreSdeVePipeline is unconditional (it passes no class labels)`,
+    );
+  }
+}
+
 function checkCallOptions(
   batchSize: number,
   steps: number,
@@ -357,20 +359,6 @@ function checkCallOptions(
   if (outputType !== 'pil' && outputType !== 'np') {
     throw new TypeError(`outputType must be 'pil' or 'np', got ${JSON.stringify(outputType)}`);
   }
-}
-
-/** Throws an AbortError (a DOMException, as fetch does) once `signal` is aborted. */
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') throw reason;
-  throw new DOMException('the pipeline was aborted', 'AbortError');
-}
-
-/** x ← x · s in float32, as torch multiplies a float32 tensor by a Python float. */
-function scaleInPlace(data: Float32Array, s: number): void {
-  const f = Math.fround(s);
-  for (let i = 0; i < data.length; i++) data[i] = data[i] * f;
 }
 
 /** diffusers' tail: clamp(0, 1), to NHWC, optionally numpy_to_pil, then the dict / tuple choice. */

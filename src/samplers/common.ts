@@ -3,6 +3,7 @@
  * abort checks, the per-row σ vector a ScoreFn takes, and argument validation.
  */
 
+import { NumericalError } from '../errors.js';
 import type { Generator } from '../random/generator.js';
 import { randnTensor } from '../random/index.js';
 import { numelOf, type Tensor } from '../tensor.js';
@@ -13,6 +14,18 @@ export function drawNoise(
   generator: Generator | Generator[] | undefined,
 ): Tensor<'float32'> {
   return randnTensor(dims, { generator }) as Tensor<'float32'>;
+}
+
+/** x_T = σ_max · z in float32, as torch multiplies `randn(...)` by the float `sigma_max` (diffusers' init_noise_sigma). */
+export function initialNoise(
+  dims: readonly number[],
+  generator: Generator | Generator[] | undefined,
+  sigmaMax: number,
+): Tensor<'float32'> {
+  const x = drawNoise(dims, generator);
+  const s = Math.fround(sigmaMax);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i] * s;
+  return x;
 }
 
 /** x_T = σ_max · z as the float64 state the deterministic σ-space solvers (heun, dpmpp-2m) integrate. */
@@ -76,5 +89,20 @@ export async function callScore(
       `score function returned ${out.dtype} [${out.dims.join(', ')}] for input [${x.dims.join(', ')}]; expected the same shape in float32`,
     );
   }
+  const bad = countNonFinite(out.data);
+  if (bad > 0) {
+    // Caught at once: NaN would run through every remaining step and come out as a black image.
+    throw new NumericalError(
+      `the score network returned ${bad} non-finite values (NaN or ±Infinity) of ${out.numel} at σ = ${sigma[0]}; its weights or inputs are broken`,
+    );
+  }
   return out;
+}
+
+/** How many values are NaN or ±Infinity. */
+export function countNonFinite(data: Float32Array): number {
+  let bad = 0;
+  // x − x is 0 for every finite x and NaN otherwise.
+  for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) bad++;
+  return bad;
 }

@@ -41,8 +41,15 @@ export {
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,
   SAMPLER_NAMES,
+  SAMPLER_OPTION_TABLE,
+  SAMPLERS,
+  type SamplerInfo,
   type SamplerName,
+  type SamplerOptionFlag,
+  type SamplerOptionInfo,
+  type SamplerOptionName,
   type SamplerOptions,
+  samplerOptionNames,
 } from './registry.js';
 export { geometricSigmas, karrasSigmas } from './schedules.js';
 export { type SlicedWassersteinOptions, slicedWasserstein } from './sliced-wasserstein.js';

@@ -8,7 +8,16 @@
  * (σmax·z, then per step: `correctSteps` × (score, corrector noise), score, predictor noise).
  */
 import { Tensor } from '../tensor.js';
-import { callScore, checkInteger, checkPositive, checkShape, drawNoise, throwIfAborted } from './common.js';
+import {
+  callScore,
+  checkInteger,
+  checkPositive,
+  checkShape,
+  drawNoise,
+  initialNoise,
+  sigmaVector,
+  throwIfAborted,
+} from './common.js';
 import { ancestralStep, annealedLangevinStep, eulerMaruyamaStep, langevinLikeUpdate } from './pc-steps.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
 import { createVeScheduler } from './ve-scheduler.js';
@@ -74,9 +83,7 @@ export async function runPc(
   const { timesteps, sigmas, discreteSigmas } = scheduler;
   const n = timesteps.length;
 
-  let sample = drawNoise(shape, generator);
-  const init = Math.fround(scheduler.initNoiseSigma);
-  for (let i = 0; i < sample.data.length; i++) sample.data[i] = sample.data[i] * init;
+  let sample = initialNoise(shape, generator, scheduler.initNoiseSigma);
   constraint?.start?.(sample.data);
 
   let sampleMean = sample;
@@ -89,7 +96,7 @@ export async function runPc(
   };
 
   for (let i = 0; i < n; i++) {
-    const sigmaT = new Float32Array(batch).fill(sigmas[i]);
+    const sigmaT = sigmaVector(batch, sigmas[i]);
     for (let c = 0; c < (corrector === 'none' ? 0 : opts.correctSteps); c++) {
       const modelOutput = await evalScore(sample, sigmaT);
       if (corrector === 'langevin') {

@@ -5,7 +5,7 @@
  * Deterministic and invertible: `encodeProbabilityFlow` maps data to noise, `decodeProbabilityFlow` back.
  */
 import { assertFloat32, type Tensor } from '../tensor.js';
-import { checkPositive, checkShape, drawNoise } from './common.js';
+import { checkPositive, checkShape, initialNoise } from './common.js';
 import { integrateRk45 } from './rk45.js';
 import { checkSigmaRange } from './schedules.js';
 import { ScoreCaller, toTensor } from './score-caller.js';
@@ -132,8 +132,6 @@ export async function sampleProbabilityFlow(
 ): Promise<SamplerResult> {
   checkShape(opts.shape);
   resolve(opts);
-  const z = drawNoise(opts.shape, common.generator);
-  const latent = z.clone();
-  for (let i = 0; i < latent.data.length; i++) latent.data[i] = z.data[i] * opts.sigmaMax;
+  const latent = initialNoise(opts.shape, common.generator, opts.sigmaMax);
   return decodeProbabilityFlow(score, latent, { ...opts, denoise: opts.denoise ?? true }, common);
 }

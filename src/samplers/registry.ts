@@ -9,14 +9,24 @@
  * | `dpmpp-2m` | DPM-Solver++(2M) in σ-space, ρ-schedule | steps | steps 50, rho 7 |
  *
  * Every sampler: sigmaMin 0.01, sigmaMax 1348 (diffusers' ScoreSdeVeScheduler defaults; pass the model's
- * scheduler config). Options a sampler does not use are ignored; unknown option names are an error.
+ * scheduler config). Which sampler reads which option is SAMPLER_OPTION_TABLE: an option for another sampler is
+ * an error, except the scheduler-config settings (σ range, snr, corrector steps), which every sampler accepts.
  * Samples are in the model's data range ([0, 1] for diffusers' NCSN++ checkpoints), unclamped.
  */
+import { DEFAULT_NUM_INFERENCE_STEPS } from '../diffusers.js';
+import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-config.js';
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
 import { sampleDpmSolver2M } from './dpmpp-2m.js';
 import { sampleHeun } from './heun.js';
-import { type PcCorrector, type PcOptions, type PcPredictor, samplePc } from './pc.js';
+import {
+  PC_CORRECTORS,
+  PC_PREDICTORS,
+  type PcCorrector,
+  type PcOptions,
+  type PcPredictor,
+  samplePc,
+} from './pc.js';
 import { sampleProbabilityFlow } from './probability-flow.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
 
@@ -25,13 +35,13 @@ export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 /** One line per sampler, for help texts. */
 export const SAMPLER_DESCRIPTIONS: Readonly<Record<SamplerName, string>> = Object.freeze({
-  pc: "predictor-corrector (default: diffusers' reverse diffusion + Langevin, 2 calls per step)",
-  ode: 'probability-flow ODE with adaptive RK45 (deterministic, calls chosen by rtol/atol)',
-  heun: "EDM's Heun sampler on the rho-schedule (2 calls per step, optional churn)",
-  'dpmpp-2m': 'DPM-Solver++(2M) on the rho-schedule (1 call per step)',
+  pc: "predictor-corrector, diffusers' loop (2 calls/step)",
+  ode: 'probability-flow ODE, adaptive RK45 (rtol/atol)',
+  heun: "EDM's Heun, rho-schedule (2 calls/step, optional churn)",
+  'dpmpp-2m': 'DPM-Solver++(2M), rho-schedule (1 call/step)',
 });
 
-/** Everything a sampler may take; see the table above for which sampler reads what. */
+/** Everything a sampler may take; `SAMPLER_OPTION_TABLE` says which sampler reads what. */
 export interface SamplerOptions {
   /** Sample shape (B, C, H, W). */
   shape: readonly number[];
@@ -72,38 +82,109 @@ export interface SamplerOptions {
   denoise?: boolean;
 }
 
-const KNOWN_OPTIONS = new Set([
-  'shape',
-  'steps',
-  'sigmaMin',
-  'sigmaMax',
-  'snr',
-  'correctSteps',
-  'samplingEps',
-  'numTrainTimesteps',
-  'predictor',
-  'corrector',
-  'rho',
-  'churn',
-  'churnSigmaMin',
-  'churnSigmaMax',
-  'churnNoise',
-  'rtol',
-  'atol',
-  'eps',
-  'denoise',
-]);
+export type SamplerOptionName = Exclude<keyof SamplerOptions, 'shape'>;
+
+/** How the command line spells an option (`scoresde sample --<flag> <arg>`), with its help text. */
+export interface SamplerOptionFlag {
+  flag: string;
+  arg: string;
+  help: string;
+  /** The values it may take, when a list. */
+  choices?: readonly string[];
+}
+
+export interface SamplerOptionInfo {
+  /** The samplers that read this option. */
+  samplers: readonly SamplerName[];
+  /**
+   * A scheduler-config setting (σ range, snr, corrector steps…): the pipeline passes the scheduler config to
+   * every sampler, so samplers that do not read it accept and ignore it. Every other option is refused by a
+   * sampler that does not read it. diffusers' own loop takes exactly these and `steps`.
+   */
+  scheduler?: true;
+  /** Its command-line flag, if it has one. */
+  cli?: SamplerOptionFlag;
+}
+
+const ALL = SAMPLER_NAMES;
+
+/**
+ * THE table of which sampler reads which option. It drives `runSampler`'s validation, the CLI's flag
+ * checks (`--sampler heun --snr 0.2` is refused) and the CLI's help text.
+ */
+export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOptionInfo>> = Object.freeze({
+  steps: {
+    samplers: ['pc', 'heun', 'dpmpp-2m'],
+    cli: { flag: 'steps', arg: '<n>', help: 'steps, diffusers num_inference_steps' },
+  },
+  sigmaMin: { samplers: ALL, scheduler: true },
+  sigmaMax: {
+    samplers: ALL,
+    scheduler: true,
+    cli: {
+      flag: 'sigma-max',
+      arg: '<x>',
+      help: 'largest noise level σ_max (overrides the scheduler config)',
+    },
+  },
+  snr: {
+    samplers: ['pc'],
+    scheduler: true,
+    cli: {
+      flag: 'snr',
+      arg: '<x>',
+      help: 'corrector signal-to-noise ratio (overrides the scheduler config)',
+    },
+  },
+  correctSteps: {
+    samplers: ['pc'],
+    scheduler: true,
+    cli: { flag: 'corrector-steps', arg: '<n>', help: 'corrector steps per step, diffusers correct_steps' },
+  },
+  samplingEps: { samplers: ['pc'], scheduler: true },
+  numTrainTimesteps: { samplers: ['pc'], scheduler: true },
+  predictor: {
+    samplers: ['pc'],
+    cli: { flag: 'predictor', arg: '<name>', help: 'predictor', choices: PC_PREDICTORS },
+  },
+  corrector: {
+    samplers: ['pc'],
+    cli: { flag: 'corrector', arg: '<name>', help: 'corrector', choices: PC_CORRECTORS },
+  },
+  rho: {
+    samplers: ['heun', 'dpmpp-2m'],
+    cli: { flag: 'rho', arg: '<x>', help: 'exponent of the σ schedule' },
+  },
+  churn: {
+    samplers: ['heun'],
+    cli: { flag: 'churn', arg: '<x>', help: 'stochastic churn S_churn (0: deterministic)' },
+  },
+  churnSigmaMin: { samplers: ['heun'] },
+  churnSigmaMax: { samplers: ['heun'] },
+  churnNoise: { samplers: ['heun'] },
+  rtol: { samplers: ['ode'], cli: { flag: 'rtol', arg: '<x>', help: 'RK45 relative tolerance' } },
+  atol: { samplers: ['ode'], cli: { flag: 'atol', arg: '<x>', help: 'RK45 absolute tolerance' } },
+  eps: { samplers: ['ode'] },
+  denoise: { samplers: ['ode'] },
+} satisfies Record<SamplerOptionName, SamplerOptionInfo>);
+
+const OPTION_NAMES = Object.keys(SAMPLER_OPTION_TABLE) as SamplerOptionName[];
+
+/** The options `name` reads. */
+export function samplerOptionNames(name: SamplerName): SamplerOptionName[] {
+  return OPTION_NAMES.filter((k) => SAMPLER_OPTION_TABLE[k].samplers.includes(name));
+}
 
 /** diffusers' ScoreSdeVeScheduler defaults. */
-export const COMMON_DEFAULTS = Object.freeze({ sigmaMin: 0.01, sigmaMax: 1348 });
+export const COMMON_DEFAULTS = Object.freeze({ sigmaMin: SVE.sigmaMin, sigmaMax: SVE.sigmaMax });
 
 /** Per-sampler defaults (documented in the table above). */
 export const SAMPLER_DEFAULTS = Object.freeze({
   pc: Object.freeze({
-    steps: 2000,
-    snr: 0.15,
-    correctSteps: 1,
-    samplingEps: 1e-5,
+    steps: DEFAULT_NUM_INFERENCE_STEPS,
+    snr: SVE.snr,
+    correctSteps: SVE.correctSteps,
+    samplingEps: SVE.samplingEps,
     predictor: 'reverse-diffusion' as PcPredictor,
     corrector: 'langevin' as PcCorrector,
   }),
@@ -112,12 +193,47 @@ export const SAMPLER_DEFAULTS = Object.freeze({
   'dpmpp-2m': Object.freeze({ steps: 50, rho: 7 }),
 });
 
-function checkOptionNames(options: object, where: string): void {
+/** What each sampler is: a description, its defaults, and whether batch rows are independent. */
+export interface SamplerInfo {
+  /** One line for help texts. */
+  description: string;
+  /** Defaults of the options it reads (besides COMMON_DEFAULTS). */
+  defaults: Readonly<Partial<Record<SamplerOptionName, unknown>>>;
+  /**
+   * True when each batch row depends only on its own noise, so that a batch of images with one generator per
+   * row gives the same images as one image at a time. pc: diffusers' Langevin step size averages norms over
+   * the batch; ode: RK45 chooses one step size for the whole batch.
+   */
+  rowsIndependent: boolean;
+}
+
+export const SAMPLERS = Object.freeze({
+  pc: { description: SAMPLER_DESCRIPTIONS.pc, defaults: SAMPLER_DEFAULTS.pc, rowsIndependent: false },
+  ode: { description: SAMPLER_DESCRIPTIONS.ode, defaults: SAMPLER_DEFAULTS.ode, rowsIndependent: false },
+  heun: { description: SAMPLER_DESCRIPTIONS.heun, defaults: SAMPLER_DEFAULTS.heun, rowsIndependent: true },
+  'dpmpp-2m': {
+    description: SAMPLER_DESCRIPTIONS['dpmpp-2m'],
+    defaults: SAMPLER_DEFAULTS['dpmpp-2m'],
+    rowsIndependent: true,
+  },
+} as const satisfies Record<SamplerName, SamplerInfo>);
+
+/**
+ * Refuses option names nobody knows, and options for another sampler (`sampler` undefined: the conditional
+ * PC samplers, which read what `pc` reads).
+ */
+function checkOptionNames(options: object, where: string, sampler: SamplerName): void {
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`${where}: options must be an object`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key))
-      throw new RangeError(`${where}: unknown option '${key}'; known: ${[...KNOWN_OPTIONS].join(', ')}`);
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'shape') continue;
+    const info = SAMPLER_OPTION_TABLE[key as SamplerOptionName] as SamplerOptionInfo | undefined;
+    if (info === undefined || !Object.hasOwn(SAMPLER_OPTION_TABLE, key))
+      throw new RangeError(`${where}: unknown option '${key}'; known: ${OPTION_NAMES.join(', ')}`);
+    if (value === undefined || info.scheduler || info.samplers.includes(sampler)) continue;
+    throw new RangeError(
+      `${where}: option '${key}' is for ${info.samplers.join(', ')}, not ${sampler}; remove it or use another sampler`,
+    );
   }
 }
 
@@ -126,26 +242,19 @@ function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function pcOptions(o: Partial<SamplerOptions>): Omit<PcOptions, 'shape'> {
+/** `o`'s settings that sampler `name` reads, over COMMON_DEFAULTS and the sampler's defaults. */
+function settingsFor(name: SamplerName, o: object): Record<string, unknown> {
+  const given = defined(o) as Record<string, unknown>;
+  const read = samplerOptionNames(name).filter((k) => k in given);
   return {
     ...COMMON_DEFAULTS,
-    ...SAMPLER_DEFAULTS.pc,
-    ...pick(defined(o), [
-      'steps',
-      'sigmaMin',
-      'sigmaMax',
-      'snr',
-      'correctSteps',
-      'samplingEps',
-      'numTrainTimesteps',
-      'predictor',
-      'corrector',
-    ]),
+    ...SAMPLERS[name].defaults,
+    ...Object.fromEntries(read.map((k) => [k, given[k]])),
   };
 }
 
-function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
-  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Pick<T, K>;
+function pcOptions(o: object): Omit<PcOptions, 'shape'> {
+  return settingsFor('pc', o) as unknown as Omit<PcOptions, 'shape'>;
 }
 
 /** Runs sampler `name` on `score` with its defaults under `options`. */
@@ -155,38 +264,25 @@ export async function runSampler(
   options: SamplerOptions,
   common: SamplerCommon = {},
 ): Promise<SamplerResult> {
-  checkOptionNames(options, `runSampler('${name}')`);
+  if (!(SAMPLER_NAMES as readonly string[]).includes(name))
+    throw new RangeError(`unknown sampler ${JSON.stringify(name)}; known: ${SAMPLER_NAMES.join(', ')}`);
+  checkOptionNames(options, `runSampler('${name}')`, name);
   if (typeof score !== 'function')
     throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
-  const o = defined(options);
-  const base = { ...COMMON_DEFAULTS, ...pick(o, ['sigmaMin', 'sigmaMax']), shape: options.shape };
+  const settings = { ...settingsFor(name, options), shape: options.shape };
   switch (name) {
     case 'pc':
-      return samplePc(score, { ...pcOptions(o), shape: options.shape }, common);
+      return samplePc(score, settings as unknown as PcOptions, common);
     case 'ode':
       return sampleProbabilityFlow(
         score,
-        { ...base, ...SAMPLER_DEFAULTS.ode, ...pick(o, ['rtol', 'atol', 'eps', 'denoise']) },
+        settings as unknown as Parameters<typeof sampleProbabilityFlow>[1],
         common,
       );
     case 'heun':
-      return sampleHeun(
-        score,
-        {
-          ...base,
-          ...SAMPLER_DEFAULTS.heun,
-          ...pick(o, ['steps', 'rho', 'churn', 'churnSigmaMin', 'churnSigmaMax', 'churnNoise']),
-        },
-        common,
-      );
+      return sampleHeun(score, settings as unknown as Parameters<typeof sampleHeun>[1], common);
     case 'dpmpp-2m':
-      return sampleDpmSolver2M(
-        score,
-        { ...base, ...SAMPLER_DEFAULTS['dpmpp-2m'], ...pick(o, ['steps', 'rho']) },
-        common,
-      );
-    default:
-      throw new RangeError(`unknown sampler ${JSON.stringify(name)}; known: ${SAMPLER_NAMES.join(', ')}`);
+      return sampleDpmSolver2M(score, settings as unknown as Parameters<typeof sampleDpmSolver2M>[1], common);
   }
 }
 
@@ -207,7 +303,7 @@ export async function inpaint(
   common: SamplerCommon = {},
 ): Promise<SamplerResult> {
   const { image, mask, ...rest } = options;
-  checkOptionNames(rest, 'inpaint');
+  checkOptionNames(rest, 'inpaint', 'pc');
   return inpaintPc(score, image, mask, pcOptions(rest), common);
 }
 
@@ -223,6 +319,6 @@ export async function colorize(
   common: SamplerCommon = {},
 ): Promise<SamplerResult> {
   const { grayImage, ...rest } = options;
-  checkOptionNames(rest, 'colorize');
+  checkOptionNames(rest, 'colorize', 'pc');
   return colorizePc(score, grayImage, pcOptions(rest), common);
 }

@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkConfigKeys, readJsonConfig } from '../io/config.js';
@@ -66,7 +67,7 @@ export class ScoreSdeVeScheduler {
   /** diffusers `config_name`: the file fromPretrained reads and saveConfig writes. */
   static readonly configName = 'scheduler_config.json';
   /** The diffusers version whose semantics (and `_diffusers_version`) this class reproduces. */
-  static readonly diffusersVersion = '0.23.0';
+  static readonly diffusersVersion = DIFFUSERS_VERSION;
   /** diffusers `order`: model evaluations per step of the predictor. */
   readonly order = 1;
   /** The snake_case config as diffusers holds it. */

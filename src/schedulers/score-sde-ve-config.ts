@@ -40,6 +40,22 @@ export const SCORE_SDE_VE_DEFAULTS: Readonly<ScoreSdeVeSchedulerConfig> = Object
   correct_steps: 1,
 });
 
+/** The defaults as constructor options (camelCase), e.g. for samplers that take the scheduler's settings. */
+export const SCORE_SDE_VE_OPTION_DEFAULTS: Readonly<Required<ScoreSdeVeSchedulerOptions>> = Object.freeze({
+  numTrainTimesteps: SCORE_SDE_VE_DEFAULTS.num_train_timesteps,
+  snr: SCORE_SDE_VE_DEFAULTS.snr,
+  sigmaMin: SCORE_SDE_VE_DEFAULTS.sigma_min,
+  sigmaMax: SCORE_SDE_VE_DEFAULTS.sigma_max,
+  samplingEps: SCORE_SDE_VE_DEFAULTS.sampling_eps,
+  correctSteps: SCORE_SDE_VE_DEFAULTS.correct_steps,
+});
+
+/**
+ * Upper bounds: the constructor builds float32 tables of num_train_timesteps entries (diffusers' checkpoints use
+ * 2000), and every predictor step runs correct_steps network calls.
+ */
+export const SCORE_SDE_VE_LIMITS = Object.freeze({ numTrainTimesteps: 1_000_000, correctSteps: 1000 });
+
 /** The config keys, in diffusers' `__init__` order. */
 export const SCORE_SDE_VE_CONFIG_KEYS = Object.freeze(
   Object.keys(SCORE_SDE_VE_DEFAULTS) as (keyof ScoreSdeVeSchedulerConfig)[],
@@ -84,12 +100,12 @@ export function validateScoreSdeVeConfig(config: ScoreSdeVeSchedulerConfig, wher
     if (typeof config[key] !== 'number' || !Number.isFinite(config[key]))
       fail(key, 'must be a finite number');
   }
-  if (!Number.isInteger(config.num_train_timesteps) || config.num_train_timesteps < 1) {
-    fail('num_train_timesteps', 'must be an integer ≥ 1');
-  }
-  if (!Number.isInteger(config.correct_steps) || config.correct_steps < 0) {
-    fail('correct_steps', 'must be an integer ≥ 0');
-  }
+  const { numTrainTimesteps: maxT, correctSteps: maxC } = SCORE_SDE_VE_LIMITS;
+  const t = config.num_train_timesteps;
+  if (!Number.isInteger(t) || t < 1 || t > maxT)
+    fail('num_train_timesteps', `must be an integer in [1, ${maxT}]`);
+  const c = config.correct_steps;
+  if (!Number.isInteger(c) || c < 0 || c > maxC) fail('correct_steps', `must be an integer in [0, ${maxC}]`);
   if (!(config.snr >= 0)) fail('snr', 'must be ≥ 0');
   if (!(config.sigma_min > 0)) fail('sigma_min', 'must be > 0');
   if (!(config.sigma_max > 0)) fail('sigma_max', 'must be > 0');

@@ -10,7 +10,7 @@ import { decodePNG, encodePNG } from '../../src/io/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { numpyToPil, PipelineImage, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
-import { SAMPLER_NAMES } from '../../src/samplers/index.js';
+import { SAMPLER_NAMES, SAMPLERS } from '../../src/samplers/index.js';
 import { COMMITS, startFakeHub } from '../io/hub-fake-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,10 +59,14 @@ describe('scoresde CLI', () => {
     const main = await run(['--help']);
     assert.equal(main.code, 0);
     assert.match(main.stdout, /Usage: scoresde <command>/);
+    assert.match(main.stdout, /-v, --version /);
+    const helps = [main.stdout];
     for (const command of ['sample', 'info', 'inpaint', 'colorize']) {
       const r = await run([command, '--help']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`Usage: scoresde ${command} --model`));
+      helps.push(r.stdout);
+      if (command !== 'info') assert.match(r.stdout, /-o, --out <dir> /);
     }
     const list = await run(['sample', '--list-samplers']);
     assert.equal(list.code, 0);
@@ -73,18 +77,33 @@ describe('scoresde CLI', () => {
         .map((l) => l.split(/\s+/)[0]),
       [...SAMPLER_NAMES],
     );
+    // Each sampler's default step count, from the samplers table.
+    for (const name of SAMPLER_NAMES) {
+      const steps = (SAMPLERS[name].defaults as { steps?: number }).steps;
+      assert.match(
+        list.stdout,
+        new RegExp(`^${name} +${steps === undefined ? 'adaptive' : `${steps} steps`} `, 'm'),
+      );
+    }
+    helps.push(list.stdout);
+    for (const text of helps) {
+      for (const line of text.split('\n'))
+        assert.ok([...line].length <= 80, `wider than 80 columns: ${line}`);
+    }
   });
 
   it('rejects unknown commands and bad flags with exit 1', async () => {
     const unknown = await run(['paint']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /unknown command "paint"/);
+    assert.match(unknown.stderr, /unknown command "paint"; did you mean inpaint\?/);
+    const typo = await run(['sampel']);
+    assert.match(typo.stderr, /^scoresde: unknown command "sampel"; did you mean sample\?\n/);
     const badSteps = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--steps', 'ten']);
     assert.equal(badSteps.code, 1);
     assert.match(badSteps.stderr, /--steps must be an integer, got "ten"/);
     const badFlag = await run(['sample', '--model', fixture('models/tiny-ncsnpp'), '--stepz', '2']);
     assert.equal(badFlag.code, 1);
-    assert.match(badFlag.stderr, /Unknown option '--stepz'/);
+    assert.match(badFlag.stderr, /Unknown option '--stepz'; did you mean --steps\?/);
     const noModel = await run(['sample']);
     assert.equal(noModel.code, 1);
     assert.match(noModel.stderr, /--model is required/);
@@ -99,13 +118,25 @@ describe('scoresde CLI', () => {
     );
     assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace for a user error');
 
-    const offline = await run(['sample', '--model', 'nobody/no-such-model', '--steps', '2']);
+    const offline = await run([
+      'sample',
+      '--model',
+      'nobody/no-such-model',
+      '--steps',
+      '2',
+      '-o',
+      join(tmp, 'o'),
+    ]);
     assert.equal(offline.code, 1);
-    assert.match(offline.stderr, /cannot load model "nobody\/no-such-model": .*not in the cache/);
+    // Short, naming the flag a CLI user has (not the library option localFilesOnly).
+    assert.match(
+      offline.stderr,
+      /^scoresde: cannot load model "nobody\/no-such-model": not in the cache, and downloads are off \(--local-files-only or HF_HUB_OFFLINE=1\); run once online\n$/,
+    );
     assert.doesNotMatch(offline.stderr, /\n\s+at /);
   });
 
-  it('samples a batch: one PNG per image plus a grid, equal to diffusers', async () => {
+  it('samples a batch: one PNG per image (its own seed) plus a grid, as the library does', async () => {
     const out = join(tmp, 'batch');
     const r = await run([
       'sample',
@@ -121,23 +152,39 @@ describe('scoresde CLI', () => {
       out,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(readdirSync(out).sort(), ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png']);
+    const files = ['sample-pc-2-s1.png', 'sample-pc-2-s2.png', 'sample-pc-2-s1-s2-grid.png'];
+    assert.deepEqual(readdirSync(out).sort(), [...files].sort());
     // The progress bar (stderr is not a terminal: whole lines) ends at 2/2 with a rate.
     assert.match(r.stderr, /100%\|██████████\| 2\/2 \[\d\d:\d\d<00:00, +[\d.]+(step\/s|s\/step)\]/);
     assert.deepEqual(
       r.stdout.trim().split('\n'),
-      ['sample-1-0.png', 'sample-1-1.png', 'sample-1-grid.png'].map((f) => join(out, f)),
+      files.map((f) => join(out, f)),
     );
 
-    // diffusers: pipe(batch_size=2, num_inference_steps=2, generator=torch.Generator().manual_seed(1)), default scheduler.
-    const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b2_generator1.safetensors'))).tensors;
+    // One generator per image: the library's pipe.call with generator=[manual_seed(1), manual_seed(2)].
+    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    pipe.setProgressBarConfig({ disable: true });
+    try {
+      const { images } = await pipe.call({
+        batchSize: 2,
+        numInferenceSteps: 2,
+        generator: [new Generator().manualSeed(1), new Generator().manualSeed(2)],
+      });
+      for (const [i, seed] of [1, 2].entries()) {
+        const png = decodePNG(readFileSync(join(out, `sample-pc-2-s${seed}.png`)));
+        assert.deepEqual([png.width, png.height, png.channels], [32, 32, 3]);
+        assert.deepEqual(png.data, images[i].data, `image ${i}`);
+      }
+    } finally {
+      await pipe.release();
+    }
+    // And what Python diffusers gives (tools/refgen/cli_generator_list_ref.py).
+    const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b2_generators1-2.safetensors')))
+      .tensors;
     const expected = numpyToPil(ref.get('images')! as never);
     const refFloat = ref.get('images')!.data as Float32Array;
-    for (const i of [0, 1]) {
-      const png = decodePNG(readFileSync(join(out, `sample-1-${i}.png`)));
-      assert.equal(png.width, 32);
-      assert.equal(png.height, 32);
-      assert.equal(png.channels, 3);
+    for (const [i, seed] of [1, 2].entries()) {
+      const png = decodePNG(readFileSync(join(out, `sample-pc-2-s${seed}.png`)));
       // Exact where diffusers' image is 0 or 1 (README tolerance: atol 5e-3 elsewhere, i.e. ≤ 1 level in 8 bits).
       for (let k = 0; k < png.data.length; k++) {
         const r = refFloat[i * 32 * 32 * 3 + k];
@@ -145,11 +192,11 @@ describe('scoresde CLI', () => {
         assert.ok(Math.abs(png.data[k] - expected[i].data[k]) <= tol, `image ${i} byte ${k}`);
       }
     }
-    const grid = decodePNG(readFileSync(join(out, 'sample-1-grid.png')));
+    const grid = decodePNG(readFileSync(join(out, 'sample-pc-2-s1-s2-grid.png')));
     assert.equal(grid.width, 64);
     assert.equal(grid.height, 32);
-    const first = decodePNG(readFileSync(join(out, 'sample-1-0.png')));
-    const second = decodePNG(readFileSync(join(out, 'sample-1-1.png')));
+    const first = decodePNG(readFileSync(join(out, 'sample-pc-2-s1.png')));
+    const second = decodePNG(readFileSync(join(out, 'sample-pc-2-s2.png')));
     for (let y = 0; y < 32; y++) {
       assert.deepEqual(grid.data.subarray(y * 192, y * 192 + 96), first.data.subarray(y * 96, (y + 1) * 96));
       assert.deepEqual(
@@ -184,7 +231,7 @@ describe('scoresde CLI', () => {
         numInferenceSteps: 3,
         generator: new Generator().manualSeed(2),
       });
-      assert.deepEqual(decodePNG(readFileSync(join(out, 'sample-2-0.png'))).data, images[0].data);
+      assert.deepEqual(decodePNG(readFileSync(join(out, 'sample-dpmpp-2m-3-s2.png'))).data, images[0].data);
     } finally {
       await pipe.release();
     }
@@ -211,7 +258,7 @@ describe('scoresde CLI', () => {
           samplerOptions,
         });
       const tuned = await call({ predictor: 'ancestral', corrector: 'none', correctSteps: 2 });
-      const png = decodePNG(readFileSync(join(out, 'sample-4-0.png'))).data;
+      const png = decodePNG(readFileSync(join(out, 'sample-pc-3-s4.png'))).data;
       assert.deepEqual(png, numpyToPil(tuned.images)[0].data);
       // The flags matter: diffusers' default pair gives another sample.
       const plain = await call({});
@@ -228,6 +275,13 @@ describe('scoresde CLI', () => {
     const wrong = await run(['sample', ...common, '--sampler', 'heun', '--rtol', '1e-3']);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /--rtol applies to --sampler ode, not to heun/);
+    // The one table: options pc reads are refused for heun, as --predictor is for diffusers' loop.
+    const snr = await run(['sample', ...common, '--sampler', 'heun', '--snr', '0.2']);
+    assert.equal(snr.code, 1);
+    assert.match(snr.stderr, /^scoresde: --snr applies to --sampler pc, not to heun\n/);
+    const odeSteps = await run(['sample', ...common, '--sampler', 'ode']);
+    assert.equal(odeSteps.code, 1);
+    assert.match(odeSteps.stderr, /--steps applies to --sampler pc or heun or dpmpp-2m, not to ode/);
     const badName = await run(['sample', ...common, '--sampler', 'pc', '--corrector', 'gibbs']);
     assert.equal(badName.code, 1);
     assert.match(badName.stderr, /--corrector must be one of langevin, annealed-langevin, none, got "gibbs"/);
@@ -305,12 +359,13 @@ describe('scoresde inpaint / colorize', () => {
       '-q',
     ]);
     assert.equal(r.code, 0, r.stderr);
-    // -q hides the bar; the only output is the warning that this fixture folder has no scheduler config.
+    // -q hides the bar; the only output is the warning that this fixture folder has no scheduler config,
+    // with advice for the command line.
     assert.match(
       r.stderr,
-      /^scoresde: warning: .*tiny-ncsnpp: no scheduler_config\.json found; using ScoreSdeVeScheduler's defaults[^\n]*\n$/,
+      /^scoresde: warning: .*tiny-ncsnpp has no scheduler_config\.json: using the default σ range \(sigma_max 1348, snr 0\.15\); if it was trained with another, pass --sigma-max\n$/,
     );
-    const png = decodePNG(readFileSync(join(out, 'inpaint-0-0.png')));
+    const png = decodePNG(readFileSync(join(out, 'inpaint-pc-2-s0.png')));
     assert.deepEqual(png.data.subarray(512 * 3), card.data.subarray(512 * 3));
     assert.notDeepEqual(png.data.subarray(0, 512 * 3), card.data.subarray(0, 512 * 3));
   });
@@ -340,7 +395,7 @@ describe('scoresde inpaint / colorize', () => {
         numInferenceSteps: 2,
         generator: new Generator().manualSeed(3),
       });
-      assert.deepEqual(decodePNG(readFileSync(join(out, 'colorize-3-0.png'))).data, images[0].data);
+      assert.deepEqual(decodePNG(readFileSync(join(out, 'colorize-pc-2-s3.png'))).data, images[0].data);
     } finally {
       await pipe.release();
     }
@@ -355,7 +410,7 @@ describe('scoresde inpaint / colorize', () => {
       join(dir, 'nope.png'),
     ]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /--image: .*nope\.png: no such file/);
+    assert.match(missing.stderr, /--image .*nope\.png: no such file/);
     writeFileSync(
       join(dir, 'small.png'),
       encodePNG({ width: 8, height: 8, channels: 3, data: new Uint8Array(192) }),
@@ -392,7 +447,7 @@ describe('scoresde with a Hub id (loopback Hub)', () => {
       const ref = (await loadSafetensors(fixture('pipeline/tiny-ncsnpp_N2_b1_manualseed0.safetensors')))
         .tensors;
       const expected = numpyToPil(ref.get('images')! as never)[0];
-      const png = decodePNG(readFileSync(join(out, 'sample-0-0.png')));
+      const png = decodePNG(readFileSync(join(out, 'sample-pc-2-s0.png')));
       const refFloat = ref.get('images')!.data as Float32Array;
       for (let k = 0; k < png.data.length; k++) {
         const tol = refFloat[k] === 0 || refFloat[k] === 1 ? 0 : 1;
@@ -423,7 +478,22 @@ describe('scoresde with a Hub id (loopback Hub)', () => {
       HF_HUB_OFFLINE: '',
     });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot load model "test-org\/tiny-root": .*127\.0\.0\.1:9/);
-    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    // Short, one line; the library's detail behind SCORESDE_DEBUG=1.
+    assert.match(
+      r.stderr,
+      /^scoresde: cannot load model "test-org\/tiny-root": cannot reach the Hub \(127\.0\.0\.1:9\) and it is not cached; check the network or HF_ENDPOINT \(details: SCORESDE_DEBUG=1\)\n$/,
+    );
+    assert.ok(r.stderr.length < 200, r.stderr);
+    const debug = await run(['info', '--model', 'test-org/tiny-root', '--no-timing'], {
+      HF_HOME: join(tmp, 'unreachable-home'),
+      HF_ENDPOINT: 'http://127.0.0.1:9',
+      HF_HUB_OFFLINE: '',
+      SCORESDE_DEBUG: '1',
+    });
+    assert.equal(debug.code, 1);
+    assert.match(
+      debug.stderr,
+      /Could not reach the Hub at http:\/\/127\.0\.0\.1:9 for "model_index\.json"|Could not reach the Hub at http:\/\/127\.0\.0\.1:9/,
+    );
   });
 });

@@ -94,8 +94,9 @@ describe('ProgressBar', () => {
     bar.close();
     assert.deepEqual(stream.chunks.slice(1), [
       '\r 25%|██▌       | 1/4 [00:01<00:03,  1.00it/s]',
-      '\r 75%|███████▌  | 3/4 [00:02<00:00,  1.50it/s]',
-      '\r100%|██████████| 4/4 [00:02<00:00,  2.00it/s]',
+      // tqdm's smoothed rate (EMA, smoothing 0.3), as tqdm 4.64.1 prints it for these times.
+      '\r 75%|███████▌  | 3/4 [00:02<00:00,  1.59it/s]',
+      '\r100%|██████████| 4/4 [00:02<00:00,  1.59it/s]',
       '\n',
     ]);
   });
@@ -132,5 +133,53 @@ describe('ProgressBar', () => {
     bar.close();
     assert.deepEqual(stream.chunks, []);
     assert.equal(bar.n, 2);
+  });
+
+  it('smooths the rate as tqdm does, so a slow first step does not inflate the time left', () => {
+    // tqdm 4.64.1, total 20, mininterval 0, first step 30 s (a session build), then 1 s per step:
+    // for i in range(20): t += 30 if i == 0 else 1; bar.update(); format_meter(**bar.format_dict)
+    const tqdm: Record<number, string> = {
+      0: '  5%|▌         | 1/20 [00:30<09:30, 30.00s/step]',
+      1: ' 10%|█         | 2/20 [00:31<03:52, 12.94s/step]',
+      2: ' 15%|█▌        | 3/20 [00:32<02:07,  7.49s/step]',
+      5: ' 30%|███       | 6/20 [00:35<00:37,  2.66s/step]',
+      10: ' 55%|█████▌    | 11/20 [00:40<00:11,  1.25s/step]',
+      19: '100%|██████████| 20/20 [00:49<00:00,  1.01s/step]',
+    };
+    let t = 0;
+    const stream = new FakeStream(false);
+    const bar = new ProgressBar({ total: 20, stream, now: () => t, minIntervalMs: 0, unit: 'step' });
+    for (let i = 0; i < 20; i++) {
+      t += i === 0 ? 30_000 : 1000;
+      bar.update();
+      if (tqdm[i] !== undefined) assert.equal(bar.line(), tqdm[i], `step ${i + 1}`);
+    }
+  });
+
+  it('shows an estimated total as ~total and ~time left', () => {
+    const line = formatProgress({ n: 30, total: 120, elapsedS: 3, unit: 'call', approximate: true });
+    assert.equal(line, ' 25%|██▌       | 30/~120 [00:03<~00:09, 10.00call/s]');
+    // An estimate below the count so far never shows more than 100%.
+    assert.match(formatProgress({ n: 130, total: 120, elapsedS: 1, approximate: true }), /^100%\|/);
+  });
+
+  it('prints messages above a live terminal bar and redraws it (tqdm.write)', () => {
+    let t = 0;
+    const stream = new FakeStream(true);
+    const bar = new ProgressBar({ total: 4, stream, now: () => t, minIntervalMs: 0 });
+    t = 1000;
+    bar.update();
+    stream.chunks.length = 0;
+    ProgressBar.write('scoresde: warning: something', stream);
+    const drawn = ' 25%|██▌       | 1/4 [00:01<00:03,  1.00it/s]';
+    assert.deepEqual(stream.chunks, [
+      `\r${' '.repeat(drawn.length)}\r`,
+      'scoresde: warning: something\n',
+      `\r${drawn}`,
+    ]);
+    bar.close();
+    stream.chunks.length = 0;
+    ProgressBar.write('after', stream);
+    assert.deepEqual(stream.chunks, ['after\n'], 'a closed bar is not redrawn');
   });
 });

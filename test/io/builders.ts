@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
+import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { crc32 } from '../../src/io/crc32.js';
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -25,6 +25,8 @@ export interface ZipInput {
   data: Uint8Array;
   /** 0 = stored (default), 8 = deflated. */
   method?: 0 | 8;
+  /** A ready deflate stream (method 8) that inflates to `size` bytes with CRC `crc`; `data` is then ignored. */
+  deflated?: { body: Uint8Array; size: number; crc: number };
 }
 
 export interface ZipOptions {
@@ -51,10 +53,11 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
   const central: Uint8Array[] = [];
   const flags = 0x0800 | (options.dataDescriptor ? 0x08 : 0);
   for (const input of inputs) {
-    const method = input.method ?? (options.deflate ? 8 : 0);
-    const body = method === 8 ? deflateRawSync(input.data) : input.data;
+    const method = input.deflated ? 8 : (input.method ?? (options.deflate ? 8 : 0));
+    const body = input.deflated?.body ?? (method === 8 ? deflateRawSync(input.data) : input.data);
+    const size = input.deflated?.size ?? input.data.length;
     const name = Buffer.from(input.name, 'utf-8');
-    const crc = crc32(input.data);
+    const crc = input.deflated?.crc ?? crc32(input.data);
     const headerOffset = offset;
     // torch pads each entry's local extra field so that its data is 64-byte aligned.
     const pad = options.align
@@ -75,7 +78,7 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
     if (!options.dataDescriptor) {
       lv.setUint32(14, crc, true);
       lv.setUint32(18, body.length, true);
-      lv.setUint32(22, input.data.length, true);
+      lv.setUint32(22, size, true);
     }
     lv.setUint16(26, name.length, true);
     lv.setUint16(28, extra.length, true);
@@ -89,7 +92,7 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
       dv.setUint32(0, 0x08074b50, true);
       dv.setUint32(4, crc, true);
       dv.setUint32(8, body.length, true);
-      dv.setUint32(12, input.data.length, true);
+      dv.setUint32(12, size, true);
       push(dd);
     }
     const cextra = new Uint8Array(options.zip64Extra ? 28 : 0);
@@ -97,7 +100,7 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
       const ev = new DataView(cextra.buffer);
       ev.setUint16(0, 1, true);
       ev.setUint16(2, 24, true);
-      ev.setBigUint64(4, BigInt(input.data.length), true);
+      ev.setBigUint64(4, BigInt(size), true);
       ev.setBigUint64(12, BigInt(body.length), true);
       ev.setBigUint64(20, BigInt(headerOffset), true);
     }
@@ -111,7 +114,7 @@ export function buildZip(inputs: ZipInput[], options: ZipOptions = {}): Uint8Arr
     cv.setUint32(16, crc, true);
     const sat = options.zip64Extra ? 0xffffffff : undefined;
     cv.setUint32(20, sat ?? body.length, true);
-    cv.setUint32(24, sat ?? input.data.length, true);
+    cv.setUint32(24, sat ?? size, true);
     cv.setUint16(28, name.length, true);
     cv.setUint16(30, cextra.length, true);
     cv.setUint32(42, sat ?? headerOffset, true);
@@ -323,6 +326,25 @@ export function torchZip(
   for (const [key, data] of Object.entries(storages)) entries.push({ name: `${prefix}/data/${key}`, data });
   entries.push({ name: `${prefix}/version`, data: Buffer.from('3\n') });
   return buildZip(entries, { zip64: true, dataDescriptor: true, align: 64, ...options });
+}
+
+/**
+ * A raw deflate stream of `n` zero bytes, ~1 KiB per MiB: one flushed block of 1 MiB of zeros repeated, then
+ * the rest in stored blocks, the last one final. Builds GiB-sized bombs without allocating them.
+ */
+export function deflatedZeros(n: number): Uint8Array {
+  const block = deflateRawSync(new Uint8Array(2 ** 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const full = Math.floor(n / 2 ** 20);
+  const parts: Uint8Array[] = new Array(full).fill(block);
+  let rest = n - full * 2 ** 20;
+  do {
+    const len = Math.min(rest, 0xffff);
+    rest -= len;
+    const stored = new Uint8Array(5 + len);
+    stored.set([rest === 0 ? 1 : 0, len & 0xff, len >> 8, ~len & 0xff, (~len >> 8) & 0xff]);
+    parts.push(stored);
+  } while (rest > 0);
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 /** The bytes of a typed array. */

@@ -1,9 +1,17 @@
 /** downloadDiffusersModel against the loopback fake Hub: both repo layouts, weights choice, offline reuse. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { downloadDiffusersModel, EntryNotFoundError, LocalEntryNotFoundError } from '../../src/io/hub.js';
+import {
+  downloadDiffusersModel,
+  EntryNotFoundError,
+  HubConnectionError,
+  LocalEntryNotFoundError,
+} from '../../src/io/hub.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { COMMITS, type FakeHub, TINY, useFakeHub } from './hub-fake-server.js';
 
@@ -93,6 +101,24 @@ describe('downloadDiffusersModel', () => {
     assert.equal(await downloadDiffusersModel('test-org/tiny-root', { cacheDir }), rootDir);
     assert.equal(hub.requests.length, 0);
     await assert.rejects(downloadDiffusersModel('test-org/bare-unet', { cacheDir }), LocalEntryNotFoundError);
+  });
+
+  it('online with the Hub unreachable: fully cached repos load from the cache, .no_exist answers included', async () => {
+    const repos = ['test-org/tiny-ncsnpp', 'test-org/tiny-root', 'test-org/bare-unet'];
+    const dirs = [];
+    for (const repo of repos) dirs.push(await downloadDiffusersModel(repo, opts()));
+    // A port nothing listens on: every request fails to connect, as with no network.
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    await new Promise((r) => server.close(r));
+    const dead = { cacheDir, endpoint: `http://127.0.0.1:${port}`, timeoutMs: 2000 };
+    for (const [i, repo] of repos.entries()) assert.equal(await downloadDiffusersModel(repo, dead), dirs[i]);
+    // Not cached at all: still the connection error.
+    await assert.rejects(
+      downloadDiffusersModel('test-org/root-unet-scheduler-dir', dead),
+      HubConnectionError,
+    );
   });
 
   it('progress is reported per file', async () => {

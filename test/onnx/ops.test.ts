@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  activation,
   attentionBlock,
   type BuildContext,
   firDownsample,
@@ -133,7 +134,7 @@ describe('ResnetBlock2D', () => {
     };
     const params = Object.fromEntries(Object.entries(p).map(([k, v]) => [`r.${k}`, v]));
     const y = await runBlock({ x, temb }, params, (ctx, xv, tv) =>
-      resnetBlock(ctx, xv, tv, 'r', {
+      resnetBlock(ctx, xv, activation(ctx.g, tv, 'silu'), 'r', {
         inCh: cin,
         outCh: cout,
         tembCh: tch,

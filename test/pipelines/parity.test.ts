@@ -3,11 +3,12 @@
  * images and per-step traces, at FIXTURES-README's tolerances.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { PipelineStep, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator, manualSeed } from '../../src/random/index.js';
 import type { Tensor } from '../../src/tensor.js';
-import { assertImagesClose, assertRel, fixturePipeline, loadRun } from './helpers.js';
+import { assertImagesClose, assertRel, fixturePath, fixturePipeline, loadRun } from './helpers.js';
 
 interface Run {
   name: string;
@@ -19,108 +20,10 @@ interface Run {
   trace: boolean;
 }
 
-// pipeline/manifest.json → files[].run
-const RUNS: Run[] = [
-  {
-    name: 'tiny-ddpm-test_N2_b1_manualseed0',
-    model: 'tiny-ddpm-test',
-    steps: 2,
-    batch: 1,
-    gen: 'manual_seed',
-    seed: 0,
-    trace: true,
-  },
-  {
-    name: 'tiny-ddpm_N2_b1_manualseed0',
-    model: 'tiny-ddpm',
-    steps: 2,
-    batch: 1,
-    gen: 'manual_seed',
-    seed: 0,
-    trace: true,
-  },
-  {
-    name: 'tiny-ddpm_N10_b1_generator0',
-    model: 'tiny-ddpm',
-    steps: 10,
-    batch: 1,
-    gen: 'Generator',
-    seed: 0,
-    trace: true,
-  },
-  {
-    name: 'tiny-ddpm_N2_b2_manualseed1',
-    model: 'tiny-ddpm',
-    steps: 2,
-    batch: 2,
-    gen: 'manual_seed',
-    seed: 1,
-    trace: true,
-  },
-  {
-    name: 'tiny-ddpm_N10_b2_generator1',
-    model: 'tiny-ddpm',
-    steps: 10,
-    batch: 2,
-    gen: 'Generator',
-    seed: 1,
-    trace: false,
-  },
-  {
-    name: 'tiny-ddpm_N100_b1_manualseed2',
-    model: 'tiny-ddpm',
-    steps: 100,
-    batch: 1,
-    gen: 'manual_seed',
-    seed: 2,
-    trace: false,
-  },
-  {
-    name: 'tiny-ncsnpp_N2_b1_manualseed0',
-    model: 'tiny-ncsnpp',
-    steps: 2,
-    batch: 1,
-    gen: 'manual_seed',
-    seed: 0,
-    trace: true,
-  },
-  {
-    name: 'tiny-ncsnpp_N10_b1_generator0',
-    model: 'tiny-ncsnpp',
-    steps: 10,
-    batch: 1,
-    gen: 'Generator',
-    seed: 0,
-    trace: true,
-  },
-  {
-    name: 'tiny-ncsnpp_N2_b2_generator1',
-    model: 'tiny-ncsnpp',
-    steps: 2,
-    batch: 2,
-    gen: 'Generator',
-    seed: 1,
-    trace: true,
-  },
-  {
-    name: 'tiny-ncsnpp_N10_b2_manualseed1',
-    model: 'tiny-ncsnpp',
-    steps: 10,
-    batch: 2,
-    gen: 'manual_seed',
-    seed: 1,
-    trace: false,
-  },
-  {
-    name: 'tiny-ncsnpp_N100_b1_manualseed2',
-    model: 'tiny-ncsnpp',
-    steps: 100,
-    batch: 1,
-    gen: 'manual_seed',
-    seed: 2,
-    trace: false,
-  },
-];
+/** The stored runs, as the fixture manifest describes them (files[].run). */
+const RUNS: Run[] = (
+  JSON.parse(readFileSync(fixturePath('pipeline/manifest.json'), 'utf8')) as { files: { run: Run }[] }
+).files.map((f) => f.run);
 
 const pipes = new Map<string, ScoreSdeVePipeline>();
 before(async () => {
@@ -135,6 +38,7 @@ const generatorFor = (run: Run) =>
   run.gen === 'manual_seed' ? manualSeed(run.seed) : new Generator().manualSeed(run.seed);
 
 describe('ScoreSdeVePipeline parity with diffusers v0.23.0', () => {
+  it('finds every stored run in the manifest', () => assert.equal(RUNS.length, 11));
   for (const run of RUNS) {
     it(`${run.name}: final sample, images${run.trace ? ' and every step' : ''}`, async (t) => {
       const ref = await loadRun(run.name);

@@ -3,8 +3,12 @@
  * every predictor × corrector pair on an analytic mixture, and the update formulas of the Score SDE paper.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Generator, randnTensor } from '../../src/random/index.js';
+import { fileURLToPath } from 'node:url';
+import { loadSafetensors } from '../../src/io/safetensors.js';
+import { Generator, manualSeed } from '../../src/random/index.js';
 import { gaussianMixtureScore } from '../../src/samplers/analytic.js';
 import { MIXTURE_2D } from '../../src/samplers/analytic-examples.js';
 import { PC_CORRECTORS, PC_PREDICTORS, type PcOptions, samplePc } from '../../src/samplers/pc.js';
@@ -18,59 +22,70 @@ import { assertMatchesMixture } from './mixture-stats.js';
 const mixture = gaussianMixtureScore(MIXTURE_2D);
 const seeded = (seed: number) => ({ generator: new Generator().manualSeed(seed) });
 
-/** ScoreSdeVePipeline.__call__'s loop, written out with the scheduler (diffusers v0.23.0 order). */
-async function diffusersLoop(
-  score: ScoreFn,
-  shape: number[],
-  steps: number,
-  scheduler: ScoreSdeVeScheduler,
-  generator: Generator,
-) {
-  let sample = randnTensor(shape, { generator });
-  const init = Math.fround(scheduler.initNoiseSigma);
-  sample.data.forEach((v, i) => {
-    sample.data[i] = v * init;
-  });
-  scheduler.setTimesteps(steps);
-  scheduler.setSigmas(steps);
-  let mean: Tensor<'float32'> = sample;
-  const t = scheduler.timesteps.data;
-  for (let i = 0; i < t.length; i++) {
-    const sigmaT = new Float32Array(shape[0]).fill(scheduler.sigmas.data[i]);
-    for (let c = 0; c < scheduler.config.correct_steps; c++) {
-      sample = scheduler.stepCorrect(await score(sample, sigmaT), sample, { generator }).prevSample;
-    }
-    const out = scheduler.stepPred(await score(sample, sigmaT), t[i], sample, { generator });
-    sample = out.prevSample;
-    mean = out.prevSampleMean;
-  }
-  return mean;
+const PIPELINE = fileURLToPath(new URL('../fixtures/pipeline/', import.meta.url));
+const MANIFEST: {
+  files: { run: { name: string; steps: number; batch: number; gen: string; seed: number; trace: boolean } }[];
+} = JSON.parse(readFileSync(join(PIPELINE, 'manifest.json'), 'utf8'));
+
+/**
+ * A score function that replays a traced diffusers run: it checks that it is called with diffusers' sample and
+ * σ, in diffusers' order (per step: corrector, then predictor), and returns the UNet output diffusers got.
+ */
+function replayScore(ref: Map<string, Tensor>, steps: number): ScoreFn {
+  let call = 0;
+  return async (x, sigma) => {
+    const i = call >> 1;
+    const p = `trace/step${String(i).padStart(3, '0')}/`;
+    const get = (k: string) => ref.get(p + k) as Tensor<'float32'>;
+    assert.ok(i < steps, `call ${call} beyond ${steps} steps`);
+    assert.deepEqual(sigma, get('sigma_t').data, `${p}sigma_t`);
+    const corrector = call % 2 === 0;
+    const expected = corrector
+      ? i === 0
+        ? undefined
+        : ref.get(`trace/step${String(i - 1).padStart(3, '0')}/prev_sample`)
+      : get('after_correct');
+    if (expected)
+      assert.deepEqual(x.data, expected.data, `${p}${corrector ? 'corrector' : 'predictor'} input`);
+    call++;
+    return get(corrector ? 'correct_model_output' : 'pred_model_output');
+  };
 }
 
 describe('predictor–corrector sampling', () => {
-  it("the default (reverse diffusion + Langevin) is bit-identical to diffusers' loop, for default and custom configs", async () => {
-    const shape = [3, 2];
-    const ref = await diffusersLoop(
-      mixture,
-      shape,
-      50,
-      new ScoreSdeVeScheduler(),
-      new Generator().manualSeed(11),
-    );
-    const r = await runSampler('pc', mixture, { shape, steps: 50 }, seeded(11));
-    assert.equal(r.nfe, 100);
-    assert.deepEqual(r.sample.data, ref.data);
+  for (const { run } of MANIFEST.files.filter((f) => f.run.trace)) {
+    it(`the default (reverse diffusion + Langevin) replays diffusers' ${run.name} bit for bit`, async () => {
+      const ref = (await loadSafetensors(join(PIPELINE, `${run.name}.safetensors`))).tensors;
+      const final = ref.get('final_prev_sample_mean_unclamped')!;
+      const generator =
+        run.gen === 'manual_seed' ? manualSeed(run.seed) : new Generator().manualSeed(run.seed);
+      const r = await runSampler(
+        'pc',
+        replayScore(ref, run.steps),
+        { shape: final.dims, steps: run.steps },
+        { generator },
+      );
+      assert.equal(r.nfe, 2 * run.steps);
+      assert.deepEqual(r.sample.data, final.data);
+    });
+  }
+
+  it('takes σ range, snr and corrector steps from its options (σ schedule and network calls)', async () => {
     const cfg = { sigmaMax: 380, snr: 0.075, correctSteps: 2 };
-    const ref2 = await diffusersLoop(
-      mixture,
-      shape,
-      20,
-      new ScoreSdeVeScheduler(cfg),
-      new Generator().manualSeed(12),
+    const sigmas: number[] = [];
+    const score: ScoreFn = async (x, s) => {
+      sigmas.push(s[0]);
+      return mixture(x, s);
+    };
+    const r = await runSampler('pc', score, { shape: [3, 2], steps: 20, ...cfg }, seeded(12));
+    assert.equal(r.nfe, 60);
+    const scheduler = new ScoreSdeVeScheduler(cfg);
+    scheduler.setTimesteps(20);
+    scheduler.setSigmas(20);
+    assert.deepEqual(
+      sigmas,
+      [...scheduler.sigmas.data].flatMap((s) => [s, s, s]),
     );
-    const r2 = await runSampler('pc', mixture, { shape, steps: 20, ...cfg }, seeded(12));
-    assert.equal(r2.nfe, 60);
-    assert.deepEqual(r2.sample.data, ref2.data);
   });
 
   for (const predictor of PC_PREDICTORS) {

@@ -9,7 +9,10 @@ import {
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,
   SAMPLER_NAMES,
+  SAMPLER_OPTION_TABLE,
+  SAMPLERS,
   type SamplerName,
+  samplerOptionNames,
 } from '../../src/samplers/registry.js';
 import { karrasSigmas } from '../../src/samplers/schedules.js';
 import type { ScoreFn } from '../../src/samplers/types.js';
@@ -96,5 +99,50 @@ describe('sampler registry', () => {
     assert.equal(s[4], 0);
     const mid = (100 ** (1 / 7) + (1 / 3) * (0.01 ** (1 / 7) - 100 ** (1 / 7))) ** 7;
     assert.ok(Math.abs(s[1] - mid) < 1e-12 * mid);
+  });
+});
+
+describe('SAMPLER_OPTION_TABLE (which sampler reads which option)', () => {
+  it('refuses an option for another sampler; accepts scheduler settings everywhere', async () => {
+    await assert.rejects(
+      runSampler('heun', score, { shape: [1, 2], steps: 2, predictor: 'ancestral' }),
+      /runSampler\('heun'\): option 'predictor' is for pc, not heun/,
+    );
+    await assert.rejects(
+      runSampler('dpmpp-2m', score, { shape: [1, 2], steps: 2, churn: 1 }),
+      /option 'churn' is for heun, not dpmpp-2m/,
+    );
+    await assert.rejects(
+      runSampler('ode', score, { shape: [1, 2], steps: 5 }),
+      /option 'steps' is for pc, heun, dpmpp-2m, not ode/,
+    );
+    await assert.rejects(
+      runSampler('pc', score, { shape: [1, 2], steps: 2, rtol: 1e-3 }),
+      /option 'rtol' is for ode, not pc/,
+    );
+    // The pipeline passes its scheduler config (snr, corrector steps, …) to every sampler.
+    const heun = await runSampler(
+      'heun',
+      score,
+      { shape: [1, 2], steps: 2, snr: 0.2, correctSteps: 3 },
+      seeded(),
+    );
+    assert.equal(heun.nfe, 3);
+  });
+
+  it('every option has a row, and every row names known samplers', () => {
+    for (const [name, info] of Object.entries(SAMPLER_OPTION_TABLE)) {
+      assert.ok(info.samplers.length > 0, name);
+      for (const s of info.samplers)
+        assert.ok((SAMPLER_NAMES as readonly string[]).includes(s), `${name}: ${s}`);
+      for (const s of info.samplers) {
+        assert.ok(samplerOptionNames(s).includes(name as never));
+      }
+    }
+    // Each sampler's defaults are options it reads.
+    for (const s of SAMPLER_NAMES) {
+      for (const k of Object.keys(SAMPLERS[s].defaults))
+        assert.ok(samplerOptionNames(s).includes(k as never), `${s}.${k}`);
+    }
   });
 });

@@ -85,12 +85,20 @@ async function fromCache(
   return existsSync(path) ? { path, commitHash } : undefined;
 }
 
-async function offlineLookup(cache: RepoCache, revision: string, file: string): Promise<HubFileLocation> {
+/**
+ * What the cache knows about `file` at `revision`: the file, or (from a `.no_exist` marker) an EntryNotFoundError
+ * thrown, or undefined when it knows nothing.
+ */
+async function cachedAnswer(
+  cache: RepoCache,
+  revision: string,
+  file: string,
+): Promise<HubFileLocation | undefined> {
   const hit = await fromCache(cache, revision, file);
   if (hit) return hit;
-  const where = `Hub repository "${cache.repoId}" (revision "${revision}")`;
   const commit = await cache.resolveCachedCommit(revision);
   if (commit !== undefined && existsSync(cache.noExistPath(commit, file))) {
+    const where = `Hub repository "${cache.repoId}" (revision "${revision}")`;
     const err = new EntryNotFoundError(
       `File "${file}" does not exist in ${where}, as cached earlier.`,
       404,
@@ -99,8 +107,14 @@ async function offlineLookup(cache: RepoCache, revision: string, file: string): 
     err.commitHash = commit;
     throw err;
   }
+  return undefined;
+}
+
+async function offlineLookup(cache: RepoCache, revision: string, file: string): Promise<HubFileLocation> {
+  const hit = await cachedAnswer(cache, revision, file);
+  if (hit) return hit;
   throw new LocalEntryNotFoundError(
-    `File "${file}" of ${where} is not in the cache ${cache.cacheDir}, and downloads are disabled (localFilesOnly or HF_HUB_OFFLINE). Download it once while online.`,
+    `File "${file}" of Hub repository "${cache.repoId}" (revision "${revision}") is not in the cache ${cache.cacheDir}, and downloads are disabled (localFilesOnly or HF_HUB_OFFLINE). Download it once while online.`,
   );
 }
 
@@ -142,9 +156,34 @@ export async function hubDownloadFile(
     signal: options.signal,
   };
   const url = hubFileUrl(endpoint, repoId, revision, file);
-  let meta: HubFileMetadata;
+  const meta = await headOrCached(cache, url, endpoint, ctx, options);
+  if (!('etag' in meta)) return meta;
+
+  const { commitHash, etag } = meta;
+  const pointer = cache.pointerPath(commitHash, file);
+  const blob = cache.blobPath(etag);
+  await cache.writeRef(revision, commitHash);
+  if (!options.forceDownload && existsSync(pointer)) return { path: pointer, commitHash };
+  if (options.forceDownload || !existsSync(blob))
+    await downloadToBlob(blob, cache.lockPath(etag), meta, url, endpoint, ctx, options);
+  await linkPointer(blob, pointer);
+  return { path: pointer, commitHash };
+}
+
+/**
+ * The file's metadata from the Hub (HEAD), recording a 404 as `.no_exist`; when the Hub cannot be reached or
+ * refuses, what the cache knows instead (as huggingface_hub falls back to it).
+ */
+async function headOrCached(
+  cache: RepoCache,
+  url: string,
+  endpoint: string,
+  ctx: HubRequestContext,
+  options: HfHubDownloadOptions,
+): Promise<HubFileMetadata | HubFileLocation> {
+  const { revision, file, repoId } = ctx;
   try {
-    meta = await fetchFileMetadata(url, ctx);
+    return await fetchFileMetadata(url, ctx);
   } catch (e) {
     if (e instanceof EntryNotFoundError) {
       if (e.commitHash && COMMIT_HASH_RE.test(e.commitHash)) {
@@ -155,8 +194,9 @@ export async function hubDownloadFile(
     }
     if (e instanceof RevisionNotFoundError || !(e instanceof HubError || e instanceof NetworkFailure))
       throw e;
-    // Hub unreachable, refusing or misconfigured: like huggingface_hub, serve the cached copy if any.
-    const hit = options.forceDownload ? undefined : await fromCache(cache, revision, file);
+    // Hub unreachable, refusing or misconfigured: like huggingface_hub, answer from the cache if it can,
+    // a file recorded as missing (.no_exist) included.
+    const hit = options.forceDownload ? undefined : await cachedAnswer(cache, revision, file);
     if (hit) return hit;
     if (e instanceof NetworkFailure) {
       throw new HubConnectionError(
@@ -166,56 +206,58 @@ export async function hubDownloadFile(
     }
     throw e;
   }
+}
 
-  const { commitHash, etag } = meta;
-  const pointer = cache.pointerPath(commitHash, file);
-  const blob = cache.blobPath(etag);
-  await cache.writeRef(revision, commitHash);
-  if (!options.forceDownload && existsSync(pointer)) return { path: pointer, commitHash };
-
-  if (options.forceDownload || !existsSync(blob)) {
-    await mkdir(dirname(blob), { recursive: true });
-    // A CDN URL is pre-signed: the token goes only to the Hub's own host (as in huggingface_hub).
-    const sameHost = new URL(meta.location).host === new URL(url).host;
-    // Unredirected files are fetched by commit, so a push between HEAD and GET cannot mix versions.
-    const source = meta.location === url ? hubFileUrl(endpoint, repoId, commitHash, file) : meta.location;
-    const getCtx = {
-      ...ctx,
-      timeoutMs: options.timeoutMs ?? envTimeoutMs('HF_HUB_DOWNLOAD_TIMEOUT', 10_000),
-    };
-    await withFileLock(
-      cache.lockPath(etag),
-      async () => {
-        if (existsSync(blob) && !options.forceDownload) return; // another process finished it meanwhile
-        if (options.forceDownload) await rm(`${blob}.incomplete`, { force: true });
-        await downloadBlob(
-          {
-            url: source,
-            headers: hubHeaders(sameHost ? ctx.token : undefined),
-            etag,
-            expectedSize: meta.size,
-            blobPath: blob,
-            maxRetries: options.maxRetries ?? 5,
-            onProgress: options.onProgress
-              ? (loaded, total) => options.onProgress?.({ repoId, file, loaded, total })
-              : undefined,
-          },
-          getCtx,
-        ).catch((e: unknown) => {
-          if (e instanceof NetworkFailure) {
-            throw new HubConnectionError(
-              `Downloading "${file}" of "${repoId}" failed: ${e.message}. The bytes received are kept; call again to resume.`,
-              { cause: e },
-            );
-          }
-          throw e;
-        });
-      },
-      { signal: options.signal },
-    );
-  }
-  await linkPointer(blob, pointer);
-  return { path: pointer, commitHash };
+/** Downloads the file's bytes into `blob` under the blob's lock, resuming a partial download. */
+async function downloadToBlob(
+  blob: string,
+  lockPath: string,
+  meta: HubFileMetadata,
+  url: string,
+  endpoint: string,
+  ctx: HubRequestContext,
+  options: HfHubDownloadOptions,
+): Promise<void> {
+  const { repoId, file } = ctx;
+  await mkdir(dirname(blob), { recursive: true });
+  // A CDN URL is pre-signed: the token goes only to the Hub's own host (as in huggingface_hub).
+  const sameHost = new URL(meta.location).host === new URL(url).host;
+  // Unredirected files are fetched by commit, so a push between HEAD and GET cannot mix versions.
+  const source = meta.location === url ? hubFileUrl(endpoint, repoId, meta.commitHash, file) : meta.location;
+  const getCtx = {
+    ...ctx,
+    timeoutMs: options.timeoutMs ?? envTimeoutMs('HF_HUB_DOWNLOAD_TIMEOUT', 10_000),
+  };
+  await withFileLock(
+    lockPath,
+    async () => {
+      if (existsSync(blob) && !options.forceDownload) return; // another process finished it meanwhile
+      if (options.forceDownload) await rm(`${blob}.incomplete`, { force: true });
+      await downloadBlob(
+        {
+          url: source,
+          headers: hubHeaders(sameHost ? ctx.token : undefined),
+          etag: meta.etag,
+          expectedSize: meta.size,
+          blobPath: blob,
+          maxRetries: options.maxRetries ?? 5,
+          onProgress: options.onProgress
+            ? (loaded, total) => options.onProgress?.({ repoId, file, loaded, total })
+            : undefined,
+        },
+        getCtx,
+      ).catch((e: unknown) => {
+        if (e instanceof NetworkFailure) {
+          throw new HubConnectionError(
+            `Downloading "${file}" of "${repoId}" failed: ${e.message}. The bytes received are kept; call again to resume.`,
+            { cause: e },
+          );
+        }
+        throw e;
+      });
+    },
+    { signal: options.signal },
+  );
 }
 
 /**

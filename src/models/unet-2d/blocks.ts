@@ -55,7 +55,7 @@ export function downBlock(
   index: number,
   io: BlockIO,
   h0: string,
-  temb: string,
+  tembAct: string,
   skip: string,
 ): DownResult {
   const type = cfg.down_block_types[index];
@@ -70,7 +70,7 @@ export function downBlock(
   for (let i = 0; i < cfg.layers_per_block; i++) {
     const inCh = i === 0 ? io.inCh : io.outCh;
     const groups = isSkip ? skipGroups(inCh) : resnetGroups(cfg, path);
-    h = resnetBlock(ctx, h, temb, `${path}.resnets.${i}`, {
+    h = resnetBlock(ctx, h, tembAct, `${path}.resnets.${i}`, {
       inCh,
       outCh: io.outCh,
       tembCh: io.tembCh,
@@ -95,7 +95,7 @@ export function downBlock(
   }
   if (!io.isFinal) {
     if (isSkip) {
-      h = resnetBlock(ctx, h, temb, `${path}.resnet_down`, {
+      h = resnetBlock(ctx, h, tembAct, `${path}.resnet_down`, {
         inCh: io.outCh,
         outCh: io.outCh,
         tembCh: io.tembCh,
@@ -114,7 +114,7 @@ export function downBlock(
       (type === 'AttnDownBlock2D' && cfg.downsample_type === 'resnet')
     ) {
       const groups = resnetGroups(cfg, path);
-      h = resnetBlock(ctx, h, temb, `${path}.downsamplers.0`, {
+      h = resnetBlock(ctx, h, tembAct, `${path}.downsamplers.0`, {
         inCh: io.outCh,
         outCh: io.outCh,
         tembCh: io.tembCh,
@@ -140,7 +140,7 @@ export function midBlock(
   ch: number,
   tembCh: number,
   h0: string,
-  temb: string,
+  tembAct: string,
 ): string {
   const path = 'mid_block';
   const groups = cfg.norm_num_groups ?? skipGroups(ch);
@@ -148,7 +148,7 @@ export function midBlock(
   const shift = cfg.resnet_time_scale_shift;
   const attnGroups = cfg.attn_norm_num_groups ?? (shift === 'default' ? groups : null);
   const resnet = (i: number, x: string) =>
-    resnetBlock(ctx, x, temb, `${path}.resnets.${i}`, {
+    resnetBlock(ctx, x, tembAct, `${path}.resnets.${i}`, {
       inCh: ch,
       outCh: ch,
       tembCh,
@@ -191,7 +191,7 @@ export function upBlock(
   io: UpIO,
   h0: string,
   residuals: string[],
-  temb: string,
+  tembAct: string,
   skipIn: string | null,
 ): UpResult {
   const { g } = ctx;
@@ -212,7 +212,7 @@ export function upBlock(
       groups = Math.min(resnetIn + Math.floor(resSkipCh / 4), 32); // sic: precedence bug
     else if (isSkip) groups = skipGroups(resnetIn + resSkipCh);
     else groups = resnetGroups(cfg, path);
-    h = resnetBlock(ctx, h, temb, `${path}.resnets.${i}`, {
+    h = resnetBlock(ctx, h, tembAct, `${path}.resnets.${i}`, {
       inCh: resnetIn + resSkipCh,
       outCh: io.outCh,
       tembCh: io.tembCh,
@@ -256,7 +256,7 @@ export function upBlock(
       s = activation(g, s, 'silu');
       s = conv2d(ctx, s, `${path}.skip_conv`, { inCh: io.outCh, outCh: 3, kernel: 3, padding: 1 });
       skip = skip === null ? s : g.add(skip, s);
-      h = resnetBlock(ctx, h, temb, `${path}.resnet_up`, {
+      h = resnetBlock(ctx, h, tembAct, `${path}.resnet_up`, {
         inCh: io.outCh,
         outCh: io.outCh,
         tembCh: io.tembCh,
@@ -271,7 +271,7 @@ export function upBlock(
     }
   } else if (!io.isFinal) {
     if (type === 'ResnetUpsampleBlock2D' || (type === 'AttnUpBlock2D' && cfg.upsample_type === 'resnet')) {
-      h = resnetBlock(ctx, h, temb, `${path}.upsamplers.0`, {
+      h = resnetBlock(ctx, h, tembAct, `${path}.upsamplers.0`, {
         inCh: io.outCh,
         outCh: io.outCh,
         tembCh: io.tembCh,

@@ -9,6 +9,8 @@
  *   class_labels (B) int64      num_class_embeds without class_embed_type
  *   class_arg / class_index     class_embed_type 'timestep': labels through time_proj, as time_arg / time_index
  *   class_emb (B, temb)         class_embed_type 'identity'
+ *   dropout/<resnet path>       training graphs with `dropoutMasks`: ResnetBlock2D's dropout mask, shaped like
+ *                               the activation it multiplies (0 or 1 / (1 − p), drawn on the host)
  * Output: output (B, out_channels, H, W), plus act/<module path> for every hooked module when requested.
  */
 import { GraphBuilder } from '../../onnx/graph.js';
@@ -21,8 +23,16 @@ export interface BuildOptions {
   width: number;
   /** Add an `act/<module path>` output for every module the reference fixtures hook. */
   activations?: boolean;
+  /** A fixed batch size instead of the free dimension 'batch' (training graphs: every shape static). */
+  batch?: number;
+  /** Training: apply dropout as `x · mask` with a `dropout/<resnet path>` mask input per resnet (when config.dropout > 0). */
+  dropoutMasks?: boolean;
 }
 
+/** The graph input holding the dropout mask of the resnet at `path`. */
+export const dropoutInputName = (path: string) => `dropout/${path}`;
+
+/** The free batch dimension of inference graphs. */
 export const BATCH = 'batch';
 
 /** The channel count the time projection outputs (the TimestepEmbedding input). */
@@ -43,6 +53,7 @@ function sinusoid(g: GraphBuilder, arg: string, flip: boolean, dim: number): str
 export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: BuildOptions): GraphBuilder {
   const g = new GraphBuilder('UNet2DModel');
   const activations = opts.activations ?? false;
+  const B = opts.batch ?? BATCH;
   const ctx: BuildContext = {
     g,
     params,
@@ -51,6 +62,9 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
       if (activations) g.output(value, `act/${path}`);
     },
   };
+  if (opts.dropoutMasks && cfg.dropout > 0) {
+    ctx.dropout = (path, x) => g.mul(x, g.input(dropoutInputName(path), 'float32', g.shape(x)));
+  }
   const boc = cfg.block_out_channels;
   const c0 = boc[0];
   const tembCh = c0 * 4;
@@ -67,14 +81,14 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   const half = Math.floor(c0 / 2);
   const timeProj = (input: string): string => {
     if (cfg.time_embedding_type === 'learned') {
-      const idx = g.input(`${input}_index`, 'int64', [BATCH]);
+      const idx = g.input(`${input}_index`, 'int64', [B]);
       return g.gather(params.param(g, 'time_proj.weight', [cfg.num_train_timesteps!, c0]), idx);
     }
     if (cfg.time_embedding_type === 'fourier') {
       params.claim('time_proj.weight', [c0]);
-      return sinusoid(g, g.input(`${input}_arg`, 'float32', [BATCH, c0]), false, 2 * c0);
+      return sinusoid(g, g.input(`${input}_arg`, 'float32', [B, c0]), false, 2 * c0);
     }
-    return sinusoid(g, g.input(`${input}_arg`, 'float32', [BATCH, half]), cfg.flip_sin_to_cos, c0);
+    return sinusoid(g, g.input(`${input}_arg`, 'float32', [B, half]), cfg.flip_sin_to_cos, c0);
   };
   const tEmb = timeProj('time');
   ctx.record('time_proj', tEmb);
@@ -92,7 +106,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   ctx.record('time_embedding', emb);
 
   if (cfg.class_embed_type === null && cfg.num_class_embeds !== null) {
-    const labels = g.input('class_labels', 'int64', [BATCH]);
+    const labels = g.input('class_labels', 'int64', [B]);
     emb = g.add(
       emb,
       g.gather(params.param(g, 'class_embedding.weight', [cfg.num_class_embeds, tembCh]), labels),
@@ -100,11 +114,14 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   } else if (cfg.class_embed_type === 'timestep') {
     emb = g.add(emb, timeEmbedding(timeProj('class'), 'class_embedding'));
   } else if (cfg.class_embed_type === 'identity') {
-    emb = g.add(emb, g.input('class_emb', 'float32', [BATCH, tembCh]));
+    emb = g.add(emb, g.input('class_emb', 'float32', [B, tembCh]));
   }
 
+  // act_fn(emb), shared by every resnet's time_emb_proj.
+  const embAct = activation(g, emb, cfg.act_fn);
+
   // 2. pre-process
-  let sample = g.input('sample', 'float32', [BATCH, cfg.in_channels, opts.height, opts.width]);
+  let sample = g.input('sample', 'float32', [B, cfg.in_channels, opts.height, opts.width]);
   if (cfg.center_input_sample) sample = g.sub(g.mul(sample, g.constFloat([2], [])), g.constFloat([1], []));
   let skip = sample;
   let h = g.scoped('conv_in', () =>
@@ -119,7 +136,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
     const inCh = outCh;
     outCh = boc[i];
     const r = g.scoped(`down_blocks.${i}`, () =>
-      downBlock(ctx, cfg, i, { inCh, outCh, tembCh, isFinal: i === blocks - 1 }, h, emb, skip),
+      downBlock(ctx, cfg, i, { inCh, outCh, tembCh, isFinal: i === blocks - 1 }, h, embAct, skip),
     );
     h = r.h;
     skip = r.skip;
@@ -127,7 +144,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   }
 
   // 4. mid
-  h = g.scoped('mid_block', () => midBlock(ctx, cfg, boc[blocks - 1], tembCh, h, emb));
+  h = g.scoped('mid_block', () => midBlock(ctx, cfg, boc[blocks - 1], tembCh, h, embAct));
 
   // 5. up
   const rev = [...boc].reverse();
@@ -147,7 +164,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
         { inCh, outCh, prevOutCh, tembCh, isFinal: i === blocks - 1 },
         h,
         res,
-        emb,
+        embAct,
         upSkip,
       ),
     );
@@ -164,7 +181,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   h = conv2d(ctx, h, 'conv_out', { inCh: c0, outCh: cfg.out_channels, kernel: 3, padding: 1 });
   ctx.record('conv_out', h);
   if (upSkip !== null) h = g.add(h, upSkip);
-  if (cfg.time_embedding_type === 'fourier') h = g.div(h, g.input('timesteps', 'float32', [BATCH, 1, 1, 1]));
+  if (cfg.time_embedding_type === 'fourier') h = g.div(h, g.input('timesteps', 'float32', [B, 1, 1, 1]));
   g.output(h, 'output');
   return g;
 }

@@ -2,8 +2,10 @@
  * UNet2DModel configuration: the keys, defaults and checks of diffusers v0.23.0 `UNet2DModel.__init__`.
  * Stored in snake_case exactly as `config.json` spells it, so it round-trips through savePretrained.
  */
+
+import { DIFFUSERS_VERSION } from '../../diffusers.js';
 import { ConfigError } from '../../errors.js';
-import { checkConfigKeys } from '../../io/config.js';
+import { checkConfigKeys, MAX_CONFIG_DEPTH, nestingDepth } from '../../io/config.js';
 
 export const DOWN_BLOCK_TYPES = [
   'DownBlock2D',
@@ -84,14 +86,32 @@ export const UNET2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze({
   num_train_timesteps: null,
 } as UNet2DConfig);
 
-const fail = (key: string, value: unknown, why: string): never => {
-  throw new ConfigError(`UNet2DModel config: ${key} = ${JSON.stringify(value)} ${why}`);
-};
-
 const isInt = (v: unknown, min = 0): v is number => Number.isInteger(v) && (v as number) >= min;
 
+/**
+ * Upper bounds on sizes, far above any published checkpoint (ncsnpp-ffhq-1024: 1024 px, 8 blocks, 512 channels)
+ * and at what one machine could run: a bad config fails here, not after minutes of allocation.
+ */
+export const UNET2D_LIMITS = Object.freeze({
+  /** Largest sample_size side; one 128-channel activation at 2048² is already 2 GiB. */
+  sampleSize: 2048,
+  /** Largest number of blocks (len(block_out_channels)); the smallest input is 2^(blocks − 1) on a side. */
+  blocks: 12,
+  /** Largest layers_per_block. */
+  layersPerBlock: 64,
+  /** Largest channel count (in/out channels, block_out_channels, heads, groups). */
+  channels: 8192,
+  /** Largest embedding table (num_class_embeds, learned num_train_timesteps). */
+  embeddings: 1_000_000,
+});
+
+/** Smallest spatial size the architecture accepts, and the factor every input side must be a multiple of (each down block but the last halves it). */
+export function minimalSize(cfg: Pick<UNet2DConfig, 'block_out_channels'>): number {
+  return 2 ** (cfg.block_out_channels.length - 1);
+}
+
 export interface ResolveConfigOptions {
-  /** The config file, named in the unknown-keys warning. */
+  /** The config file, named in errors and in the unknown-keys warning. */
   file?: string;
   /** Receives the unknown-keys warning instead of `process.emitWarning`. */
   onWarning?: (message: string, unknownKeys: string[]) => void;
@@ -105,26 +125,33 @@ export function resolveUnetConfig(
   raw: Record<string, unknown>,
   options: ResolveConfigOptions = {},
 ): UNet2DConfig {
+  const where = options.file ?? 'UNet2DModel config';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError('UNet2DModel config must be a JSON object');
+    throw new ConfigError(`${where}: UNet2DModel config must be a JSON object`);
+  // structuredClone below recurses: a config from code (not read by readJsonConfig) is checked here too.
+  if (nestingDepth(raw, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH)
+    throw new ConfigError(`${where}: config nests deeper than ${MAX_CONFIG_DEPTH} levels`);
   const known = checkConfigKeys(raw, Object.keys(UNET2D_DEFAULTS), { what: 'UNet2DModel', ...options });
   const c = structuredClone(UNET2D_DEFAULTS) as UNet2DConfig;
   Object.assign(c, structuredClone(known));
-  validate(c);
+  validate(c, (key, value, why) => {
+    const shown = JSON.stringify(value);
+    throw new ConfigError(
+      `${where}: ${key} = ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown} ${why}`,
+    );
+  });
   return c;
 }
 
-function validate(c: UNet2DConfig): void {
-  const ss = c.sample_size;
-  if (
-    ss !== null &&
-    !isInt(ss, 1) &&
-    !(Array.isArray(ss) && ss.length === 2 && ss.every((d) => isInt(d, 1)))
-  ) {
-    fail('sample_size', ss, 'must be null, a positive integer or [height, width]');
-  }
-  for (const k of ['in_channels', 'out_channels', 'layers_per_block'] as const)
-    if (!isInt(c[k], 1)) fail(k, c[k], 'must be a positive integer');
+type Fail = (key: string, value: unknown, why: string) => never;
+
+function validate(c: UNet2DConfig, fail: Fail): void {
+  const L = UNET2D_LIMITS;
+  const inRange = (v: unknown, min: number, max: number): v is number => isInt(v, min) && v <= max;
+  for (const k of ['in_channels', 'out_channels'] as const)
+    if (!inRange(c[k], 1, L.channels)) fail(k, c[k], `must be an integer in [1, ${L.channels}]`);
+  if (!inRange(c.layers_per_block, 1, L.layersPerBlock))
+    fail('layers_per_block', c.layers_per_block, `must be an integer in [1, ${L.layersPerBlock}]`);
   for (const k of ['center_input_sample', 'flip_sin_to_cos', 'add_attention'] as const) {
     if (typeof c[k] !== 'boolean') fail(k, c[k], 'must be true or false');
   }
@@ -135,18 +162,32 @@ function validate(c: UNet2DConfig): void {
       "is not supported (use 'positional', 'fourier' or 'learned')",
     );
   }
-  if (c.time_embedding_type === 'learned' && !isInt(c.num_train_timesteps, 1)) {
+  if (c.time_embedding_type === 'learned' && !inRange(c.num_train_timesteps, 1, L.embeddings)) {
     fail(
       'num_train_timesteps',
       c.num_train_timesteps,
-      "must be a positive integer when time_embedding_type is 'learned'",
+      `must be an integer in [1, ${L.embeddings}] when time_embedding_type is 'learned'`,
     );
   }
   if (typeof c.freq_shift !== 'number' || !Number.isFinite(c.freq_shift))
     fail('freq_shift', c.freq_shift, 'must be a number');
   const boc = c.block_out_channels;
-  if (!Array.isArray(boc) || boc.length === 0 || !boc.every((d) => isInt(d, 1))) {
-    fail('block_out_channels', boc, 'must be a non-empty list of positive integers');
+  if (
+    !Array.isArray(boc) ||
+    boc.length === 0 ||
+    boc.length > L.blocks ||
+    !boc.every((d) => inRange(d, 1, L.channels))
+  ) {
+    fail('block_out_channels', boc, `must be a list of 1 to ${L.blocks} integers in [1, ${L.channels}]`);
+  }
+  const ss = c.sample_size;
+  const sides = typeof ss === 'number' ? [ss] : Array.isArray(ss) && ss.length === 2 ? ss : undefined;
+  if (ss !== null && !sides?.every((d) => inRange(d, 1, L.sampleSize))) {
+    fail('sample_size', ss, `must be null, an integer in [1, ${L.sampleSize}] or [height, width]`);
+  }
+  const factor = minimalSize(c);
+  if (sides?.some((d) => d % factor !== 0)) {
+    fail('sample_size', ss, `must be a multiple of ${factor} (2^(blocks − 1) for ${boc.length} blocks)`);
   }
   if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== boc.length) {
     fail(
@@ -170,11 +211,16 @@ function validate(c: UNet2DConfig): void {
     if (!UP_BLOCK_TYPES.includes(t))
       fail('up_block_types', t, `is not supported (supported: ${UP_BLOCK_TYPES.join(', ')})`);
   }
-  if (typeof c.mid_block_scale_factor !== 'number' || !(c.mid_block_scale_factor > 0)) {
+  if (
+    typeof c.mid_block_scale_factor !== 'number' ||
+    !(c.mid_block_scale_factor > 0 && Number.isFinite(c.mid_block_scale_factor))
+  ) {
     fail('mid_block_scale_factor', c.mid_block_scale_factor, 'must be a positive number');
   }
-  if (!isInt(c.downsample_padding))
-    fail('downsample_padding', c.downsample_padding, 'must be a non-negative integer');
+  // 1 pads the stride-2 conv symmetrically, 0 pads right/bottom by one (diffusers' Downsample2D); any other
+  // padding changes the down path's sizes, which the up path's skip connections cannot match.
+  if (c.downsample_padding !== 0 && c.downsample_padding !== 1)
+    fail('downsample_padding', c.downsample_padding, 'must be 0 or 1');
   if (!['conv', 'resnet'].includes(c.downsample_type))
     fail('downsample_type', c.downsample_type, "is not supported (use 'conv' or 'resnet')");
   if (!['conv', 'resnet'].includes(c.upsample_type))
@@ -183,13 +229,11 @@ function validate(c: UNet2DConfig): void {
     fail('dropout', c.dropout, 'must be in [0, 1)');
   if (!ACTIVATIONS.includes(c.act_fn))
     fail('act_fn', c.act_fn, `is not supported (supported: ${ACTIVATIONS.join(', ')})`);
-  if (c.attention_head_dim !== null && !isInt(c.attention_head_dim, 1)) {
-    fail('attention_head_dim', c.attention_head_dim, 'must be null or a positive integer');
+  for (const k of ['attention_head_dim', 'norm_num_groups', 'attn_norm_num_groups'] as const) {
+    if (c[k] !== null && !inRange(c[k], 1, L.channels))
+      fail(k, c[k], `must be null or an integer in [1, ${L.channels}]`);
   }
-  for (const k of ['norm_num_groups', 'attn_norm_num_groups'] as const) {
-    if (c[k] !== null && !isInt(c[k], 1)) fail(k, c[k], 'must be null or a positive integer');
-  }
-  if (typeof c.norm_eps !== 'number' || !(c.norm_eps > 0))
+  if (typeof c.norm_eps !== 'number' || !(c.norm_eps > 0 && Number.isFinite(c.norm_eps)))
     fail('norm_eps', c.norm_eps, 'must be a positive number');
   if (!['default', 'scale_shift'].includes(c.resnet_time_scale_shift)) {
     fail(
@@ -201,13 +245,16 @@ function validate(c: UNet2DConfig): void {
   if (c.class_embed_type !== null && !['timestep', 'identity'].includes(c.class_embed_type)) {
     fail('class_embed_type', c.class_embed_type, "is not supported (use null, 'timestep' or 'identity')");
   }
-  if (c.num_class_embeds !== null && !isInt(c.num_class_embeds, 1))
-    fail('num_class_embeds', c.num_class_embeds, 'must be null or a positive integer');
+  if (c.num_class_embeds !== null && !inRange(c.num_class_embeds, 1, L.embeddings))
+    fail('num_class_embeds', c.num_class_embeds, `must be null or an integer in [1, ${L.embeddings}]`);
 }
 
 /** The config.json diffusers 0.23.0 `save_config` writes: every key, sorted, plus the class and version. */
 export function configToJson(c: UNet2DConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { _class_name: 'UNet2DModel', _diffusers_version: '0.23.0' };
+  const out: Record<string, unknown> = {
+    _class_name: 'UNet2DModel',
+    _diffusers_version: DIFFUSERS_VERSION,
+  };
   for (const k of Object.keys(c).sort()) out[k] = (c as unknown as Record<string, unknown>)[k];
   return out;
 }

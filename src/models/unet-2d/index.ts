@@ -1,6 +1,9 @@
 // Public exports of src/models/unet-2d
 
+export { type BuildOptions, buildUnetGraph, dropoutInputName } from './build.js';
 export { configToJson, resolveUnetConfig, UNET2D_DEFAULTS, type UNet2DConfig } from './config.js';
+export { type ClassLabels, conditioningFeeds } from './feeds.js';
+export type { ParamSource } from './layers.js';
 export {
   type ForwardOptions,
   type FromPretrainedOptions,

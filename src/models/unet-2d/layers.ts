@@ -22,8 +22,11 @@ export interface BuildContext {
   actFn: Activation;
   /** Records a named intermediate (`act/<module path>`) when activations are requested. */
   record(path: string, value: string): void;
-  /** act_fn(temb), computed once and shared by every resnet's time_emb_proj. */
-  tembAct?: string;
+  /**
+   * Training graphs: ResnetBlock2D's dropout at `path` (between norm2/act and conv2), e.g. x · mask with a
+   * mask graph input. Absent in inference graphs, where dropout is the identity.
+   */
+  dropout?(path: string, x: string): string;
 }
 
 /** get_activation(act_fn). */
@@ -172,8 +175,17 @@ export interface ResnetSpec {
   timeScaleShift?: 'default' | 'scale_shift';
 }
 
-/** ResnetBlock2D.forward(x, temb) with pre-norm, as in diffusers 0.23.0 (dropout is the identity). */
-export function resnetBlock(ctx: BuildContext, x: string, temb: string, path: string, s: ResnetSpec): string {
+/**
+ * ResnetBlock2D.forward(x, temb) with pre-norm, as in diffusers 0.23.0. `tembAct` is act_fn(temb), which the
+ * caller computes once for all resnets. Dropout is the identity unless `ctx.dropout` is set.
+ */
+export function resnetBlock(
+  ctx: BuildContext,
+  x: string,
+  tembAct: string,
+  path: string,
+  s: ResnetSpec,
+): string {
   const { g } = ctx;
   const shift = s.timeScaleShift ?? 'default';
   let h = groupNorm(ctx, x, `${path}.norm1`, s.groups, s.eps);
@@ -185,9 +197,8 @@ export function resnetBlock(ctx: BuildContext, x: string, temb: string, path: st
     h = resample(g, h, r);
   }
   h = conv2d(ctx, h, `${path}.conv1`, { inCh: s.inCh, outCh: s.outCh, kernel: 3, padding: 1 });
-  ctx.tembAct ??= activation(g, temb, ctx.actFn);
   const projCh = shift === 'scale_shift' ? 2 * s.outCh : s.outCh;
-  const t = g.unsqueeze(linear(ctx, ctx.tembAct, `${path}.time_emb_proj`, s.tembCh, projCh), [2, 3]); // (B, C', 1, 1)
+  const t = g.unsqueeze(linear(ctx, tembAct, `${path}.time_emb_proj`, s.tembCh, projCh), [2, 3]); // (B, C', 1, 1)
   if (shift === 'default') h = g.add(h, t);
   h = groupNorm(ctx, h, `${path}.norm2`, s.groupsOut ?? s.groups, s.eps);
   if (shift === 'scale_shift') {
@@ -196,6 +207,7 @@ export function resnetBlock(ctx: BuildContext, x: string, temb: string, path: st
     h = g.add(g.mul(h, g.add(scale, g.constFloat([1], []))), bias);
   }
   h = activation(g, h, ctx.actFn);
+  if (ctx.dropout) h = ctx.dropout(path, h);
   h = conv2d(ctx, h, `${path}.conv2`, { inCh: s.outCh, outCh: s.outCh, kernel: 3, padding: 1 });
   if (s.useInShortcut ?? s.inCh !== s.outCh) {
     input = conv2d(ctx, input, `${path}.conv_shortcut`, { inCh: s.inCh, outCh: s.outCh, kernel: 1 });

@@ -2,12 +2,13 @@
  * UNet2DModel: diffusers v0.23.0 `UNet2DModel` (config, weights, forward) running as one ONNX graph on
  * onnxruntime-node. The session is built on the first forward for that input height × width and reused.
  *
- * The runtime-free part (feeds, forward, weights check) is `UNet2DCore` (core.ts), shared with the browser build.
+ * The runtime-free part (weights check, feeds, forward) is `UNet2DCore` (core.ts), shared with the browser build.
  *
  * One deliberate difference: diffusers turns a Python scalar timestep into an int64 tensor (10.7 → 10, and
  * σ = 0.5 → log 0 for fourier models). TypeScript has no int/float distinction, so a number is used as given.
  */
 import { join } from 'node:path';
+import { ConfigError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { readJsonConfig } from '../../io/config.js';
 import { saveSafetensors } from '../../io/safetensors.js';
@@ -40,7 +41,7 @@ export interface FromPretrainedOptions extends UNet2DModelOptions {
   dtype?: 'float32';
 }
 
-export type { ForwardOptions, TimestepInput, UNet2DOutput } from './core.js';
+export type { ClassLabels, ForwardOptions, TimestepInput, UNet2DOutput } from './core.js';
 
 export class UNet2DModel extends UNet2DCore {
   private constructor(config: Readonly<UNet2DConfig>, params: StateDict, options: UNet2DModelOptions) {
@@ -71,7 +72,13 @@ export class UNet2DModel extends UNet2DCore {
       useSafetensors: options.useSafetensors,
     });
     const sd = await loadStateDict(weightsPath);
-    return UNet2DModel.create(config, sd, options, weightsPath);
+    try {
+      return UNet2DModel.create(config, sd, options, weightsPath);
+    } catch (e) {
+      // The config passed its own checks; what the architecture builder refuses is still config.json's fault.
+      if (e instanceof ConfigError) throw new ConfigError(`${configPath}: ${e.message}`);
+      throw e;
+    }
   }
 
   /**

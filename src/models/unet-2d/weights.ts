@@ -6,7 +6,7 @@ import { toFloat32 } from '../../io/weights.js';
 import type { GraphBuilder } from '../../onnx/graph.js';
 import type { Tensor } from '../../tensor.js';
 import { buildUnetGraph } from './build.js';
-import type { UNet2DConfig } from './config.js';
+import { minimalSize, type UNet2DConfig } from './config.js';
 import type { ParamSource } from './layers.js';
 
 export type StateDict = Map<string, Tensor<'float32'>>;
@@ -103,9 +103,64 @@ export class ParamTable implements ParamSource {
   }
 }
 
-/** Smallest spatial size the architecture accepts (each down block halves it). */
-export function minimalSize(cfg: UNet2DConfig): number {
-  return 2 ** (cfg.block_out_channels.length - 1);
+export { minimalSize } from './config.js';
+
+const RESNET_CONV1 = /^(down|up)_blocks\.(\d+)\.resnets\.(\d+)\.conv1\.weight$/;
+
+/**
+ * A cheap look at the state dict before the graph is built: the down and up blocks must have the number of
+ * resnets the config's block count and layers_per_block give (len · lpb down, len · (lpb + 1) up). This keeps a
+ * config claiming a huge layers_per_block from building millions of layers before the weights disagree.
+ */
+export function checkResnetCount(
+  cfg: UNet2DConfig,
+  sd: StateDict,
+  makeError: (message: string) => Error,
+): void {
+  // An empty state dict (a shape-only model) is left to the full check, which reports config problems first.
+  if (sd.size === 0) return;
+  const blocks = cfg.block_out_channels.length;
+  const lpb = cfg.layers_per_block;
+  const count = { down: 0, up: 0 };
+  for (const key of sd.keys()) {
+    const m = RESNET_CONV1.exec(key);
+    if (m && Number(m[2]) < blocks) count[m[1] as 'down' | 'up']++;
+  }
+  const expected = { down: blocks * lpb, up: blocks * (lpb + 1) };
+  if (count.down !== expected.down || count.up !== expected.up) {
+    throw makeError(
+      `state dict does not match the UNet2DModel config: ${blocks} blocks with layers_per_block ${lpb} need ${expected.down} down and ${expected.up} up resnets, the weights have ${count.down} and ${count.up}`,
+    );
+  }
+}
+
+/**
+ * Refuses NaN and ±Infinity weights (they give an all-NaN, i.e. black, image): names the first bad tensor and
+ * counts the bad values. One pass over the weights, ~0.1 s for a 65M-parameter model.
+ */
+export function checkFinite(sd: StateDict, makeError: (message: string) => Error): void {
+  let first: { name: string; bad: number; value: number } | undefined;
+  let tensors = 0;
+  for (const [name, t] of sd) {
+    const d = t.data;
+    let bad = 0;
+    let value = 0;
+    for (let i = 0; i < d.length; i++) {
+      // x − x is 0 for every finite x and NaN for NaN and ±Infinity.
+      if (d[i] - d[i] !== 0) {
+        if (bad === 0) value = d[i];
+        bad++;
+      }
+    }
+    if (bad === 0) continue;
+    tensors++;
+    first ??= { name, bad, value };
+  }
+  if (first) {
+    throw makeError(
+      `weights are not finite: "${first.name}" has ${first.bad} non-finite values (first: ${first.value})${tensors > 1 ? `, and ${tensors - 1} more tensors have some` : ''}`,
+    );
+  }
 }
 
 /** Parameter names and shapes of the architecture, in build order (`time_proj.W` not included). */

@@ -1,0 +1,240 @@
+/**
+ * Training-step benchmark: one step of score_sde's continuous VE DSM training as `train()` runs it (noise draws,
+ * forward + loss + backward in one onnxruntime graph, then clip + Adam + EMA on the host), for tiny-ncsnpp and
+ * the 1×32×32 preset, beside PyTorch doing the same step (`$REF_PY ../shared/refenv/time_train_step.py`,
+ * when REF_PY is set) in the same run. Each case runs in its own process so its peak RSS is its own.
+ *
+ *   node --import tsx bench/train-step.ts                 prints the markdown section
+ *   node --import tsx bench/train-step.ts --case <name>   one case, as JSON (used by the section)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { buildUnetGraph } from '../src/models/unet-2d/build.js';
+import {
+  configToJson,
+  randomStateDict,
+  resolveUnetConfig,
+  UNet2DModel,
+} from '../src/models/unet-2d/index.js';
+import { ParamTable } from '../src/models/unet-2d/weights.js';
+import { countFlops } from '../src/onnx/flops.js';
+import type { GraphBuilder } from '../src/onnx/graph.js';
+import { Generator } from '../src/random/index.js';
+import { Tensor } from '../src/tensor.js';
+import { DsmStepGraph } from '../src/training/dsm.js';
+import { drawNoise } from '../src/training/noise.js';
+import { ScoreSdeOptimizer } from '../src/training/optimization.js';
+import { TRAINING_PRESETS } from '../src/training/presets.js';
+
+const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
+const REFENV = fileURLToPath(new URL('../../shared/refenv/', import.meta.url));
+
+interface Case {
+  label: string;
+  config: () => Record<string, unknown>;
+  batch: number;
+  warmup: number;
+  runs: number;
+}
+
+const CASES: Case[] = [
+  {
+    label: 'tiny-ncsnpp',
+    config: () => JSON.parse(readFileSync(`${MODELS}tiny-ncsnpp/config.json`, 'utf8')),
+    batch: 8,
+    warmup: 2,
+    runs: 7,
+  },
+  {
+    label: 've-gray-32',
+    config: () => TRAINING_PRESETS['ve-gray-32'].config,
+    batch: 8,
+    warmup: 2,
+    runs: 7,
+  },
+];
+
+interface CaseResult {
+  params: number;
+  stepMs: number;
+  graphMs: number;
+  hostMs: number;
+  forwardMs: number;
+  gflopStep: number;
+  gflopForward: number;
+  maxRssMiB: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** FLOPs of the DSM graph: countFlops (Conv, MatMul, Gemm) plus the backward's ConvTranspose nodes. */
+function stepFlops(g: GraphBuilder): number {
+  let flops = countFlops(g);
+  for (const n of g.nodes) {
+    if (n.opType !== 'ConvTranspose') continue;
+    const w = g.shape(n.inputs[1]) as number[]; // (C_in, C_out/group, kH, kW)
+    const x = g.shape(n.inputs[0]) as number[];
+    flops += 2 * x.reduce((p, d) => p * d, 1) * w[1] * w[2] * w[3];
+  }
+  return flops;
+}
+
+/** One case in this process: the loop's step body, timed in parts. */
+async function runCase(c: Case): Promise<CaseResult> {
+  const cfg = resolveUnetConfig(c.config());
+  const size = cfg.sample_size as number;
+  const sd = randomStateDict(cfg, 1);
+  const params = new Map([...sd].map(([k, t]) => [k, t.data]));
+  const trained = [...params.keys()].filter(
+    (k) => !(cfg.time_embedding_type === 'fourier' && k === 'time_proj.weight'),
+  );
+  const list = trained.map((k) => params.get(k)!);
+  const opt = new ScoreSdeOptimizer(list);
+  const g = new Generator().manualSeed(1);
+  const x0 = Float32Array.from({ length: c.batch * cfg.in_channels * size * size }, () => g.nextFloat());
+  const dsm = await DsmStepGraph.create(cfg, { batchSize: c.batch, height: size, width: size });
+  const steps: number[] = [];
+  const graph: number[] = [];
+  const host: number[] = [];
+  let k = 0;
+  try {
+    for (let i = 0; i < c.warmup + c.runs; i++) {
+      const t0 = performance.now();
+      const noise = drawNoise(g, [c.batch, cfg.in_channels, size, size], 0.01, 50);
+      const out = await dsm.run(params, { x0, sigma: noise.sigma, z: noise.z });
+      const t1 = performance.now();
+      opt.update(
+        k++,
+        list,
+        trained.map((key) => out.grads.get(key)!),
+      );
+      const t2 = performance.now();
+      if (i >= c.warmup) {
+        steps.push(t2 - t0);
+        graph.push(t1 - t0);
+        host.push(t2 - t1);
+      }
+    }
+  } finally {
+    await dsm.release();
+  }
+  // Forward alone (what sampling runs), same batch, for the backward/forward ratio.
+  const unet = UNet2DModel.fromConfig(c.config(), sd);
+  const x = new Tensor('float32', x0, [c.batch, cfg.in_channels, size, size]);
+  const sigma = new Float32Array(c.batch).fill(5);
+  const fwd: number[] = [];
+  try {
+    for (let i = 0; i < c.warmup + c.runs; i++) {
+      const t0 = performance.now();
+      await unet.forward(x, sigma);
+      if (i >= c.warmup) fwd.push(performance.now() - t0);
+    }
+  } finally {
+    await unet.release();
+  }
+  return {
+    params: list.reduce((n, p) => n + p.length, 0),
+    stepMs: median(steps),
+    graphMs: median(graph),
+    hostMs: median(host),
+    forwardMs: median(fwd),
+    gflopStep: stepFlops(DsmStepGraph.build(cfg, c.batch, size, size).graph) / 1e9,
+    gflopForward:
+      countFlops(buildUnetGraph(cfg, new ParamTable(null), { height: size, width: size }), c.batch) / 1e9,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** PyTorch's median step (s) and the peak RSS of its process (MiB), or undefined without REF_PY. */
+function torchStep(c: Case, dir: string): { ms: number; maxRssMiB: number } | undefined {
+  const py = process.env.REF_PY;
+  if (!py) return undefined;
+  const cfgPath = join(dir, `${c.label}.json`);
+  writeFileSync(cfgPath, JSON.stringify(configToJson(resolveUnetConfig(c.config()))));
+  // A wrapper reports the child's peak RSS (ru_maxrss, KiB on Linux) after it exits.
+  const wrapper =
+    'import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); ' +
+    'sys.stderr.write(r.stderr); print(r.stdout.strip()); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  const r = spawnSync(
+    py,
+    ['-c', wrapper, py, join(REFENV, 'time_train_step.py'), cfgPath, String(c.batch), String(c.runs)],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: String(availableParallelism()) },
+    },
+  );
+  const [median, rss] = r.stdout.trim().split('\n').slice(-2).map(Number);
+  if (r.status !== 0 || !Number.isFinite(median)) throw new Error(`time_train_step.py failed: ${r.stderr}`);
+  return { ms: median * 1000, maxRssMiB: rss / 1024 };
+}
+
+export async function runTrainStepBench(): Promise<string> {
+  const load0 = loadavg()[0];
+  const dir = mkdtempSync(join(tmpdir(), 'train-bench-'));
+  const rows: string[] = [];
+  const split: string[] = [];
+  try {
+    for (const c of CASES) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), '--case', c.label],
+        {
+          encoding: 'utf8',
+        },
+      );
+      if (r.status !== 0) throw new Error(`case ${c.label} failed: ${r.stderr}`);
+      const m = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as CaseResult;
+      const t = torchStep(c, dir);
+      const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+      rows.push(
+        `| ${c.label} | ${(m.params / 1e6).toFixed(2)}M | ${c.batch} | ${f(m.stepMs)} | ${(1000 / m.stepMs).toFixed(2)} | ${(m.gflopStep / (m.graphMs / 1000)).toFixed(1)} | ${m.maxRssMiB.toFixed(0)} | ${t ? f(t.ms) : '–'} | ${t ? t.maxRssMiB.toFixed(0) : '–'} | ${t ? `${(t.ms / m.stepMs).toFixed(2)}×` : '–'} |`,
+      );
+      split.push(
+        `| ${c.label} | ${c.batch} | ${f(m.forwardMs)} | ${f(m.graphMs)} | ${((m.graphMs - m.forwardMs) / m.forwardMs).toFixed(2)} | ${f(m.hostMs)} | ${m.gflopForward.toFixed(2)} | ${m.gflopStep.toFixed(2)} |`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const load1 = loadavg()[0];
+  const busy =
+    Math.max(load0, load1) > availableParallelism()
+      ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train-step` on a quiet machine.**'
+      : '';
+  return [
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).${busy}`,
+    '',
+    "One training step as `train()` runs it: t and z drawn, forward + DSM loss + backward in one onnxruntime graph (parameters fed as inputs), then clip_grad_norm_ + Adam + EMA on the host in torch-exact float32. Random weights, median of the runs after warm-up. GFLOP/s = the step graph's FLOPs (2 × MACs of Conv, ConvTranspose, MatMul, Gemm) over the graph's time. Peak RSS = the process's maximum resident set. PyTorch: `time_train_step.py` (diffusers v0.23.0, torch 1.13, same step, same threads) run in this bench's run.",
+    '',
+    '| model | params | batch | ms / step | steps/s | GFLOP/s | peak RSS MiB | PyTorch ms / step | PyTorch peak RSS MiB | speed-up |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'Where the time goes (ms): the forward alone (`UNet2DModel.forward`, same batch), the step graph (forward + loss + backward), the backward/forward ratio, and the host update (clip + Adam + EMA).',
+    '',
+    '| model | batch | forward | step graph | backward / forward | host update | GFLOP forward | GFLOP step |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...split,
+  ].join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const i = process.argv.indexOf('--case');
+  if (i >= 0) {
+    const c = CASES.find((x) => x.label === process.argv[i + 1]);
+    if (!c) throw new Error(`unknown case ${process.argv[i + 1]}`);
+    runCase(c).then((r) => console.log(JSON.stringify(r)));
+  } else {
+    runTrainStepBench().then(
+      (md) => console.log(md),
+      (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  }
+}

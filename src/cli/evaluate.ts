@@ -1,0 +1,264 @@
+/** `scoresde evaluate`: sample a model (or read a folder of samples) and judge the images against Fashion-MNIST. */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigError, FileFormatError } from '../errors.js';
+import {
+  CLASSIFIER_CONFIG_NAME,
+  CLASSIFIER_WEIGHTS_NAME,
+  defaultClassifierDir,
+  FashionMnistClassifier,
+} from '../evaluation/classifier/model.js';
+import { type EvaluationReport, type EvaluationStage, Evaluator } from '../evaluation/evaluator.js';
+import { FASHION_MNIST_DIR, openFashionMnist } from '../evaluation/fashion-mnist.js';
+import { generateSamples } from '../evaluation/generate.js';
+import { formatReport } from '../evaluation/report.js';
+import { readSampleFolder } from '../evaluation/sample-folder.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { ProgressBar } from '../progress.js';
+import { SAMPLER_NAMES, SAMPLERS, type SamplerName } from '../samplers/index.js';
+import {
+  CliError,
+  type CliIO,
+  intOption,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  parseCommandArgs,
+  seedOption,
+  UsageError,
+} from './args.js';
+import {
+  checkBatchFits,
+  configurePipeline,
+  MAX_BATCH_SIZE,
+  parseSamplerFlags,
+  SAMPLER_FLAG_OPTIONS,
+  samplerFlagsHelp,
+} from './generate-common.js';
+import { MAX_COUNT } from './image-run.js';
+import { loadPipelineFromArgs } from './load-model.js';
+import { checkInputFile, prepareOutputDir } from './preflight.js';
+import { SamplingProgress } from './sampling-progress.js';
+
+export const EVALUATE_HELP = `Usage: scoresde evaluate --model <id|dir> [options]
+       scoresde evaluate --samples <dir> [options]
+
+Judges generated images against Fashion-MNIST:
+  - the Fréchet distance (FD) to the test set in the features of a Fashion-MNIST
+    classifier, beside its floor: as many real training images against the
+    same test set;
+  - the classifier's label histogram against uniform;
+  - each image's nearest training image (L2 in pixels) against the same for
+    test images: the memorisation check.
+Images are centre-cropped to 28×28 and quantised to 8 bits, as saved PNGs are.
+Image k is sampled as "scoresde sample" makes it (seed + k, batches of
+--batch-size), so a run sharded over many machines with
+  scoresde sample --count N --shard i/n --out DIR
+is evaluated afterwards with --samples DIR.
+
+Evaluation options:
+      --count <n>          images to sample (default 1000), or at most this many
+                           to read with --samples
+      --samples <dir>      evaluate the PNGs in this folder instead of sampling
+                           (grid files skipped)
+      --data <dir>         Fashion-MNIST IDX files
+                           (default ${FASHION_MNIST_DIR})
+      --classifier <dir>   feature classifier (default: the one shipped)
+      --reference-count <n>  test images in the FD reference (default: all)
+  -o, --out <file>         also write the report as JSON
+  -q, --quiet              no progress bars
+
+Sampling options:
+      --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
+${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? 'pc 2000, heun 50, dpmpp-2m 50' : ''))}
+      --batch-size <n>     images per network batch (default 64)
+      --seed <n>           seed of image 0 (default 0); image k uses
+                           torch.Generator().manual_seed(seed + k)
+
+${MODEL_OPTIONS_HELP.replace(' (required)', ' (or --samples)')}`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...SAMPLER_FLAG_OPTIONS,
+  sampler: { type: 'string' },
+  count: { type: 'string' },
+  samples: { type: 'string' },
+  data: { type: 'string' },
+  classifier: { type: 'string' },
+  'reference-count': { type: 'string' },
+  'batch-size': { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+async function checkFolder(path: string, flag: string): Promise<string> {
+  const dir = resolve(path);
+  const s = await stat(dir).catch(() => undefined);
+  if (!s?.isDirectory()) throw new CliError(`--${flag} ${path}: not a folder`);
+  return dir;
+}
+
+/** Bad files (data, classifier, samples) are the user's to fix: one line, no stack hint. */
+async function userInput<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof FileFormatError || e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** One progress bar per evaluation stage, drawn on stderr. */
+function stageBars(io: CliIO, quiet: boolean) {
+  let bar: ProgressBar | undefined;
+  let current: string | undefined;
+  const close = () => {
+    bar?.close();
+    bar = undefined;
+    current = undefined;
+  };
+  return {
+    onProgress: (stage: EvaluationStage, done: number, total: number) => {
+      if (quiet) return;
+      if (stage !== current) {
+        close();
+        const unit = stage === 'nearest neighbours' ? 'row' : 'img';
+        bar = new ProgressBar({ desc: stage, total, unit, stream: io.stderr });
+        current = stage;
+      }
+      bar!.total = total;
+      bar!.update(done - bar!.n);
+    },
+    close,
+  };
+}
+
+export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${EVALUATE_HELP}\n`);
+    return 0;
+  }
+  const sampler = values.sampler as SamplerName | undefined;
+  if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler))
+    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
+  const samplesFlag = values.samples as string | undefined;
+  if (samplesFlag === undefined && values.model === undefined)
+    throw new UsageError('evaluate: give --model to sample, or --samples <dir> to read images');
+  if (samplesFlag !== undefined && values.model !== undefined)
+    throw new UsageError('evaluate: give either --model or --samples, not both');
+  const flags = parseSamplerFlags(values, sampler);
+  const count = intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT);
+  const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
+  const seed = seedOption(values);
+  const quiet = values.quiet === true;
+  const referenceCount =
+    values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
+
+  // Before any long work: every input readable, the report's folder writable.
+  const dataDir = await checkFolder((values.data as string | undefined) ?? FASHION_MNIST_DIR, 'data');
+  const samplesDir = samplesFlag === undefined ? undefined : await checkFolder(samplesFlag, 'samples');
+  const classifierDir = resolve((values.classifier as string | undefined) ?? defaultClassifierDir());
+  await checkInputFile(join(classifierDir, CLASSIFIER_CONFIG_NAME), 'classifier');
+  await checkInputFile(join(classifierDir, CLASSIFIER_WEIGHTS_NAME), 'classifier');
+  const outValue = values.out as string | undefined;
+  const reportPath =
+    outValue === undefined
+      ? undefined
+      : join(await prepareOutputDir(dirname(outValue), 'out'), basename(outValue));
+
+  // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
+  const folder = samplesDir === undefined ? undefined : await userInput(readSampleFolder(samplesDir, count));
+  const bars = stageBars(io, quiet);
+  const classifier = await userInput(FashionMnistClassifier.fromPretrained(classifierDir));
+  try {
+    const { train, test } = await userInput(openFashionMnist(dataDir));
+    // The reference first, so that a broken data folder fails before a long sampling run.
+    const evaluator = await Evaluator.create({
+      classifier,
+      train,
+      test,
+      referenceCount,
+      onProgress: bars.onProgress,
+      signal: io.signal,
+    });
+    bars.close();
+
+    let images: { data: Float32Array; dims: readonly number[] };
+    let nfe: number | undefined;
+    if (folder !== undefined) {
+      images = folder;
+    } else {
+      const loaded = await loadPipelineFromArgs('evaluate', values, io);
+      try {
+        const pipe = configurePipeline(loaded.pipe, flags.scheduler);
+        checkBatchFits(pipe, Math.min(batchSize, count));
+        const kind: SamplerName = sampler ?? 'pc';
+        const steps =
+          kind === 'ode' ? undefined : (flags.steps ?? (SAMPLERS[kind].defaults as { steps: number }).steps);
+        const c = pipe.scheduler.config;
+        const progress = new SamplingProgress({
+          stream: io.stderr,
+          disable: quiet,
+          batches: Math.ceil(count / batchSize),
+          steps,
+          ode:
+            kind === 'ode'
+              ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
+              : undefined,
+        });
+        try {
+          const out = await generateSamples(pipe, {
+            count,
+            batchSize,
+            seed,
+            sampler,
+            numInferenceSteps: steps,
+            samplerOptions: flags.samplerOptions,
+            signal: io.signal,
+            onStep: progress.onStep,
+            onBatch: () => progress.endBatch(),
+          });
+          images = out;
+          nfe = out.nfe;
+        } finally {
+          progress.close();
+        }
+      } finally {
+        await loaded.pipe.release();
+      }
+    }
+
+    let report: EvaluationReport;
+    try {
+      report = await evaluator.report(images.data, images.dims);
+    } catch (e) {
+      if (e instanceof RangeError) throw new CliError(`evaluate: ${e.message}`);
+      throw e;
+    }
+    bars.close();
+    const what = samplesDir === undefined ? 'samples' : 'images';
+    io.stdout.write(`${formatReport(report, what)}\n`);
+    if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
+    if (reportPath) {
+      const json = {
+        ...report,
+        model: values.model ?? null,
+        samples: samplesDir ?? null,
+        sampler: sampler ?? null,
+        steps: flags.steps ?? null,
+        networkCallsPerImage: nfe ?? null,
+        seed: seed.toString(),
+        batchSize,
+        samplerOptions: flags.samplerOptions,
+        scheduler: flags.scheduler,
+      };
+      await writeFileAtomic(reportPath, `${JSON.stringify(json, null, 2)}\n`);
+      io.stdout.write(`${reportPath}\n`);
+    }
+    return 0;
+  } finally {
+    bars.close();
+    await classifier.release();
+  }
+}

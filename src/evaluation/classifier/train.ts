@@ -1,0 +1,190 @@
+/**
+ * Training the evaluation classifier with scoresde's own reverse-mode autodiff: the forward graph with the
+ * parameters as graph inputs, softmax cross-entropy, `grad()` appended, one onnxruntime session run per
+ * step, and Adam (Kingma & Ba; torch.optim.Adam's defaults) on the host.
+ */
+import type { ImageDataset } from '../../data/types.js';
+import { grad } from '../../onnx/autodiff/grad.js';
+import { GraphBuilder } from '../../onnx/graph.js';
+import { OnnxSession } from '../../onnx/session.js';
+import { Generator, randn } from '../../random/index.js';
+import { Tensor } from '../../tensor.js';
+import { readImages } from '../evaluator.js';
+import { argmaxRows } from '../label-histogram.js';
+import type { ClassifierConfig } from './config.js';
+import { buildClassifier, classifierParameterShapes } from './graph.js';
+import type { FashionMnistClassifier } from './model.js';
+
+export interface TrainClassifierOptions {
+  config: ClassifierConfig;
+  train: ImageDataset;
+  /** Seeds the initial weights and the shuffling. */
+  seed: number;
+  /** Passes over the training set (the last, partial batch of each is dropped). */
+  epochs: number;
+  batchSize?: number;
+  /** Adam learning rate; multiplied by `finalLrScale` over the last epoch (default 1e-3, 0.1). */
+  lr?: number;
+  finalLrScale?: number;
+  /** Train on the first `limit` images only (tests). */
+  limit?: number;
+  onStep?: (info: { step: number; totalSteps: number; epoch: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+/** He-normal weights N(0, 2 / fan_in) (ReLU layers) from one seeded generator in parameter order; zero biases. */
+export function initClassifierParameters(
+  config: ClassifierConfig,
+  seed: number,
+): Map<string, Tensor<'float32'>> {
+  const generator = new Generator().manualSeed(seed);
+  const params = new Map<string, Tensor<'float32'>>();
+  for (const [name, dims] of classifierParameterShapes(config)) {
+    if (name.endsWith('.bias')) {
+      params.set(name, Tensor.zeros(dims));
+      continue;
+    }
+    const fanIn = dims.slice(1).reduce((a, b) => a * b, 1);
+    const w = randn(dims, { generator });
+    const scale = Math.sqrt(2 / fanIn);
+    for (let i = 0; i < w.data.length; i++) w.data[i] *= scale;
+    params.set(name, w);
+  }
+  return params;
+}
+
+/** The training step graph: (images, one-hot labels, parameters) → (loss, d loss / d each parameter). */
+export function trainingGraph(
+  config: ClassifierConfig,
+  batchSize: number,
+): { bytes: Uint8Array; grads: Map<string, string> } {
+  const g = new GraphBuilder('classifier_training');
+  const s = config.sample_size;
+  const x = g.input('images', 'float32', [batchSize, config.in_channels, s, s]);
+  const onehot = g.input('onehot', 'float32', [batchSize, config.num_classes]);
+  const names: string[] = [];
+  const { logits } = buildClassifier(g, x, config, (name, dims) => {
+    names.push(name);
+    return g.input(name, 'float32', dims);
+  });
+  const logp = g.op('LogSoftmax', [logits], { axis: { type: 'int', value: 1 } }, g.shape(logits));
+  // Mean cross-entropy: −Σ onehot · log p / B.
+  const total = g.op('ReduceSum', [g.mul(onehot, logp)], { keepdims: { type: 'int', value: 0 } }, []);
+  const loss = g.mul(total, g.constFloat([-1 / batchSize], []));
+  g.output(loss, 'loss');
+  const grads = grad(g, loss, names);
+  const outputs = new Map<string, string>();
+  for (const name of names) outputs.set(name, g.output(grads.get(name)!, `grad.${name}`));
+  return { bytes: g.toModelBytes(), grads: outputs };
+}
+
+/** torch.optim.Adam (β 0.9, 0.999, ε 1e-8, no weight decay) over float32 parameters, state in float64. */
+class Adam {
+  private readonly m = new Map<string, Float64Array>();
+  private readonly v = new Map<string, Float64Array>();
+  private t = 0;
+
+  step(params: Map<string, Tensor<'float32'>>, grads: Map<string, Float32Array>, lr: number): void {
+    this.t++;
+    const c1 = 1 - 0.9 ** this.t;
+    const c2 = 1 - 0.999 ** this.t;
+    for (const [name, p] of params) {
+      const gr = grads.get(name)!;
+      let m = this.m.get(name);
+      let v = this.v.get(name);
+      if (!m || !v) {
+        m = new Float64Array(gr.length);
+        v = new Float64Array(gr.length);
+        this.m.set(name, m);
+        this.v.set(name, v);
+      }
+      for (let i = 0; i < gr.length; i++) {
+        m[i] = 0.9 * m[i] + 0.1 * gr[i];
+        v[i] = 0.999 * v[i] + 0.001 * gr[i] * gr[i];
+        p.data[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
+      }
+    }
+  }
+}
+
+/** Trains from scratch; returns the final parameters. Deterministic for a given seed and thread count. */
+export async function trainClassifier(
+  options: TrainClassifierOptions,
+): Promise<Map<string, Tensor<'float32'>>> {
+  const { config, train, seed, epochs, batchSize = 128, lr = 1e-3, finalLrScale = 0.1 } = options;
+  if (!train.labels) throw new RangeError(`${train.source}: training the classifier needs labels`);
+  const n = Math.min(options.limit ?? train.length, train.length);
+  const perEpoch = Math.floor(n / batchSize);
+  if (perEpoch < 1) throw new RangeError(`need at least one batch of ${batchSize} images, have ${n}`);
+  const size = train.channels * train.height * train.width;
+  const pixels = await readImages(train, 0, n, { signal: options.signal });
+  const labels = train.labels;
+
+  const params = initClassifierParameters(config, seed);
+  const { bytes, grads } = trainingGraph(config, batchSize);
+  const session = await OnnxSession.create(bytes);
+  const shuffle = new Generator().manualSeed(seed + 1);
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const adam = new Adam();
+  const images = new Float32Array(batchSize * size);
+  const onehot = new Float32Array(batchSize * config.num_classes);
+  const totalSteps = epochs * perEpoch;
+  try {
+    let step = 0;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      // Fisher–Yates with the seeded generator.
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(shuffle.nextDouble() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const epochLr = epoch === epochs - 1 && epochs > 1 ? lr * finalLrScale : lr;
+      for (let b = 0; b < perEpoch; b++) {
+        options.signal?.throwIfAborted();
+        onehot.fill(0);
+        for (let k = 0; k < batchSize; k++) {
+          const idx = order[b * batchSize + k];
+          images.set(pixels.subarray(idx * size, (idx + 1) * size), k * size);
+          onehot[k * config.num_classes + labels[idx]] = 1;
+        }
+        const feeds: Record<string, Tensor> = {
+          images: new Tensor('float32', images, [
+            batchSize,
+            config.in_channels,
+            config.sample_size,
+            config.sample_size,
+          ]),
+          onehot: new Tensor('float32', onehot, [batchSize, config.num_classes]),
+        };
+        for (const [name, p] of params) feeds[name] = p;
+        const out = await session.run(feeds);
+        const g = new Map<string, Float32Array>();
+        for (const [name, output] of grads) g.set(name, out.get(output)!.data as Float32Array);
+        adam.step(params, g, epochLr);
+        step++;
+        const loss = (out.get('loss')!.data as Float32Array)[0];
+        if (!Number.isFinite(loss))
+          throw new Error(`classifier training diverged at step ${step} (loss ${loss})`);
+        options.onStep?.({ step, totalSteps, epoch, loss });
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return params;
+}
+
+/** Top-1 accuracy of `classifier` on the first `limit` images of a labelled data set. */
+export async function classifierAccuracy(
+  classifier: FashionMnistClassifier,
+  data: ImageDataset,
+  limit = data.length,
+): Promise<number> {
+  if (!data.labels) throw new RangeError(`${data.source}: accuracy needs labels`);
+  const n = Math.min(limit, data.length);
+  const pixels = await readImages(data, 0, n);
+  const { logits } = await classifier.run(pixels, [n, data.channels, data.height, data.width]);
+  const predicted = argmaxRows(logits, classifier.config.num_classes);
+  let right = 0;
+  for (let i = 0; i < n; i++) if (predicted[i] === data.labels[i]) right++;
+  return right / n;
+}

@@ -1,0 +1,218 @@
+/**
+ * Judging generated Fashion-MNIST images against the real data, the four numbers of the evaluation:
+ *   - Fréchet distance (FD) to the test set in the classifier's feature space,
+ *   - its floor: the FD of as many real training images against the same test set,
+ *   - the classifier's label histogram of the samples against uniform,
+ *   - the memorisation check: each sample's nearest training image (L2 in pixels) against the same for test images.
+ * The test-set statistics and the training pixels are read once and reused across calls (the sampler
+ * bench evaluates many sample sets against one reference).
+ */
+import type { ImageDataset } from '../data/types.js';
+import type { FashionMnistClassifier } from './classifier/model.js';
+import { frechetDistance } from './frechet.js';
+import { centreCropChannels, quantize8Bit } from './images.js';
+import { argmaxRows, type LabelHistogram, labelHistogram } from './label-histogram.js';
+import { type DistanceSummary, nearestNeighbours, summariseDistances } from './nearest-neighbour.js';
+import { type FeatureStatistics, featureStatistics } from './statistics.js';
+
+/** Which long stage is running, for a progress bar. */
+export type EvaluationStage =
+  | 'test features'
+  | 'train features'
+  | 'sample features'
+  | 'nearest neighbours'
+  | 'read train'
+  | 'read test';
+
+export interface EvaluatorOptions {
+  classifier: FashionMnistClassifier;
+  /** Training images: the floor and the memorisation check. */
+  train: ImageDataset;
+  /** Test images: the FD reference. */
+  test: ImageDataset;
+  /** Test images in the reference statistics (default: all). */
+  referenceCount?: number;
+  onProgress?: (stage: EvaluationStage, done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface SampleEvaluation {
+  count: number;
+  /** FD of the samples against the test set. */
+  frechetDistance: number;
+  labelHistogram: LabelHistogram & { classNames: string[] };
+  /** Distance of each sample to its nearest training image, summarised. */
+  nearestTrain: DistanceSummary;
+  /** Pixels that were NaN (set to 0 before measuring; a healthy sampler has none). */
+  nonFinitePixels: number;
+}
+
+export interface EvaluationReport extends SampleEvaluation {
+  /** Test images in the FD reference. */
+  referenceCount: number;
+  /** The floor: FD of `count` training images against the same test set. */
+  floorFrechetDistance: number;
+  /** Nearest-training-image distances of min(count, test size) test images: what no memorisation looks like. */
+  testNearestTrain: DistanceSummary;
+  /** The classifier's accuracy on the reference test images (when the data set has labels). */
+  classifierTestAccuracy?: number;
+}
+
+const imageSize = (ds: ImageDataset) => ds.channels * ds.height * ds.width;
+
+export class Evaluator {
+  private trainPixels?: Float32Array;
+  private readonly floors = new Map<number, number>();
+  private readonly testDistances = new Map<number, DistanceSummary>();
+
+  private constructor(
+    private readonly options: EvaluatorOptions,
+    readonly reference: FeatureStatistics,
+    readonly referenceCount: number,
+    readonly classifierTestAccuracy: number | undefined,
+  ) {}
+
+  /** Reads the test set once and fits the reference statistics. */
+  static async create(options: EvaluatorOptions): Promise<Evaluator> {
+    const { test, train, classifier } = options;
+    if (train.channels !== test.channels || train.height !== test.height || train.width !== test.width)
+      throw new RangeError(`${train.source}: image size differs from the test set ${test.source}`);
+    const referenceCount = Math.min(options.referenceCount ?? test.length, test.length);
+    if (referenceCount < 2) throw new RangeError(`${test.source}: need at least 2 test images`);
+    const pixels = await readImages(test, 0, referenceCount, options, 'test features');
+    const out = await classifier.run(pixels, [referenceCount, test.channels, test.height, test.width]);
+    let accuracy: number | undefined;
+    if (test.labels) {
+      const predicted = argmaxRows(out.logits, classifier.config.num_classes);
+      let right = 0;
+      for (let i = 0; i < referenceCount; i++) if (predicted[i] === test.labels[i]) right++;
+      accuracy = right / referenceCount;
+    }
+    const reference = featureStatistics(out.features, classifier.config.feature_dim);
+    return new Evaluator(options, reference, referenceCount, accuracy);
+  }
+
+  /** The data sets' image shape (C, H, W): what samples are cropped to. */
+  get dataShape(): [number, number, number] {
+    const t = this.options.test;
+    return [t.channels, t.height, t.width];
+  }
+
+  /** Generated images (B, C, H, W) in [0, 1] → the data's shape, quantised to 8 bits; counts NaN pixels. */
+  prepareSamples(images: Float32Array, dims: readonly number[]): { pixels: Float32Array; nonFinite: number } {
+    const [c, h, w] = this.dataShape;
+    if (h !== w) throw new RangeError('evaluation needs square data images');
+    let nonFinite = 0;
+    for (const v of images) if (Number.isNaN(v)) nonFinite++;
+    const pixels = quantize8Bit(centreCropChannels(images, dims, h, c));
+    return { pixels, nonFinite };
+  }
+
+  /** FD, label histogram and nearest-training-image distances of generated images (B, C, H, W) in [0, 1]. */
+  async evaluateSamples(images: Float32Array, dims: readonly number[]): Promise<SampleEvaluation> {
+    const { classifier } = this.options;
+    const { pixels, nonFinite } = this.prepareSamples(images, dims);
+    const [c, h, w] = this.dataShape;
+    const count = dims[0];
+    this.options.onProgress?.('sample features', 0, count);
+    const out = await classifier.run(pixels, [count, c, h, w]);
+    this.options.onProgress?.('sample features', count, count);
+    const histogram = labelHistogram(
+      argmaxRows(out.logits, classifier.config.num_classes),
+      classifier.config.num_classes,
+    );
+    return {
+      count,
+      frechetDistance: frechetDistance(
+        featureStatistics(out.features, classifier.config.feature_dim),
+        this.reference,
+      ),
+      labelHistogram: { ...histogram, classNames: classifier.config.class_names },
+      nearestTrain: summariseDistances((await this.nearestTrain(pixels)).distance),
+      nonFinitePixels: nonFinite,
+    };
+  }
+
+  /** The floor at `count`: FD of the first `count` training images against the reference. */
+  async floor(count: number): Promise<number> {
+    const cached = this.floors.get(count);
+    if (cached !== undefined) return cached;
+    const { train, classifier } = this.options;
+    if (count < 2 || count > train.length)
+      throw new RangeError(`floor: need 2 to ${train.length} training images, asked for ${count}`);
+    const pixels = (await this.train()).subarray(0, count * imageSize(train));
+    this.options.onProgress?.('train features', 0, count);
+    const out = await classifier.run(pixels, [count, train.channels, train.height, train.width]);
+    this.options.onProgress?.('train features', count, count);
+    const fd = frechetDistance(
+      featureStatistics(out.features, classifier.config.feature_dim),
+      this.reference,
+    );
+    this.floors.set(count, fd);
+    return fd;
+  }
+
+  /** Nearest-training-image distances of the first min(count, test size) test images. */
+  async testNearestTrain(count: number): Promise<DistanceSummary> {
+    const { test } = this.options;
+    const n = Math.min(count, test.length);
+    const cached = this.testDistances.get(n);
+    if (cached) return cached;
+    const pixels = await readImages(test, 0, n, this.options, 'read test');
+    const summary = summariseDistances((await this.nearestTrain(pixels)).distance);
+    this.testDistances.set(n, summary);
+    return summary;
+  }
+
+  /** Everything: the samples' numbers beside the floor and the test images' distances at the same count. */
+  async report(images: Float32Array, dims: readonly number[]): Promise<EvaluationReport> {
+    const samples = await this.evaluateSamples(images, dims);
+    return {
+      ...samples,
+      referenceCount: this.referenceCount,
+      floorFrechetDistance: await this.floor(Math.min(samples.count, this.options.train.length)),
+      testNearestTrain: await this.testNearestTrain(samples.count),
+      classifierTestAccuracy: this.classifierTestAccuracy,
+    };
+  }
+
+  private async train(): Promise<Float32Array> {
+    this.trainPixels ??= await readImages(
+      this.options.train,
+      0,
+      this.options.train.length,
+      this.options,
+      'read train',
+    );
+    return this.trainPixels;
+  }
+
+  private async nearestTrain(pixels: Float32Array) {
+    const train = await this.train();
+    return nearestNeighbours(pixels, train, imageSize(this.options.train), {
+      signal: this.options.signal,
+      onProgress: (done, total) => this.options.onProgress?.('nearest neighbours', done, total),
+    });
+  }
+}
+
+/** Images [start, start + count) of `ds` as one (count, C, H, W) buffer. */
+export async function readImages(
+  ds: ImageDataset,
+  start: number,
+  count: number,
+  options: Pick<EvaluatorOptions, 'onProgress' | 'signal'> = {},
+  stage: EvaluationStage = 'read train',
+): Promise<Float32Array> {
+  const size = imageSize(ds);
+  const out = new Float32Array(count * size);
+  for (let i = 0; i < count; i++) {
+    if (i % 1024 === 0) {
+      options.signal?.throwIfAborted();
+      options.onProgress?.(stage, i, count);
+    }
+    await ds.read(start + i, out, i * size);
+  }
+  options.onProgress?.(stage, count, count);
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * Reverse-mode automatic differentiation over the GraphBuilder IR: appends the backward pass to the graph as
+ * standard ONNX (opset 17) nodes that onnxruntime's CPU provider runs, so one session computes the forward
+ * values and every requested gradient.
+ *
+ * Only nodes that both depend on a `wrt` value and feed the loss are differentiated. Where a value fans out,
+ * the gradients of its consumers are summed. Integer values (indices, shapes) stop the gradient. Each rule
+ * reads as few forward values as it can (e.g. Sigmoid' from the output), so that onnxruntime can free the
+ * other activations as soon as the forward has used them.
+ */
+import type { GraphBuilder, GraphNode } from '../graph.js';
+import { RULES } from './rules/index.js';
+import type { RuleContext } from './types.js';
+import { zerosLike } from './util.js';
+
+const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
+
+/**
+ * Appends d `loss` / d `wrt[i]` to `g` and returns the gradient value name for each `wrt` (a zero constant for
+ * a value the loss does not depend on). `loss` is usually a scalar; otherwise the seed is a tensor of ones,
+ * i.e. the gradient of the sum of its elements.
+ */
+export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, string> {
+  const nodes = [...g.nodes];
+  const producer = new Map<string, GraphNode>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  const isFloat = (v: string) => v !== '' && FLOAT_TYPES.has(g.info(v).dtype);
+
+  // Values that depend on a wrt value (forward sweep).
+  const varies = new Set<string>(wrt.filter(isFloat));
+  for (const n of nodes) {
+    if (n.inputs.some((i) => varies.has(i))) for (const o of n.outputs) if (isFloat(o)) varies.add(o);
+  }
+  // Values the loss depends on (backward sweep).
+  const feeds = new Set<string>([loss]);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k];
+    if (n.outputs.some((o) => feeds.has(o))) for (const i of n.inputs) if (i !== '') feeds.add(i);
+  }
+
+  const targets = new Set(wrt);
+  const contributions = new Map<string, string[]>();
+  const add = (v: string, d: string) => {
+    const list = contributions.get(v);
+    if (list) list.push(d);
+    else contributions.set(v, [d]);
+  };
+  /** The summed gradient of `v`, or undefined when nothing reached it. */
+  const total = (v: string): string | undefined => {
+    const list = contributions.get(v);
+    if (!list) return undefined;
+    if (list.length > 1) {
+      const s = g.op('Sum', list, {}, g.shape(v), g.info(v).dtype);
+      contributions.set(v, [s]);
+      return s;
+    }
+    return list[0];
+  };
+
+  if (varies.has(loss)) {
+    const dims = g.shape(loss);
+    const seed = dims.every((d) => typeof d === 'number')
+      ? g.constFloat(
+          new Float32Array((dims as number[]).reduce((p, d) => p * d, 1)).fill(1),
+          dims as number[],
+        )
+      : g.add(zerosLike(g, loss), g.constFloat([1], []));
+    add(loss, seed);
+  }
+
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const node = nodes[k];
+    if (!node.outputs.some((o) => varies.has(o) && feeds.has(o))) continue;
+    if (node.outputs.length !== 1)
+      throw new RangeError(`autodiff: ${node.opType} with several outputs (node ${node.name})`);
+    const out = node.outputs[0];
+    const dy = total(out);
+    if (dy === undefined) continue;
+    const rule = RULES[node.opType];
+    if (!rule) throw new RangeError(`autodiff: no gradient rule for ${node.opType} (node ${node.name})`);
+    const ctx: RuleContext = {
+      g,
+      node,
+      dy,
+      needs: (i) => node.inputs[i] !== undefined && varies.has(node.inputs[i]),
+      producer: (v) => producer.get(v),
+      isTarget: (v) => targets.has(v),
+    };
+    const grads = g.scoped(`grad`, () => rule(ctx));
+    grads.forEach((d, i) => {
+      if (d !== undefined && ctx.needs(i)) add(node.inputs[i], d);
+    });
+  }
+
+  const result = new Map<string, string>();
+  for (const w of wrt) result.set(w, total(w) ?? zerosLike(g, w));
+  return result;
+}

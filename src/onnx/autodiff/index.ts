@@ -1,0 +1,4 @@
+// Public exports of src/onnx/autodiff: reverse-mode gradients of GraphBuilder graphs.
+export { grad } from './grad.js';
+export { RULES as GRADIENT_RULES } from './rules/index.js';
+export type { GradRule, RuleContext } from './types.js';

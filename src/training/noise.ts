@@ -1,0 +1,48 @@
+/**
+ * The random draws of score_sde's continuous VE loss (losses.py `get_sde_loss_fn`, sde_lib.py `VESDE`) for
+ * one batch, from the torch-exact Generator in score_sde's order:
+ *   t = rand(B) · (T − eps) + eps      (T = 1, eps = 1e-5; float32 as torch: mul, then add)
+ *   z = randn_like(x0)                 (B, C, H, W)
+ *   σ = σ_min · (σ_max / σ_min)^t      (VESDE.marginal_prob's std)
+ */
+import type { Generator } from '../random/index.js';
+import { rand, randn } from '../random/index.js';
+
+/** score_sde's `eps` of the continuous loss: t is drawn from U(eps, T). */
+export const TRAINING_EPS = 1e-5;
+
+export interface NoiseDraw {
+  /** (B) continuous times in [eps, 1). */
+  t: Float32Array;
+  /** (B) noise levels σ(t). */
+  sigma: Float32Array;
+  /** (B, C, H, W) standard normal noise. */
+  z: Float32Array;
+}
+
+/**
+ * VESDE's marginal std σ_min·(σ_max/σ_min)^t in float32: Python's `float ** Tensor` is a float32 pow of
+ * the rounded ratio (torch's vectorised powf is within 1 ulp of this correctly rounded one), then × σ_min.
+ */
+export function vesdeSigma(t: Float32Array, sigmaMin: number, sigmaMax: number): Float32Array {
+  const ratio = Math.fround(sigmaMax / sigmaMin);
+  const smin = Math.fround(sigmaMin);
+  return t.map((ti) => Math.fround(smin * Math.fround(ratio ** ti)));
+}
+
+/** One batch's t, σ and z: `rand(B)` then `randn(shape)` from `generator`. */
+export function drawNoise(
+  generator: Generator,
+  shape: readonly [number, number, number, number],
+  sigmaMin: number,
+  sigmaMax: number,
+): NoiseDraw {
+  const batch = shape[0];
+  const span = Math.fround(1 - TRAINING_EPS);
+  const eps = Math.fround(TRAINING_EPS);
+  const t = (rand([batch], { generator }).data as Float32Array).map((u) =>
+    Math.fround(Math.fround(u * span) + eps),
+  );
+  const z = randn(shape, { generator }).data as Float32Array;
+  return { t, sigma: vesdeSigma(t, sigmaMin, sigmaMax), z };
+}

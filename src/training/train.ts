@@ -1,0 +1,203 @@
+/**
+ * `train()`: score_sde's training loop (run_lib.train with losses.get_step_fn, continuous VE DSM) for a
+ * diffusers UNet2DModel, on onnxruntime-node.
+ *
+ * Each step k = 0, 1, … draws, in this fixed order, from one torch-exact Generator seeded with `seed`:
+ *   1. the batch: the loader's shuffle (at each epoch start) and flips;
+ *   2. t = rand(B)·(1 − 1e-5) + 1e-5, σ = σ_min·(σ_max/σ_min)^t;
+ *   3. z = randn(B, C, H, W);
+ *   4. dropout masks (configs with dropout > 0), one rand() per mask element;
+ * then computes the loss ½ Σ (σ·score(x0 + σz, σ) + z)² (batch mean) and its gradients, clips them, takes an
+ * Adam step with lr·min(k/warmup, 1) and updates the EMA. Checkpoints (see training-state.ts) hold
+ * everything that decides later steps, so a resumed run repeats the uninterrupted one bit for bit.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ProgressBar } from '../progress.js';
+import { DsmStepGraph } from './dsm.js';
+import { drawNoise } from './noise.js';
+import type { TrainOptions, TrainStep } from './options.js';
+import { TRAIN_DEFAULTS } from './options.js';
+import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
+import { sampleGrid } from './sample-grid.js';
+import { setupTraining, type TrainingSetup } from './setup.js';
+import { TrainLog } from './train-log.js';
+import { saveTrainingState } from './training-state.js';
+
+export interface TrainResult {
+  /** Steps completed (the last checkpoint's step). */
+  step: number;
+  /** The output folder (a diffusers pipeline folder with the EMA weights). */
+  outDir: string;
+  /** True when stopped by the signal before `steps`. */
+  interrupted: boolean;
+  /** The last step's loss and its smoothed value (NaN if no step ran). */
+  loss: number;
+  smoothedLoss: number;
+}
+
+const SMOOTHING = 0.9;
+
+/** The full state dict with the trained keys' EMA in place of the raw weights (what gets published). */
+function emaWeights(s: TrainingSetup): Map<string, Float32Array> {
+  const ema = new Map(s.params);
+  for (const [i, k] of s.trainedKeys.entries()) ema.set(k, s.optimizer.ema.shadow[i]);
+  return ema;
+}
+
+/** Writes the pipeline folder (EMA weights) and then the training state (the commit point). */
+async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
+  const { trajectory: tr, optimizer } = s;
+  await writePipelineFolder(
+    s.outDir,
+    s.unetConfig,
+    emaWeights(s),
+    s.shapes,
+    trainingScheduler(s.schedulerBase, tr.sigmaMin, tr.sigmaMax),
+  );
+  const pick = (arrays: Float32Array[]) => new Map(s.trainedKeys.map((k, i) => [k, arrays[i]]));
+  await saveTrainingState(s.outDir, {
+    info: {
+      step,
+      trainedKeys: s.trainedKeys,
+      unetConfig: s.unetConfig,
+      options: { ...tr, schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
+      generator: s.generator.getState(),
+      loader: s.loader.state(),
+      adamSteps: optimizer.adam.stepCount,
+      emaUpdates: optimizer.ema.numUpdates,
+      data: { source: s.dataset.source, length: s.dataset.length },
+    },
+    params: s.params,
+    ema: pick(optimizer.ema.shadow),
+    adamM: pick(optimizer.adam.expAvg),
+    adamV: pick(optimizer.adam.expAvgSq),
+    shapes: s.shapes,
+  });
+}
+
+/** Samples a grid from the EMA weights into samples/step-<k>.png; returns its path. */
+async function writeSamples(s: TrainingSetup, step: number, o: TrainOptions): Promise<string> {
+  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
+  try {
+    const grid = await sampleGrid(unet, {
+      count: o.sampleCount ?? TRAIN_DEFAULTS.sampleCount,
+      steps: o.sampleSteps ?? TRAIN_DEFAULTS.sampleSteps,
+      sigmaMin: s.trajectory.sigmaMin,
+      sigmaMax: s.trajectory.sigmaMax,
+      seed: 0,
+      signal: o.signal,
+    });
+    const path = join(s.outDir, 'samples', `step-${step}.png`);
+    await mkdir(join(s.outDir, 'samples'), { recursive: true });
+    await grid.save(path);
+    return path;
+  } finally {
+    await unet.release();
+  }
+}
+
+/** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const s = await setupTraining(options);
+  const { trajectory: tr, size, cfg } = s;
+  const total = s.totalSteps;
+  const checkpointEvery = options.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
+  const sampleEvery = options.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery;
+  const batch = tr.batchSize;
+  const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
+
+  const dsm = await DsmStepGraph.create(cfg, {
+    batchSize: batch,
+    height: size[0],
+    width: size[1],
+    intraOpThreads: options.intraOpThreads,
+  });
+  const log = await TrainLog.open(s.outDir, s.startStep);
+  const bar = options.progressStream
+    ? new ProgressBar({
+        total,
+        initial: s.startStep,
+        desc: 'train',
+        unit: 'step',
+        stream: options.progressStream,
+      })
+    : undefined;
+  const trainedParams = s.trainedKeys.map((k) => s.params.get(k)!);
+  let step = s.startStep;
+  let lastCheckpoint = s.startStep;
+  let loss = Number.NaN;
+  let smoothed = Number.NaN;
+  let smoothSum = 0;
+  let smoothWeight = 0;
+  let interrupted = false;
+  try {
+    while (step < total) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const t0 = performance.now();
+      const { x: x0 } = await s.loader.nextBatch();
+      const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax);
+      const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
+      const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
+      if (!Number.isFinite(out.loss)) {
+        // Diverged: stop before the update so the last checkpoint stays the last good state.
+        throw new Error(
+          `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${lastCheckpoint} is kept). Lower --lr or --sigma-max, or raise --warmup`,
+        );
+      }
+      const grads = s.trainedKeys.map((k) => {
+        const g = out.grads.get(k);
+        if (!g) throw new Error(`the DSM step returned no gradient for ${k}`);
+        return g;
+      });
+      const { lr, gradNorm } = s.optimizer.update(step, trainedParams, grads);
+      step += 1;
+      const seconds = (performance.now() - t0) / 1000;
+      loss = out.loss;
+      smoothSum = SMOOTHING * smoothSum + (1 - SMOOTHING) * loss;
+      smoothWeight = SMOOTHING * smoothWeight + (1 - SMOOTHING);
+      smoothed = smoothSum / smoothWeight;
+      await log.write({ step, loss, lr, grad_norm: gradNorm, seconds });
+      const info: TrainStep = {
+        step,
+        totalSteps: total,
+        loss,
+        smoothedLoss: smoothed,
+        lr,
+        gradNorm,
+        seconds,
+      };
+      options.onStep?.(info);
+      if (bar) {
+        bar.postfix = `loss=${smoothed.toPrecision(4)}`;
+        bar.update();
+      }
+      if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
+        try {
+          const path = await writeSamples(s, step, options);
+          options.onSample?.(step, path);
+        } catch (e) {
+          if ((e as Error).name !== 'AbortError') throw e;
+        }
+      }
+      if ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === total) {
+        await checkpoint(s, step);
+        lastCheckpoint = step;
+        options.onCheckpoint?.(step);
+      }
+    }
+    if (step !== lastCheckpoint) {
+      await checkpoint(s, step);
+      lastCheckpoint = step;
+      options.onCheckpoint?.(step);
+    }
+  } finally {
+    bar?.close();
+    await log.close();
+    await dsm.release();
+  }
+  return { step, outDir: s.outDir, interrupted, loss, smoothedLoss: smoothed };
+}

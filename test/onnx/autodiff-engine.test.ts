@@ -1,0 +1,120 @@
+/** The autodiff engine: fan-out accumulation, stop-gradients, unreached values, free batch dims, errors. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { grad } from '../../src/onnx/autodiff/grad.js';
+import { GraphBuilder } from '../../src/onnx/graph.js';
+import { OnnxSession } from '../../src/onnx/session.js';
+import { Tensor } from '../../src/tensor.js';
+import { checkGrad } from './autodiff-check.js';
+
+async function run(g: GraphBuilder, feeds: Record<string, Tensor>): Promise<Map<string, Tensor>> {
+  const s = await OnnxSession.create(g.toModelBytes(), { intraOpThreads: 1 });
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
+
+describe('autodiff engine', () => {
+  it('sums the gradients of a value that fans out to several consumers', async () => {
+    // y = sin(a) · a + a / b + a: a reaches y along four paths.
+    await checkGrad({
+      inputs: { a: { dims: [3, 4] }, b: { dims: [4], offset: 2 } },
+      build: (g, x) => g.add(g.add(g.mul(g.sin(x.a), x.a), g.div(x.a, x.b)), x.a),
+      ref: (x) => x.a.map((v, i) => Math.sin(v) * v + v / x.b[i % 4] + v),
+    });
+  });
+
+  it('returns zeros for a value the loss does not reach, and stops at int64 values', async () => {
+    const g = new GraphBuilder('t');
+    const a = g.input('a', 'float32', [2, 3]);
+    const unused = g.input('u', 'float32', [4]);
+    const idx = g.input('i', 'int64', [2]);
+    // Reshape's shape input is int64, Gather's indices too: neither gets a gradient.
+    const y = g.gather(g.reshape(a, [3, 2]), idx);
+    const loss = g.op('ReduceSum', [y, g.constInt64([0, 1])], { keepdims: { type: 'int', value: 0 } }, []);
+    const grads = grad(g, loss, [a, unused, idx]);
+    g.output(grads.get(a)!, 'da');
+    g.output(grads.get(unused)!, 'du');
+    const out = await run(g, {
+      a: new Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]),
+      u: new Tensor('float32', new Float32Array(4).fill(1), [4]),
+      i: new Tensor('int64', BigInt64Array.from([2n, 2n]), [2]),
+    });
+    assert.deepEqual(Array.from(out.get('da')!.data as Float32Array), [0, 0, 0, 0, 2, 2]);
+    assert.deepEqual(Array.from(out.get('du')!.data as Float32Array), [0, 0, 0, 0]);
+    assert.equal(g.info(grads.get(idx)!).dtype, 'float32'); // a zero placeholder, never an int gradient path
+  });
+
+  it('differentiates graphs with a free batch dimension', async () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', 'float32', ['batch', 3, 2, 2]);
+    const w = g.input('w', 'float32', [4, 3, 1, 1]);
+    const y = g.reshape(g.silu(g.conv(x, w)), [0, -1]); // (batch, 16)
+    const loss = g.op('ReduceSum', [y, g.constInt64([0, 1])], { keepdims: { type: 'int', value: 0 } }, []);
+    const grads = grad(g, loss, [x, w]);
+    g.output(grads.get(x)!, 'dx');
+    g.output(grads.get(w)!, 'dw');
+    const xv = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i));
+    const wv = Float32Array.from({ length: 12 }, (_, i) => Math.cos(i));
+    const out = await run(g, {
+      x: new Tensor('float32', xv, [2, 3, 2, 2]),
+      w: new Tensor('float32', wv, [4, 3, 1, 1]),
+    });
+    // d/dx Σ silu(Σ_c w x) by hand.
+    const dsilu = (v: number) => {
+      const s = 1 / (1 + Math.exp(-v));
+      return s * (1 + v * (1 - s));
+    };
+    const dx = new Float64Array(24);
+    const dw = new Float64Array(12);
+    for (let n = 0; n < 2; n++)
+      for (let o = 0; o < 4; o++)
+        for (let p = 0; p < 4; p++) {
+          let v = 0;
+          for (let c = 0; c < 3; c++) v += wv[o * 3 + c] * xv[n * 12 + c * 4 + p];
+          for (let c = 0; c < 3; c++) {
+            dx[n * 12 + c * 4 + p] += dsilu(v) * wv[o * 3 + c];
+            dw[o * 3 + c] += dsilu(v) * xv[n * 12 + c * 4 + p];
+          }
+        }
+    const close = (a: Float32Array, b: Float64Array) =>
+      a.every((v, i) => Math.abs(v - b[i]) <= 1e-5 * (1 + Math.abs(b[i])));
+    assert.ok(close(out.get('dx')!.data as Float32Array, dx), 'dx');
+    assert.ok(close(out.get('dw')!.data as Float32Array, dw), 'dw');
+  });
+
+  it('gives the adjoint of an intermediate value asked for (no SiLU fusion hides it)', async () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', 'float32', [4]);
+    const s = g.sigmoid(x);
+    const y = g.mul(x, s);
+    const v = [0.5, -1, 2, 1.5];
+    const loss = g.op(
+      'ReduceSum',
+      [g.mul(y, g.constFloat(v)), g.constInt64([0])],
+      { keepdims: { type: 'int', value: 0 } },
+      [],
+    );
+    const grads = grad(g, loss, [x, s]);
+    g.output(grads.get(x)!, 'dx');
+    g.output(grads.get(s)!, 'ds');
+    const xv = [-2, -0.5, 0.3, 1.7];
+    const out = await run(g, { x: new Tensor('float32', Float32Array.from(xv), [4]) });
+    const sig = (t: number) => 1 / (1 + Math.exp(-t));
+    const dx = out.get('dx')!.data as Float32Array;
+    const ds = out.get('ds')!.data as Float32Array;
+    xv.forEach((t, i) => {
+      assert.ok(Math.abs(ds[i] - t * v[i]) < 1e-6, `ds[${i}]`);
+      assert.ok(Math.abs(dx[i] - v[i] * sig(t) * (1 + t * (1 - sig(t)))) < 1e-6, `dx[${i}]`);
+    });
+  });
+
+  it('names an op without a rule', () => {
+    const g = new GraphBuilder('t');
+    const a = g.input('a', 'float32', [3]);
+    const y = g.op('HardSwish', [a], {}, [3]);
+    assert.throws(() => grad(g, y, [a]), /no gradient rule for HardSwish/);
+  });
+});

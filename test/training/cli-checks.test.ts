@@ -1,0 +1,136 @@
+/** `scoresde train` refuses bad input with one clear line before any training starts. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/run.js';
+import { parseTrainArgs } from '../../src/cli/train.js';
+import { PRESET_NAMES } from '../../src/training/presets.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'scoresde-train-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['train', ...args], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  return { code, stdout, stderr };
+}
+
+describe('scoresde train: checks before training', () => {
+  it('prints help listing every preset', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: scoresde train --config/);
+    for (const name of PRESET_NAMES) assert.ok(r.stdout.includes(name), name);
+  });
+
+  it('requires --out and --steps', async () => {
+    assert.match((await cli(['--config', 've-gray-16-tiny', '--steps', '3'])).stderr, /--out is required/);
+    assert.match((await cli(['--out', join(tmp, 'x')])).stderr, /--steps is required/);
+  });
+
+  it('names the problem: unknown preset, Skip blocks with one channel, σ range, output folder, resume', async () => {
+    const out = join(tmp, 'run');
+    const base = ['--out', out, '--steps', '2', '--data', join(tmp, 'nowhere')];
+    let r = await cli([...base, '--config', 'no-such-preset']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /"no-such-preset" is neither a preset .* nor an existing config\.json/);
+
+    const skip1 = join(tmp, 'skip1.json');
+    writeFileSync(
+      skip1,
+      JSON.stringify({
+        sample_size: 16,
+        in_channels: 1,
+        out_channels: 1,
+        time_embedding_type: 'fourier',
+        block_out_channels: [16, 16],
+        down_block_types: ['SkipDownBlock2D', 'SkipDownBlock2D'],
+        up_block_types: ['SkipUpBlock2D', 'SkipUpBlock2D'],
+      }),
+    );
+    r = await cli([...base, '--config', skip1]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /SkipDownBlock2D hard-codes 3 image channels .* in_channels is 1/);
+
+    const odd = join(tmp, 'odd.json');
+    writeFileSync(
+      odd,
+      JSON.stringify({
+        sample_size: 10,
+        block_out_channels: [32, 32, 32],
+        down_block_types: ['DownBlock2D', 'DownBlock2D', 'DownBlock2D'],
+        up_block_types: ['UpBlock2D', 'UpBlock2D', 'UpBlock2D'],
+      }),
+    );
+    r = await cli([...base, '--config', odd]);
+    assert.match(r.stderr, /sample_size 10×10 is not a multiple of 4/);
+
+    r = await cli([...base, '--config', 've-gray-16-tiny', '--sigma-min', '5', '--sigma-max', '1']);
+    assert.match(r.stderr, /sigmaMin \(5\) must be below sigmaMax \(1\)/);
+
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    r = await cli(['--out', file, '--steps', '2', '--config', 've-gray-16-tiny', '--data', file]);
+    assert.match(r.stderr, /a-file: is a file; --out must be a folder/);
+
+    r = await cli(['--out', join(tmp, 'empty'), '--steps', '2', '--resume']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /holds no training checkpoint to resume/);
+
+    r = await cli([...base, '--config', 've-gray-16-tiny', '--init-from', tmp]);
+    assert.match(r.stderr, /give --config .* or --init-from .*, not both/);
+  });
+
+  it('maps flags to train() options, leaving unset ones out (a resumed run keeps its own)', () => {
+    assert.deepEqual(parseTrainArgs({ out: 'o', resume: true }), { out: 'o', resume: true });
+    assert.deepEqual(parseTrainArgs({ out: 'o', steps: '10', resume: true }), {
+      out: 'o',
+      steps: 10,
+      resume: true,
+    });
+    const o = parseTrainArgs({
+      out: 'o',
+      steps: '10',
+      config: 've-gray-32',
+      'batch-size': '4',
+      lr: '1e-3',
+      warmup: '0',
+      ema: '0.99',
+      'grad-clip': 'none',
+      'sigma-min': '0.02',
+      'sigma-max': '80',
+      seed: '7',
+      flip: true,
+    });
+    assert.deepEqual(o, {
+      out: 'o',
+      steps: 10,
+      config: 've-gray-32',
+      batchSize: 4,
+      lr: 1e-3,
+      warmup: 0,
+      emaDecay: 0.99,
+      gradClip: null,
+      sigmaMin: 0.02,
+      sigmaMax: 80,
+      seed: 7,
+      flip: true,
+      resume: false,
+    });
+    assert.throws(() => parseTrainArgs({ out: 'o', steps: '0' }), /--steps must be an integer ≥ 1/);
+    assert.throws(
+      () => parseTrainArgs({ out: 'o', steps: '1', ema: '1.5' }),
+      /--ema must be a number in \[0, 1\)/,
+    );
+    assert.throws(
+      () => parseTrainArgs({ out: 'o', steps: '1', 'grad-clip': '-1' }),
+      /--grad-clip must be a number > 0/,
+    );
+  });
+});
