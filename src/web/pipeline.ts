@@ -5,7 +5,7 @@
  * rounding of onnxruntime's wasm kernels.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import { ConfigError, FileFormatError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { WebExecutionProvider } from '../onnx/session-web.js';
 import { imageBatch, keepMask } from '../pipelines/edit-inputs.js';
 import { numpyToPil, type PipelineImage, toClampedNHWC } from '../pipelines/images.js';
@@ -78,20 +78,13 @@ export class WebScoreSdeVePipeline {
     const { ort, executionProviders, onWarning, ...fetchOptions } = options;
     const files = await loadModelFiles(source, fetchOptions);
     const warn = onWarning ?? ((m: string) => console.warn(m));
-    let unet: WebUNet2DModel;
-    try {
-      unet = WebUNet2DModel.fromConfig(files.config, files.stateDict, {
-        ort,
-        executionProviders,
-        onWarning: warn,
-        file: files.weightsUrl,
-      });
-    } catch (e) {
-      if (e instanceof FileFormatError) throw e;
-      if (e instanceof ConfigError || e instanceof RangeError || e instanceof TypeError)
-        throw new ConfigError(`${files.configUrl}: the model cannot be built: ${e.message}`);
-      throw e;
-    }
+    const unet = WebUNet2DModel.fromConfig(files.config, files.stateDict, {
+      ort,
+      executionProviders,
+      onWarning: warn,
+      configFile: files.configUrl,
+      weightsFile: files.weightsUrl,
+    });
     const scheduler = files.schedulerConfig
       ? ScoreSdeVeScheduler.fromConfig(files.schedulerConfig, { file: files.configUrl, onWarning: warn })
       : new ScoreSdeVeScheduler();

@@ -279,7 +279,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       ['http://127.0.0.1:9/model/', /could not be fetched/],
       [`models/html-config/`, /html-config\/config\.json: not a JSON config file \(got an HTML page/],
       [`models/html-weights/`, /diffusion_pytorch_model\.safetensors: invalid safetensors file/],
-      [`models/bad-config/`, /bad-config\/config\.json: the model cannot be built: .*block_out_channels/],
+      [`models/bad-config/`, /bad-config\/config\.json: down_block_types = .*block_out_channels/],
       [
         `models/wrong-weights/`,
         /wrong-weights\/diffusion_pytorch_model\.safetensors: state dict does not match the UNet2DModel config/,
