@@ -21,6 +21,7 @@ export interface ModelFiles {
   /** URLs, for messages. */
   configUrl: string;
   weightsUrl: string;
+  schedulerUrl: string;
 }
 
 export interface LoadModelFilesOptions extends Omit<FetchFileOptions, 'validate'> {}
@@ -91,10 +92,9 @@ export async function loadModelFiles(
     );
   }
   const schedulerFile = pipeline ? 'scheduler/scheduler_config.json' : 'scheduler_config.json';
+  const schedulerUrl = modelFileUrl(source, schedulerFile);
   const schedulerBytes = await getOptional(schedulerFile, jsonCheck(schedulerFile));
-  const schedulerConfig = schedulerBytes
-    ? parseJson(modelFileUrl(source, schedulerFile), schedulerBytes)
-    : null;
+  const schedulerConfig = schedulerBytes ? parseJson(schedulerUrl, schedulerBytes) : null;
 
   const weightsFile = `${unet}diffusion_pytorch_model.safetensors`;
   const weightsUrl = modelFileUrl(source, weightsFile);
@@ -108,5 +108,6 @@ export async function loadModelFiles(
     schedulerConfig,
     configUrl,
     weightsUrl,
+    schedulerUrl,
   };
 }

@@ -86,7 +86,7 @@ export class WebScoreSdeVePipeline {
       weightsFile: files.weightsUrl,
     });
     const scheduler = files.schedulerConfig
-      ? ScoreSdeVeScheduler.fromConfig(files.schedulerConfig, { file: files.configUrl, onWarning: warn })
+      ? ScoreSdeVeScheduler.fromConfig(files.schedulerConfig, { file: files.schedulerUrl, onWarning: warn })
       : new ScoreSdeVeScheduler();
     return new WebScoreSdeVePipeline(unet, scheduler);
   }

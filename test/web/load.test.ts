@@ -99,6 +99,7 @@ describe('browser model loading (in Node)', () => {
     assert.match(pipe.configUrl, /\/hub\/someone\/pipe\/resolve\/main\/unet\/config\.json$/);
     assert.equal(pipe.config.in_channels, 1);
     assert.equal(pipe.schedulerConfig?.sigma_max, 20);
+    assert.match(pipe.schedulerUrl, /\/resolve\/main\/scheduler\/scheduler_config\.json$/);
   });
 
   it('reads a cached model with no request, and does not cache bytes that fail their check', async () => {
