@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | train | train-step | samplers | data | evaluate | likelihood); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | web | train | train-step | samplers | data | evaluate | likelihood); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,6 +20,11 @@ const sections: Section[] = [
     name: 'unet',
     title: 'UNet2DModel forward',
     run: async () => (await import('./unet.js')).runUnetBench(),
+  },
+  {
+    name: 'web',
+    title: 'In the browser: onnxruntime-web (wasm) against Node native',
+    run: async () => (await import('./web.js')).runWebBench(),
   },
   {
     name: 'train',

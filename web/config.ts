@@ -1,0 +1,14 @@
+/**
+ * The demo's default model: a folder URL (relative to the page) holding config.json,
+ * diffusion_pytorch_model.safetensors and optionally scheduler_config.json. `npm run web` serves
+ * test/fixtures/models/ (and models/, where the project's trained models go) under /models/.
+ * To switch the demo to another model, change this line (or open the page with ?model=<url>); gray
+ * (1-channel) models such as a Fashion-MNIST one work as they are.
+ */
+export const DEFAULT_MODEL_URL = 'models/tiny-ncsnpp/';
+
+/** Steps the demo starts with (the samplers' own defaults are sized for full-quality runs). */
+export const DEFAULT_STEPS = 20;
+
+/** The Hub endpoint a repo id loads from (`<endpoint>/<repo>/resolve/main/<file>`); editable in the page. */
+export { DEFAULT_HUB_ENDPOINT } from '../src/io/hub/config.js';
