@@ -98,13 +98,8 @@ function checkTrainable(cfg: UNet2DConfig): [number, number] {
   const ss = cfg.sample_size;
   if (ss === null)
     throw new ConfigError('UNet2DModel config: sample_size is null; training needs the image size');
+  // resolveUnetConfig has already checked that the size suits the block count.
   const [h, w] = typeof ss === 'number' ? [ss, ss] : ss;
-  const factor = 2 ** (cfg.block_out_channels.length - 1);
-  if (h % factor !== 0 || w % factor !== 0) {
-    throw new ConfigError(
-      `UNet2DModel config: sample_size ${h}×${w} is not a multiple of ${factor}, which ${cfg.block_out_channels.length} blocks need`,
-    );
-  }
   const skip = [...cfg.down_block_types, ...cfg.up_block_types].filter((t) => t.includes('Skip'));
   if (skip.length > 0 && cfg.in_channels !== 3) {
     throw new ConfigError(

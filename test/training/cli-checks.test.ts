@@ -69,7 +69,7 @@ describe('scoresde train: checks before training', () => {
       }),
     );
     r = await cli([...base, '--config', odd]);
-    assert.match(r.stderr, /sample_size 10×10 is not a multiple of 4/);
+    assert.match(r.stderr, /sample_size = 10 must be a multiple of 4/);
 
     r = await cli([...base, '--config', 've-gray-16-tiny', '--sigma-min', '5', '--sigma-max', '1']);
     assert.match(r.stderr, /sigmaMin \(5\) must be below sigmaMax \(1\)/);
