@@ -19,6 +19,7 @@ import { countFlops } from '../src/onnx/flops.js';
 import { OnnxSession } from '../src/onnx/session.js';
 import { Tensor } from '../src/tensor.js';
 import { DsmStepGraph, vesdeSigma } from '../src/training/dsm.js';
+import { InputParams } from '../src/training/params.js';
 
 const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
 /** FMA peak of this 2-core machine as measured for the project (bench/unet.ts). */
@@ -54,9 +55,9 @@ const CASES: Case[] = [
     config: JSON.parse(readFileSync(`${MODELS}tiny-ncsnpp/config.json`, 'utf8')),
     batch: 4,
     warmup: 2,
-    runs: 9,
+    runs: 15,
   },
-  { label: 'small VE 1×32×32', config: SMALL_VE_CONFIG, batch: 16, warmup: 2, runs: 7 },
+  { label: 'small VE 1×32×32', config: SMALL_VE_CONFIG, batch: 16, warmup: 2, runs: 9 },
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -69,20 +70,22 @@ function uniform(n: number, seed: number): Float32Array {
   });
 }
 
-async function timeRuns(warmup: number, runs: number, fn: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times;
+async function timeOnce(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
 }
 
-/** The forward alone (weights as initializers), with the same inputs as the training step. */
-async function forwardSession(cfg: UNet2DConfig, sd: StateDict, batch: number, size: number) {
-  const g = buildUnetGraph(cfg, new ParamTable(sd), { height: size, width: size, batch });
+/**
+ * The forward alone, with weights as initializers (inference) or as graph inputs (as in the training graph,
+ * where onnxruntime cannot pre-pack them), with the same inputs as the training step.
+ */
+async function forwardSession(cfg: UNet2DConfig, sd: StateDict | null, batch: number, size: number) {
+  const g = buildUnetGraph(cfg, sd ? new ParamTable(sd) : new InputParams(), {
+    height: size,
+    width: size,
+    batch,
+  });
   const session = await OnnxSession.create(g.toModelBytes(), { allowSpinning: false }); // as DsmStepGraph
   return { session, flops: countFlops(g, batch) };
 }
@@ -119,25 +122,41 @@ async function timeCase(c: Case): Promise<string> {
   const nParams = [...sd.values()].reduce((s, t) => s + t.numel, 0);
 
   const fwd = await forwardSession(cfg, sd, c.batch, size);
-  const feeds = {
+  const fwdIn = await forwardSession(cfg, null, c.batch, size);
+  const feeds: Record<string, Tensor> = {
     sample: new Tensor('float32', x0, [c.batch, cfg.in_channels, size, size]),
     ...conditioningFeeds(cfg, sd.get('time_proj.weight')?.data, Float64Array.from(sigma)),
   };
-  const fwdTimes = await timeRuns(c.warmup, c.runs, () => fwd.session.run(feeds));
-  await fwd.session.release();
-
+  const feedsIn: Record<string, Tensor> = { ...feeds };
+  for (const name of fwdIn.session.inputNames)
+    if (sd.has(name) && !(name in feeds)) feedsIn[name] = sd.get(name)!;
   const step = await DsmStepGraph.create(cfg, { batchSize: c.batch, height: size, width: size });
-  const stepTimes = await timeRuns(c.warmup, c.runs, () => step.run(params, { x0, z, sigma }));
+  // Interleaved, so that both see the same machine load.
+  const fwdTimes: number[] = [];
+  const fwdInTimes: number[] = [];
+  const stepTimes: number[] = [];
+  for (let i = 0; i < c.warmup + c.runs; i++) {
+    const f = await timeOnce(() => fwd.session.run(feeds));
+    const fi = await timeOnce(() => fwdIn.session.run(feedsIn));
+    const s = await timeOnce(() => step.run(params, { x0, z, sigma }));
+    if (i < c.warmup) continue;
+    fwdTimes.push(f);
+    fwdInTimes.push(fi);
+    stepTimes.push(s);
+  }
+  await fwd.session.release();
+  await fwdIn.session.release();
   await step.release();
 
   const f = median(fwdTimes);
+  const fi = median(fwdInTimes);
   const s = median(stepTimes);
   const gflop = (3 * fwd.flops) / 1e9;
   const gflops = gflop / (s / 1000);
   const rssMiB = process.resourceUsage().maxRSS / 1024; // process peak so far (cases run small to large)
   const torch = torchStepMs(c.config, c.batch);
   const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(s)} | ${((s - f) / f).toFixed(2)}× | ${gflop.toFixed(2)} | ${gflops.toFixed(1)} (${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} %) | ${rssMiB.toFixed(0)} | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
+  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(fi)} | ${fmt(s)} | ${((s - fi) / fi).toFixed(2)}× | ${gflop.toFixed(2)} | ${gflops.toFixed(1)} (${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} %) | ${rssMiB.toFixed(0)} | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
 }
 
 export async function runTrainBench(): Promise<string> {
@@ -149,13 +168,13 @@ export async function runTrainBench(): Promise<string> {
   return [
     'One DSM training step (score_sde continuous VE, σ ∈ [0.01, 50]) on random weights: the forward alone vs ' +
       "DsmStepGraph.run (forward, loss, backward to every parameter; no optimiser), float32, onnxruntime's CPU " +
-      'provider, idle threads not spinning (the DsmStepGraph default) in both. Backward/forward = (step − forward) / forward. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
+      'provider, idle threads not spinning (the DsmStepGraph default) in both. The training graph takes the weights as inputs (one session for every step), which onnxruntime cannot pre-pack, so its forward is timed that way too; backward/forward = (step − that forward) / that forward. Runs interleaved, medians. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
       '`time_train_step.py` (forward, backward, clip, Adam, EMA) on the same config and batch, torch 1.13, 2 threads ' +
       '(`source ../shared/refenv/env.sh` first; n/a without it). Peak RSS: the bench process so far (cases run ' +
       'small to large).',
     '',
-    '| model | params | batch | forward ms | forward + backward ms | backward / forward | training GFLOP | GFLOP/s (% of peak) | peak RSS MiB | PyTorch step ms (ours faster by) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | params | batch | forward ms (weights constant) | forward ms (weights as inputs) | forward + backward ms | backward / forward | training GFLOP | GFLOP/s (% of peak) | peak RSS MiB | PyTorch step ms (ours faster by) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }

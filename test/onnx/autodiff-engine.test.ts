@@ -137,6 +137,72 @@ describe('autodiff engine', () => {
       );
   });
 
+  it('a small classifier CNN: Conv → Relu → MaxPool → Gemm → LogSoftmax cross-entropy', async () => {
+    // x (2, 1, 4, 4), conv 2×1×3×3 pad 1, relu, maxpool 2 → (2, 2, 2, 2) → (2, 8) → Gemm (3, 8) → log p.
+    const labels = [2, 0];
+    await checkGrad({
+      inputs: { x: { dims: [2, 1, 4, 4] }, k: { dims: [2, 1, 3, 3] }, w: { dims: [3, 8] }, b: { dims: [3] } },
+      build: (g, v) => {
+        const h = g.relu(g.conv(v.x, v.k, undefined, { pads: [1, 1, 1, 1] }));
+        const p = g.op(
+          'MaxPool',
+          [h],
+          { kernel_shape: { type: 'ints', value: [2, 2] }, strides: { type: 'ints', value: [2, 2] } },
+          [2, 2, 2, 2],
+        );
+        const logits = g.linear(g.reshape(p, [2, 8]), v.w, v.b);
+        const logp = g.op('LogSoftmax', [logits], { axis: { type: 'int', value: 1 } }, [2, 3]);
+        const onehot = g.constFloat(Float32Array.from([0, 0, 1, 1, 0, 0]), [2, 3]);
+        const nll = g.op(
+          'ReduceMean',
+          [g.mul(logp, onehot)],
+          { axes: { type: 'ints', value: [0, 1] }, keepdims: { type: 'int', value: 0 } },
+          [],
+        );
+        return g.op('Neg', [nll], {}, []);
+      },
+      ref: (v) => {
+        const out = new Float64Array(1);
+        let total = 0;
+        for (let n = 0; n < 2; n++) {
+          const pooled: number[] = [];
+          for (let o = 0; o < 2; o++) {
+            const conv = new Float64Array(16);
+            for (let i = 0; i < 4; i++)
+              for (let j = 0; j < 4; j++) {
+                let acc = 0;
+                for (let a = 0; a < 3; a++)
+                  for (let c = 0; c < 3; c++) {
+                    const [y, xx] = [i + a - 1, j + c - 1];
+                    if (y >= 0 && y < 4 && xx >= 0 && xx < 4)
+                      acc += v.x[n * 16 + y * 4 + xx] * v.k[o * 9 + a * 3 + c];
+                  }
+                conv[i * 4 + j] = Math.max(acc, 0);
+              }
+            for (let i = 0; i < 2; i++)
+              for (let j = 0; j < 2; j++)
+                pooled.push(
+                  Math.max(
+                    conv[8 * i + 2 * j],
+                    conv[8 * i + 2 * j + 1],
+                    conv[8 * i + 2 * j + 4],
+                    conv[8 * i + 2 * j + 5],
+                  ),
+                );
+          }
+          const logits = [0, 1, 2].map(
+            (r) => v.b[r] + pooled.reduce((s2, p, q) => s2 + p * v.w[r * 8 + q], 0),
+          );
+          const m = Math.max(...logits);
+          const lse = m + Math.log(logits.reduce((s2, l) => s2 + Math.exp(l - m), 0));
+          total += logits[labels[n]] - lse;
+        }
+        out[0] = -total / 6; // ReduceMean over the (2, 3) product
+        return out;
+      },
+    });
+  });
+
   it('names an op without a rule', () => {
     const g = new GraphBuilder('t');
     const a = g.input('a', 'float32', [3]);

@@ -1,7 +1,7 @@
 /** Gradient rules of the normalisations (InstanceNormalization, inference BatchNormalization) and softmaxes. */
 import type { GraphBuilder } from '../../graph.js';
 import type { GradRule } from '../types.js';
-import { attrFloat, attrInt, constFloats, isConstantFill, reduceMean, reduceSum } from '../util.js';
+import { attrFloat, attrInt, constFloats, isConstantFill, neg, reduceMean, reduceSum } from '../util.js';
 
 /** A per-channel vector (C) viewed as (C, 1, …) to broadcast over (N, C, …) of the given rank. */
 function perChannel(g: GraphBuilder, v: string, rank: number): string {
@@ -39,7 +39,21 @@ const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
     const gs = unitGamma ? dy : g.mul(dy, perChannel(g, gamma, rank));
     const m1 = reduceMean(g, gs, axes, true);
     const m2 = reduceMean(g, g.mul(gs, xhat), axes, true);
-    out[0] = g.mul(g.sub(g.sub(gs, m1), g.mul(xhat, m2)), invStd);
+    const [nb, c] = dims;
+    if (typeof nb === 'number') {
+      // (gs − m1) / σ as one BatchNormalization over the N·C rows (1, N·C, L), then − x̂ · m2 / σ.
+      const rows = nb * (c as number);
+      const row = (v: string) => g.reshape(v, [rows]);
+      const zeros = g.constFloat(new Float32Array(rows));
+      const ones = g.constFloat(new Float32Array(rows).fill(1));
+      const scaled = g.op(
+        'BatchNormalization',
+        [g.reshape(gs, [1, rows, n]), row(invStd), row(neg(g, g.mul(m1, invStd))), zeros, ones],
+        { epsilon: { type: 'float', value: 0 } },
+        [1, rows, n],
+      );
+      out[0] = g.sub(g.reshape(scaled, dims as number[]), g.mul(xhat, g.mul(m2, invStd)));
+    } else out[0] = g.mul(g.sub(g.sub(gs, m1), g.mul(xhat, m2)), invStd);
   }
   const batchAndSpatial = [0, ...axes];
   if (needs(1)) out[1] = reduceSum(g, g.mul(dy, xhat), batchAndSpatial, false);
