@@ -171,7 +171,8 @@ export const MODEL_OPTIONS = {
 
 export const MODEL_OPTIONS_HELP = `Model options:
   -m, --model <id|dir>     Hub repo id (e.g. google/ncsnpp-celebahq-256) or a
-                           local folder (required)
+                           local folder (default: the bundled Fashion-MNIST
+                           model, offline)
       --device <cpu|cuda>  onnxruntime execution provider (default cpu; cuda
                            needs onnxruntime-node's CUDA build)
       --cache-dir <dir>    Hub cache (default $HF_HUB_CACHE, else $HF_HOME/hub,

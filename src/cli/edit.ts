@@ -21,7 +21,7 @@ import {
   samplerFlagsHelp,
 } from './generate-common.js';
 import { checkSeedRange, executeRun, type ImageRun, planRun, shardBatches } from './image-run.js';
-import { loadPipelineFromArgs } from './load-model.js';
+import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, prepareOutputDir } from './preflight.js';
 import { SamplingProgress } from './sampling-progress.js';
 
@@ -98,7 +98,7 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
   const flags = parseSamplerFlags(values, 'pc');
   const out = parseOutputArgs(values, command);
   checkSeedRange(out.seed, out.batchSize);
-  requireString(values, 'model', command);
+  modelArg(values, command);
   // Before the model loads: inputs readable and not oversized, the output folder writable.
   const imagePath = requireString(values, 'image', command);
   const maskPath = command === 'inpaint' ? requireString(values, 'mask', command) : undefined;

@@ -35,7 +35,7 @@ import {
   samplerFlagsHelp,
 } from './generate-common.js';
 import { MAX_COUNT } from './image-run.js';
-import { loadPipelineFromArgs } from './load-model.js';
+import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkInputFile, prepareOutputDir } from './preflight.js';
 import { SamplingProgress } from './sampling-progress.js';
 
@@ -143,8 +143,6 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler))
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
   const samplesFlag = values.samples as string | undefined;
-  if (samplesFlag === undefined && values.model === undefined)
-    throw new UsageError('evaluate: give --model to sample, or --samples <dir> to read images');
   if (samplesFlag !== undefined && values.model !== undefined)
     throw new UsageError('evaluate: give either --model or --samples, not both');
   const flags = parseSamplerFlags(values, sampler);
@@ -243,7 +241,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     if (reportPath) {
       const json = {
         ...report,
-        model: values.model ?? null,
+        model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
         samples: samplesDir ?? null,
         sampler: sampler ?? null,
         steps: flags.steps ?? null,

@@ -17,7 +17,7 @@ import {
   requireString,
   UsageError,
 } from './args.js';
-import { loadPipelineFromArgs } from './load-model.js';
+import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, MAX_INPUT_PIXELS, prepareOutputDir } from './preflight.js';
 
 export const INTERPOLATE_HELP = `Usage: scoresde interpolate --model <id|dir> --a <png> --b <png> [options]
@@ -66,7 +66,7 @@ export async function runInterpolate(argv: string[], io: CliIO): Promise<number>
     io.stdout.write(`${INTERPOLATE_HELP}\n`);
     return 0;
   }
-  requireString(values, 'model', 'interpolate');
+  modelArg(values, 'interpolate');
   const aPath = requireString(values, 'a', 'interpolate');
   const bPath = requireString(values, 'b', 'interpolate');
   const frames = intOption(values, 'frames', 8, 2, 1024);

@@ -24,7 +24,7 @@ import {
   seedOption,
   UsageError,
 } from './args.js';
-import { loadPipelineFromArgs } from './load-model.js';
+import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
 
 export const LIKELIHOOD_HELP = `Usage: scoresde likelihood --model <id|dir> --data <path> [options]
@@ -104,7 +104,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     io.stdout.write(`${LIKELIHOOD_HELP}\n`);
     return 0;
   }
-  requireString(values, 'model', 'likelihood');
+  modelArg(values, 'likelihood');
   const dataPath = requireString(values, 'data', 'likelihood');
   const split = (values.split as string | undefined) ?? 'test';
   if (split !== 'train' && split !== 'test')
@@ -194,7 +194,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
           ? toCsv(result)
           : `${JSON.stringify(
               {
-                model: values.model,
+                model: modelArg(values, 'likelihood'),
                 data: dataPath,
                 split,
                 count,

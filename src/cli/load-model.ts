@@ -1,14 +1,20 @@
 /** Loads the pipeline a command names, turning loading failures into one clear line. */
+import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { CliError, type CliIO, executionProvidersFor, requireString } from './args.js';
 import { renderLoadFailure } from './messages.js';
+
+/** --model, or the bundled default model when it is not given. */
+export function modelArg(values: Record<string, unknown>, command: string): string {
+  return values.model === undefined ? DEFAULT_MODEL.dir : requireString(values, 'model', command);
+}
 
 export async function loadPipelineFromArgs(
   command: string,
   values: Record<string, unknown>,
   io: CliIO,
 ): Promise<{ pipe: ScoreSdeVePipeline; model: string }> {
-  const model = requireString(values, 'model', command);
+  const model = modelArg(values, command);
   const executionProviders = executionProvidersFor(values.device);
   try {
     const pipe = await ScoreSdeVePipeline.fromPretrained(model, {

@@ -1,4 +1,6 @@
 /** `scoresde sample`: generate images as a resumable, shardable run and write them as PNGs (atomically). */
+
+import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import {
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,
@@ -48,7 +50,7 @@ function defaultSteps(name: SamplerName): string {
   return steps === undefined ? 'adaptive' : `${steps} steps`;
 }
 
-export const SAMPLE_HELP = `Usage: scoresde sample --model <id|dir> [options]
+export const SAMPLE_HELP = `Usage: scoresde sample [--model <id|dir>] [options]
 
 Generates images with diffusers' ScoreSdeVePipeline loop (predictor-corrector
 sampling) or another sampler. Image k is sampled with its own generator, seeded
@@ -58,6 +60,9 @@ seed + k, so with --batch-size 1 it is what Python diffusers gives for
 heun and dpmpp-2m make the same image k at any --batch-size; pc and ode share
 their step sizes across a batch (as diffusers does), so there it also depends on
 the images batched with it. Never on --shard.
+
+Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
+${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps in one batch, and a grid.
 
 Sampling options:
       --count <n>          images to make (default: --batch-size)
@@ -124,18 +129,26 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${listSamplers()}\n`);
     return 0;
   }
-  const sampler = values.sampler as SamplerName | undefined;
-  if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
-    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
+  // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
+  const bundled = values.model === undefined;
+  const named = values.sampler as SamplerName | undefined;
+  if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named)) {
+    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
   }
+  const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
   const flags = parseSamplerFlags(values, sampler);
-  const out = parseOutputArgs(values, 'sample');
+  const parsed = parseOutputArgs(values, 'sample');
+  const out =
+    bundled && values['batch-size'] === undefined ? { ...parsed, batchSize: DEFAULT_MODEL.count } : parsed;
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
   const shard = parseShard(values.shard);
   checkSeedRange(out.seed, count);
   const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
-  const steps =
-    kind === 'ode' ? undefined : (flags.steps ?? (SAMPLERS[kind].defaults as { steps: number }).steps);
+  const fallbackSteps =
+    bundled && named === undefined
+      ? DEFAULT_MODEL.steps
+      : (SAMPLERS[kind].defaults as { steps: number }).steps;
+  const steps = kind === 'ode' ? undefined : (flags.steps ?? fallbackSteps);
 
   // Before the model loads: the output folder, stale temp files, and what is already done.
   const outDir = await prepareOutputDir(out.out, 'out');

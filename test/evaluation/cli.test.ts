@@ -118,9 +118,6 @@ describe('scoresde evaluate', () => {
   });
 
   it('checks its inputs and output before any work', async () => {
-    const neither = await cli(['--data', data]);
-    assert.equal(neither.code, 1);
-    assert.match(neither.stderr, /give --model to sample, or --samples/);
     writeFileSync(join(tmp, 'a-file'), '');
     const common = ['--data', data, '--classifier', classifierDir];
     const badOut = await cli(['--samples', tmp, ...common, '--out', join(tmp, 'a-file', 'r.json')]);
