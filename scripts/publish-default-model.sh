@@ -1,0 +1,15 @@
+#!/bin/sh
+# Copies the EMA weights of the default-model run (runs/fashion-mnist, see train-default-model.sh) into the
+# bundled pipeline folder models/fashion-mnist/ (model_index.json, unet/, scheduler/; the model card
+# models/fashion-mnist/README.md is kept). Each file is written to a temp name and renamed into place.
+set -eu
+cd "$(dirname "$0")/.."
+RUN=runs/fashion-mnist
+DEST=models/fashion-mnist
+[ -f "$RUN/unet/config.json" ] || { echo "publish-default-model.sh: no checkpoint in $RUN" >&2; exit 1; }
+mkdir -p "$DEST/unet" "$DEST/scheduler"
+for f in model_index.json unet/config.json unet/diffusion_pytorch_model.safetensors scheduler/scheduler_config.json; do
+  cp "$RUN/$f" "$DEST/$f.tmp" && mv "$DEST/$f.tmp" "$DEST/$f"
+done
+step=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$RUN/training_state/manifest.json")
+echo "published $RUN (step $step) to $DEST"

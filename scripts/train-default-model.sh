@@ -1,0 +1,19 @@
+#!/bin/sh
+# Reproduces the shipped default model (models/fashion-mnist/) with `scoresde train` only.
+# The run spans several sessions: it checkpoints every 250 steps into runs/fashion-mnist/ (a diffusers pipeline
+# folder with training_state/), and a rerun of this script continues it bit for bit with --resume.
+#   scripts/train-default-model.sh              # start, or continue, towards STEPS
+#   scripts/publish-default-model.sh            # copy the EMA weights into models/fashion-mnist/
+set -eu
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-30000}
+OUT=runs/fashion-mnist
+DATA=$(scripts/fashion-mnist.sh)
+if [ -f "$OUT/training_state/manifest.json" ]; then
+  exec node --import tsx src/cli/main.ts train --out "$OUT" --resume --steps "$STEPS" "$@"
+fi
+# Config: scripts/fashion-mnist-unet.json (1×28×28, fourier σ embedding, 1.1M parameters; see the model card).
+exec node --import tsx src/cli/main.ts train \
+  --config scripts/fashion-mnist-unet.json --data "$DATA" --out "$OUT" \
+  --steps "$STEPS" --batch-size 64 --lr 5e-4 --warmup 200 --ema 0.999 --grad-clip 1 \
+  --sigma-min 0.01 --sigma-max 50 --seed 0 --checkpoint-every 250 --sample-every 1000 --sample-count 36 "$@"
