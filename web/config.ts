@@ -2,10 +2,10 @@
  * The demo's default model: a folder URL (relative to the page) holding config.json,
  * diffusion_pytorch_model.safetensors and optionally scheduler_config.json. `npm run web` serves
  * test/fixtures/models/ (and models/, where the project's trained models go) under /models/.
- * To switch the demo to another model, change this line (or open the page with ?model=<url>); gray
+ * The default is the bundled Fashion-MNIST model (models/fashion-mnist). To switch the demo to another model, change this line (or open the page with ?model=<url>); gray
  * (1-channel) models such as a Fashion-MNIST one work as they are.
  */
-export const DEFAULT_MODEL_URL = 'models/tiny-ncsnpp/';
+export const DEFAULT_MODEL_URL = 'models/fashion-mnist/';
 
 /** Steps the demo starts with (the samplers' own defaults are sized for full-quality runs). */
 export const DEFAULT_STEPS = 20;

@@ -44,7 +44,7 @@ ${outputOptionsHelp(
     'a file that exists is refused without --force.',
 )}`;
 
-export const INPAINT_HELP = `Usage: scoresde inpaint --model <id|dir> --image <png> --mask <png> [options]
+export const INPAINT_HELP = `Usage: scoresde inpaint [--model <id|dir>] --image <png> --mask <png> [options]
 
 Fills in the white part of the mask (black = keep, as in diffusers' inpainting
 pipelines) with predictor-corrector sampling (score_sde's PC inpainter). The
@@ -56,7 +56,7 @@ ${editHelp('inpaint')}
 
 ${MODEL_OPTIONS_HELP}`;
 
-export const COLORIZE_HELP = `Usage: scoresde colorize --model <id|dir> --image <png> [options]
+export const COLORIZE_HELP = `Usage: scoresde colorize [--model <id|dir>] --image <png> [options]
 
 Colours a grayscale image with predictor-corrector sampling (score_sde's PC
 colorizer): the result's channel mean equals the input's. The image must have

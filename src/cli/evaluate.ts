@@ -28,6 +28,7 @@ import {
 } from './args.js';
 import {
   checkBatchFits,
+  chooseSampling,
   configurePipeline,
   MAX_BATCH_SIZE,
   parseSamplerFlags,
@@ -39,7 +40,7 @@ import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkInputFile, prepareOutputDir } from './preflight.js';
 import { SamplingProgress } from './sampling-progress.js';
 
-export const EVALUATE_HELP = `Usage: scoresde evaluate --model <id|dir> [options]
+export const EVALUATE_HELP = `Usage: scoresde evaluate [--model <id|dir>] [options]
        scoresde evaluate --samples <dir> [options]
 
 Judges generated images against Fashion-MNIST:
@@ -139,9 +140,11 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${EVALUATE_HELP}\n`);
     return 0;
   }
-  const sampler = values.sampler as SamplerName | undefined;
-  if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler))
-    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${sampler}"`);
+  const {
+    sampler,
+    kind,
+    steps: stepsFor,
+  } = chooseSampling(values, values.sampler as SamplerName | undefined);
   const samplesFlag = values.samples as string | undefined;
   if (samplesFlag !== undefined && values.model !== undefined)
     throw new UsageError('evaluate: give either --model or --samples, not both');
@@ -191,9 +194,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       try {
         const pipe = configurePipeline(loaded.pipe, flags.scheduler);
         checkBatchFits(pipe, Math.min(batchSize, count));
-        const kind: SamplerName = sampler ?? 'pc';
-        const steps =
-          kind === 'ode' ? undefined : (flags.steps ?? (SAMPLERS[kind].defaults as { steps: number }).steps);
+        const steps = stepsFor(flags.steps);
         const c = pipe.scheduler.config;
         const progress = new SamplingProgress({
           stream: io.stderr,
@@ -244,7 +245,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
         model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
         samples: samplesDir ?? null,
         sampler: sampler ?? null,
-        steps: flags.steps ?? null,
+        steps: stepsFor(flags.steps) ?? null,
         networkCallsPerImage: nfe ?? null,
         seed: seed.toString(),
         batchSize,

@@ -1,8 +1,11 @@
 /** What `sample`, `inpaint` and `colorize` share: sampling flags, scheduler overrides, bounds and help. */
 import { totalmem } from 'node:os';
+import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
 import {
+  SAMPLER_NAMES,
   SAMPLER_OPTION_TABLE,
+  SAMPLERS,
   type SamplerName,
   type SamplerOptionInfo,
   type SamplerOptionName,
@@ -230,4 +233,22 @@ export function configurePipeline(
   // The CLI draws one bar for the whole run (see SamplingProgress).
   out.setProgressBarConfig({ disable: true });
   return out;
+}
+
+/**
+ * The sampler a run uses and its steps: the flags; without --sampler, the bundled model's own choice when
+ * --model is absent, else diffusers' loop (pc, 2000 steps). `sampler` is what the pipeline is passed
+ * (undefined = its default loop), `kind` what runs; `steps(--steps)` is undefined for the ode sampler.
+ */
+export function chooseSampling(
+  values: Record<string, unknown>,
+  named: SamplerName | undefined,
+): { sampler: SamplerName | undefined; kind: SamplerName; steps: (flag?: number) => number | undefined } {
+  if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named))
+    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
+  const bundled = values.model === undefined && named === undefined;
+  const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
+  const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
+  const fallback = bundled ? DEFAULT_MODEL.steps : (SAMPLERS[kind].defaults as { steps?: number }).steps;
+  return { sampler, kind, steps: (flag) => (kind === 'ode' ? undefined : (flag ?? fallback)) };
 }

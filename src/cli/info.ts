@@ -5,7 +5,7 @@ import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandA
 import { MAX_STEPS } from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
-export const INFO_HELP = `Usage: scoresde info --model <id|dir> [options]
+export const INFO_HELP = `Usage: scoresde info [--model <id|dir>] [options]
 
 Prints the UNet architecture, its parameter count and FLOPs per forward, the
 scheduler settings, then times a few UNet forwards on this machine and

@@ -20,7 +20,7 @@ import {
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, MAX_INPUT_PIXELS, prepareOutputDir } from './preflight.js';
 
-export const INTERPOLATE_HELP = `Usage: scoresde interpolate --model <id|dir> --a <png> --b <png> [options]
+export const INTERPOLATE_HELP = `Usage: scoresde interpolate [--model <id|dir>] --a <png> --b <png> [options]
 
 Encodes two images to their latents through the probability-flow ODE
 (deterministic, t = eps to 1), interpolates the latents spherically, decodes

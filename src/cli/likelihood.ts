@@ -27,7 +27,7 @@ import {
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
 
-export const LIKELIHOOD_HELP = `Usage: scoresde likelihood --model <id|dir> --data <path> [options]
+export const LIKELIHOOD_HELP = `Usage: scoresde likelihood [--model <id|dir>] --data <path> [options]
 
 Bits per dimension of images under the model: score_sde's likelihood.py (the
 probability-flow ODE from t = eps to 1 with adaptive RK45, the divergence by

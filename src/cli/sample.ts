@@ -11,16 +11,10 @@ import {
   type SamplerOptionName,
   type SamplerOptions,
 } from '../samplers/index.js';
-import {
-  type CliIO,
-  intOption,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
-  parseCommandArgs,
-  UsageError,
-} from './args.js';
+import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
 import {
   checkBatchFits,
+  chooseSampling,
   configurePipeline,
   MAX_STEPS,
   OUTPUT_OPTIONS,
@@ -131,11 +125,11 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
   }
   // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
   const bundled = values.model === undefined;
-  const named = values.sampler as SamplerName | undefined;
-  if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named)) {
-    throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
-  }
-  const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
+  const {
+    sampler,
+    kind,
+    steps: stepsFor,
+  } = chooseSampling(values, values.sampler as SamplerName | undefined);
   const flags = parseSamplerFlags(values, sampler);
   const parsed = parseOutputArgs(values, 'sample');
   const out =
@@ -143,12 +137,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
   const shard = parseShard(values.shard);
   checkSeedRange(out.seed, count);
-  const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
-  const fallbackSteps =
-    bundled && named === undefined
-      ? DEFAULT_MODEL.steps
-      : (SAMPLERS[kind].defaults as { steps: number }).steps;
-  const steps = kind === 'ode' ? undefined : (flags.steps ?? fallbackSteps);
+  const steps = stepsFor(flags.steps);
 
   // Before the model loads: the output folder, stale temp files, and what is already done.
   const outDir = await prepareOutputDir(out.out, 'out');

@@ -13,52 +13,83 @@ import {
   UsageError,
 } from './args.js';
 
+/** Words of `text` wrapped to lines of at most `width` columns, each starting with `indent`. */
+function wrap(text: string, indent: string, width = 80): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of text.split(' ')) {
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.length > indent.length ? ` ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join('\n');
+}
+
 const presetLines = PRESET_NAMES.map(
-  (n) => `                           ${n.padEnd(20)} ${TRAINING_PRESETS[n].description}`,
+  (n) => `        ${n}\n${wrap(TRAINING_PRESETS[n].description, '            ')}`,
 ).join('\n');
 
-export const TRAIN_HELP = `Usage: scoresde train --config <preset|config.json> --data <images> --out <dir> --steps <n> [options]
-       scoresde train --init-from <model> --data <images> --out <dir> --steps <n> [options]
+export const TRAIN_HELP = `Usage: scoresde train --config <preset|config.json> --data <images>
+                      --out <dir> --steps <n> [options]
+       scoresde train --init-from <model> --data <images> --out <dir>
+                      --steps <n> [options]
        scoresde train --out <dir> --resume [--steps <n>]
 
-Trains a score model with score_sde's continuous VE denoising score matching (Adam, warmup, gradient
-clipping, EMA). <dir> becomes a diffusers ScoreSdeVePipeline folder holding the EMA weights, loadable by
-"scoresde sample --model <dir>" and by Python diffusers; training_state/ beside it lets --resume continue
-bit for bit. Ctrl-C finishes the current step, writes a checkpoint and exits (code 130).
+Trains a score model with score_sde's continuous VE denoising score matching
+(Adam, warmup, gradient clipping, EMA). <dir> becomes a diffusers
+ScoreSdeVePipeline folder holding the EMA weights, loadable by
+"scoresde sample --model <dir>" and by Python diffusers; training_state/ beside
+it lets --resume continue bit for bit. Ctrl-C finishes the current step, writes
+a checkpoint and exits (code 130).
 
 Model and data:
-      --config <name|file> a preset or a UNet2DModel config.json (random initial weights); presets:
+      --config <name|file> a preset or a UNet2DModel config.json (random
+                           initial weights); presets:
 ${presetLines}
-      --init-from <model>  fine-tune a diffusers checkpoint instead (a model folder or a Hub repo id)
-      --data <path>        a folder of PNG/JPEG images (resized and centre-cropped) or an MNIST-style IDX file
+      --init-from <model>  fine-tune a diffusers checkpoint instead (a model
+                           folder or a Hub repo id)
+      --data <path>        a folder of PNG/JPEG images (resized and
+                           centre-cropped) or an MNIST-style IDX file
       --flip               random horizontal flips
-      --skip-unreadable    skip (and count) image files that cannot be decoded instead of stopping
-      --out <dir>          output folder (required)
+      --skip-unreadable    skip (and count) image files that cannot be decoded
+                           instead of stopping
+  -o, --out <dir>          output folder (required)
       --resume             continue the run in --out from its last checkpoint
 
 Training (defaults are score_sde's):
-      --steps <n>          total optimisation steps (required; with --resume, a new total, default the run's own)
+      --steps <n>          total optimisation steps (required; with --resume,
+                           a new total, default the run's own)
       --batch-size <n>     images per step (default ${TRAIN_DEFAULTS.batchSize})
       --lr <x>             Adam learning rate (default ${TRAIN_DEFAULTS.lr})
       --warmup <n>         linear warmup steps (default ${TRAIN_DEFAULTS.warmup}; 0 for none)
       --ema <x>            EMA decay of the published weights (default ${TRAIN_DEFAULTS.emaDecay})
       --grad-clip <x|none> largest global gradient norm (default ${TRAIN_DEFAULTS.gradClip})
-      --sigma-min <x>      smallest noise level (default: the model's scheduler, the preset's, else ${TRAIN_DEFAULTS.sigmaMin})
+      --sigma-min <x>      smallest noise level (default: the model's
+                           scheduler, the preset's, else ${TRAIN_DEFAULTS.sigmaMin})
       --sigma-max <x>      largest noise level (default: likewise, else ${TRAIN_DEFAULTS.sigmaMax})
-      --seed <n>           seeds the initial weights, shuffling, flips and noise (default ${TRAIN_DEFAULTS.seed})
+      --seed <n>           seeds the initial weights, shuffling, flips and
+                           noise (default ${TRAIN_DEFAULTS.seed})
       --threads <n>        onnxruntime threads (default: all cores)
 
 Output:
-      --checkpoint-every <n>  write the pipeline folder and training state every n steps (default ${TRAIN_DEFAULTS.checkpointEvery};
-                           0: only at the end), at the end, and on Ctrl-C
-      --sample-every <n>   write <dir>/samples/step-<k>.png from the EMA weights every n steps (default: never)
+      --checkpoint-every <n>  write the pipeline folder and training state
+                           every n steps (default ${TRAIN_DEFAULTS.checkpointEvery}; 0: only at the
+                           end), at the end, and on Ctrl-C
+      --sample-every <n>   write <dir>/samples/step-<k>.png from the EMA
+                           weights every n steps (default: never)
       --sample-count <n>   images per sample grid (default ${TRAIN_DEFAULTS.sampleCount})
       --sample-steps <n>   DPM-Solver++(2M) steps per sample grid (default ${TRAIN_DEFAULTS.sampleSteps})
   -q, --quiet              no progress bar
-      --cache-dir, --revision, --local-files-only   Hub options for --init-from (see "scoresde sample --help")
+      --cache-dir, --revision, --local-files-only
+                           Hub options for --init-from (see
+                           "scoresde sample --help")
   -h, --help               show this help
 
-Files: <dir>/train_log.jsonl has one line per step: {"step","loss","lr","grad_norm","seconds"}.`;
+Files: <dir>/train_log.jsonl has one line per step:
+{"step","loss","lr","grad_norm","seconds"}.`;
 
 const OPTIONS = {
   config: { type: 'string' },

@@ -86,6 +86,13 @@ describe('scoresde CLI', () => {
       );
     }
     helps.push(list.stdout);
+    // The other commands' help texts keep to the same width.
+    for (const command of ['train', 'likelihood', 'interpolate', 'evaluate']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Usage: scoresde ${command} `));
+      helps.push(r.stdout);
+    }
     for (const text of helps) {
       for (const line of text.split('\n'))
         assert.ok([...line].length <= 80, `wider than 80 columns: ${line}`);

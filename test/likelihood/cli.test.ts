@@ -61,7 +61,7 @@ describe('likelihood and interpolate help', () => {
     for (const command of ['likelihood', 'interpolate']) {
       const r = await cli([command, '--help']);
       assert.equal(r.code, 0);
-      assert.match(r.stdout, new RegExp(`^Usage: scoresde ${command} --model`));
+      assert.match(r.stdout, new RegExp(`^Usage: scoresde ${command} \\[--model`));
       for (const line of [...main.stdout.split('\n'), ...r.stdout.split('\n')])
         assert.ok([...line].length <= 80, `wider than 80 columns: ${line}`);
     }

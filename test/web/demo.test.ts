@@ -71,6 +71,9 @@ async function setRun(page: Page, o: { sampler?: string; steps?: number; seed?: 
   if (o.batch !== undefined) await page.fill('#batch', String(o.batch));
 }
 
+/** The demo on the fixture model these tests compare with (the page's own default is the bundled model). */
+const fixtureDemoUrl = (base: string) => `${base}?model=models/tiny-ncsnpp/`;
+
 describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_000 }, () => {
   let server: DemoServer;
   let chromium: Chromium;
@@ -81,7 +84,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   before(async () => {
     dir = await testModels();
     [server, chromium] = await Promise.all([startDemo([dir]), launchChromium()]);
-    page = await openDemo(await chromium.newContext(), server.url, errors);
+    page = await openDemo(await chromium.newContext(), fixtureDemoUrl(server.url), errors);
     assert.equal(await waitPhase(page, 'ready'), null);
   });
   after(async () => {
@@ -239,7 +242,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
 
   it('loads a second visit from Cache Storage, with no model request', async () => {
     const context = await chromium.newContext();
-    const page = await openDemo(context, server.url);
+    const page = await openDemo(context, fixtureDemoUrl(server.url));
     assert.equal(await waitPhase(page, 'ready'), null);
     assert.match((await page.textContent('#model-info')) ?? '', /^32×32, 0\.83M parameters · wasm/);
     const first = server.requests.filter((p) => p.startsWith('/models/'));
