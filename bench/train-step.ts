@@ -7,6 +7,7 @@
  *   node --import tsx bench/train-step.ts                 prints the markdown section
  *   node --import tsx bench/train-step.ts --case <name>   one case, as JSON (used by the section)
  */
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import { DsmStepGraph } from '../src/training/dsm.js';
 import { drawNoise } from '../src/training/noise.js';
 import { ScoreSdeOptimizer } from '../src/training/optimization.js';
 import { TRAINING_PRESETS } from '../src/training/presets.js';
+import { ofPeak, peakSentence } from './peak.js';
 
 const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
 const REFENV = fileURLToPath(new URL('../../shared/refenv/', import.meta.url));
@@ -191,7 +193,7 @@ export async function runTrainStepBench(): Promise<string> {
       const t = torchStep(c, dir);
       const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
       rows.push(
-        `| ${c.label} | ${(m.params / 1e6).toFixed(2)}M | ${c.batch} | ${f(m.stepMs)} | ${(1000 / m.stepMs).toFixed(2)} | ${(m.gflopStep / (m.graphMs / 1000)).toFixed(1)} | ${m.maxRssMiB.toFixed(0)} | ${t ? f(t.ms) : '–'} | ${t ? t.maxRssMiB.toFixed(0) : '–'} | ${t ? `${(t.ms / m.stepMs).toFixed(2)}×` : '–'} |`,
+        `| ${c.label} | ${(m.params / 1e6).toFixed(2)}M | ${c.batch} | ${f(m.stepMs)} | ${(1000 / m.stepMs).toFixed(2)} | ${ofPeak(m.gflopStep / (m.graphMs / 1000))} | ${m.maxRssMiB.toFixed(0)} | ${t ? f(t.ms) : '–'} | ${t ? t.maxRssMiB.toFixed(0) : '–'} | ${t ? `${(t.ms / m.stepMs).toFixed(2)}×` : '–'} |`,
       );
       split.push(
         `| ${c.label} | ${c.batch} | ${f(m.forwardMs)} | ${f(m.graphMs)} | ${((m.graphMs - m.forwardMs) / m.forwardMs).toFixed(2)} | ${f(m.hostMs)} | ${m.gflopForward.toFixed(2)} | ${m.gflopStep.toFixed(2)} |`,
@@ -206,11 +208,11 @@ export async function runTrainStepBench(): Promise<string> {
       ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train-step` on a quiet machine.**'
       : '';
   return [
-    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).${busy}`,
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load). ${peakSentence()}${busy}`,
     '',
     "One training step as `train()` runs it: t and z drawn, forward + DSM loss + backward in one onnxruntime graph (parameters fed as inputs), then clip_grad_norm_ + Adam + EMA on the host in torch-exact float32. Random weights, median of the runs after warm-up. GFLOP/s = the step graph's FLOPs (2 × MACs of Conv, ConvTranspose, MatMul, Gemm) over the graph's time. Peak RSS = the process's maximum resident set. PyTorch: `time_train_step.py` (diffusers v0.23.0, torch 1.13, same step, same threads) run in this bench's run.",
     '',
-    '| model | params | batch | ms / step | steps/s | GFLOP/s | peak RSS MiB | PyTorch ms / step | PyTorch peak RSS MiB | speed-up |',
+    '| model | params | batch | ms / step | steps/s | GFLOP/s (% of FMA peak) | peak RSS MiB | PyTorch ms / step | PyTorch peak RSS MiB | speed-up |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',

@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/train.ts        prints the markdown section
  */
+
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +21,9 @@ import { OnnxSession } from '../src/onnx/session.js';
 import { Tensor } from '../src/tensor.js';
 import { DsmStepGraph, vesdeSigma } from '../src/training/dsm.js';
 import { InputParams } from '../src/training/params.js';
+import { ofPeak, peakSentence } from './peak.js';
 
 const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
-/** FMA peak of this 2-core machine as measured for the project (bench/unet.ts). */
-const PEAK_GFLOPS = 232;
 
 /** A ~2M-parameter 1×32×32 fourier VE model (the size an offline default model needs). */
 export const SMALL_VE_CONFIG = {
@@ -156,7 +156,7 @@ async function timeCase(c: Case): Promise<string> {
   const rssMiB = process.resourceUsage().maxRSS / 1024; // process peak so far (cases run small to large)
   const torch = torchStepMs(c.config, c.batch);
   const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(fi)} | ${fmt(s)} | ${((s - fi) / fi).toFixed(2)}× | ${gflop.toFixed(2)} | ${gflops.toFixed(1)} (${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} %) | ${rssMiB.toFixed(0)} | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
+  return `| ${c.label} | ${(nParams / 1e6).toFixed(2)} M | ${c.batch} | ${fmt(f)} | ${fmt(fi)} | ${fmt(s)} | ${((s - fi) / fi).toFixed(2)}× | ${gflop.toFixed(2)} | ${ofPeak(gflops)} | ${rssMiB.toFixed(0)} | ${torch === null ? 'n/a' : `${fmt(torch)} (${(torch / s).toFixed(2)}×)`} |`;
 }
 
 export async function runTrainBench(): Promise<string> {
@@ -171,7 +171,8 @@ export async function runTrainBench(): Promise<string> {
       'provider, idle threads not spinning (the DsmStepGraph default) in both. The training graph takes the weights as inputs (one session for every step), which onnxruntime cannot pre-pack, so its forward is timed that way too; backward/forward = (step − that forward) / that forward. Runs interleaved, medians. Training GFLOP = 3 × the forward FLOPs. PyTorch: ' +
       '`time_train_step.py` (forward, backward, clip, Adam, EMA) on the same config and batch, torch 1.13, 2 threads ' +
       '(`source ../shared/refenv/env.sh` first; n/a without it). Peak RSS: the bench process so far (cases run ' +
-      'small to large).',
+      'small to large). ' +
+      peakSentence(),
     '',
     '| model | params | batch | forward ms (weights constant) | forward ms (weights as inputs) | forward + backward ms | backward / forward | training GFLOP | GFLOP/s (% of peak) | peak RSS MiB | PyTorch step ms (ours faster by) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

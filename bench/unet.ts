@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/unet.ts        prints the markdown section
  */
+
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +17,9 @@ import { fourierArgument } from '../src/models/unet-2d/time.js';
 import { ParamTable } from '../src/models/unet-2d/weights.js';
 import { OnnxSession } from '../src/onnx/session.js';
 import { Tensor } from '../src/tensor.js';
+import { ofPeak, peakSentence } from './peak.js';
 
 const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
-/** FMA peak of this 2-core machine as measured for the project (2 cores × 2 FMA units × 8 lanes × 2 × ~3.6 GHz). */
-const PEAK_GFLOPS = 232;
 
 interface Case {
   label: string;
@@ -109,7 +109,7 @@ async function timeCase(c: Case): Promise<string> {
     const gflop = unet.flopsPerForward(c.batch) / 1e9;
     const gflops = gflop / (ms / 1000);
     const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-    return `| ${c.label} | ${c.batch} | ${gflop.toFixed(3)} | ${fmt(ms)} (${fmt(Math.min(...times))}–${fmt(Math.max(...times))}) | ${gflops.toFixed(1)} | ${((100 * gflops) / PEAK_GFLOPS).toFixed(0)} % | ${fmt(c.torchMs)} | ${(c.torchMs / ms).toFixed(2)}× |`;
+    return `| ${c.label} | ${c.batch} | ${gflop.toFixed(3)} | ${fmt(ms)} (${fmt(Math.min(...times))}–${fmt(Math.max(...times))}) | ${ofPeak(gflops)} | ${fmt(c.torchMs)} | ${(c.torchMs / ms).toFixed(2)}× |`;
   } finally {
     await unet.release();
   }
@@ -183,11 +183,11 @@ export async function runUnetBench(): Promise<string> {
   const profile = await profileCelebahq();
   const load1 = loadavg()[0];
   return [
-    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'} (CPU provider, graph optimisation 'all', ${availableParallelism()} intra-op threads). Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load).`,
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'} (CPU provider, graph optimisation 'all', ${availableParallelism()} intra-op threads). Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load). ${peakSentence()}`,
     '',
     "Forward pass `unet.forward(x, σ=50)`, float32, random input ×50. GFLOP = 2 × MACs of the graph's Conv/MatMul/Gemm nodes (the count TIMINGS.md uses). Median over the runs after warm-up (min–max in brackets). PyTorch: diffusers v0.23.0 on torch 1.13 CPU, 2 threads, reference BLAS (TIMINGS.md).",
     '',
-    '| model | batch | GFLOP | ms (min–max) | GFLOP/s | % of FMA peak (~232 GFLOP/s) | PyTorch ms | speed-up |',
+    '| model | batch | GFLOP | ms (min–max) | GFLOP/s (% of the FMA peak measured here) | PyTorch ms | speed-up |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
