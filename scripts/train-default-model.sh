@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 STEPS=${STEPS:-30000}
 OUT=runs/fashion-mnist
 DATA=$(scripts/fashion-mnist.sh)
+# Output cadence is per invocation (a resumed run keeps its trajectory options, not these).
+CADENCE="--checkpoint-every 250 --sample-every 1000 --sample-count 36"
 if [ -f "$OUT/training_state/manifest.json" ]; then
-  exec node --import tsx src/cli/main.ts train --out "$OUT" --resume --steps "$STEPS" "$@"
+  exec node --import tsx src/cli/main.ts train --out "$OUT" --resume --steps "$STEPS" $CADENCE "$@"
 fi
 # Config: scripts/fashion-mnist-unet.json (1×28×28, fourier σ embedding, 1.1M parameters; see the model card).
 exec node --import tsx src/cli/main.ts train \
   --config scripts/fashion-mnist-unet.json --data "$DATA" --out "$OUT" \
   --steps "$STEPS" --batch-size 64 --lr 5e-4 --warmup 200 --ema 0.999 --grad-clip 1 \
-  --sigma-min 0.01 --sigma-max 50 --seed 0 --checkpoint-every 250 --sample-every 1000 --sample-count 36 "$@"
+  --sigma-min 0.01 --sigma-max 50 --seed 0 $CADENCE "$@"

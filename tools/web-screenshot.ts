@@ -12,7 +12,8 @@ const opt = (flag: string, def: string) => (args.includes(flag) ? args[args.inde
 const out = opt('--out', fileURLToPath(new URL('../docs/web-demo.png', import.meta.url)));
 const model = opt('--model', '');
 
-const server = await startDemo();
+// The repository's models/ (the bundled model) beside the test fixtures.
+const server = await startDemo([fileURLToPath(new URL('../models', import.meta.url))]);
 const chromium = await launchChromium();
 try {
   const context = await chromium.newContext();
