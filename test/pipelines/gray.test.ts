@@ -10,18 +10,9 @@ import { PipelineImage, ScoreSdeVePipeline } from '../../src/pipelines/index.js'
 import { Generator } from '../../src/random/index.js';
 import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import { Tensor } from '../../src/tensor.js';
+import { MICRO_CONFIG } from '../training/helpers.js';
 
-const config = {
-  sample_size: 8,
-  in_channels: 1,
-  out_channels: 1,
-  time_embedding_type: 'fourier',
-  block_out_channels: [8, 16],
-  down_block_types: ['DownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'UpBlock2D'],
-  layers_per_block: 1,
-  norm_num_groups: 4,
-};
+const config = MICRO_CONFIG; // 1×8×8, fourier
 
 function grayPipeline(): ScoreSdeVePipeline {
   const unet = UNet2DModel.fromConfig(config, randomStateDict(resolveUnetConfig(config), 3));
