@@ -40,7 +40,9 @@ interface Setting {
 export const SETTINGS: Setting[] = [
   { name: 'default', steps: 2000, label: "diffusers' loop, 2000 steps", expensive: true },
   { name: 'pc-500', sampler: 'pc', steps: 500, label: 'pc, 500 steps', expensive: true },
+  { name: 'pc-200', sampler: 'pc', steps: 200, label: 'pc, 200 steps' },
   { name: 'pc-100', sampler: 'pc', steps: 100, label: 'pc, 100 steps' },
+  { name: 'pc-50', sampler: 'pc', steps: 50, label: 'pc, 50 steps' },
   { name: 'ode-1e-3', sampler: 'ode', options: { rtol: 1e-3, atol: 1e-3 }, label: 'ode, rtol = atol = 1e-3' },
   { name: 'ode-1e-5', sampler: 'ode', options: { rtol: 1e-5, atol: 1e-5 }, label: 'ode, rtol = atol = 1e-5' },
   { name: 'heun-10', sampler: 'heun', steps: 10, label: 'heun, 10 steps' },
@@ -48,6 +50,20 @@ export const SETTINGS: Setting[] = [
   { name: 'heun-35', sampler: 'heun', steps: 35, label: 'heun, 35 steps' },
   { name: 'heun-50', sampler: 'heun', steps: 50, label: 'heun, 50 steps' },
   { name: 'heun-100', sampler: 'heun', steps: 100, label: 'heun, 100 steps' },
+  // EDM's stochastic sampler: Heun with churn (fresh noise each step, γ = min(churn / steps, √2 − 1)).
+  ...[
+    [10, 40],
+    [18, 40],
+    [35, 10],
+    [35, 40],
+    [50, 40],
+  ].map(([steps, churn]) => ({
+    name: `heun-${steps}-churn-${churn}`,
+    sampler: 'heun' as const,
+    steps,
+    options: { churn },
+    label: `heun, ${steps} steps, churn ${churn}`,
+  })),
   { name: 'dpmpp-2m-10', sampler: 'dpmpp-2m', steps: 10, label: 'dpmpp-2m, 10 steps' },
   { name: 'dpmpp-2m-20', sampler: 'dpmpp-2m', steps: 20, label: 'dpmpp-2m, 20 steps' },
   { name: 'dpmpp-2m-50', sampler: 'dpmpp-2m', steps: 50, label: 'dpmpp-2m, 50 steps' },

@@ -17,6 +17,10 @@ import { datasetLikelihood, unetScoreVjp } from '../src/likelihood/index.js';
 import { UNet2DModel } from '../src/models/unet-2d/index.js';
 import { ScoreSdeVePipeline } from '../src/pipelines/index.js';
 import { Generator } from '../src/random/index.js';
+import { decodeProbabilityFlow, encodeProbabilityFlow } from '../src/samplers/probability-flow.js';
+import type { ScoreFn } from '../src/samplers/types.js';
+import { ScoreSdeVeScheduler } from '../src/schedulers/index.js';
+import { Tensor } from '../src/tensor.js';
 
 const FIXTURE = fileURLToPath(new URL('../test/fixtures/likelihood/tiny-fourier-1x4x4', import.meta.url));
 const FASHION = fileURLToPath(new URL('../test/fixtures/fashion-mnist', import.meta.url));
@@ -40,6 +44,7 @@ function syntheticDataset(n: number, channels: number, height: number, width: nu
 interface Setup {
   label: string;
   unet: UNet2DModel;
+  score: ScoreFn;
   sigmaMin: number;
   sigmaMax: number;
   dataset: ImageDataset;
@@ -54,6 +59,7 @@ async function setup(count: number): Promise<Setup> {
     return {
       label: 'tiny fixture UNet (1×4×4, random weights), synthetic images',
       unet,
+      score: new ScoreSdeVePipeline({ unet, scheduler: new ScoreSdeVeScheduler() }).scoreFn,
       sigmaMin: ref.sigmaMin,
       sigmaMax: ref.sigmaMax,
       dataset: syntheticDataset(count, 1, 4, 4),
@@ -72,11 +78,41 @@ async function setup(count: number): Promise<Setup> {
   return {
     label: `${model} on ${data === FASHION ? 'the Fashion-MNIST test subset (test/fixtures)' : data}`,
     unet: pipe.unet,
+    score: pipe.scoreFn,
     sigmaMin: pipe.scheduler.config.sigma_min,
     sigmaMax: pipe.scheduler.config.sigma_max,
     dataset,
     release: () => pipe.release(),
   };
+}
+
+/**
+ * Encoding is exact up to the solver: decode(encode(x)) − x for the first n images at the default tolerances,
+ * as one batch (one step-size sequence, as interpolate runs it), in 8-bit levels (×255).
+ */
+async function roundTrip(s: Setup, n: number): Promise<string> {
+  const { channels, height, width } = s.dataset;
+  const d = channels * height * width;
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) await s.dataset.read(i, x, i * d);
+  const input = new Tensor('float32', x, [n, channels, height, width]);
+  const opts = { sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax };
+  const t0 = performance.now();
+  const { latent, nfe: encodeNfe } = await encodeProbabilityFlow(s.score, input, opts);
+  const { sample, nfe: decodeNfe } = await decodeProbabilityFlow(s.score, latent, opts);
+  const seconds = (performance.now() - t0) / 1000;
+  let max = 0;
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) {
+    const e = Math.abs(sample.data[i] - x[i]);
+    max = Math.max(max, e);
+    sq += e * e;
+  }
+  return [
+    `Round trip decode(encode(x)) on the first ${n} images (one batch, rtol = atol = 1e-5, no denoising step):`,
+    `max |error| ${(255 * max).toFixed(3)} and RMS ${(255 * Math.sqrt(sq / x.length)).toFixed(4)} in 8-bit levels;`,
+    `${encodeNfe} + ${decodeNfe} network calls (encode + decode), ${seconds.toFixed(1)} s.`,
+  ].join(' ');
 }
 
 export async function runLikelihoodBench(): Promise<string> {
@@ -85,7 +121,10 @@ export async function runLikelihoodBench(): Promise<string> {
   const s = await setup(count);
   const n = Math.min(count, s.dataset.length);
   const rows: string[] = [];
+  let roundTripText = '';
   try {
+    roundTripText = await roundTrip(s, Math.min(n, Number(process.env.SCORESDE_LIKELIHOOD_ROUNDTRIP ?? 16)));
+    console.error(`[likelihood] ${roundTripText}`);
     for (const batchSize of batches) {
       const b = Math.min(batchSize, n);
       const fn = await unetScoreVjp(s.unet, { batchSize: b });
@@ -120,6 +159,8 @@ export async function runLikelihoodBench(): Promise<string> {
     '| batch | images | images/s | NFE per solve | network calls per image | ms per call (score + VJP, whole batch) | bits/dim (mean ± SE) |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
+    '',
+    roundTripText,
   ].join('\n');
 }
 

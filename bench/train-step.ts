@@ -33,6 +33,7 @@ import { TRAINING_PRESETS } from '../src/training/presets.js';
 import { ofPeak, peakSentence } from './peak.js';
 
 const MODELS = fileURLToPath(new URL('../test/fixtures/models/', import.meta.url));
+const FASHION_MNIST_CONFIG = fileURLToPath(new URL('../scripts/fashion-mnist-unet.json', import.meta.url));
 const REFENV = fileURLToPath(new URL('../../shared/refenv/', import.meta.url));
 
 interface Case {
@@ -57,6 +58,14 @@ const CASES: Case[] = [
     batch: 8,
     warmup: 2,
     runs: 7,
+  },
+  {
+    // The bundled model's own run (scripts/train-default-model.sh): its config at its batch size.
+    label: 'fashion-mnist',
+    config: () => JSON.parse(readFileSync(FASHION_MNIST_CONFIG, 'utf8')),
+    batch: 64,
+    warmup: 1,
+    runs: 3,
   },
 ];
 

@@ -1,3 +1,5 @@
+import { DEFAULT_SAMPLING } from '../src/pipelines/default-sampling.js';
+
 /**
  * The demo's default model: a folder URL (relative to the page) holding config.json,
  * diffusion_pytorch_model.safetensors and optionally scheduler_config.json. `npm run web` serves
@@ -7,8 +9,9 @@
  */
 export const DEFAULT_MODEL_URL = 'models/fashion-mnist/';
 
-/** Steps the demo starts with (the samplers' own defaults are sized for full-quality runs). */
-export const DEFAULT_STEPS = 20;
+/** The sampler and steps the demo starts with: the bundled model's own default, as `scoresde sample` uses it. */
+export const DEFAULT_SAMPLER = DEFAULT_SAMPLING.sampler;
+export const DEFAULT_STEPS = DEFAULT_SAMPLING.steps;
 
 /** The Hub endpoint a repo id loads from (`<endpoint>/<repo>/resolve/main/<file>`); editable in the page. */
 export { DEFAULT_HUB_ENDPOINT } from '../src/io/hub/config.js';

@@ -3,7 +3,7 @@
  * and PNG downloads. All sampling runs in worker.ts; this thread only draws.
  */
 import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../src/samplers/registry.js';
-import { DEFAULT_HUB_ENDPOINT, DEFAULT_MODEL_URL, DEFAULT_STEPS } from './config.js';
+import { DEFAULT_HUB_ENDPOINT, DEFAULT_MODEL_URL, DEFAULT_SAMPLER, DEFAULT_STEPS } from './config.js';
 import type { FromWorker, RgbaImage, ToWorker } from './protocol.js';
 
 /** What the page exposes for scripts and the browser tests (read-only use). */
@@ -66,6 +66,7 @@ for (const name of SAMPLER_NAMES) {
   o.title = SAMPLER_DESCRIPTIONS[name];
   samplerSel.append(o);
 }
+samplerSel.value = DEFAULT_SAMPLER;
 
 function showSource(): void {
   const repo = sourceKind.value === 'repo';

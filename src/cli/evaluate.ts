@@ -144,11 +144,12 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     sampler,
     kind,
     steps: stepsFor,
+    options: defaultOptions,
   } = chooseSampling(values, values.sampler as SamplerName | undefined);
   const samplesFlag = values.samples as string | undefined;
   if (samplesFlag !== undefined && values.model !== undefined)
     throw new UsageError('evaluate: give either --model or --samples, not both');
-  const flags = parseSamplerFlags(values, sampler);
+  const flags = parseSamplerFlags(values, sampler, defaultOptions);
   const count = intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT);
   const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
   const seed = seedOption(values);

@@ -121,13 +121,15 @@ export interface SamplerFlags {
 /**
  * The sampler flags, checked against the one table: `sampler` is the sampler that will run ('pc' for
  * inpaint and colorize; undefined for diffusers' own loop, which takes `--steps` and the scheduler settings).
- * A flag for another sampler is an error rather than silently ignored.
+ * A flag for another sampler is an error rather than silently ignored. Flags override `defaults` (the
+ * bundled model's own options, from chooseSampling).
  */
 export function parseSamplerFlags(
   values: Record<string, unknown>,
   sampler: SamplerName | undefined,
+  defaults: Readonly<Omit<SamplerOptions, 'shape'>> = {},
 ): SamplerFlags {
-  const out: SamplerFlags = { samplerOptions: {}, scheduler: {} };
+  const out: SamplerFlags = { samplerOptions: { ...defaults }, scheduler: {} };
   for (const [flag, name, info] of SAMPLER_FLAGS) {
     const v = values[flag];
     if (v === undefined) continue;
@@ -237,18 +239,29 @@ export function configurePipeline(
 
 /**
  * The sampler a run uses and its steps: the flags; without --sampler, the bundled model's own choice when
- * --model is absent, else diffusers' loop (pc, 2000 steps). `sampler` is what the pipeline is passed
+ * --model is absent (with its sampler options), else diffusers' loop (pc, 2000 steps). `sampler` is what the pipeline is passed
  * (undefined = its default loop), `kind` what runs; `steps(--steps)` is undefined for the ode sampler.
  */
 export function chooseSampling(
   values: Record<string, unknown>,
   named: SamplerName | undefined,
-): { sampler: SamplerName | undefined; kind: SamplerName; steps: (flag?: number) => number | undefined } {
+): {
+  sampler: SamplerName | undefined;
+  kind: SamplerName;
+  steps: (flag?: number) => number | undefined;
+  /** The bundled model's own sampler options (flags given override them); {} otherwise. */
+  options: Readonly<Omit<SamplerOptions, 'shape'>>;
+} {
   if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named))
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
   const bundled = values.model === undefined && named === undefined;
   const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
   const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
   const fallback = bundled ? DEFAULT_MODEL.steps : (SAMPLERS[kind].defaults as { steps?: number }).steps;
-  return { sampler, kind, steps: (flag) => (kind === 'ode' ? undefined : (flag ?? fallback)) };
+  return {
+    sampler,
+    kind,
+    steps: (flag) => (kind === 'ode' ? undefined : (flag ?? fallback)),
+    options: bundled ? DEFAULT_MODEL.options : {},
+  };
 }

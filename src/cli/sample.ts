@@ -56,7 +56,7 @@ their step sizes across a batch (as diffusers does), so there it also depends on
 the images batched with it. Never on --shard.
 
 Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
-${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps in one batch, and a grid.
+${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.
 
 Sampling options:
       --count <n>          images to make (default: --batch-size)
@@ -67,7 +67,7 @@ Sampling options:
 ${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpmpp-2m 50; at most ${MAX_STEPS}` : defaultText(o)))}
 
 ${outputOptionsHelp(
-  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png), and, for 2 to ' +
+  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png; heun with --churn: <prefix>-heun-<steps>-churn<x>-s<seed + k>.png), and, for 2 to ' +
     `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
     'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
     'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
@@ -103,6 +103,12 @@ export function listSamplers(): string {
   ).join('\n');
 }
 
+/** The bundled model's sampler options for the help, e.g. " (churn 40)"; "" when it has none. */
+function defaultOptionsText(): string {
+  const entries = Object.entries(DEFAULT_MODEL.options);
+  return entries.length === 0 ? '' : ` (${entries.map(([k, v]) => `${k} ${v}`).join(', ')})`;
+}
+
 /** What distinguishes a run in its file names: sampler and steps (ode: its tolerance). */
 export function runLabel(
   sampler: SamplerName,
@@ -110,7 +116,9 @@ export function runLabel(
   options: Omit<SamplerOptions, 'shape'>,
 ) {
   if (sampler === 'ode') return `ode-rtol${(options.rtol ?? SAMPLERS.ode.defaults.rtol).toExponential()}`;
-  return `${sampler}-${steps}`;
+  // Churn makes heun another sampler: its images must not pass for (and resume) deterministic heun's.
+  const churn = sampler === 'heun' && (options.churn ?? 0) > 0 ? `-churn${options.churn}` : '';
+  return `${sampler}-${steps}${churn}`;
 }
 
 export async function runSample(argv: string[], io: CliIO): Promise<number> {
@@ -129,8 +137,9 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     sampler,
     kind,
     steps: stepsFor,
+    options: defaultOptions,
   } = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const flags = parseSamplerFlags(values, sampler);
+  const flags = parseSamplerFlags(values, sampler, defaultOptions);
   const parsed = parseOutputArgs(values, 'sample');
   const out =
     bundled && values['batch-size'] === undefined ? { ...parsed, batchSize: DEFAULT_MODEL.count } : parsed;

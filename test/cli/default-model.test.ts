@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runLabel } from '../../src/cli/sample.js';
 import { decodePNG } from '../../src/io/index.js';
 import { DEFAULT_MODEL } from '../../src/pipelines/default-model.js';
+import { SAMPLER_OPTION_TABLE, type SamplerOptionName } from '../../src/samplers/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-default-'));
@@ -30,11 +32,12 @@ describe('scoresde sample without --model', () => {
   it('samples the bundled model offline: its count of gray 28×28 images and a grid', () => {
     const r = cli(['sample', '--out', join(tmp, 'bundled'), '-q']);
     assert.equal(r.status, 0, r.stderr);
-    const { count, sampler, steps } = DEFAULT_MODEL;
+    const { count, sampler, steps, options } = DEFAULT_MODEL;
+    const label = runLabel(sampler, steps, options);
     const files = readdirSync(join(tmp, 'bundled')).sort();
     assert.equal(files.length, count + 1);
-    assert.ok(files.includes(`sample-${sampler}-${steps}-s0-s${count - 1}-grid.png`), files.join(' '));
-    const image = decodePNG(readFileSync(join(tmp, 'bundled', `sample-${sampler}-${steps}-s0.png`)), 'img');
+    assert.ok(files.includes(`sample-${label}-s0-s${count - 1}-grid.png`), files.join(' '));
+    const image = decodePNG(readFileSync(join(tmp, 'bundled', `sample-${label}-s0.png`)), 'img');
     assert.deepEqual([image.width, image.height, image.channels], [28, 28, 1]);
     // Not a constant image: the model produced structure.
     assert.ok(new Set(image.data).size > 8);
@@ -47,6 +50,11 @@ describe('scoresde sample without --model', () => {
       sampler,
       '--steps',
       String(steps),
+      // The default's sampler options, spelled as their flags (every one has a flag).
+      ...Object.entries(options).flatMap(([name, value]) => [
+        `--${SAMPLER_OPTION_TABLE[name as SamplerOptionName].cli!.flag}`,
+        String(value),
+      ]),
       '--count',
       String(count),
       '--batch-size',

@@ -302,6 +302,20 @@ describe('sample: writing, interrupting, cleaning up', () => {
   });
 });
 
+describe('sample: file names carry what makes the images differ', () => {
+  it('heun with churn is named apart from deterministic heun, so neither resumes the other', async () => {
+    const out = join(tmp, 'churn');
+    const base = ['sample', '--model', model, '--sampler', 'heun', '--steps', '2', '-q', '-o', out];
+    assert.equal((await cli([...base, '--churn', '5'])).code, 0);
+    assert.equal((await cli(base)).code, 0);
+    assert.deepEqual(pngs(out), ['sample-heun-2-churn5-s0.png', 'sample-heun-2-s0.png']);
+    assert.notDeepEqual(
+      readFileSync(join(out, 'sample-heun-2-churn5-s0.png')),
+      readFileSync(join(out, 'sample-heun-2-s0.png')),
+    );
+  });
+});
+
 describe('sample: refusals before the model loads', () => {
   // A model that does not exist: any refusal below comes before loading, or it would name the model.
   const missing = ['sample', '--model', join(tmp, 'no-model')];
