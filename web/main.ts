@@ -3,7 +3,13 @@
  * and PNG downloads. All sampling runs in worker.ts; this thread only draws.
  */
 import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../src/samplers/registry.js';
-import { DEFAULT_HUB_ENDPOINT, DEFAULT_MODEL_URL, DEFAULT_SAMPLER, DEFAULT_STEPS } from './config.js';
+import {
+  DEFAULT_CHURN,
+  DEFAULT_HUB_ENDPOINT,
+  DEFAULT_MODEL_URL,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
+} from './config.js';
 import type { FromWorker, RgbaImage, ToWorker } from './protocol.js';
 
 /** What the page exposes for scripts and the browser tests (read-only use). */
@@ -39,6 +45,7 @@ const useWebgpu = $<HTMLInputElement>('use-webgpu');
 const loadBtn = $<HTMLButtonElement>('load');
 const samplerSel = $<HTMLSelectElement>('sampler');
 const stepsIn = $<HTMLInputElement>('steps');
+const churnIn = $<HTMLInputElement>('churn');
 const seedIn = $<HTMLInputElement>('seed');
 const batchIn = $<HTMLInputElement>('batch');
 const generateBtn = $<HTMLButtonElement>('generate');
@@ -67,6 +74,7 @@ for (const name of SAMPLER_NAMES) {
   samplerSel.append(o);
 }
 samplerSel.value = DEFAULT_SAMPLER;
+churnIn.value = String(DEFAULT_CHURN);
 
 function showSource(): void {
   const repo = sourceKind.value === 'repo';
@@ -76,9 +84,12 @@ function showSource(): void {
 }
 sourceKind.onchange = showSource;
 showSource();
-samplerSel.onchange = () => {
+function samplerChanged(): void {
   stepsIn.disabled = samplerSel.value === 'ode'; // adaptive: steps follow the tolerances
-};
+  churnIn.disabled = samplerSel.value !== 'heun';
+}
+samplerSel.onchange = samplerChanged;
+samplerChanged();
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 const send = (msg: ToWorker, transfer: Transferable[] = []) => worker.postMessage(msg, transfer);
@@ -216,8 +227,9 @@ loadBtn.onclick = () => {
   send({ type: 'load', source, webgpu: useWebgpu.checked });
 };
 
-function runOptions(): { steps: number | undefined; seed: number; batchSize: number } | null {
+function runOptions(): { steps: number | undefined; seed: number; batchSize: number; churn: number } | null {
   const seed = Number(seedIn.value);
+  const churn = churnIn.disabled ? 0 : Number(churnIn.value);
   const batchSize = Number(batchIn.value);
   const steps = stepsIn.disabled ? undefined : Number(stepsIn.value);
   let problem: string | null = null;
@@ -226,8 +238,9 @@ function runOptions(): { steps: number | undefined; seed: number; batchSize: num
     problem = 'batch must be a whole number from 1 to 16';
   else if (steps !== undefined && (!Number.isInteger(steps) || steps < 1))
     problem = 'steps must be a whole number ≥ 1';
+  else if (!(churn >= 0 && Number.isFinite(churn))) problem = 'churn must be a number ≥ 0';
   showError(problem);
-  return problem ? null : { steps, seed, batchSize };
+  return problem ? null : { steps, seed, batchSize, churn };
 }
 
 function start(note: string, batchSize: number, seed: number): void {

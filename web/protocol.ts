@@ -8,6 +8,8 @@ export type ToWorker =
   | {
       type: 'generate';
       sampler: SamplerName;
+      /** heun's churn (EDM S_churn); 0 = deterministic. */
+      churn: number;
       steps: number | undefined;
       seed: number;
       batchSize: number;

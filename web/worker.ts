@@ -112,7 +112,11 @@ async function handle(msg: ToWorker): Promise<void> {
     const [h, w] = pipe.sampleSize;
     const out =
       msg.type === 'generate'
-        ? await pipe.generate({ ...common, sampler: msg.sampler })
+        ? await pipe.generate({
+            ...common,
+            sampler: msg.sampler,
+            samplerOptions: msg.sampler === 'heun' ? { churn: msg.churn } : {},
+          })
         : await pipe.inpaint({
             ...common,
             image: new Tensor('float32', msg.image, [1, 3, h, w]),

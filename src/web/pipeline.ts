@@ -40,11 +40,13 @@ export interface WebGenerateOptions {
   /** Seeds one torch-exact Generator (torch.manual_seed). Default 0. */
   seed?: number;
   batchSize?: number;
+  /** The sampler's own options (e.g. `{ churn: 40 }` for heun, `{ rtol: 1e-3 }` for ode), as the Node pipeline takes them. */
+  samplerOptions?: Omit<SamplerOptions, 'shape' | 'steps'>;
   onStep?: (step: SamplerStep) => void;
   signal?: AbortSignal;
 }
 
-export interface WebInpaintOptions extends Omit<WebGenerateOptions, 'sampler'> {
+export interface WebInpaintOptions extends Omit<WebGenerateOptions, 'sampler' | 'samplerOptions'> {
   /** The image (B or 1, 3, H, W) in [0, 1] at the model's size (a gray model uses its channel mean). */
   image: Tensor<'float32'>;
   /** What to repaint, as in diffusers: 1 (white) = generate, 0 (black) = keep; (1 or B, 1 or 3, H, W). */
@@ -120,7 +122,11 @@ export class WebScoreSdeVePipeline {
     const [h, w] = this.sampleSize;
     // diffusers hard-codes 3 channels; the model's own count is the same for RGB and also serves gray models.
     const c = this.unet.config.in_channels;
-    const settings = { ...this.samplerSettings(options.steps), shape: [batch, c, h, w] };
+    const settings = {
+      ...this.samplerSettings(options.steps),
+      ...options.samplerOptions,
+      shape: [batch, c, h, w],
+    };
     return finish(await runSampler(sampler, this.scoreFn, settings, this.common(options)));
   }
 

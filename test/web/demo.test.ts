@@ -64,8 +64,13 @@ function lastRun(page: Page): Promise<Last | null> {
   });
 }
 
-async function setRun(page: Page, o: { sampler?: string; steps?: number; seed?: number; batch?: number }) {
+async function setRun(
+  page: Page,
+  o: { sampler?: string; steps?: number; seed?: number; batch?: number; churn?: number },
+) {
   if (o.sampler) await page.selectOption('#sampler', o.sampler);
+  // The field is enabled for heun only, and keeps its value between runs on one page.
+  if (o.sampler === 'heun') await page.fill('#churn', String(o.churn ?? 0));
   if (o.steps !== undefined) await page.fill('#steps', String(o.steps));
   if (o.seed !== undefined) await page.fill('#seed', String(o.seed));
   if (o.batch !== undefined) await page.fill('#batch', String(o.batch));
@@ -96,11 +101,12 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   it('generates what the Node pipeline generates for the same seed, with a preview per step', async () => {
     const pipe = await fixturePipeline('tiny-ncsnpp');
     try {
-      for (const [sampler, steps, seed, batch] of [
-        ['pc', 3, 7, 2],
-        ['dpmpp-2m', 4, 3, 1],
+      for (const [sampler, steps, seed, batch, churn] of [
+        ['pc', 3, 7, 2, 0],
+        ['dpmpp-2m', 4, 3, 1, 0],
+        ['heun', 3, 5, 2, 20], // with churn: the demo's churn field reaches the sampler
       ] as const) {
-        await setRun(page, { sampler, steps, seed, batch });
+        await setRun(page, { sampler, steps, seed, batch, churn });
         await page.click('#generate');
         assert.equal(await waitPhase(page, 'ready', 60_000), null);
         const web = await lastRun(page);
@@ -115,7 +121,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
         const node = await runSampler(
           sampler,
           pipe.scoreFn,
-          { ...schedulerSettings(pipe), shape: [batch, 3, 32, 32], steps },
+          { ...schedulerSettings(pipe), shape: [batch, 3, 32, 32], steps, ...(churn ? { churn } : {}) },
           { generator: new Generator().manualSeed(seed) },
         );
         assert.equal(web.nfe, node.nfe, `${sampler}: UNet calls`);
