@@ -1,6 +1,6 @@
 /** `scoresde likelihood`: bits/dim of a dataset under a model, through the probability-flow ODE. */
 import { stat } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { openImageDataset } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
@@ -24,6 +24,7 @@ import {
   seedOption,
   UsageError,
 } from './args.js';
+import { journalPath, LikelihoodJournal, weightsDigest } from './likelihood-journal.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
 
@@ -33,7 +34,10 @@ Bits per dimension of images under the model: score_sde's likelihood.py (the
 probability-flow ODE from t = eps to 1 with adaptive RK45, the divergence by
 Hutchinson's estimator, the prior N(0, sigma_max^2 I), +8 bits for 8-bit data).
 Prints "index<TAB>pass<TAB>bits/dim" per image and pass, then the mean and its
-standard error over the images.
+standard error over the images. Batch b of pass r draws its noise from
+torch.Generator().manual_seed(seed + r * 2^32 + b), so batches are independent:
+with --out, F.partial.json keeps every finished batch while the run goes, and
+the same command resumes an interrupted run where it stopped.
 
       --data <path>        a folder of images, an IDX images file, or a folder
                            with MNIST-style IDX files (required)
@@ -48,7 +52,9 @@ standard error over the images.
                            instead of (k + u)/256
       --rtol <x>, --atol <x>  RK45 tolerances (default 1e-5)
       --seed <n>           seed of the noise (default 0)
-      --out <file>         also write the results as .csv or .json
+      --out <file>         also write the results as .csv or .json (and
+                           resume from <file>.partial.json if it exists)
+      --force              start over instead of resuming
   -q, --quiet              no progress bar
 
 ${MODEL_OPTIONS_HELP}`;
@@ -66,8 +72,13 @@ const OPTIONS = {
   atol: { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
+  force: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
+
+/** Batch b of pass r is seeded seed + r·2^32 + b (a pass never has 2^32 batches). */
+const PASS_SEED_STRIDE = 2n ** 32n;
+const MAX_SEED = 2n ** 64n - 1n;
 
 /** Refuses --out unless it ends in .csv or .json and its folder is writable (before the model loads). */
 async function checkOutFile(path: string | undefined): Promise<'csv' | 'json' | undefined> {
@@ -120,6 +131,10 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const atol = positiveNumberOption(values, 'atol');
   const seed = seedOption(values);
   const quiet = values.quiet === true;
+  if (seed + BigInt(repeats - 1) * PASS_SEED_STRIDE > MAX_SEED)
+    throw new UsageError(
+      `--seed ${seed} leaves no room for ${repeats} passes (seed + r·2^32 must stay below 2^64)`,
+    );
   // Before the model loads: the data exists and the output file can be written.
   await checkDataPath(dataPath);
   const outFormat = await checkOutFile(values.out as string | undefined);
@@ -145,8 +160,35 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     const d = channels * height * width;
     // 'exact' sends B rows per basis vector, ~256 rows per call.
     const graphRows = divergence === 'exact' ? rows * Math.min(d, Math.max(1, Math.floor(256 / rows))) : rows;
-    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows });
     const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
+    const dequantize = values['no-dequantize'] !== true;
+    const journal =
+      outFormat === undefined
+        ? undefined
+        : await LikelihoodJournal.open(
+            journalPath(values.out as string),
+            {
+              weights: weightsDigest(pipe.unet.stateDict()),
+              data: resolve(dataPath),
+              split,
+              count,
+              repeats,
+              divergence,
+              dequantize,
+              batchSize,
+              rtol: rtol ?? 1e-5,
+              atol: atol ?? 1e-5,
+              seed: seed.toString(),
+              sigmaMin,
+              sigmaMax,
+            },
+            values.force === true,
+          );
+    if (journal && journal.size > 0)
+      io.stderr.write(
+        `scoresde: resuming from ${journal.path}: ${journal.size} of ${Math.ceil(count / batchSize) * repeats} batches done\n`,
+      );
+    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows });
     const bar = new ProgressBar({
       total: count * repeats,
       desc: 'likelihood',
@@ -169,15 +211,24 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         rtol,
         atol,
         exactRowsPerCall: graphRows,
-        dequantize: values['no-dequantize'] !== true,
-        generator: new Generator().manualSeed(seed),
+        dequantize,
+        generatorFor: (pass, batch) =>
+          new Generator().manualSeed(seed + BigInt(pass) * PASS_SEED_STRIDE + BigInt(batch)),
+        done: (pass, batch) => journal?.get(pass, batch),
         signal: io.signal,
-        onBatch: ({ pass, start, bitsPerDim }) => {
-          const lines = Array.from(bitsPerDim, (v, i) => `${start + i}\t${pass}\t${fmt(v)}`).join('\n');
+        onBatch: async (b) => {
+          await journal?.add(b);
+          const lines = Array.from(b.bitsPerDim, (v, i) => `${b.start + i}\t${b.pass}\t${fmt(v)}`).join('\n');
           ProgressBar.write(lines, lineSink);
-          bar.update(bitsPerDim.length);
+          bar.update(b.bitsPerDim.length);
         },
       });
+    } catch (e) {
+      if (journal && (e as Error).name === 'AbortError')
+        io.stderr.write(
+          `scoresde: interrupted; ${journal.size} finished batch(es) are in ${journal.path}, and the same command resumes\n`,
+        );
+      throw e;
     } finally {
       bar.close();
     }
@@ -200,7 +251,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
                 count,
                 repeats,
                 divergence,
-                dequantize: values['no-dequantize'] !== true,
+                dequantize,
                 sigmaMin,
                 sigmaMax,
                 rtol: rtol ?? 1e-5,
@@ -218,6 +269,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
               1,
             )}\n`;
       await writeFileAtomic(out, body);
+      await journal?.remove();
     }
     return 0;
   } finally {

@@ -10,6 +10,17 @@ import { Tensor } from '../tensor.js';
 import { computeLikelihood, type LikelihoodOptions, type LikelihoodStep } from './likelihood.js';
 import type { ScoreVjpFn } from './types.js';
 
+/** One solve's outcome: batch `batch` of pass `pass`, images start … start + bitsPerDim.length − 1. */
+export interface LikelihoodBatch {
+  pass: number;
+  batch: number;
+  start: number;
+  bitsPerDim: Float64Array;
+  /** ODE evaluations and network calls of the solve. */
+  nfe: number;
+  networkCalls: number;
+}
+
 export interface DatasetLikelihoodOptions extends Omit<LikelihoodOptions, 'onStep'> {
   /** Images to evaluate: the first `count` of the dataset (default all). */
   count?: number;
@@ -17,8 +28,16 @@ export interface DatasetLikelihoodOptions extends Omit<LikelihoodOptions, 'onSte
   repeats?: number;
   /** Images per ODE solve (default 16). */
   batchSize?: number;
-  /** After each batch: its pass, first image index and bits/dim. */
-  onBatch?: (info: { pass: number; start: number; bitsPerDim: Float64Array; nfe: number }) => void;
+  /**
+   * The noise source of one solve. Default: `generator` for every solve, in order (score_sde's one stream).
+   * A generator per batch (seeded from pass and batch) makes each solve independent of the others, so a run
+   * can resume, or be split, without changing a number.
+   */
+  generatorFor?: (pass: number, batch: number) => Generator;
+  /** A batch already solved (e.g. by an interrupted run): its result is used instead of solving again. */
+  done?: (pass: number, batch: number) => LikelihoodBatch | undefined;
+  /** After each batch (solved or reused); awaited, so it can save the batch before the next starts. */
+  onBatch?: (info: LikelihoodBatch) => void | Promise<void>;
   /** Inside a batch: the solver's progress. */
   onStep?: (info: LikelihoodStep & { pass: number; start: number }) => void;
 }
@@ -74,21 +93,29 @@ export async function datasetLikelihood(
   let solves = 0;
   let networkCalls = 0;
   for (let pass = 0; pass < repeats; pass++) {
-    for (let start = 0; start < count; start += batchSize) {
+    for (let batch = 0, start = 0; start < count; batch++, start += batchSize) {
       throwIfAborted(options.signal);
       const b = Math.min(batchSize, count - start);
-      const data = new Float32Array(b * rowSize);
-      for (let i = 0; i < b; i++) await dataset.read(start + i, data, i * rowSize);
-      const r = await computeLikelihood(model, new Tensor('float32', data, [b, channels, height, width]), {
-        ...options,
-        generator,
-        onStep: (s) => options.onStep?.({ ...s, pass, start }),
-      });
-      bitsPerDim[pass].set(r.bitsPerDim, start);
-      nfe += r.nfe;
-      networkCalls += r.networkCalls;
+      let result = options.done?.(pass, batch);
+      if (result && (result.start !== start || result.bitsPerDim.length !== b))
+        throw new RangeError(
+          `done(${pass}, ${batch}) returned images ${result.start}+${result.bitsPerDim.length}`,
+        );
+      if (!result) {
+        const data = new Float32Array(b * rowSize);
+        for (let i = 0; i < b; i++) await dataset.read(start + i, data, i * rowSize);
+        const r = await computeLikelihood(model, new Tensor('float32', data, [b, channels, height, width]), {
+          ...options,
+          generator: options.generatorFor?.(pass, batch) ?? generator,
+          onStep: (s) => options.onStep?.({ ...s, pass, start }),
+        });
+        result = { pass, batch, start, bitsPerDim: r.bitsPerDim, nfe: r.nfe, networkCalls: r.networkCalls };
+      }
+      bitsPerDim[pass].set(result.bitsPerDim, start);
+      nfe += result.nfe;
+      networkCalls += result.networkCalls;
       solves++;
-      options.onBatch?.({ pass, start, bitsPerDim: r.bitsPerDim, nfe: r.nfe });
+      await options.onBatch?.(result);
     }
   }
   const perImage = new Float64Array(count);

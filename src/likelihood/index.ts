@@ -6,6 +6,7 @@ export {
   type DatasetLikelihood,
   type DatasetLikelihoodOptions,
   datasetLikelihood,
+  type LikelihoodBatch,
   meanAndStandardError,
 } from './evaluate.js';
 export { type InterpolateResult, interpolateImages, slerp } from './interpolate.js';

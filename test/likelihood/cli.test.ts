@@ -4,7 +4,15 @@
  * checks that run before the model loads.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,14 +29,24 @@ let root: string;
 let model: string;
 let images: string;
 
-async function cli(argv: string[]) {
+async function cli(argv: string[], options: { onStdout?: (s: string) => void; signal?: AbortSignal } = {}) {
   const r = { code: -1, stdout: '', stderr: '' };
   r.code = await runCli(argv, {
-    stdout: { write: (s: string) => (r.stdout += s) },
+    stdout: {
+      write: (s: string) => {
+        r.stdout += s;
+        options.onStdout?.(s);
+      },
+    },
     stderr: { write: (s: string) => (r.stderr += s) },
+    signal: options.signal,
   });
   return r;
 }
+
+/** The CLI's noise: batch b of pass r from its own generator, seeded seed + r·2^32 + b. */
+const batchGenerators = (seed: number) => (pass: number, batch: number) =>
+  new Generator().manualSeed(BigInt(seed) + BigInt(pass) * 2n ** 32n + BigInt(batch));
 
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'scoresde-likelihood-'));
@@ -94,7 +112,7 @@ describe('scoresde likelihood', () => {
         repeats: 2,
         rtol: 1e-3,
         atol: 1e-3,
-        generator: new Generator().manualSeed(7),
+        generatorFor: batchGenerators(7),
       });
       assert.deepEqual(
         out.bitsPerDim,
@@ -125,6 +143,69 @@ describe('scoresde likelihood', () => {
     const rows = readFileSync(csv, 'utf8').trim().split('\n');
     assert.deepEqual(rows[0], 'index,pass,bits_per_dim');
     assert.equal(rows.length, 3);
+  });
+
+  it('resumes an interrupted run from its journal to the same numbers, and refuses a journal of other settings', async () => {
+    const args = [
+      'likelihood',
+      '--model',
+      model,
+      '--data',
+      images,
+      '--batch-size',
+      '1',
+      '--repeats',
+      '2',
+      ...fast,
+    ];
+    const whole = join(root, 'resume', 'whole.json');
+    const w = await cli([...args, '--out', whole, '-q']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.ok(!existsSync(`${whole}.partial.json`), 'the journal goes once the results are written');
+
+    // Interrupted after two of the six batches (one image each): the journal keeps what finished.
+    const part = join(root, 'resume', 'part.json');
+    const controller = new AbortController();
+    let lines = 0;
+    const cut = await cli([...args, '--out', part, '-q'], {
+      signal: controller.signal,
+      onStdout: (s) => {
+        lines += s.split('\n').filter(Boolean).length;
+        if (lines >= 2) controller.abort();
+      },
+    });
+    assert.equal(cut.code, 130, cut.stderr);
+    assert.match(cut.stderr, /interrupted; 2 finished batch\(es\) are in .*part\.json\.partial\.json/);
+    assert.ok(!existsSync(part));
+
+    // Other settings: refused, naming the file and the difference; nothing is overwritten.
+    const other = await cli([...args, '--seed', '3', '--out', part, '-q']);
+    assert.equal(other.code, 1);
+    assert.match(
+      other.stderr,
+      /part\.json\.partial\.json: an interrupted run with other settings \(seed "0", now "3"\)/,
+    );
+
+    const resumed = await cli([...args, '--out', part, '-q']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming from .*part\.json\.partial\.json: 2 of 6 batches done/);
+    const [a, b] = [whole, part].map((f) => JSON.parse(readFileSync(f, 'utf8')));
+    assert.deepEqual(b.bitsPerDim, a.bitsPerDim);
+    assert.equal(b.mean, a.mean);
+    assert.equal(resumed.stdout.split('\n').filter((l) => /^\d+\t/.test(l)).length, 6);
+    assert.ok(!existsSync(`${part}.partial.json`));
+
+    // A damaged journal is an error; --force starts over.
+    writeFileSync(`${part}.partial.json`, '{"format": "something else"}');
+    const damaged = await cli([...args, '--out', part, '-q']);
+    assert.equal(damaged.code, 1);
+    assert.match(
+      damaged.stderr,
+      /part\.json\.partial\.json: not a scoresde likelihood journal; delete it or pass --force/,
+    );
+    const forced = await cli([...args, '--out', part, '--force', '-q']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(part, 'utf8')).bitsPerDim, a.bitsPerDim);
   });
 
   it('refuses bad flags, a missing data path and an unwritable --out before loading the model', async () => {
