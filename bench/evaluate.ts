@@ -11,7 +11,8 @@
  *   SCORESDE_EVAL_PC_COUNT  images for the expensive pc rows (diffusers' 2000 steps, pc 500; default COUNT / 4)
  *   SCORESDE_EVAL_BATCH     images per network call (default 64)
  *   SCORESDE_EVAL_DATA      Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
- *   SCORESDE_EVAL_ROWS      comma-separated row names to run (default: all; names as in the table's first column)
+ *   SCORESDE_EVAL_ROWS      comma-separated rows to run, in order (default: all): a name as in the table's first
+ *                           column, or name@n for that row at n images (a row may appear at several counts)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -117,6 +118,26 @@ function verdict(rows: Row[]): string {
     .join('; ')}.`;
 }
 
+/** The rows to run with their image counts: SCORESDE_EVAL_ROWS ("name" or "name@n", in order), else all. */
+function rowPlan(
+  spec: string | undefined,
+  defaultCount: (s: Setting) => number,
+): { setting: Setting; n: number }[] {
+  if (!spec) return SETTINGS.map((setting) => ({ setting, n: defaultCount(setting) }));
+  return spec.split(',').map((entry) => {
+    const [name, at] = entry.trim().split('@');
+    const setting = SETTINGS.find((s) => s.name === name);
+    if (!setting)
+      throw new RangeError(
+        `SCORESDE_EVAL_ROWS: no row "${name}" (${SETTINGS.map((s) => s.name).join(', ')})`,
+      );
+    const n = at === undefined ? defaultCount(setting) : Number(at);
+    if (!Number.isInteger(n) || n < 2)
+      throw new RangeError(`SCORESDE_EVAL_ROWS: "${entry}" needs an image count ≥ 2`);
+    return { setting, n };
+  });
+}
+
 export async function runEvaluateBench(log: (s: string) => void = (s) => console.error(s)): Promise<string> {
   const model = process.env.SCORESDE_EVAL_MODEL;
   if (!model) {
@@ -127,10 +148,7 @@ export async function runEvaluateBench(log: (s: string) => void = (s) => console
   const count = envInt('SCORESDE_EVAL_COUNT', 1000);
   const pcCount = envInt('SCORESDE_EVAL_PC_COUNT', Math.max(2, Math.floor(count / 4)));
   const batchSize = envInt('SCORESDE_EVAL_BATCH', 64);
-  const only = process.env.SCORESDE_EVAL_ROWS?.split(',').map((s) => s.trim());
-  const settings = only ? SETTINGS.filter((s) => only.includes(s.name)) : SETTINGS;
-  if (settings.length === 0)
-    throw new RangeError(`SCORESDE_EVAL_ROWS matches no row (${SETTINGS.map((s) => s.name).join(', ')})`);
+  const plan = rowPlan(process.env.SCORESDE_EVAL_ROWS, (s) => (s.expensive ? pcCount : count));
 
   const t0 = performance.now();
   const classifier = await FashionMnistClassifier.fromPretrained();
@@ -140,8 +158,7 @@ export async function runEvaluateBench(log: (s: string) => void = (s) => console
   try {
     const { train, test } = await openFashionMnist(process.env.SCORESDE_EVAL_DATA ?? FASHION_MNIST_DIR);
     const evaluator = await Evaluator.create({ classifier, train, test });
-    for (const setting of settings) {
-      const n = setting.expensive ? pcCount : count;
+    for (const { setting, n } of plan) {
       const s0 = performance.now();
       const out = await generateSamples(pipe, {
         count: n,
@@ -161,11 +178,11 @@ export async function runEvaluateBench(log: (s: string) => void = (s) => console
     const last = rows.at(-1)!.report;
     const hist = rows.map(
       (r) =>
-        `| ${r.setting.name} | ${r.report.labelHistogram.counts.join(' | ')} | ${f(r.report.labelHistogram.klToUniform, 4)} |`,
+        `| ${r.setting.name} | ${r.report.count} | ${r.report.labelHistogram.counts.join(' | ')} | ${f(r.report.labelHistogram.klToUniform, 4)} |`,
     );
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     return [
-      `Model \`${model}\`; ${count} images per row (${pcCount} for the rows default and pc-500), seeds 0…n−1 (image i from torch.Generator().manual_seed(i)), batches of ${batchSize}; ${availableParallelism()} × ${cpu}. FD = Fréchet distance in the ${classifier.config.feature_dim}-d feature space of scoresde's Fashion-MNIST classifier (test accuracy ${f(100 * (evaluator.classifierTestAccuracy ?? Number.NaN))}%), against all ${evaluator.referenceCount} test images; the **floor** is the FD of as many real training images against the same test set (what a perfect sampler scores at that count), and FD − floor compares rows with different image counts. Samples are centre-cropped to 28×28 and quantised to 8 bits. NN = L2 pixel distance to the nearest of the ${train.length} training images; test images' median shown for scale (a memorising model sits far below it). Total ${f((performance.now() - t0) / 60000, 1)} min.`,
+      `Model \`${model}\`; images per row as in the table, seeds 0…n−1 (image i from torch.Generator().manual_seed(i)), batches of ${batchSize}; ${availableParallelism()} × ${cpu}. FD = Fréchet distance in the ${classifier.config.feature_dim}-d feature space of scoresde's Fashion-MNIST classifier (test accuracy ${f(100 * (evaluator.classifierTestAccuracy ?? Number.NaN))}%), against all ${evaluator.referenceCount} test images; the **floor** is the FD of as many real training images against the same test set (what a perfect sampler scores at that count), and FD − floor compares rows with different image counts. Samples are centre-cropped to 28×28 and quantised to 8 bits. NN = L2 pixel distance to the nearest of the ${train.length} training images; test images' median shown for scale (a memorising model sits far below it). Total ${f((performance.now() - t0) / 60000, 1)} min.`,
       '',
       ...table(rows),
       '',
@@ -173,8 +190,8 @@ export async function runEvaluateBench(log: (s: string) => void = (s) => console
       '',
       'Label histogram (classifier predictions) per row, and KL to uniform (nats):',
       '',
-      `| row | ${last.labelHistogram.classNames.join(' | ')} | KL |`,
-      `| --- | ${last.labelHistogram.classNames.map(() => '---:').join(' | ')} | ---: |`,
+      `| row | images | ${last.labelHistogram.classNames.join(' | ')} | KL |`,
+      `| --- | ---: | ${last.labelHistogram.classNames.map(() => '---:').join(' | ')} | ---: |`,
       ...hist,
     ].join('\n');
   } finally {
