@@ -52,11 +52,18 @@ export function checkSeedRange(seed: bigint, count: number): void {
     throw new UsageError(`--seed ${seed} + ${count} images passes the largest seed, 2^64 − 1`);
 }
 
+/** The batch indices from … to − 1 of `batches` that shard `shard` takes: n contiguous blocks. */
+export function shardRange(batches: number, shard?: Shard): { from: number; to: number } {
+  if (!shard) return { from: 0, to: batches };
+  return {
+    from: Math.floor((batches * shard.index) / shard.of),
+    to: Math.floor((batches * (shard.index + 1)) / shard.of),
+  };
+}
+
 /** The batches (image indices k) that shard `shard` makes: whole batches, in contiguous blocks. */
 export function shardBatches(count: number, batchSize: number, shard?: Shard): number[][] {
-  const batches = Math.ceil(count / batchSize);
-  const from = shard ? Math.floor((batches * shard.index) / shard.of) : 0;
-  const to = shard ? Math.floor((batches * (shard.index + 1)) / shard.of) : batches;
+  const { from, to } = shardRange(Math.ceil(count / batchSize), shard);
   const out: number[][] = [];
   for (let b = from; b < to; b++) {
     const first = b * batchSize;

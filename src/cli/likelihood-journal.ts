@@ -17,18 +17,39 @@ const VERSION = 1;
 /** What must be equal for two runs' batches to be interchangeable. */
 export type JournalSettings = Record<string, string | number | boolean>;
 
+/** A batch as the journal and the result files store it. */
+export interface BatchJson {
+  pass: number;
+  batch: number;
+  start: number;
+  bitsPerDim: number[];
+  nfe: number;
+  networkCalls: number;
+}
+
 interface JournalFile {
   format: typeof FORMAT;
   version: number;
   settings: JournalSettings;
-  batches: {
-    pass: number;
-    batch: number;
-    start: number;
-    bitsPerDim: number[];
-    nfe: number;
-    networkCalls: number;
-  }[];
+  batches: BatchJson[];
+}
+
+export const batchToJson = (b: LikelihoodBatch): BatchJson => ({ ...b, bitsPerDim: Array.from(b.bitsPerDim) });
+
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** A stored batch, or undefined when it is damaged (a field missing, not a count, or a value not finite). */
+export function batchFromJson(b: BatchJson): LikelihoodBatch | undefined {
+  if (!(['pass', 'batch', 'start', 'nfe', 'networkCalls'] as const).every((k) => isCount(b?.[k])))
+    return undefined;
+  if (!Array.isArray(b.bitsPerDim) || !b.bitsPerDim.every(Number.isFinite)) return undefined;
+  const { pass, batch, start, nfe, networkCalls } = b;
+  return { pass, batch, start, bitsPerDim: Float64Array.from(b.bitsPerDim), nfe, networkCalls };
+}
+
+/** The first setting that differs between `a` and `b`, or undefined when they are equal. */
+export function settingsDifference(a: JournalSettings, b: JournalSettings): string | undefined {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].find((key) => a[key] !== b[key]);
 }
 
 export const journalPath = (out: string) => `${out}.partial.json`;
@@ -68,19 +89,19 @@ export class LikelihoodJournal {
       }
       if (file?.format !== FORMAT || file.version !== VERSION || !Array.isArray(file.batches))
         throw new CliError(`${path}: not a scoresde likelihood journal; delete it or pass --force`);
-      for (const key of new Set([...Object.keys(settings), ...Object.keys(file.settings ?? {})])) {
-        if (file.settings?.[key] !== settings[key])
+      const key = settingsDifference(file.settings ?? {}, settings);
+      if (key !== undefined)
+        throw new CliError(
+          `${path}: an interrupted run with other settings (${key} ${JSON.stringify(file.settings?.[key])}, ` +
+            `now ${JSON.stringify(settings[key])}); rerun it as it was, or pass --force to start over`,
+        );
+      for (const stored of file.batches) {
+        const b = batchFromJson(stored);
+        if (b === undefined)
           throw new CliError(
-            `${path}: an interrupted run with other settings (${key} ${JSON.stringify(file.settings?.[key])}, ` +
-              `now ${JSON.stringify(settings[key])}); rerun it as it was, or pass --force to start over`,
+            `${path}: batch ${stored?.batch} of pass ${stored?.pass} is damaged; delete it or pass --force`,
           );
-      }
-      for (const b of file.batches) {
-        if (!Array.isArray(b.bitsPerDim) || !b.bitsPerDim.every(Number.isFinite))
-          throw new CliError(
-            `${path}: batch ${b.batch} of pass ${b.pass} is damaged; delete it or pass --force`,
-          );
-        batches.set(`${b.pass}/${b.batch}`, { ...b, bitsPerDim: Float64Array.from(b.bitsPerDim) });
+        batches.set(`${b.pass}/${b.batch}`, b);
       }
     }
     return new LikelihoodJournal(path, settings, batches);
@@ -104,7 +125,7 @@ export class LikelihoodJournal {
       format: FORMAT,
       version: VERSION,
       settings: this.settings,
-      batches: [...this.batches.values()].map((x) => ({ ...x, bitsPerDim: Array.from(x.bitsPerDim) })),
+      batches: [...this.batches.values()].map(batchToJson),
     };
     await writeFileAtomic(this.path, `${JSON.stringify(file)}\n`);
   }

@@ -24,11 +24,14 @@ import {
   seedOption,
   UsageError,
 } from './args.js';
+import { parseShard, shardRange } from './image-run.js';
 import { journalPath, LikelihoodJournal, weightsDigest } from './likelihood-journal.js';
+import { type LikelihoodRun, mergeResults, resultText, summaryLine } from './likelihood-result.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
 
 export const LIKELIHOOD_HELP = `Usage: scoresde likelihood [--model <id|dir>] --data <path> [options]
+       scoresde likelihood --merge <part.json>... [--out <file>]
 
 Bits per dimension of images under the model: score_sde's likelihood.py (the
 probability-flow ODE from t = eps to 1 with adaptive RK45, the divergence by
@@ -55,6 +58,10 @@ the same command resumes an interrupted run where it stopped.
       --out <file>         also write the results as .csv or .json (and
                            resume from <file>.partial.json if it exists)
       --force              start over instead of resuming
+      --shard <i/n>        solve part i of n (whole batches, the seeds of one
+                           run) and write it to --out <file>.json
+      --merge <f.json>...  join the --out JSON files of all shards of a run
+                           into that run's result (loads no model)
   -q, --quiet              no progress bar
 
 ${MODEL_OPTIONS_HELP}`;
@@ -73,6 +80,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
   force: { type: 'boolean' },
+  shard: { type: 'string' },
+  merge: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -100,21 +109,30 @@ async function checkDataPath(path: string): Promise<void> {
   });
 }
 
-function toCsv(r: DatasetLikelihood): string {
-  const lines = ['index,pass,bits_per_dim'];
-  for (const [pass, row] of r.bitsPerDim.entries())
-    for (const [i, v] of row.entries()) lines.push(`${i},${pass},${v}`);
-  return `${lines.join('\n')}\n`;
-}
-
 const fmt = (v: number) => v.toFixed(4);
 
+/** `--merge a.json b.json …`: the shards' results joined into the run's, written to --out if given. */
+async function runMerge(values: Record<string, unknown>, paths: string[], io: CliIO): Promise<number> {
+  const extra = Object.keys(values).find((k) => !['merge', 'out', 'quiet'].includes(k));
+  if (extra !== undefined)
+    throw new UsageError(`--${extra} does not apply to --merge (the settings come from the files)`);
+  if (paths.length === 0) throw new UsageError('--merge needs the JSON files of the shards');
+  const outFormat = await checkOutFile(values.out as string | undefined);
+  const run = await mergeResults(paths);
+  io.stdout.write(summaryLine(run, `; merged from ${paths.length} files`));
+  if (outFormat !== undefined) await writeFileAtomic(values.out as string, resultText(outFormat, run));
+  return 0;
+}
+
 export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('likelihood', argv, OPTIONS);
+  const { values, positionals } = parseCommandArgs('likelihood', argv, OPTIONS, true);
   if (values.help) {
     io.stdout.write(`${LIKELIHOOD_HELP}\n`);
     return 0;
   }
+  if (values.merge === true) return runMerge(values, positionals, io);
+  if (positionals.length > 0)
+    throw new UsageError(`likelihood: unexpected argument "${positionals[0]}" (files go after --merge)`);
   modelArg(values, 'likelihood');
   const dataPath = requireString(values, 'data', 'likelihood');
   const split = (values.split as string | undefined) ?? 'test';
@@ -131,6 +149,9 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const atol = positiveNumberOption(values, 'atol');
   const seed = seedOption(values);
   const quiet = values.quiet === true;
+  const shard = parseShard(values.shard);
+  if (shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
+    throw new UsageError('--shard needs --out <file>.json: the part that --merge joins');
   if (seed + BigInt(repeats - 1) * PASS_SEED_STRIDE > MAX_SEED)
     throw new UsageError(
       `--seed ${seed} leaves no room for ${repeats} passes (seed + r·2^32 must stay below 2^64)`,
@@ -162,35 +183,35 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     const graphRows = divergence === 'exact' ? rows * Math.min(d, Math.max(1, Math.floor(256 / rows))) : rows;
     const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
     const dequantize = values['no-dequantize'] !== true;
+    // What must be equal for batches to be interchangeable: resumed from the journal, or merged.
+    const settings = {
+      weights: weightsDigest(pipe.unet.stateDict()),
+      data: resolve(dataPath),
+      split,
+      count,
+      repeats,
+      divergence,
+      dequantize,
+      batchSize,
+      rtol: rtol ?? 1e-5,
+      atol: atol ?? 1e-5,
+      seed: seed.toString(),
+      sigmaMin,
+      sigmaMax,
+    };
     const journal =
       outFormat === undefined
         ? undefined
-        : await LikelihoodJournal.open(
-            journalPath(values.out as string),
-            {
-              weights: weightsDigest(pipe.unet.stateDict()),
-              data: resolve(dataPath),
-              split,
-              count,
-              repeats,
-              divergence,
-              dequantize,
-              batchSize,
-              rtol: rtol ?? 1e-5,
-              atol: atol ?? 1e-5,
-              seed: seed.toString(),
-              sigmaMin,
-              sigmaMax,
-            },
-            values.force === true,
-          );
+        : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
+    const batchRange = shardRange(Math.ceil(count / batchSize), shard);
+    const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
     if (journal && journal.size > 0)
       io.stderr.write(
-        `scoresde: resuming from ${journal.path}: ${journal.size} of ${Math.ceil(count / batchSize) * repeats} batches done\n`,
+        `scoresde: resuming from ${journal.path}: ${journal.size} of ${(batchRange.to - batchRange.from) * repeats} batches done\n`,
       );
     fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows });
     const bar = new ProgressBar({
-      total: count * repeats,
+      total: images * repeats,
       desc: 'likelihood',
       unit: 'img',
       disable: quiet,
@@ -212,6 +233,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         atol,
         exactRowsPerCall: graphRows,
         dequantize,
+        batchRange,
         generatorFor: (pass, batch) =>
           new Generator().manualSeed(seed + BigInt(pass) * PASS_SEED_STRIDE + BigInt(batch)),
         done: (pass, batch) => journal?.get(pass, batch),
@@ -232,43 +254,17 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     } finally {
       bar.close();
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const se = Number.isNaN(result.standardError) ? '' : ` ± ${fmt(result.standardError)}`;
-    io.stdout.write(
-      `bits/dim: ${fmt(result.mean)}${se} (mean ± standard error over ${count} images, ${repeats} pass${repeats > 1 ? 'es' : ''} each; ` +
-        `${divergence}, ${(result.nfe / result.solves).toFixed(0)} ODE evaluations per batch, ${((count * repeats) / seconds).toFixed(2)} images/s)\n`,
-    );
+    const run: LikelihoodRun = {
+      model: modelArg(values, 'likelihood'),
+      data: dataPath,
+      settings,
+      shard: shard ?? null,
+      seconds: (performance.now() - t0) / 1000,
+      result,
+    };
+    io.stdout.write(summaryLine(run, `, ${((images * repeats) / run.seconds).toFixed(2)} images/s`));
     if (outFormat !== undefined) {
-      const out = values.out as string;
-      const body =
-        outFormat === 'csv'
-          ? toCsv(result)
-          : `${JSON.stringify(
-              {
-                model: modelArg(values, 'likelihood'),
-                data: dataPath,
-                split,
-                count,
-                repeats,
-                divergence,
-                dequantize,
-                sigmaMin,
-                sigmaMax,
-                rtol: rtol ?? 1e-5,
-                atol: atol ?? 1e-5,
-                seed: seed.toString(),
-                batchSize,
-                mean: result.mean,
-                standardError: Number.isNaN(result.standardError) ? null : result.standardError,
-                nfePerSolve: result.nfe / result.solves,
-                seconds,
-                perImage: Array.from(result.perImage),
-                bitsPerDim: result.bitsPerDim.map((r) => Array.from(r)),
-              },
-              null,
-              1,
-            )}\n`;
-      await writeFileAtomic(out, body);
+      await writeFileAtomic(values.out as string, resultText(outFormat, run));
       await journal?.remove();
     }
     return 0;

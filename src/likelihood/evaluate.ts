@@ -34,6 +34,11 @@ export interface DatasetLikelihoodOptions extends Omit<LikelihoodOptions, 'onSte
    * can resume, or be split, without changing a number.
    */
   generatorFor?: (pass: number, batch: number) => Generator;
+  /**
+   * Only batches `from` … `to` − 1 of every pass (e.g. one machine's share of a run): the result covers
+   * their images only, and `likelihoodFromBatches` joins the batches of several such runs.
+   */
+  batchRange?: { from: number; to: number };
   /** A batch already solved (e.g. by an interrupted run): its result is used instead of solving again. */
   done?: (pass: number, batch: number) => LikelihoodBatch | undefined;
   /** After each batch (solved or reused); awaited, so it can save the batch before the next starts. */
@@ -43,11 +48,13 @@ export interface DatasetLikelihoodOptions extends Omit<LikelihoodOptions, 'onSte
 }
 
 export interface DatasetLikelihood {
-  /** bits/dim of image i in pass r: `bitsPerDim[r][i]`. */
+  /** The first image covered (0 unless `batchRange`): index i below is image start + i. */
+  start: number;
+  /** bits/dim of image start + i in pass r: `bitsPerDim[r][i]`. */
   bitsPerDim: Float64Array[];
   /** Per image, the mean over passes. */
   perImage: Float64Array;
-  /** Mean of `perImage`. */
+  /** Mean of `perImage` (over the images covered). */
   mean: number;
   /** Standard error of that mean over the images (sd/√N; NaN for one image). */
   standardError: number;
@@ -56,6 +63,8 @@ export interface DatasetLikelihood {
   solves: number;
   /** Network calls over all solves. */
   networkCalls: number;
+  /** Every solve's outcome, by pass then batch. */
+  batches: LikelihoodBatch[];
 }
 
 /** mean and standard error (sample sd / √n) of values. */
@@ -85,16 +94,18 @@ export async function datasetLikelihood(
     if (!(Number.isInteger(v) && v >= min && v <= max))
       throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
   }
+  const solvedBatches = Math.ceil(count / batchSize);
+  const { from, to } = options.batchRange ?? { from: 0, to: solvedBatches };
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= solvedBatches))
+    throw new RangeError(`batchRange must lie in [0, ${solvedBatches}], got ${from} … ${to}`);
   const generator = options.generator ?? new Generator();
   const { channels, height, width } = dataset;
   const rowSize = channels * height * width;
-  const bitsPerDim = Array.from({ length: repeats }, () => new Float64Array(count));
-  let nfe = 0;
-  let solves = 0;
-  let networkCalls = 0;
+  const results: LikelihoodBatch[] = [];
   for (let pass = 0; pass < repeats; pass++) {
-    for (let batch = 0, start = 0; start < count; batch++, start += batchSize) {
+    for (let batch = from; batch < to; batch++) {
       throwIfAborted(options.signal);
+      const start = batch * batchSize;
       const b = Math.min(batchSize, count - start);
       let result = options.done?.(pass, batch);
       if (result && (result.start !== start || result.bitsPerDim.length !== b))
@@ -111,14 +122,53 @@ export async function datasetLikelihood(
         });
         result = { pass, batch, start, bitsPerDim: r.bitsPerDim, nfe: r.nfe, networkCalls: r.networkCalls };
       }
-      bitsPerDim[pass].set(result.bitsPerDim, start);
-      nfe += result.nfe;
-      networkCalls += result.networkCalls;
-      solves++;
+      results.push(result);
       await options.onBatch?.(result);
     }
   }
+  const start = Math.min(from * batchSize, count);
+  return likelihoodFromBatches(results, repeats, start, Math.min(to * batchSize, count) - start);
+}
+
+/**
+ * The dataset result of solved batches that cover images start … start + count − 1 exactly once in each of
+ * `repeats` passes: what `datasetLikelihood` returns, e.g. from the batches of several `batchRange` runs.
+ */
+export function likelihoodFromBatches(
+  batches: readonly LikelihoodBatch[],
+  repeats: number,
+  start: number,
+  count: number,
+): DatasetLikelihood {
+  const bitsPerDim = Array.from({ length: repeats }, () => new Float64Array(count).fill(Number.NaN));
+  const sorted = [...batches].sort((a, b) => a.pass - b.pass || a.batch - b.batch);
+  let nfe = 0;
+  let networkCalls = 0;
+  for (const b of sorted) {
+    const row = bitsPerDim[b.pass];
+    const at = b.start - start;
+    if (row === undefined || !Number.isInteger(at) || at < 0 || at + b.bitsPerDim.length > count)
+      throw new RangeError(`batch ${b.batch} of pass ${b.pass} lies outside images ${start}+${count}`);
+    if (row.subarray(at, at + b.bitsPerDim.length).some((v) => !Number.isNaN(v)))
+      throw new RangeError(`batch ${b.batch} of pass ${b.pass} overlaps another batch`);
+    row.set(b.bitsPerDim, at);
+    nfe += b.nfe;
+    networkCalls += b.networkCalls;
+  }
+  for (const [pass, row] of bitsPerDim.entries()) {
+    const i = row.findIndex(Number.isNaN);
+    if (i >= 0) throw new RangeError(`no batch gives image ${start + i} of pass ${pass}`);
+  }
   const perImage = new Float64Array(count);
   for (const row of bitsPerDim) for (let i = 0; i < count; i++) perImage[i] += row[i] / repeats;
-  return { bitsPerDim, perImage, ...meanAndStandardError(perImage), nfe, solves, networkCalls };
+  return {
+    start,
+    bitsPerDim,
+    perImage,
+    ...meanAndStandardError(perImage),
+    nfe,
+    solves: sorted.length,
+    networkCalls,
+    batches: sorted,
+  };
 }

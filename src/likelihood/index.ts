@@ -7,6 +7,7 @@ export {
   type DatasetLikelihoodOptions,
   datasetLikelihood,
   type LikelihoodBatch,
+  likelihoodFromBatches,
   meanAndStandardError,
 } from './evaluate.js';
 export { type InterpolateResult, interpolateImages, slerp } from './interpolate.js';

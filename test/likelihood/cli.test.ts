@@ -71,6 +71,32 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const fast = ['--rtol', '1e-3', '--atol', '1e-3'];
 
+/** Three batches of one image, two passes: six solves. */
+const oneImageBatches = () => [
+  'likelihood',
+  '--model',
+  model,
+  '--data',
+  images,
+  '--batch-size',
+  '1',
+  '--repeats',
+  '2',
+  ...fast,
+];
+
+/** The JSON result of one uninterrupted, unsharded run of `oneImageBatches` (made once, shared). */
+let wholeRun: Promise<string> | undefined;
+function whole(): Promise<string> {
+  wholeRun ??= (async () => {
+    const out = join(root, 'whole', 'whole.json');
+    const r = await cli([...oneImageBatches(), '--out', out, '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    return out;
+  })();
+  return wholeRun;
+}
+
 describe('likelihood and interpolate help', () => {
   it('is listed in the main help, and every line is ≤ 80 columns', async () => {
     const main = await cli(['--help']);
@@ -146,22 +172,9 @@ describe('scoresde likelihood', () => {
   });
 
   it('resumes an interrupted run from its journal to the same numbers, and refuses a journal of other settings', async () => {
-    const args = [
-      'likelihood',
-      '--model',
-      model,
-      '--data',
-      images,
-      '--batch-size',
-      '1',
-      '--repeats',
-      '2',
-      ...fast,
-    ];
-    const whole = join(root, 'resume', 'whole.json');
-    const w = await cli([...args, '--out', whole, '-q']);
-    assert.equal(w.code, 0, w.stderr);
-    assert.ok(!existsSync(`${whole}.partial.json`), 'the journal goes once the results are written');
+    const args = oneImageBatches();
+    const wholeJson = await whole();
+    assert.ok(!existsSync(`${wholeJson}.partial.json`), 'the journal goes once the results are written');
 
     // Interrupted after two of the six batches (one image each): the journal keeps what finished.
     const part = join(root, 'resume', 'part.json');
@@ -189,7 +202,7 @@ describe('scoresde likelihood', () => {
     const resumed = await cli([...args, '--out', part, '-q']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /resuming from .*part\.json\.partial\.json: 2 of 6 batches done/);
-    const [a, b] = [whole, part].map((f) => JSON.parse(readFileSync(f, 'utf8')));
+    const [a, b] = [wholeJson, part].map((f) => JSON.parse(readFileSync(f, 'utf8')));
     assert.deepEqual(b.bitsPerDim, a.bitsPerDim);
     assert.equal(b.mean, a.mean);
     assert.equal(resumed.stdout.split('\n').filter((l) => /^\d+\t/.test(l)).length, 6);
@@ -216,12 +229,122 @@ describe('scoresde likelihood', () => {
       [['--data', join(root, 'missing')], /--data .*missing: no such file or folder/],
       [['--data', images, '--out', join(images, 'img0.png', 'x.csv')], /--out/],
       [['--data', images, '--repeats', '0'], /--repeats must be an integer/],
+      [['--data', images, '--shard', '0/2'], /--shard needs --out <file>\.json/],
+      [
+        ['--data', images, '--shard', '0/2', '--out', join(root, 'p.csv')],
+        /--shard needs --out <file>\.json/,
+      ],
+      [['--data', images, '--shard', '2/2', '--out', join(root, 'p.json')], /--shard must be i\/n/],
+      [['--data', images, join(root, 'p.json')], /unexpected argument .*p\.json/],
     ];
     for (const [extra, message] of cases) {
       const r = await cli([...base, ...extra]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /cannot load model/);
+    }
+  });
+});
+
+describe('scoresde likelihood --shard and --merge', () => {
+  const dir = () => join(root, 'shards');
+  const part = (i: number) => join(dir(), `part-${i}.json`);
+  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
+  /** Shards 0/2 and 1/2 of `oneImageBatches` (run once, shared by the tests). */
+  let shardRuns: Promise<Awaited<ReturnType<typeof cli>>[]> | undefined;
+  const shards = () =>
+    (shardRuns ??= (async () => {
+      const runs = [];
+      for (const i of [0, 1])
+        runs.push(await cli([...oneImageBatches(), '--shard', `${i}/2`, '--out', part(i), '-q']));
+      return runs;
+    })());
+
+  it("solves each shard's batches with the seeds of one run; merged, the shards give that run's result", async () => {
+    for (const [i, r] of (await shards()).entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      // 3 batches in 2 shards: batch 0, then batches 1–2; each in both passes.
+      const range = i === 0 ? 'images 0–0' : 'images 1–2';
+      assert.equal(lines.length, (i === 0 ? 2 : 4) + 1);
+      assert.match(
+        lines.at(-1)!,
+        new RegExp(`over ${i === 0 ? 1 : 2} images?, 2 passes each; shard ${i}/2: ${range} of 3;`),
+      );
+    }
+    const a = read(await whole());
+    const [p0, p1] = [part(0), part(1)].map(read);
+    assert.deepEqual(p0.shard, { index: 0, of: 2 });
+    assert.equal(a.shard, null);
+    assert.deepEqual(p0.settings, a.settings);
+    assert.match(a.settings.weights, /^[0-9a-f]{64}$/);
+    // The same solves as the unsharded run, number for number.
+    assert.deepEqual(
+      [...p0.batches, ...p1.batches].sort((x, y) => x.pass - y.pass || x.batch - y.batch),
+      a.batches,
+    );
+    assert.deepEqual(
+      p1.bitsPerDim,
+      a.bitsPerDim.map((row: number[]) => row.slice(1)),
+    );
+
+    const all = join(dir(), 'all.json');
+    const m = await cli(['likelihood', '--merge', part(1), part(0), '--out', all]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(
+      m.stdout,
+      /^bits\/dim: \d+\.\d{4} ± \d+\.\d{4} \(mean ± standard error over 3 images, 2 passes each; .*merged from 2 files\)\n$/,
+    );
+    const merged = read(all);
+    for (const key of [
+      'bitsPerDim',
+      'perImage',
+      'mean',
+      'standardError',
+      'settings',
+      'batches',
+      'shard',
+      'start',
+      'count',
+      'seed',
+      'nfePerSolve',
+    ])
+      assert.deepEqual(merged[key], a[key], key);
+    const csv = join(dir(), 'all.csv');
+    assert.equal((await cli(['likelihood', '--merge', part(0), '--merge', part(1), '--out', csv])).code, 0);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    assert.equal(rows.length, 7);
+    assert.equal(rows[6], `2,1,${a.bitsPerDim[1][2]}`);
+  });
+
+  it('refuses a shard missing or given twice, files of other settings, and files that are not results', async () => {
+    await shards();
+    const seed5 = join(dir(), 'seed5.json');
+    const s = await cli([...oneImageBatches(), '--seed', '5', '--shard', '0/2', '--out', seed5, '-q']);
+    assert.equal(s.code, 0, s.stderr);
+    const twin = join(dir(), 'twin.json');
+    copyFileSync(part(0), twin);
+    const cases: [string[], RegExp][] = [
+      [[part(0)], /the files lack 4 of 6 batches \(pass 0: 1–2; pass 1: 1–2\); is a shard missing/],
+      [[part(0), part(1), part(0)], /part-0\.json: given twice/],
+      [
+        [part(0), part(1), twin],
+        /batch 0 of pass 0 is in both .*part-0\.json and .*twin\.json; give each shard once/,
+      ],
+      [
+        [part(1), seed5],
+        /seed5\.json: a run with other settings than .*part-1\.json \(seed "5", there "0"\)/,
+      ],
+      [[part(0), join(model, 'config.json')], /config\.json: not a JSON result of scoresde likelihood --out/],
+      [[part(0), join(dir(), 'nothing.json')], /nothing\.json: no such file/],
+      [[], /--merge needs the JSON files/],
+      [[part(0), part(1), '--data', images], /--data does not apply to --merge/],
+    ];
+    for (const [files, message] of cases) {
+      const r = await cli(['likelihood', '--merge', ...files, '--out', join(dir(), 'refused.json')]);
+      assert.equal(r.code, 1, files.join(' '));
+      assert.match(r.stderr.split('\n')[0], message, 'one line naming the problem');
+      assert.ok(!existsSync(join(dir(), 'refused.json')));
     }
   });
 });
