@@ -11,7 +11,7 @@ import type { LikelihoodBatch } from '../likelihood/index.js';
 import type { Tensor } from '../tensor.js';
 import { CliError } from './args.js';
 
-const FORMAT = 'scoresde-likelihood-journal';
+export const JOURNAL_FORMAT = 'scoresde-likelihood-journal';
 const VERSION = 1;
 
 /** What must be equal for two runs' batches to be interchangeable. */
@@ -28,13 +28,16 @@ export interface BatchJson {
 }
 
 interface JournalFile {
-  format: typeof FORMAT;
+  format: typeof JOURNAL_FORMAT;
   version: number;
   settings: JournalSettings;
   batches: BatchJson[];
 }
 
-export const batchToJson = (b: LikelihoodBatch): BatchJson => ({ ...b, bitsPerDim: Array.from(b.bitsPerDim) });
+export const batchToJson = (b: LikelihoodBatch): BatchJson => ({
+  ...b,
+  bitsPerDim: Array.from(b.bitsPerDim),
+});
 
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
@@ -87,7 +90,7 @@ export class LikelihoodJournal {
       } catch {
         throw new CliError(`${path}: not a likelihood journal (unreadable JSON); delete it or pass --force`);
       }
-      if (file?.format !== FORMAT || file.version !== VERSION || !Array.isArray(file.batches))
+      if (file?.format !== JOURNAL_FORMAT || file.version !== VERSION || !Array.isArray(file.batches))
         throw new CliError(`${path}: not a scoresde likelihood journal; delete it or pass --force`);
       const key = settingsDifference(file.settings ?? {}, settings);
       if (key !== undefined)
@@ -122,7 +125,7 @@ export class LikelihoodJournal {
     if (this.batches.has(key)) return;
     this.batches.set(key, b);
     const file: JournalFile = {
-      format: FORMAT,
+      format: JOURNAL_FORMAT,
       version: VERSION,
       settings: this.settings,
       batches: [...this.batches.values()].map(batchToJson),

@@ -12,6 +12,7 @@ import {
   type BatchJson,
   batchFromJson,
   batchToJson,
+  JOURNAL_FORMAT,
   type JournalSettings,
   settingsDifference,
 } from './likelihood-journal.js';
@@ -116,6 +117,8 @@ async function readResult(path: string): Promise<ResultFile> {
   } catch {
     throw notResult('unreadable JSON');
   }
+  if (file?.format === JOURNAL_FORMAT)
+    throw new CliError(`${path}: the journal of an unfinished run; rerun its command to finish it`);
   if (file?.format !== FORMAT) throw notResult('no "format": "scoresde-likelihood"');
   if (file.version !== VERSION) throw notResult(`version ${JSON.stringify(file.version)}, not ${VERSION}`);
   const { settings } = file;

@@ -324,7 +324,10 @@ describe('scoresde likelihood --shard and --merge', () => {
     assert.equal(s.code, 0, s.stderr);
     const twin = join(dir(), 'twin.json');
     copyFileSync(part(0), twin);
+    const journal = join(dir(), 'part-2.json.partial.json');
+    writeFileSync(journal, JSON.stringify({ format: 'scoresde-likelihood-journal', version: 1 }));
     const cases: [string[], RegExp][] = [
+      [[part(0), part(1), journal], /part-2\.json\.partial\.json: the journal of an unfinished run; rerun/],
       [[part(0)], /the files lack 4 of 6 batches \(pass 0: 1–2; pass 1: 1–2\); is a shard missing/],
       [[part(0), part(1), part(0)], /part-0\.json: given twice/],
       [
