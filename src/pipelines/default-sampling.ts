@@ -13,9 +13,10 @@ export const DEFAULT_SAMPLING: Readonly<{
   /** Images `scoresde sample` makes by default, in one batch, with a grid. */
   count: number;
 }> = Object.freeze({
-  // At its current training the deterministic samplers leave a third of the images as noise; pc does not.
-  sampler: 'pc',
-  steps: 100,
-  options: Object.freeze({}),
+  // EDM's stochastic Heun: the best FD measured (1000 images: 69 calls ahead of 35, both ahead of pc at 200
+  // calls), where the deterministic samplers (churn 0, ode, dpmpp-2m) leave about a third of the images as noise.
+  sampler: 'heun',
+  steps: 35,
+  options: Object.freeze({ churn: 40 }),
   count: 16,
 });
