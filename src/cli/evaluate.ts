@@ -31,7 +31,6 @@ import {
   chooseSampling,
   configurePipeline,
   MAX_BATCH_SIZE,
-  parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
   samplerFlagsHelp,
 } from './generate-common.js';
@@ -140,16 +139,10 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${EVALUATE_HELP}\n`);
     return 0;
   }
-  const {
-    sampler,
-    kind,
-    steps: stepsFor,
-    options: defaultOptions,
-  } = chooseSampling(values, values.sampler as SamplerName | undefined);
+  const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
   const samplesFlag = values.samples as string | undefined;
   if (samplesFlag !== undefined && values.model !== undefined)
     throw new UsageError('evaluate: give either --model or --samples, not both');
-  const flags = parseSamplerFlags(values, sampler, defaultOptions);
   const count = intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT);
   const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
   const seed = seedOption(values);
@@ -195,7 +188,6 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       try {
         const pipe = configurePipeline(loaded.pipe, flags.scheduler);
         checkBatchFits(pipe, Math.min(batchSize, count));
-        const steps = stepsFor(flags.steps);
         const c = pipe.scheduler.config;
         const progress = new SamplingProgress({
           stream: io.stderr,
@@ -246,7 +238,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
         model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
         samples: samplesDir ?? null,
         sampler: sampler ?? null,
-        steps: stepsFor(flags.steps) ?? null,
+        steps: steps ?? null,
         networkCallsPerImage: nfe ?? null,
         seed: seed.toString(),
         batchSize,

@@ -238,30 +238,21 @@ export function configurePipeline(
 }
 
 /**
- * The sampler a run uses and its steps: the flags; without --sampler, the bundled model's own choice when
- * --model is absent (with its sampler options), else diffusers' loop (pc, 2000 steps). `sampler` is what the pipeline is passed
- * (undefined = its default loop), `kind` what runs; `steps(--steps)` is undefined for the ode sampler.
+ * The sampler a run uses, its steps and its sampler flags: the flags; without --sampler, the bundled model's own
+ * choice (with its sampler options, which flags override) when --model is absent, else diffusers' loop (pc, 2000
+ * steps). `sampler` is what the pipeline is passed (undefined = its default loop), `kind` what runs; `steps` is
+ * undefined for the ode sampler.
  */
 export function chooseSampling(
   values: Record<string, unknown>,
   named: SamplerName | undefined,
-): {
-  sampler: SamplerName | undefined;
-  kind: SamplerName;
-  steps: (flag?: number) => number | undefined;
-  /** The bundled model's own sampler options (flags given override them); {} otherwise. */
-  options: Readonly<Omit<SamplerOptions, 'shape'>>;
-} {
+): { sampler: SamplerName | undefined; kind: SamplerName; steps: number | undefined; flags: SamplerFlags } {
   if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named))
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
   const bundled = values.model === undefined && named === undefined;
   const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
   const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
+  const flags = parseSamplerFlags(values, sampler, bundled ? DEFAULT_MODEL.options : {});
   const fallback = bundled ? DEFAULT_MODEL.steps : (SAMPLERS[kind].defaults as { steps?: number }).steps;
-  return {
-    sampler,
-    kind,
-    steps: (flag) => (kind === 'ode' ? undefined : (flag ?? fallback)),
-    options: bundled ? DEFAULT_MODEL.options : {},
-  };
+  return { sampler, kind, steps: kind === 'ode' ? undefined : (flags.steps ?? fallback), flags };
 }

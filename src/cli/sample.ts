@@ -20,7 +20,6 @@ import {
   OUTPUT_OPTIONS,
   outputOptionsHelp,
   parseOutputArgs,
-  parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
   samplerFlagsHelp,
 } from './generate-common.js';
@@ -133,20 +132,13 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
   }
   // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
   const bundled = values.model === undefined;
-  const {
-    sampler,
-    kind,
-    steps: stepsFor,
-    options: defaultOptions,
-  } = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const flags = parseSamplerFlags(values, sampler, defaultOptions);
+  const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
   const parsed = parseOutputArgs(values, 'sample');
   const out =
     bundled && values['batch-size'] === undefined ? { ...parsed, batchSize: DEFAULT_MODEL.count } : parsed;
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
   const shard = parseShard(values.shard);
   checkSeedRange(out.seed, count);
-  const steps = stepsFor(flags.steps);
 
   // Before the model loads: the output folder, stale temp files, and what is already done.
   const outDir = await prepareOutputDir(out.out, 'out');
