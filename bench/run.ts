@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | web | train | train-step | samplers | data | evaluate | likelihood); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | web | train | train-step | samplers | data | evaluate | likelihood | bpd-table); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -55,6 +55,11 @@ const sections: Section[] = [
     name: 'likelihood',
     title: 'Likelihood (bits/dim) throughput',
     run: async () => (await import('./likelihood.js')).runLikelihoodBench(),
+  },
+  {
+    name: 'bpd-table',
+    title: 'Fashion-MNIST test bits/dim of the bundled model',
+    run: async () => (await import('./likelihood-table.js')).runBpdTableBench(),
   },
 ];
 

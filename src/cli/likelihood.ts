@@ -62,6 +62,8 @@ the same command resumes an interrupted run where it stopped.
                            run) and write it to --out <file>.json
       --merge <f.json>...  join the --out JSON files of all shards of a run
                            into that run's result (loads no model)
+      --threads <n>        onnxruntime threads (default: all cores; 1 for
+                           several shards on one machine)
   -q, --quiet              no progress bar
 
 ${MODEL_OPTIONS_HELP}`;
@@ -82,6 +84,7 @@ const OPTIONS = {
   force: { type: 'boolean' },
   shard: { type: 'string' },
   merge: { type: 'boolean' },
+  threads: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -149,6 +152,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const atol = positiveNumberOption(values, 'atol');
   const seed = seedOption(values);
   const quiet = values.quiet === true;
+  const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024);
   const shard = parseShard(values.shard);
   if (shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
     throw new UsageError('--shard needs --out <file>.json: the part that --merge joins');
@@ -205,11 +209,15 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
     const batchRange = shardRange(Math.ceil(count / batchSize), shard);
     const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
-    if (journal && journal.size > 0)
+    // Only this shard's batches count (a shard may start from the journal of the whole run).
+    let journaled = 0;
+    for (let r = 0; r < repeats; r++)
+      for (let b = batchRange.from; b < batchRange.to; b++) if (journal?.get(r, b)) journaled++;
+    if (journal && journaled > 0)
       io.stderr.write(
-        `scoresde: resuming from ${journal.path}: ${journal.size} of ${(batchRange.to - batchRange.from) * repeats} batches done\n`,
+        `scoresde: resuming from ${journal.path}: ${journaled} of ${(batchRange.to - batchRange.from) * repeats} batches done\n`,
       );
-    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows });
+    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: threads });
     let reused = 0; // images taken from the journal
     const bar = new ProgressBar({
       total: images * repeats,

@@ -1,6 +1,7 @@
 // Public exports of src/likelihood: bits/dim and latent interpolation through the probability-flow ODE.
 
 export { mixtureLogDensity, mixtureScoreTrace, mixtureScoreVjp } from './analytic.js';
+export { type DensityBaseline, fullGaussian, pixelHistogram } from './baselines.js';
 export { drawHutchinsonNoise } from './divergence.js';
 export {
   type DatasetLikelihood,

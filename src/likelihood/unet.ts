@@ -17,6 +17,8 @@ export interface UnetScoreVjpOptions {
   height?: number;
   width?: number;
   executionProviders?: readonly ExecutionProvider[];
+  /** onnxruntime intra-op threads (default: all cores); 1 when several processes share a machine. */
+  intraOpThreads?: number;
 }
 
 /** A ScoreVjpFn with the graph it owns; call `release()` when done. */
@@ -39,6 +41,7 @@ export async function unetScoreVjp(unet: UNet2DModel, options: UnetScoreVjpOptio
     height,
     width,
     executionProviders: options.executionProviders,
+    intraOpThreads: options.intraOpThreads,
   });
   const channels = unet.config.in_channels;
   const rowSize = channels * height * width;

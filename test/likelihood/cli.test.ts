@@ -229,6 +229,7 @@ describe('scoresde likelihood', () => {
       [['--data', join(root, 'missing')], /--data .*missing: no such file or folder/],
       [['--data', images, '--out', join(images, 'img0.png', 'x.csv')], /--out/],
       [['--data', images, '--repeats', '0'], /--repeats must be an integer/],
+      [['--data', images, '--threads', '0'], /--threads must be an integer/],
       [['--data', images, '--shard', '0/2'], /--shard needs --out <file>\.json/],
       [
         ['--data', images, '--shard', '0/2', '--out', join(root, 'p.csv')],
@@ -255,8 +256,19 @@ describe('scoresde likelihood --shard and --merge', () => {
   const shards = () =>
     (shardRuns ??= (async () => {
       const runs = [];
+      // Shard 1 on one onnxruntime thread (as scripts/likelihood-table.sh runs shards side by side).
       for (const i of [0, 1])
-        runs.push(await cli([...oneImageBatches(), '--shard', `${i}/2`, '--out', part(i), '-q']));
+        runs.push(
+          await cli([
+            ...oneImageBatches(),
+            '--shard',
+            `${i}/2`,
+            '--out',
+            part(i),
+            '-q',
+            ...(i === 1 ? ['--threads', '1'] : []),
+          ]),
+        );
       return runs;
     })());
 
