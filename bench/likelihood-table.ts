@@ -7,8 +7,8 @@
  *
  *   npm run bench -- bpd-table
  */
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { openImageDataset } from '../src/data/index.js';
 import { FASHION_MNIST_CLASSES } from '../src/evaluation/classifier/config.js';
 import { fullGaussian, meanAndStandardError, pixelHistogram } from '../src/likelihood/index.js';
@@ -16,27 +16,67 @@ import { Generator, rand } from '../src/random/index.js';
 
 const RESULT = 'bench/results/fashion-mnist-bpd.json';
 
-interface ResultFile {
-  model: string;
-  data: string;
-  split: 'train' | 'test';
-  count: number;
-  repeats: number;
-  divergence: string;
-  batchSize: number;
-  rtol: number;
-  atol: number;
-  seed: string;
-  sigmaMin: number;
-  sigmaMax: number;
+interface BatchJson {
+  pass: number;
+  batch: number;
   start: number;
-  shard: unknown;
-  mean: number;
-  standardError: number;
-  perImage: number[];
-  bitsPerDim: number[][];
-  settings: { weights: string };
-  batches: { nfe: number; networkCalls: number; bitsPerDim: number[] }[];
+  nfe: number;
+  networkCalls: number;
+  bitsPerDim: number[];
+}
+
+/** The run's settings (a journal's, or a result's) and its batches. */
+interface RunFile {
+  settings: {
+    weights: string;
+    data: string;
+    split: 'train' | 'test';
+    count: number;
+    repeats: number;
+    divergence: string;
+    batchSize: number;
+    rtol: number;
+    atol: number;
+    seed: string;
+    seeds: string;
+    sigmaMin: number;
+    sigmaMax: number;
+  };
+  model?: string;
+  batches: BatchJson[];
+}
+
+/**
+ * The finished run, or (while it is unfinished) the batches of its journals: the unsharded one and the shards'
+ * of `JOBS=2 scripts/likelihood-table.sh`, each batch once.
+ */
+function loadRun(): {
+  settings: RunFile['settings'];
+  model: string;
+  batches: BatchJson[];
+  finished: boolean;
+} {
+  const dir = dirname(RESULT);
+  const files = existsSync(RESULT)
+    ? [RESULT]
+    : readdirSync(dir)
+        .filter((f) => f.startsWith(basename(RESULT, '.json')) && f.endsWith('.partial.json'))
+        .map((f) => join(dir, f));
+  if (files.length === 0) throw new Error(`${RESULT}: missing; run scripts/likelihood-table.sh first`);
+  const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunFile);
+  const byKey = new Map<string, BatchJson>();
+  for (const [i, r] of runs.entries()) {
+    if (JSON.stringify(r.settings) !== JSON.stringify(runs[0].settings))
+      throw new Error(`${files[i]}: other settings than ${files[0]}`);
+    for (const b of r.batches) byKey.set(`${b.pass}/${b.batch}`, b);
+  }
+  const batches = [...byKey.values()].sort((x, y) => x.pass - y.pass || x.batch - y.batch);
+  return {
+    settings: runs[0].settings,
+    model: runs[0].model ?? 'models/fashion-mnist',
+    batches,
+    finished: existsSync(RESULT),
+  };
 }
 
 /** 8-bit values k (N×D) of the first `count` images of a split. */
@@ -55,19 +95,20 @@ async function eightBit(data: string, split: 'train' | 'test', count?: number) {
 
 const f = (v: number, digits = 3) => v.toFixed(digits);
 const pm = (values: ArrayLike<number>) => {
+  if (values.length < 2) return '—';
   const { mean, standardError } = meanAndStandardError(values);
   return `${f(mean)} ± ${f(standardError)}`;
 };
 
 export async function runBpdTableBench(): Promise<string> {
-  let r: ResultFile;
-  try {
-    r = JSON.parse(readFileSync(RESULT, 'utf8'));
-  } catch (e) {
-    throw new Error(`${RESULT}: ${(e as Error).message}; run scripts/likelihood-table.sh first`);
-  }
-  if (r.shard !== null || r.start !== 0) throw new Error(`${RESULT}: a shard, not the merged run`);
-  const n = r.perImage.length;
+  const { settings: r, model: modelPath, batches, finished } = loadRun();
+  const n = r.count;
+  // Per pass, image i's bits/dim (NaN where that pass has not solved it yet).
+  const passes = Array.from({ length: r.repeats }, () => new Float64Array(n).fill(Number.NaN));
+  for (const b of batches) passes[b.pass].set(b.bitsPerDim, b.start);
+  const solvedIn = passes.map((p) => p.filter((v) => !Number.isNaN(v)).length);
+  if (solvedIn[0] < n)
+    throw new Error(`${RESULT}: pass 0 has ${solvedIn[0]} of ${n} images; finish it first`);
   const t0 = performance.now();
   const train = await eightBit(r.data, 'train');
   const test = await eightBit(r.data, r.split, n);
@@ -76,29 +117,44 @@ export async function runBpdTableBench(): Promise<string> {
   const histogram = pixelHistogram(train.k, train.d).bitsPerDim(test.k, u);
   const baselineSeconds = (performance.now() - t0) / 1000;
 
-  const model = Float64Array.from(r.perImage);
-  // Two passes per image: half the variance of their difference is one solve's noise (Hutchinson probe and
+  // Each image: the mean over the passes that solved it.
+  const model = Float64Array.from({ length: n }, (_, i) => {
+    const vs = passes.map((p) => p[i]).filter((v) => !Number.isNaN(v));
+    return vs.reduce((s, v) => s + v, 0) / vs.length;
+  });
+  // Images with two passes: half the variance of the difference is one solve's noise (Hutchinson probe and
   // dequantization draw); what remains of the per-image spread is real differences between images.
-  const [p0, p1] = r.bitsPerDim;
-  const diff = p0.map((v, i) => v - p1[i]);
-  const solveSd = Math.sqrt(diff.reduce((s, v) => s + v * v, 0) / (2 * n));
-  const imageSd = meanAndStandardError(model).standardError * Math.sqrt(n);
-  const nfe = r.batches.map((b) => b.nfe);
-  const calls = r.batches.reduce((s, b) => s + b.networkCalls, 0);
-  const solved = r.batches.reduce((s, b) => s + b.bitsPerDim.length, 0);
+  const both = [...model.keys()].filter((i) => passes.length > 1 && !Number.isNaN(passes[1][i]));
+  const solveSd = Math.sqrt(
+    both.reduce((s, i) => s + (passes[0][i] - passes[1][i]) ** 2, 0) / (2 * both.length),
+  );
+  const { mean, standardError } = meanAndStandardError(model);
+  const imageSd = standardError * Math.sqrt(n);
+  const nfe = batches.map((b) => b.nfe);
+  const calls = batches.reduce((s, b) => s + b.networkCalls, 0);
+  const solved = batches.reduce((s, b) => s + b.bitsPerDim.length, 0);
   const paired = (other: Float64Array) => model.map((v, i) => v - other[i]);
+  const status = finished
+    ? `${r.repeats} passes each`
+    : `**unfinished run**: pass 0 complete, ${solvedIn
+        .slice(1)
+        .map((k, p) => `pass ${p + 1} on ${k} of ${n} images`)
+        .join(', ')} so far (an image's value is the mean of the passes that solved it)`;
 
   const lines = [
-    `Model \`${relative(process.cwd(), r.model) || r.model}\` (weights sha256 ${r.settings.weights.slice(0, 12)}…) on the first ${n} images of the Fashion-MNIST ${r.split} split, ${r.repeats} passes each (fresh dequantization and Hutchinson noise per pass, score_sde's \`bpd_num_repeats\`): ${r.divergence}, RK45 at rtol = ${r.rtol}, atol = ${r.atol}, σ ∈ [${r.sigmaMin}, ${r.sigmaMax}], batches of ${r.batchSize}, batch b of pass p seeded ${r.seed} + p·2^32 + b. Made by \`scripts/likelihood-table.sh\` (in resumable pieces over sessions, as 8 merged shards); this section renders its result file and computes the baselines (${f(baselineSeconds, 0)} s).`,
+    `Model \`${relative(process.cwd(), modelPath) || modelPath}\` (weights sha256 ${r.weights.slice(0, 12)}…) on the first ${n} images of the Fashion-MNIST ${r.split} split, ${status}; fresh dequantization and Hutchinson noise per pass (score_sde's \`bpd_num_repeats\`): ${r.divergence}, RK45 at rtol = ${r.rtol}, atol = ${r.atol}, σ ∈ [${r.sigmaMin}, ${r.sigmaMax}], batches of ${r.batchSize}, batch b of pass p seeded ${r.seed} + p·${Math.ceil(n / r.batchSize)} + b. Made by \`scripts/likelihood-table.sh\` (in resumable pieces over sessions, as 8 merged shards); this section renders its result file and computes the baselines (${f(baselineSeconds, 0)} s).`,
     '',
     '| model | bits/dim (mean ± SE over images) | difference to the score model (paired) |',
     '| --- | ---: | ---: |',
-    `| **scoresde default** (score SDE, probability-flow ODE), mean of ${r.repeats} passes | **${f(r.mean)} ± ${f(r.standardError)}** | |`,
-    ...r.bitsPerDim.map((row, p) => `| … pass ${p} alone | ${pm(row)} | |`),
+    `| **scoresde default** (score SDE, probability-flow ODE) | **${f(mean)} ± ${f(standardError)}** | |`,
+    ...passes.map(
+      (row, p) =>
+        `| … pass ${p} alone${solvedIn[p] < n ? ` (${solvedIn[p]} images)` : ''} | ${pm(row.filter((v) => !Number.isNaN(v)))} | |`,
+    ),
     `| full-covariance Gaussian, fitted to the ${train.k.length / train.d} training images | ${pm(gaussian)} | ${pm(paired(gaussian))} |`,
     `| independent pixels, a 256-bin histogram each (add-one smoothed) | ${pm(histogram)} | ${pm(paired(histogram))} |`,
     '',
-    `The baselines are exact densities under the same protocol (uniform dequantization, +8 for data in [0, 1]); for the histogram model the dequantization draw drops out. Noise of one solve (from the passes' differences): sd ${f(solveSd)} bits/dim, against a spread of ${f(imageSd)} between images, so the standard error is almost all the choice of images. NFE per solve (batch of ${r.batchSize}): mean ${f(nfe.reduce((s, v) => s + v, 0) / nfe.length, 0)}, ${Math.min(...nfe)}–${Math.max(...nfe)}; ${f(calls / solved, 1)} network calls (score + VJP) per image and pass.`,
+    `The baselines are exact densities under the same protocol (uniform dequantization, +8 for data in [0, 1]); for the histogram model the dequantization draw drops out. ${both.length > 1 ? `Noise of one solve (from the passes' differences on ${both.length} images): sd ${f(solveSd)} bits/dim, against a spread of ${f(imageSd)} between images${solveSd < imageSd / 3 ? ', so the standard error is almost all the choice of images' : ''}.` : `Spread between images: sd ${f(imageSd)} bits/dim (no image has two passes yet).`} NFE per solve (batch of ${r.batchSize}): mean ${f(nfe.reduce((s, v) => s + v, 0) / nfe.length, 0)}, ${Math.min(...nfe)}–${Math.max(...nfe)}; ${f(calls / solved, 1)} network calls (score + VJP) per image and pass.`,
     '',
   ];
   if (test.labels) {

@@ -37,8 +37,9 @@ Bits per dimension of images under the model: score_sde's likelihood.py (the
 probability-flow ODE from t = eps to 1 with adaptive RK45, the divergence by
 Hutchinson's estimator, the prior N(0, sigma_max^2 I), +8 bits for 8-bit data).
 Prints "index<TAB>pass<TAB>bits/dim" per image and pass, then the mean and its
-standard error over the images. Batch b of pass r draws its noise from
-torch.Generator().manual_seed(seed + r * 2^32 + b), so batches are independent:
+standard error over the images. Batch b of pass r (of B batches a pass) draws
+its noise from torch.Generator().manual_seed(seed + r*B + b), so batches are
+independent:
 with --out, F.partial.json keeps every finished batch while the run goes, and
 the same command resumes an interrupted run where it stopped.
 
@@ -88,9 +89,15 @@ const OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
-/** Batch b of pass r is seeded seed + r·2^32 + b (a pass never has 2^32 batches). */
-const PASS_SEED_STRIDE = 2n ** 32n;
+/**
+ * Batch b of pass r, of B batches a pass, is seeded seed + r·B + b: consecutive seeds, because torch's
+ * generator (and ours, bit for bit) seeds mt19937 from the low 32 bits only, so a stride of 2^32 would give
+ * every pass the same noise. The name of the scheme is a journal setting: a journal of another scheme is refused.
+ */
+const SEED_SCHEME = 'seed + pass * batchesPerPass + batch';
 const MAX_SEED = 2n ** 64n - 1n;
+export const batchSeed = (seed: bigint, pass: number, batch: number, batchesPerPass: number): bigint =>
+  seed + BigInt(pass) * BigInt(batchesPerPass) + BigInt(batch);
 
 /** Refuses --out unless it ends in .csv or .json and its folder is writable (before the model loads). */
 async function checkOutFile(path: string | undefined): Promise<'csv' | 'json' | undefined> {
@@ -156,10 +163,6 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const shard = parseShard(values.shard);
   if (shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
     throw new UsageError('--shard needs --out <file>.json: the part that --merge joins');
-  if (seed + BigInt(repeats - 1) * PASS_SEED_STRIDE > MAX_SEED)
-    throw new UsageError(
-      `--seed ${seed} leaves no room for ${repeats} passes (seed + r·2^32 must stay below 2^64)`,
-    );
   // Before the model loads: the data exists and the output file can be written.
   await checkDataPath(dataPath);
   const outFormat = await checkOutFile(values.out as string | undefined);
@@ -181,6 +184,11 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     });
     const count = Math.min(countArg ?? dataset.length, dataset.length);
     if (count < 1) throw new CliError(`--data ${dataPath}: no images`);
+    const batchesPerPass = Math.ceil(count / batchSize);
+    if (batchSeed(seed, repeats - 1, batchesPerPass - 1, batchesPerPass) > MAX_SEED)
+      throw new UsageError(
+        `--seed ${seed} leaves no room for ${repeats} passes of ${batchesPerPass} batches (seeds must stay below 2^64)`,
+      );
     const rows = Math.min(batchSize, count);
     const d = channels * height * width;
     // 'exact' sends B rows per basis vector, ~256 rows per call.
@@ -200,6 +208,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
       rtol: rtol ?? 1e-5,
       atol: atol ?? 1e-5,
       seed: seed.toString(),
+      seeds: SEED_SCHEME,
       sigmaMin,
       sigmaMax,
     };
@@ -207,7 +216,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
       outFormat === undefined
         ? undefined
         : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
-    const batchRange = shardRange(Math.ceil(count / batchSize), shard);
+    const batchRange = shardRange(batchesPerPass, shard);
     const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
     // Only this shard's batches count (a shard may start from the journal of the whole run).
     let journaled = 0;
@@ -244,7 +253,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         dequantize,
         batchRange,
         generatorFor: (pass, batch) =>
-          new Generator().manualSeed(seed + BigInt(pass) * PASS_SEED_STRIDE + BigInt(batch)),
+          new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
         done: (pass, batch) => {
           const b = journal?.get(pass, batch);
           reused += b?.bitsPerDim.length ?? 0;
