@@ -39,9 +39,8 @@ Hutchinson's estimator, the prior N(0, sigma_max^2 I), +8 bits for 8-bit data).
 Prints "index<TAB>pass<TAB>bits/dim" per image and pass, then the mean and its
 standard error over the images. Batch b of pass r (of B batches a pass) draws
 its noise from torch.Generator().manual_seed(seed + r*B + b), so batches are
-independent:
-with --out, F.partial.json keeps every finished batch while the run goes, and
-the same command resumes an interrupted run where it stopped.
+independent. With --out, F.partial.json keeps every finished batch while the
+run goes, and the same command resumes an interrupted run where it stopped.
 
       --data <path>        a folder of images, an IDX images file, or a folder
                            with MNIST-style IDX files (required)
