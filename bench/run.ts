@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | web | train | train-step | samplers | data | evaluate | likelihood | bpd-table); the others keep their last results
+ *   npm run bench -- unet         # one section (unet | web | train-step | samplers | data | evaluate | likelihood | bpd-table); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,13 +27,8 @@ const sections: Section[] = [
     run: async () => (await import('./web.js')).runWebBench(),
   },
   {
-    name: 'train',
-    title: 'Training step (DSM forward + backward)',
-    run: async () => (await import('./train.js')).runTrainBench(),
-  },
-  {
     name: 'train-step',
-    title: 'Training loop step (graph + host clip, Adam, EMA)',
+    title: 'Training step (DSM forward + backward, clip, Adam, EMA)',
     run: async () => (await import('./train-step.js')).runTrainStepBench(),
   },
   {

@@ -1,8 +1,10 @@
 /**
  * Training-step benchmark: one step of score_sde's continuous VE DSM training as `train()` runs it (noise draws,
- * forward + loss + backward in one onnxruntime graph, then clip + Adam + EMA on the host), for tiny-ncsnpp and
- * the 1×32×32 preset, beside PyTorch doing the same step (`$REF_PY ../shared/refenv/time_train_step.py`,
- * when REF_PY is set) in the same run. Each case runs in its own process so its peak RSS is its own.
+ * forward + loss + backward in one onnxruntime graph, then clip + Adam + EMA on the host), for tiny-ncsnpp,
+ * the 1×32×32 preset (with and without its attention) and the bundled model's run, beside PyTorch doing the same
+ * step (`$REF_PY ../shared/refenv/time_train_step.py`, when REF_PY is set) in the same run. Where the time goes:
+ * the forward with constant weights (sampling) and with weights as graph inputs (as the step graph has them),
+ * so the in-graph backward/forward ratio is measured. Each case runs in its own process so its peak RSS is its own.
  *
  *   node --import tsx bench/train-step.ts                 prints the markdown section
  *   node --import tsx bench/train-step.ts --case <name>   one case, as JSON (used by the section)
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { buildUnetGraph } from '../src/models/unet-2d/build.js';
+import { conditioningFeeds } from '../src/models/unet-2d/feeds.js';
 import {
   configToJson,
   randomStateDict,
@@ -24,11 +27,13 @@ import {
 import { ParamTable } from '../src/models/unet-2d/weights.js';
 import { countFlops } from '../src/onnx/flops.js';
 import type { GraphBuilder } from '../src/onnx/graph.js';
+import { OnnxSession } from '../src/onnx/session.js';
 import { Generator } from '../src/random/index.js';
 import { Tensor } from '../src/tensor.js';
 import { DsmStepGraph } from '../src/training/dsm.js';
 import { drawNoise } from '../src/training/noise.js';
 import { ScoreSdeOptimizer } from '../src/training/optimization.js';
+import { InputParams } from '../src/training/params.js';
 import { TRAINING_PRESETS } from '../src/training/presets.js';
 import { ofPeak, peakSentence } from './peak.js';
 
@@ -60,6 +65,19 @@ const CASES: Case[] = [
     runs: 7,
   },
   {
+    // The same without its attention blocks: Debian's torch runs convolutions on oneDNN but attention's matrix
+    // products on the reference BLAS, so the PyTorch ratio depends on how much of a model is attention.
+    label: 've-gray-32, no attention',
+    config: () => ({
+      ...TRAINING_PRESETS['ve-gray-32'].config,
+      down_block_types: ['DownBlock2D', 'DownBlock2D', 'DownBlock2D'],
+      up_block_types: ['UpBlock2D', 'UpBlock2D', 'UpBlock2D'],
+    }),
+    batch: 8,
+    warmup: 2,
+    runs: 7,
+  },
+  {
     // The bundled model's own run (scripts/train-default-model.sh): its config at its batch size.
     label: 'fashion-mnist',
     config: () => JSON.parse(readFileSync(FASHION_MNIST_CONFIG, 'utf8')),
@@ -75,6 +93,7 @@ interface CaseResult {
   graphMs: number;
   hostMs: number;
   forwardMs: number;
+  forwardInputsMs: number;
   gflopStep: number;
   gflopForward: number;
   maxRssMiB: number;
@@ -133,19 +152,36 @@ async function runCase(c: Case): Promise<CaseResult> {
   } finally {
     await dsm.release();
   }
-  // Forward alone (what sampling runs), same batch, for the backward/forward ratio.
+  // The forward alone, same batch: as sampling runs it (weights constant, so onnxruntime pre-packs them), and as
+  // the step graph holds it (weights as graph inputs, threads not spinning), for the in-graph backward/forward.
   const unet = UNet2DModel.fromConfig(c.config(), sd);
   const x = new Tensor('float32', x0, [c.batch, cfg.in_channels, size, size]);
   const sigma = new Float32Array(c.batch).fill(5);
+  const fwdInputs = await OnnxSession.create(
+    buildUnetGraph(cfg, new InputParams(), { height: size, width: size, batch: c.batch }).toModelBytes(),
+    { allowSpinning: false },
+  );
+  const feeds: Record<string, Tensor> = {
+    sample: x,
+    ...conditioningFeeds(cfg, sd.get('time_proj.weight')?.data, Float64Array.from(sigma)),
+  };
+  for (const name of fwdInputs.inputNames) if (sd.has(name) && !(name in feeds)) feeds[name] = sd.get(name)!;
   const fwd: number[] = [];
+  const fwdIn: number[] = [];
   try {
     for (let i = 0; i < c.warmup + c.runs; i++) {
       const t0 = performance.now();
       await unet.forward(x, sigma);
-      if (i >= c.warmup) fwd.push(performance.now() - t0);
+      const t1 = performance.now();
+      await fwdInputs.run(feeds);
+      if (i >= c.warmup) {
+        fwd.push(t1 - t0);
+        fwdIn.push(performance.now() - t1);
+      }
     }
   } finally {
     await unet.release();
+    await fwdInputs.release();
   }
   return {
     params: list.reduce((n, p) => n + p.length, 0),
@@ -153,6 +189,7 @@ async function runCase(c: Case): Promise<CaseResult> {
     graphMs: median(graph),
     hostMs: median(host),
     forwardMs: median(fwd),
+    forwardInputsMs: median(fwdIn),
     gflopStep: stepFlops(DsmStepGraph.build(cfg, c.batch, size, size).graph) / 1e9,
     gflopForward:
       countFlops(buildUnetGraph(cfg, new ParamTable(null), { height: size, width: size }), c.batch) / 1e9,
@@ -205,7 +242,7 @@ export async function runTrainStepBench(): Promise<string> {
         `| ${c.label} | ${(m.params / 1e6).toFixed(2)}M | ${c.batch} | ${f(m.stepMs)} | ${(1000 / m.stepMs).toFixed(2)} | ${ofPeak(m.gflopStep / (m.graphMs / 1000))} | ${m.maxRssMiB.toFixed(0)} | ${t ? f(t.ms) : '–'} | ${t ? t.maxRssMiB.toFixed(0) : '–'} | ${t ? `${(t.ms / m.stepMs).toFixed(2)}×` : '–'} |`,
       );
       split.push(
-        `| ${c.label} | ${c.batch} | ${f(m.forwardMs)} | ${f(m.graphMs)} | ${((m.graphMs - m.forwardMs) / m.forwardMs).toFixed(2)} | ${f(m.hostMs)} | ${m.gflopForward.toFixed(2)} | ${m.gflopStep.toFixed(2)} |`,
+        `| ${c.label} | ${c.batch} | ${f(m.forwardMs)} | ${f(m.forwardInputsMs)} | ${f(m.graphMs)} | ${((m.graphMs - m.forwardInputsMs) / m.forwardInputsMs).toFixed(2)} | ${(m.graphMs / m.forwardMs).toFixed(2)} | ${f(m.hostMs)} | ${m.gflopForward.toFixed(2)} | ${m.gflopStep.toFixed(2)} |`,
       );
     }
   } finally {
@@ -219,16 +256,16 @@ export async function runTrainStepBench(): Promise<string> {
   return [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load). ${peakSentence()}${busy}`,
     '',
-    "One training step as `train()` runs it: t and z drawn, forward + DSM loss + backward in one onnxruntime graph (parameters fed as inputs), then clip_grad_norm_ + Adam + EMA on the host in torch-exact float32. Random weights, median of the runs after warm-up. GFLOP/s = the step graph's FLOPs (2 × MACs of Conv, ConvTranspose, MatMul, Gemm) over the graph's time. Peak RSS = the process's maximum resident set. PyTorch: `time_train_step.py` (diffusers v0.23.0, torch 1.13, same step, same threads) run in this bench's run.",
+    "One training step as `train()` runs it: t and z drawn, forward + DSM loss + backward in one onnxruntime graph (parameters fed as inputs), then clip_grad_norm_ + Adam + EMA on the host in torch-exact float32. Random weights, median of the runs after warm-up. GFLOP/s = the step graph's FLOPs (2 × MACs of Conv, ConvTranspose, MatMul, Gemm) over the graph's time. Peak RSS = the process's maximum resident set. PyTorch: `time_train_step.py` (diffusers v0.23.0, torch 1.13, same step, same threads) run in this bench's run. Debian's torch runs convolutions on oneDNN but the matrix products of attention on the reference BLAS, so the ratio depends on how much of a model is attention: the row without attention compares the convolution paths alone. A torch with an optimised BLAS (MKL, as in the official wheels) would close much of the gap on the other rows.",
     '',
     '| model | params | batch | ms / step | steps/s | GFLOP/s (% of FMA peak) | peak RSS MiB | PyTorch ms / step | PyTorch peak RSS MiB | speed-up |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    'Where the time goes (ms): the forward alone (`UNet2DModel.forward`, same batch), the step graph (forward + loss + backward), the backward/forward ratio, and the host update (clip + Adam + EMA).',
+    'Where the time goes (ms): the forward alone, same batch, as sampling runs it (`UNet2DModel.forward`: weights constant, which onnxruntime pre-packs) and as the step graph holds it (weights as graph inputs, idle threads not spinning: one session serves every step, and spinning threads made a step ~3× slower on a busy 2-core machine); the step graph (forward + loss + backward); backward / forward = (step graph − the forward with weights as inputs) / that forward, the in-graph ratio; step graph / sampling forward, what a step costs in forwards; and the host update (clip + Adam + EMA).',
     '',
-    '| model | batch | forward | step graph | backward / forward | host update | GFLOP forward | GFLOP step |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | batch | forward (weights constant) | forward (weights as inputs) | step graph | backward / forward | step graph / forward | host update | GFLOP forward | GFLOP step |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...split,
   ].join('\n');
 }

@@ -48,9 +48,11 @@ export interface DsmGraphOptions {
   intraOpThreads?: number;
   /**
    * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
-   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train.ts).
+   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train-step.ts).
    */
   allowSpinning?: boolean;
+  /** Write an onnxruntime profile (JSON) whose file name starts with this prefix, at release(). */
+  profileFilePrefix?: string;
 }
 
 export interface DsmBatch {
@@ -113,6 +115,7 @@ export class DsmStepGraph {
       executionProviders: options.executionProviders,
       intraOpThreads: options.intraOpThreads,
       allowSpinning: options.allowSpinning ?? false,
+      profileFilePrefix: options.profileFilePrefix,
     });
     return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, session);
   }

@@ -20,7 +20,7 @@ export interface ScoreVjpOptions {
   intraOpThreads?: number;
   /**
    * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
-   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train.ts).
+   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train-step.ts).
    */
   allowSpinning?: boolean;
 }

@@ -65,6 +65,21 @@ const CONVS: { name: string; x: number[]; w: number[]; o: ConvOpts; bias?: boole
     o: { strides: [2, 2], pads: [1, 1, 1, 1] },
     bias: true,
   },
+  {
+    // Fewer output than input channels: the weight gradient shifts dy instead of x.
+    name: '3×3 pad 1, fewer outputs than inputs (decoder conv)',
+    x: [2, 5, 5, 4],
+    w: [2, 5, 3, 3],
+    o: { pads: [1, 1, 1, 1] },
+    bias: true,
+  },
+  {
+    name: 'asymmetric pads, fewer outputs than inputs',
+    x: [2, 4, 5, 6],
+    w: [1, 4, 3, 2],
+    o: { pads: [2, 0, 0, 1] },
+  },
+  { name: 'no padding, fewer outputs than inputs', x: [1, 3, 6, 5], w: [1, 3, 3, 3], o: {} },
   { name: '3×3 stride 2 pad 0 on odd size', x: [1, 2, 7, 7], w: [2, 2, 3, 3], o: { strides: [2, 2] } },
   { name: '1×1 (attention Linear, shortcut)', x: [2, 4, 3, 3], w: [5, 4, 1, 1], o: {}, bias: true },
   {

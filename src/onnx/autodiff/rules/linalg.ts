@@ -113,7 +113,10 @@ function convInputGrad(
  * (C, N·H·W) so that each tap is one MatMul contracting over N·oh·ow, with no per-tap batch sum; with a free
  * batch dim each tap is a batched MatMul summed over N. One MatMul per tap measured fastest on onnxruntime's
  * CPU provider: about a forward convolution's time, against ~2× for im2col + one MatMul (the Concat copy)
- * and ~10× for a Conv of xᵀ with dyᵀ as the kernel. A 1×1 convolution needs no views.
+ * and ~10× for a Conv of xᵀ with dyᵀ as the kernel. A 1×1 convolution needs no views. The views are copies
+ * (memory-bound): at stride 1, where the output has fewer channels than the input (a decoder conv after a skip
+ * Concat, conv_out), the taps shift views of the zero-padded dy across the unsliced x instead, which copies
+ * M·H·W values per tap instead of C·oh·ow.
  */
 function convWeightGrad(
   g: GraphBuilder,
@@ -140,6 +143,10 @@ function convWeightGrad(
   };
   const pointwise = kh === 1 && kw === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
   if (pointwise) return g.reshape(tap(xc), [m, c, 1, 1]);
+  const unit = (a: number[]) => a.every((v) => v === 1);
+  const padsFit = o.pads[0] < kh && o.pads[2] < kh && o.pads[1] < kw && o.pads[3] < kw;
+  if (staticBatch && unit(o.strides) && unit(o.dil) && padsFit && m * h * w < c * hw)
+    return convWeightGradShiftingDy(g, xc, dy, [m, c, kh, kw], o.pads);
   const padded = o.pads.some((p) => p !== 0)
     ? g.pad(xc, [0, 0, o.pads[0], o.pads[1], 0, 0, o.pads[2], o.pads[3]])
     : xc;
@@ -156,6 +163,37 @@ function convWeightGrad(
       taps.push(g.unsqueeze(tap(view), [2])); // (M, C, 1)
     }
   return g.reshape(g.concat(taps, 2), [m, c, kh, kw]); // (M, C, kh·kw) → (M, C, kh, kw)
+}
+
+/**
+ * dw of a stride-1, group-1 convolution with a static batch, shifting dy instead of x:
+ * dw[m, c, i, j] = Σ_{n,a,b} x[c, n, a, b] · dy[m, n, a − i + p_top, b − j + p_left] (zero outside dy), so with
+ * dy zero-padded by k − 1 − pad on each side, tap (i, j) is the H×W view of it at (k_h − 1 − i, k_w − 1 − j)
+ * against x as it is. `xc` is x channel-first, (C, N, H, W).
+ */
+function convWeightGradShiftingDy(
+  g: GraphBuilder,
+  xc: string,
+  dy: string,
+  [m, c, kh, kw]: number[],
+  pads: number[],
+): string {
+  const [, n, h, w] = g.shape(xc) as number[];
+  const [, , oh, ow] = g.shape(dy) as number[];
+  const cols = transposeLast(g, g.reshape(xc, [c, n * h * w])); // (N·H·W, C)
+  const dyc = g.transpose(dy, [1, 0, 2, 3]); // (M, N, oh, ow)
+  const [top, left, bottom, right] = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]];
+  const padded = g.pad(dyc, [0, 0, top, left, 0, 0, bottom, right]); // (M, N, H + kh − 1, W + kw − 1)
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const [s0, s1] = [kh - 1 - i, kw - 1 - j];
+      // The tap that lines up with dy itself (the centre of a 'same' convolution) needs no copy.
+      const aligned = s0 === top && s1 === left && oh === h && ow === w;
+      const view = aligned ? dyc : g.slice(padded, [s0, s1], [s0 + h, s1 + w], [2, 3]); // (M, N, H, W)
+      taps.push(g.unsqueeze(g.matmul(g.reshape(view, [m, n * h * w]), cols), [2])); // (M, C, 1)
+    }
+  return g.reshape(g.concat(taps, 2), [m, c, kh, kw]);
 }
 
 /** Conv (NCHW): dx (convInputGrad), dw (convWeightGrad, group 1), db = Σ dy over N, H, W. */
