@@ -145,7 +145,8 @@ function convWeightGrad(
   if (pointwise) return g.reshape(tap(xc), [m, c, 1, 1]);
   const unit = (a: number[]) => a.every((v) => v === 1);
   const padsFit = o.pads[0] < kh && o.pads[2] < kh && o.pads[1] < kw && o.pads[3] < kw;
-  if (staticBatch && unit(o.strides) && unit(o.dil) && padsFit && m * h * w < c * hw)
+  const fewerDyValues = typeof h === 'number' && typeof w === 'number' && m * h * w < c * hw;
+  if (staticBatch && unit(o.strides) && unit(o.dil) && padsFit && fewerDyValues)
     return convWeightGradShiftingDy(g, xc, dy, [m, c, kh, kw], o.pads);
   const padded = o.pads.some((p) => p !== 0)
     ? g.pad(xc, [0, 0, o.pads[0], o.pads[1], 0, 0, o.pads[2], o.pads[3]])
