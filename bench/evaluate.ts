@@ -114,7 +114,7 @@ function verdict(rows: Row[]): string {
   const refText = `FD − floor ${f(excess(ref))}, the default's at ${ref.nfe} calls on ${ref.report.count} images, where the floor alone is ${f(ref.report.floorFrechetDistance)}: differences of a few units there are sampling noise`;
   if (good.length === 0) return `No setting with ≤ 200 calls reached the default's quality (${refText}).`;
   return `**≤ 200 calls at the default's quality** (${refText}): ${good
-    .map((r) => `${r.setting.name} (${r.nfe} calls, FD − floor ${f(excess(r))})`)
+    .map((r) => `${r.setting.name} at ${r.report.count} images (${r.nfe} calls, FD − floor ${f(excess(r))})`)
     .join('; ')}.`;
 }
 
