@@ -115,8 +115,7 @@ export class DsmStepGraph {
       executionProviders: options.executionProviders,
       intraOpThreads: options.intraOpThreads,
       allowSpinning: options.allowSpinning ?? false,
-      // Gradient graphs keep many activations alive: without the memory pattern they peak at about half the
-      // memory at the same speed (the bundled model's step at batch 64: 1670 → 940 MiB; bench/train-step.ts).
+      // A gradient graph: about half the peak memory without the pattern, same speed (see OnnxSessionOptions).
       memoryPattern: false,
       profileFilePrefix: options.profileFilePrefix,
     });
