@@ -70,6 +70,9 @@ Training (defaults are score_sde's):
       --sigma-min <x>      smallest noise level (default: the model's
                            scheduler, the preset's, else ${TRAIN_DEFAULTS.sigmaMin})
       --sigma-max <x>      largest noise level (default: likewise, else ${TRAIN_DEFAULTS.sigmaMax})
+      --sigma-sampling <s> how σ is drawn (default ${TRAIN_DEFAULTS.sigmaSampling}, score_sde's):
+                           edm (EDM's allocation), log-normal:MEAN,STD (of ln σ),
+                           or a mix: 0.5*log-uniform+0.5*log-normal:2.3,1
       --seed <n>           seeds the initial weights, shuffling, flips and
                            noise (default ${TRAIN_DEFAULTS.seed})
       --threads <n>        onnxruntime threads (default: all cores)
@@ -107,6 +110,7 @@ const OPTIONS = {
   'grad-clip': { type: 'string' },
   'sigma-min': { type: 'string' },
   'sigma-max': { type: 'string' },
+  'sigma-sampling': { type: 'string' },
   seed: { type: 'string' },
   threads: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -146,6 +150,7 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
       clip === undefined ? undefined : clip === 'none' ? null : positiveNumberOption(values, 'grad-clip'),
     sigmaMin: positiveNumberOption(values, 'sigma-min'),
     sigmaMax: positiveNumberOption(values, 'sigma-max'),
+    sigmaSampling: values['sigma-sampling'] as string | undefined,
     seed: optInt('seed', 0),
     flip: values.flip === true ? true : undefined,
     skipUnreadable: values['skip-unreadable'] === true ? true : undefined,

@@ -7,6 +7,7 @@
  */
 import type { Generator } from '../random/index.js';
 import { rand, randn } from '../random/index.js';
+import { allocationSigmas, isScoreSdeDraw, type SigmaAllocation } from './sigma-sampling.js';
 
 /** score_sde's `eps` of the continuous loss: t is drawn from U(eps, T). */
 export const TRAINING_EPS = 1e-5;
@@ -30,19 +31,29 @@ export function vesdeSigma(t: Float32Array, sigmaMin: number, sigmaMax: number):
   return t.map((ti) => Math.fround(smin * Math.fround(ratio ** ti)));
 }
 
-/** One batch's t, σ and z: `rand(B)` then `randn(shape)` from `generator`. */
+/**
+ * One batch's t, σ and z: `rand(B)` then `randn(shape)` from `generator`. With another σ allocation than
+ * score_sde's (sigma-sampling.ts) the same uniforms pick σ through that allocation's inverse CDF, and t is the
+ * σ's position on the log scale, ln(σ/σ_min)/ln(σ_max/σ_min).
+ */
 export function drawNoise(
   generator: Generator,
   shape: readonly [number, number, number, number],
   sigmaMin: number,
   sigmaMax: number,
+  allocation?: SigmaAllocation,
 ): NoiseDraw {
   const batch = shape[0];
+  const u = rand([batch], { generator }).data as Float32Array;
+  if (allocation && !isScoreSdeDraw(allocation)) {
+    const sigma = allocationSigmas(allocation, u, sigmaMin, sigmaMax);
+    const logRange = Math.log(sigmaMax / sigmaMin);
+    const t = sigma.map((s) => Math.log(s / sigmaMin) / logRange);
+    return { t, sigma, z: randn(shape, { generator }).data as Float32Array };
+  }
   const span = Math.fround(1 - TRAINING_EPS);
   const eps = Math.fround(TRAINING_EPS);
-  const t = (rand([batch], { generator }).data as Float32Array).map((u) =>
-    Math.fround(Math.fround(u * span) + eps),
-  );
+  const t = u.map((ui) => Math.fround(Math.fround(ui * span) + eps));
   const z = randn(shape, { generator }).data as Float32Array;
   return { t, sigma: vesdeSigma(t, sigmaMin, sigmaMax), z };
 }

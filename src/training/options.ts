@@ -6,6 +6,7 @@ import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
 import type { ProgressStream } from '../progress.js';
 import { OPTIMIZATION_DEFAULTS } from './optimization.js';
+import { DEFAULT_SIGMA_SAMPLING, parseSigmaSampling } from './sigma-sampling.js';
 
 /** Reported after every optimisation step. */
 export interface TrainStep {
@@ -52,6 +53,12 @@ export interface TrainOptions {
   /** VE noise range (default: the fine-tuned model's scheduler, the preset's, else 0.01 and 50). */
   sigmaMin?: number;
   sigmaMax?: number;
+  /**
+   * How σ is drawn for each row (default 'log-uniform', score_sde's; see sigma-sampling.ts): 'edm' for EDM's
+   * allocation, 'log-normal:MEAN,STD', or a mix such as '0.5*log-uniform+0.5*log-normal:2.3,1'. Runs saved
+   * before this option resume with the default.
+   */
+  sigmaSampling?: string;
   /** Seeds the weights' initialisation, the shuffling, the flips and all noise (default 0). */
   seed?: number;
   /** Random horizontal flips of training images (default false). */
@@ -95,6 +102,7 @@ export const TRAIN_DEFAULTS = Object.freeze({
   gradClip: OPTIMIZATION_DEFAULTS.gradClip,
   sigmaMin: 0.01,
   sigmaMax: 50,
+  sigmaSampling: DEFAULT_SIGMA_SAMPLING,
   seed: 0,
   flip: false,
   checkpointEvery: 1000,
@@ -112,6 +120,7 @@ export interface TrajectoryOptions {
   gradClip: number | null;
   sigmaMin: number;
   sigmaMax: number;
+  sigmaSampling: string;
   seed: number;
   flip: boolean;
 }
@@ -124,6 +133,7 @@ export const TRAJECTORY_KEYS = Object.freeze([
   'gradClip',
   'sigmaMin',
   'sigmaMax',
+  'sigmaSampling',
   'seed',
   'flip',
 ] as const satisfies readonly (keyof TrajectoryOptions)[]);
@@ -169,6 +179,7 @@ export function checkNumericOptions(o: TrainOptions): Omit<TrajectoryOptions, 's
     gradClip,
     sigmaMin: o.sigmaMin,
     sigmaMax: o.sigmaMax,
+    sigmaSampling: o.sigmaSampling === undefined ? d.sigmaSampling : parseSigmaSampling(o.sigmaSampling).spec,
     seed: o.seed === undefined ? d.seed : int('seed', o.seed, 0),
     flip: o.flip ?? d.flip,
   };

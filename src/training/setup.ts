@@ -26,6 +26,7 @@ import { openTrainingData } from './dataset.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
   checkNumericOptions,
+  TRAIN_DEFAULTS,
   TRAJECTORY_KEYS,
   type TrainOptions,
   type TrajectoryOptions,
@@ -262,17 +263,20 @@ async function resumeSetup(
       throw new ConfigError(`--config differs from the model of the run being resumed in ${outDir}`);
   }
   // Options that decide the trajectory: a given one must equal the saved one; a missing one takes it.
+  // Options added after a run was saved take the value that run used: score_sde's σ draw.
+  const savedValue = (key: (typeof TRAJECTORY_KEYS)[number]) =>
+    saved[key] ?? (key === 'sigmaSampling' ? TRAIN_DEFAULTS.sigmaSampling : undefined);
   for (const key of TRAJECTORY_KEYS) {
     const explicit = (o as unknown as Record<string, unknown>)[key];
-    if (explicit !== undefined && !sameJson(explicit, saved[key])) {
+    if (explicit !== undefined && !sameJson(explicit, savedValue(key))) {
       throw new ConfigError(
-        `${key} ${JSON.stringify(explicit)} differs from the resumed run's ${JSON.stringify(saved[key])}; a resumed run keeps its settings (fine-tune with --init-from instead)`,
+        `${key} ${JSON.stringify(explicit)} differs from the resumed run's ${JSON.stringify(savedValue(key))}; a resumed run keeps its settings (fine-tune with --init-from instead)`,
       );
     }
   }
   void given;
   const trajectory = Object.fromEntries(
-    TRAJECTORY_KEYS.map((k) => [k, saved[k]]),
+    TRAJECTORY_KEYS.map((k) => [k, savedValue(k)]),
   ) as unknown as TrajectoryOptions;
   const totalSteps = o.steps ?? (saved as { totalSteps?: number }).totalSteps ?? info.step;
   if (totalSteps < info.step)

@@ -21,6 +21,7 @@ import { TRAIN_DEFAULTS } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
+import { parseSigmaSampling } from './sigma-sampling.js';
 import { TrainLog } from './train-log.js';
 import { saveTrainingState } from './training-state.js';
 
@@ -106,6 +107,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const sampleEvery = options.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery;
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
+  const allocation = parseSigmaSampling(tr.sigmaSampling);
 
   const dsm = await DsmStepGraph.create(cfg, {
     batchSize: batch,
@@ -139,7 +141,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       const t0 = performance.now();
       const { x: x0 } = await s.loader.nextBatch();
-      const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax);
+      const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax, allocation);
       const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
       const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
       if (!Number.isFinite(out.loss)) {
