@@ -1,6 +1,7 @@
 /** `scoresde evaluate`: sample a model (or read a folder of samples) and judge the images against Fashion-MNIST. */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { formatPerSigmaReport, type PerSigmaReport } from '../diagnostics/index.js';
 import { ConfigError, FileFormatError } from '../errors.js';
 import {
   CLASSIFIER_CONFIG_NAME,
@@ -26,6 +27,7 @@ import {
   seedOption,
   UsageError,
 } from './args.js';
+import { evaluateDenoiser } from './evaluate-denoiser.js';
 import {
   checkBatchFits,
   chooseSampling,
@@ -64,6 +66,10 @@ Evaluation options:
                            (default ${FASHION_MNIST_DIR})
       --classifier <dir>   feature classifier (default: the one shipped)
       --reference-count <n>  test images in the FD reference (default: all)
+      --denoiser-count <n>  test images in the per-σ denoiser table (default
+                           1000; 0: none): the model's denoiser x + σ²·score
+                           against the mean image and the Gaussian denoiser
+                           of the training data, at each σ (with --model only)
   -o, --out <file>         also write the report as JSON
   -q, --quiet              no progress bars
 
@@ -85,6 +91,7 @@ const OPTIONS = {
   data: { type: 'string' },
   classifier: { type: 'string' },
   'reference-count': { type: 'string' },
+  'denoiser-count': { type: 'string' },
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
@@ -149,6 +156,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const quiet = values.quiet === true;
   const referenceCount =
     values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
+  const denoiserCount = samplesFlag === undefined ? intOption(values, 'denoiser-count', 1000, 0, 10_000) : 0;
 
   // Before any long work: every input readable, the report's folder writable.
   const dataDir = await checkFolder((values.data as string | undefined) ?? FASHION_MNIST_DIR, 'data');
@@ -181,6 +189,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
 
     let images: { data: Float32Array; dims: readonly number[] };
     let nfe: number | undefined;
+    let denoiser: PerSigmaReport | string | undefined;
     if (folder !== undefined) {
       images = folder;
     } else {
@@ -216,6 +225,18 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
         } finally {
           progress.close();
         }
+        if (denoiserCount > 0)
+          denoiser = await evaluateDenoiser(
+            pipe,
+            { train, test },
+            {
+              count: denoiserCount,
+              batchSize,
+              stream: io.stderr,
+              quiet,
+              signal: io.signal,
+            },
+          );
       } finally {
         await loaded.pipe.release();
       }
@@ -232,6 +253,11 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     const what = samplesDir === undefined ? 'samples' : 'images';
     io.stdout.write(`${formatReport(report, what)}\n`);
     if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
+    if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
+    else if (denoiser)
+      io.stdout.write(
+        `\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`,
+      );
     if (reportPath) {
       const json = {
         ...report,
@@ -240,6 +266,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
         sampler: sampler ?? null,
         steps: steps ?? null,
         networkCallsPerImage: nfe ?? null,
+        denoiser: typeof denoiser === 'object' ? denoiser : null,
         seed: seed.toString(),
         batchSize,
         samplerOptions: flags.samplerOptions,

@@ -230,7 +230,11 @@ export function configurePipeline(
     if (scheduler.snr !== undefined) config.snr = scheduler.snr;
     if (scheduler.sigmaMax !== undefined) config.sigma_max = scheduler.sigmaMax;
     if (scheduler.correctSteps !== undefined) config.correct_steps = scheduler.correctSteps;
-    out = new ScoreSdeVePipeline({ unet: pipe.unet, scheduler: ScoreSdeVeScheduler.fromConfig(config) });
+    out = new ScoreSdeVePipeline({
+      unet: pipe.unet,
+      scheduler: ScoreSdeVeScheduler.fromConfig(config),
+      gaussian: pipe.gaussian,
+    });
   }
   // The CLI draws one bar for the whole run (see SamplingProgress).
   out.setProgressBarConfig({ disable: true });

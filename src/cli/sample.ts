@@ -114,10 +114,13 @@ export function runLabel(
   steps: number | undefined,
   options: Omit<SamplerOptions, 'shape'>,
 ) {
-  if (sampler === 'ode') return `ode-rtol${(options.rtol ?? SAMPLERS.ode.defaults.rtol).toExponential()}`;
   // Churn makes heun another sampler: its images must not pass for (and resume) deterministic heun's.
   const churn = sampler === 'heun' && (options.churn ?? 0) > 0 ? `-churn${options.churn}` : '';
-  return `${sampler}-${steps}${churn}`;
+  // So does the Gaussian safety net.
+  const gaussian = options.gaussianAbove !== undefined ? `-gauss${options.gaussianAbove}` : '';
+  if (sampler === 'ode')
+    return `ode-rtol${(options.rtol ?? SAMPLERS.ode.defaults.rtol).toExponential()}${gaussian}`;
+  return `${sampler}-${steps}${churn}${gaussian}`;
 }
 
 export async function runSample(argv: string[], io: CliIO): Promise<number> {

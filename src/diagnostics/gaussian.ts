@@ -8,7 +8,7 @@
  *   E‖D(x) − x0‖² / d = (1/d) Σ λσ²/(λ + σ²)                       (its error when the data are Gaussian)
  *
  * `full`: all d eigenpairs of the sample covariance (images up to FULL_COVARIANCE_MAX_DIM values, e.g.
- * 1×28×28 or 1×32×32). `low-rank`: for larger images, the top k eigenpairs of the covariance of a subset of
+ * 1×28×28 or 1×32×32, and at least 2d images). `low-rank`: for larger images, the top k eigenpairs of the covariance of a subset of
  * rows (from their Gram matrix), and the remaining variance spread evenly over the other d − k directions
  * (probabilistic PCA); D then shrinks that residual by ρ/(ρ + σ²).
  */
@@ -49,8 +49,8 @@ export interface FitGaussianOptions {
 }
 
 /**
- * Fits the Gaussian to `count` rows of d values: the full covariance for d ≤ maxFullDim, else a low-rank one
- * from up to `lowRankRows` evenly spaced rows. float64 throughout.
+ * Fits the Gaussian to `count` rows of d values: the full covariance for d ≤ maxFullDim and count ≥ 2d, else a
+ * low-rank one from up to `lowRankRows` evenly spaced rows. float64 throughout.
  */
 export async function fitGaussian(
   read: RowReader,
@@ -67,7 +67,8 @@ export async function fitGaussian(
     for (let j = 0; j < dim; j++) mean[j] += row[j];
   }
   for (let j = 0; j < dim; j++) mean[j] /= count;
-  return dim <= (options.maxFullDim ?? FULL_COVARIANCE_MAX_DIM)
+  // Fewer rows than 2d would leave a (nearly) singular covariance that projects everything onto the rows' span.
+  return dim <= (options.maxFullDim ?? FULL_COVARIANCE_MAX_DIM) && count >= 2 * dim
     ? fitFull(read, count, dim, mean, row)
     : fitLowRank(
         read,
@@ -143,7 +144,8 @@ async function fitLowRank(
       gram[i * n + j] = gram[j * n + i] = s / n;
     }
   const { values, vectors } = symmetricEigenQl(gram, n);
-  const rank = Math.min(maxRank, n - 1, dim - 1);
+  // At most half the rows: the other half of their spectrum estimates the residual variance.
+  const rank = Math.min(maxRank, Math.floor(n / 2), dim - 1);
   const eigenvalues = new Float64Array(rank);
   const eigenvectors = new Float64Array(rank * dim);
   let kept = 0;

@@ -2,8 +2,11 @@
  * ScoreSdeVePipeline: unconditional image generation with a variance-exploding score SDE
  * (predictor–corrector sampling), a line-for-line port of diffusers v0.23.0's `ScoreSdeVePipeline`.
  */
+
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { GaussianStatistics } from '../diagnostics/gaussian.js';
+import { findModelGaussian } from '../diagnostics/statistics-file.js';
 import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -113,14 +116,18 @@ export interface ProgressBarConfig {
 export interface ScoreSdeVeComponents {
   unet: UNet2DModel;
   scheduler: ScoreSdeVeScheduler;
+  /** The training data's Gaussian, for the samplers' `gaussianAbove` (not in diffusers). */
+  gaussian?: GaussianStatistics;
 }
 
 export class ScoreSdeVePipeline {
   readonly unet: UNet2DModel;
   readonly scheduler: ScoreSdeVeScheduler;
+  /** The training data's Gaussian (gaussian.safetensors in the model folder), when the model has one. */
+  readonly gaussian?: GaussianStatistics;
   private progressConfig: ProgressBarConfig = {};
 
-  constructor({ unet, scheduler }: ScoreSdeVeComponents) {
+  constructor({ unet, scheduler, gaussian }: ScoreSdeVeComponents) {
     if (!(unet instanceof UNet2DModel)) throw new TypeError('ScoreSdeVePipeline: unet must be a UNet2DModel');
     if (!(scheduler instanceof ScoreSdeVeScheduler)) {
       throw new TypeError('ScoreSdeVePipeline: scheduler must be a ScoreSdeVeScheduler');
@@ -128,6 +135,7 @@ export class ScoreSdeVePipeline {
     checkPipelineUnet(unet.config, 'ScoreSdeVePipeline: the UNet config');
     this.unet = unet;
     this.scheduler = scheduler;
+    this.gaussian = gaussian;
   }
 
   /**
@@ -164,7 +172,14 @@ export class ScoreSdeVePipeline {
       );
       scheduler = new ScoreSdeVeScheduler();
     }
-    return new ScoreSdeVePipeline({ unet, scheduler });
+    let gaussian: GaussianStatistics | undefined;
+    try {
+      gaussian = await findModelGaussian(source.dir);
+    } catch (e) {
+      await unet.release();
+      throw e;
+    }
+    return new ScoreSdeVePipeline({ unet, scheduler, gaussian });
   }
 
   /** diffusers' `set_progress_bar_config`: e.g. `{ disable: true }`. Merges with earlier settings. */
@@ -256,6 +271,9 @@ export class ScoreSdeVePipeline {
       samplingEps: c.sampling_eps,
       numTrainTimesteps: c.num_train_timesteps,
       steps: options.numInferenceSteps,
+      ...(options.samplerOptions?.gaussianAbove !== undefined && this.gaussian
+        ? { gaussian: this.gaussian }
+        : {}),
       ...options.samplerOptions,
     };
   }

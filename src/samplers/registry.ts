@@ -13,11 +13,14 @@
  * an error, except the scheduler-config settings (σ range, snr, corrector steps), which every sampler accepts.
  * Samples are in the model's data range ([0, 1] for diffusers' NCSN++ checkpoints), unclamped.
  */
+
+import type { GaussianStatistics } from '../diagnostics/gaussian.js';
 import { DEFAULT_NUM_INFERENCE_STEPS } from '../diffusers.js';
 import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-config.js';
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
 import { sampleDpmSolver2M } from './dpmpp-2m.js';
+import { gaussianSwitchScore } from './gaussian-switch.js';
 import { sampleHeun } from './heun.js';
 import {
   PC_CORRECTORS,
@@ -80,6 +83,13 @@ export interface SamplerOptions {
   eps?: number;
   /** ode: final Tweedie denoising step (score_sde `denoise`). */
   denoise?: boolean;
+  /**
+   * Every sampler: above this σ, the score of the training data's Gaussian (`gaussian`) replaces the network's
+   * (gaussian-switch.ts). Not in diffusers.
+   */
+  gaussianAbove?: number;
+  /** The Gaussian for `gaussianAbove` (a pipeline passes its model's gaussian.safetensors). */
+  gaussian?: GaussianStatistics;
 }
 
 export type SamplerOptionName = Exclude<keyof SamplerOptions, 'shape'>;
@@ -166,6 +176,15 @@ export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOpt
   atol: { samplers: ['ode'], cli: { flag: 'atol', arg: '<x>', help: 'RK45 absolute tolerance' } },
   eps: { samplers: ['ode'] },
   denoise: { samplers: ['ode'] },
+  gaussianAbove: {
+    samplers: ALL,
+    cli: {
+      flag: 'gaussian-above',
+      arg: '<σ>',
+      help: "above this σ, use the training data's Gaussian score (the model's gaussian.safetensors)",
+    },
+  },
+  gaussian: { samplers: ALL },
 } satisfies Record<SamplerOptionName, SamplerOptionInfo>);
 
 const OPTION_NAMES = Object.keys(SAMPLER_OPTION_TABLE) as SamplerOptionName[];
@@ -270,6 +289,7 @@ export async function runSampler(
   if (typeof score !== 'function')
     throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
   const settings = { ...settingsFor(name, options), shape: options.shape };
+  score = withSafetyNet(score, options, `runSampler('${name}')`);
   switch (name) {
     case 'pc':
       return samplePc(score, settings as unknown as PcOptions, common);
@@ -284,6 +304,20 @@ export async function runSampler(
     case 'dpmpp-2m':
       return sampleDpmSolver2M(score, settings as unknown as Parameters<typeof sampleDpmSolver2M>[1], common);
   }
+}
+
+/** `score` with the Gaussian safety net when `gaussianAbove` is set (it then needs `gaussian`). */
+function withSafetyNet(
+  score: ScoreFn,
+  o: { gaussianAbove?: number; gaussian?: GaussianStatistics },
+  where: string,
+) {
+  if (o.gaussianAbove === undefined) return score;
+  if (!o.gaussian)
+    throw new RangeError(
+      `${where}: gaussianAbove needs the training data's Gaussian (gaussian.safetensors beside the model)`,
+    );
+  return gaussianSwitchScore(score, o.gaussian, o.gaussianAbove);
 }
 
 /** PC settings for the conditional samplers (defaults as for `pc`). */
@@ -304,7 +338,7 @@ export async function inpaint(
 ): Promise<SamplerResult> {
   const { image, mask, ...rest } = options;
   checkOptionNames(rest, 'inpaint', 'pc');
-  return inpaintPc(score, image, mask, pcOptions(rest), common);
+  return inpaintPc(withSafetyNet(score, rest, 'inpaint'), image, mask, pcOptions(rest), common);
 }
 
 export interface ColorizeOptions extends ConditionalOptions {
@@ -320,5 +354,5 @@ export async function colorize(
 ): Promise<SamplerResult> {
   const { grayImage, ...rest } = options;
   checkOptionNames(rest, 'colorize', 'pc');
-  return colorizePc(score, grayImage, pcOptions(rest), common);
+  return colorizePc(withSafetyNet(score, rest, 'colorize'), grayImage, pcOptions(rest), common);
 }

@@ -12,6 +12,10 @@ import { readImages } from '../../src/evaluation/evaluator.js';
 import { openFashionMnist } from '../../src/evaluation/fashion-mnist.js';
 import { encodePNG } from '../../src/io/png.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
+import { configToJson, resolveUnetConfig } from '../../src/models/unet-2d/config.js';
+import { randomStateDict } from '../../src/models/unet-2d/random-init.js';
+import { trainingScheduler, writePipelineFolder } from '../../src/training/pipeline-folder.js';
+import { MICRO_CONFIG } from '../training/helpers.js';
 
 const fixture = (rel: string) => fileURLToPath(new URL(`../fixtures/${rel}`, import.meta.url));
 const data = fixture('fashion-mnist');
@@ -115,6 +119,57 @@ describe('scoresde evaluate', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /3 samples vs 256 test images/);
     assert.match(r.stdout, /2 network calls per image/);
+    // A 3×32×32 model has no per-σ table against 1×28×28 data, and says why.
+    assert.match(r.stdout, /no per-σ denoiser table: the model makes 3×32×32 images, the data are 1×28×28/);
+  });
+
+  it('reports the per-σ denoiser table of a 1×28×28 model against the mean image and the Gaussian denoiser', async () => {
+    const cfg = resolveUnetConfig({ ...MICRO_CONFIG, sample_size: 28 });
+    const weights = new Map<string, Float32Array>();
+    const shapes = new Map<string, readonly number[]>();
+    for (const [k, t] of randomStateDict(cfg, 1)) {
+      weights.set(k, t.data as Float32Array);
+      shapes.set(k, t.dims);
+    }
+    const model = join(tmp, 'micro-28');
+    await writePipelineFolder(
+      model,
+      configToJson(cfg),
+      weights,
+      shapes,
+      trainingScheduler(undefined, 0.01, 50),
+    );
+    const out = join(tmp, 'denoiser.json');
+    const r = await cli([
+      ...['--model', model, '--count', '2', '--sampler', 'dpmpp-2m', '--steps', '2'],
+      ...['--denoiser-count', '6', '--data', data, '--classifier', classifierDir, '--out', out, '-q'],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Per-σ denoiser, 6 test images:/);
+    assert.match(r.stdout, /\| 50 \| .* \| .* \| .* \| .* \|/);
+    const { denoiser } = JSON.parse(readFileSync(out, 'utf8'));
+    assert.deepEqual(
+      denoiser.rows.map((x: { sigma: number }) => x.sigma),
+      [50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.01],
+    );
+    // The mean image's error is one number; the Gaussian denoiser beats it at every σ, and tends to the
+    // identity's σ² at small σ (nothing to shrink when σ² ≪ the variances). 256 training images < 2·784:
+    // a low-rank fit, its residual variance spread over the other directions.
+    const first = denoiser.rows[0];
+    for (const x of denoiser.rows) {
+      assert.equal(x.meanImage, first.meanImage);
+      assert.ok(x.gaussian < x.meanImage, `σ ${x.sigma}`);
+      assert.ok(Math.abs(x.ratio - x.model / x.gaussian) < 1e-12);
+    }
+    const smallest = denoiser.rows.at(-1);
+    assert.ok(
+      smallest.gaussian < 1.1 * 0.01 ** 2 && smallest.gaussian > 0.5 * 0.01 ** 2,
+      `σ 0.01: ${smallest.gaussian}`,
+    );
+    assert.equal(denoiser.gaussianKind, 'low-rank');
+    // An untrained network is far worse than the Gaussian denoiser: not ready for deterministic samplers.
+    assert.equal(denoiser.beatsGaussianEverywhere, false);
+    assert.match(r.stdout, /worse than the Gaussian one up to σ = 50/);
   });
 
   it('checks its inputs and output before any work', async () => {
