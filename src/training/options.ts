@@ -3,6 +3,7 @@
  * defaults, and the subset that decides the trajectory (saved with every checkpoint and checked on resume).
  */
 import type { ImageDataset } from '../data/types.js';
+import type { PerSigmaReport } from '../diagnostics/per-sigma.js';
 import { ConfigError } from '../errors.js';
 import type { ProgressStream } from '../progress.js';
 import { OPTIMIZATION_DEFAULTS } from './optimization.js';
@@ -69,6 +70,13 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Write samples/step-<k>.png every this many steps (default 0: never). */
   sampleEvery?: number;
+  /**
+   * Log the per-σ denoiser table of the EMA weights (against the training data's Gaussian denoiser) every
+   * this many steps (default 0: never); see diagnose.ts.
+   */
+  diagnoseEvery?: number;
+  /** Held-out images for it (default: the test split beside IDX training files, else the first training images). */
+  diagnoseData?: string;
   /** Images in each sample grid (default 16) and sampler steps (DPM-Solver++(2M), default 25). */
   sampleCount?: number;
   sampleSteps?: number;
@@ -84,6 +92,8 @@ export interface TrainOptions {
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */
   onCheckpoint?: (step: number) => void;
+  /** Called with each per-σ denoiser table (diagnoseEvery). */
+  onDiagnostic?: (step: number, report: PerSigmaReport) => void;
   /** Called with each sample grid's path. */
   onSample?: (step: number, path: string) => void;
   /** Non-fatal news (skipped image files); default `process.emitWarning`. */
@@ -168,7 +178,8 @@ export function checkNumericOptions(o: TrainOptions): Omit<TrajectoryOptions, 's
   if (o.sigmaMax !== undefined) positive('sigmaMax', o.sigmaMax);
   if (o.sigmaMin !== undefined && o.sigmaMax !== undefined && !(o.sigmaMin < o.sigmaMax))
     throw new ConfigError(`train: sigmaMin (${o.sigmaMin}) must be below sigmaMax (${o.sigmaMax})`);
-  for (const k of ['checkpointEvery', 'sampleEvery'] as const) if (o[k] !== undefined) int(k, o[k], 0);
+  for (const k of ['checkpointEvery', 'sampleEvery', 'diagnoseEvery'] as const)
+    if (o[k] !== undefined) int(k, o[k], 0);
   for (const k of ['sampleCount', 'sampleSteps'] as const) if (o[k] !== undefined) int(k, o[k], 1);
   if (o.intraOpThreads !== undefined) int('intraOpThreads', o.intraOpThreads, 1);
   return {

@@ -1,7 +1,8 @@
 /**
  * `DIR/train_log.jsonl`: one JSON line per step, `{"step", "loss", "lr", "grad_norm", "seconds"}` (`step` is
  * 1-based, `seconds` the step's wall-clock time). On resume the lines after the checkpoint's step (written by
- * the interrupted run after its last checkpoint) are dropped first, so the log has each step once.
+ * the interrupted run after its last checkpoint) are dropped first, so the log has each step once. With
+ * `diagnoseEvery`, per-σ denoiser records `{"step", "denoiser": [...]}` sit between the step records.
  */
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,6 +44,11 @@ export class TrainLog {
     }
     await writeFileAtomic(path, kept);
     return new TrainLog(await open(path, 'a'));
+  }
+
+  /** A per-σ denoiser record (diagnose.ts): `{"step", "denoiser": [{sigma, model, gaussian, ratio}], …}`. */
+  async writeDiagnostic(rec: { step: number; denoiser: object[] } & Record<string, unknown>): Promise<void> {
+    await this.handle.write(`${JSON.stringify(rec)}\n`);
   }
 
   async write(rec: LogRecord): Promise<void> {

@@ -14,6 +14,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProgressBar } from '../progress.js';
+import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
 import type { TrainOptions, TrainStep } from './options.js';
@@ -98,6 +99,31 @@ async function writeSamples(s: TrainingSetup, step: number, o: TrainOptions): Pr
   }
 }
 
+/** The per-σ table of the EMA weights, logged as one train_log.jsonl record (see diagnose.ts). */
+async function writeDiagnostic(
+  s: TrainingSetup,
+  step: number,
+  diag: TrainingDiagnostic,
+  log: TrainLog,
+  o: TrainOptions,
+) {
+  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
+  try {
+    const r = await diag.run(unet, o.signal);
+    const denoiser = r.rows.map(({ sigma, model, gaussian, ratio }) => ({ sigma, model, gaussian, ratio }));
+    await log.writeDiagnostic({
+      step,
+      denoiser,
+      images: r.count,
+      held_out: diag.heldOut,
+      source: diag.source,
+    });
+    return r;
+  } finally {
+    await unet.release();
+  }
+}
+
 /** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
@@ -108,6 +134,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
   const allocation = parseSigmaSampling(tr.sigmaSampling);
+  const diagnoseEvery = options.diagnoseEvery ?? 0;
+  const diagnostic =
+    diagnoseEvery > 0
+      ? await prepareDiagnostic(
+          s.dataset,
+          [tr.sigmaMin, tr.sigmaMax],
+          options.diagnoseData,
+          typeof options.data === 'string' ? options.data : s.dataset.source,
+        )
+      : undefined;
 
   const dsm = await DsmStepGraph.create(cfg, {
     batchSize: batch,
@@ -184,6 +220,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
         }
+      }
+      if (diagnostic && step % diagnoseEvery === 0 && !options.signal?.aborted) {
+        const r = await writeDiagnostic(s, step, diagnostic, log, options);
+        options.onDiagnostic?.(step, r);
       }
       if ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === total) {
         await checkpoint(s, step);
