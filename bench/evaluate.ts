@@ -69,6 +69,27 @@ export const SETTINGS: Setting[] = [
   { name: 'dpmpp-2m-20', sampler: 'dpmpp-2m', steps: 20, label: 'dpmpp-2m, 20 steps' },
   { name: 'dpmpp-2m-50', sampler: 'dpmpp-2m', steps: 50, label: 'dpmpp-2m, 50 steps' },
   { name: 'dpmpp-2m-100', sampler: 'dpmpp-2m', steps: 100, label: 'dpmpp-2m, 100 steps' },
+  // The Gaussian safety net: above σ = g the training data's Gaussian score replaces the network's.
+  ...(
+    [
+      ['dpmpp-2m', 10, 3],
+      ['dpmpp-2m', 20, 3],
+      ['dpmpp-2m', 20, 5],
+      ['heun', 18, 3],
+    ] as const
+  ).map(([sampler, steps, g]) => ({
+    name: `${sampler}-${steps}-gauss-${g}`,
+    sampler,
+    steps,
+    options: { gaussianAbove: g },
+    label: `${sampler}, ${steps} steps, Gaussian above σ = ${g}`,
+  })),
+  {
+    name: 'ode-1e-3-gauss-3',
+    sampler: 'ode',
+    options: { rtol: 1e-3, atol: 1e-3, gaussianAbove: 3 },
+    label: 'ode, rtol = atol = 1e-3, Gaussian above σ = 3',
+  },
 ];
 
 interface Row {
