@@ -6,7 +6,7 @@
  *   Adam(β = (0.9, 0.999), ε = 1e-8, weight_decay 0).step()
  *   ema.update(params)                  (decay min(decay, (1 + n) / (10 + n)), n = k + 1)
  */
-import { Adam } from './adam.js';
+import { Adam } from '../gradients/adam.js';
 import { clipGradNorm, normTwo } from './clip-grad.js';
 import { ExponentialMovingAverage } from './ema.js';
 
