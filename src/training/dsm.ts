@@ -20,10 +20,7 @@ import type { OnnxSession } from '../onnx/session.js';
 import type { Generator } from '../random/generator.js';
 import { rand } from '../random/sampling.js';
 import { assertFloat32, Tensor } from '../tensor.js';
-
-/** score_sde's VESDE defaults (configs/default_*_configs.py: sigma_min 0.01, sigma_max 50). */
-export const DEFAULT_SIGMA_MIN = 0.01;
-export const DEFAULT_SIGMA_MAX = 50;
+import { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN } from './noise.js';
 
 const f32 = Math.fround;
 

@@ -3,8 +3,6 @@
 
 export { clipGradNorm, normTwo } from './clip-grad.js';
 export {
-  DEFAULT_SIGMA_MAX,
-  DEFAULT_SIGMA_MIN,
   type DsmBatch,
   type DsmGraphOptions,
   type DsmOptions,
@@ -14,7 +12,7 @@ export {
   vesdeSigma,
 } from './dsm.js';
 export { ExponentialMovingAverage } from './ema.js';
-export { drawNoise, type NoiseDraw, TRAINING_EPS } from './noise.js';
+export { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN, drawNoise, type NoiseDraw, TRAINING_EPS } from './noise.js';
 export {
   learningRate,
   OPTIMIZATION_DEFAULTS,
