@@ -32,7 +32,7 @@ const HELP_COLUMN = 27;
 const WIDTH = 80;
 
 /** Words of `text` wrapped to `width` columns: the first line after `first`, the others after `indent`. */
-export function wrap(text: string, first: string, indent: string, width = WIDTH): string {
+export function wrapWords(text: string, first: string, indent: string, width = WIDTH): string {
   const lines: string[] = [];
   let line = first;
   let empty = true;
@@ -60,7 +60,7 @@ function flagLine(f: Flag): string {
       : label.length <= HELP_COLUMN + 4
         ? `${label}  `
         : `${label}\n${indent}`;
-  const body = wrap(f.help, first, indent);
+  const body = wrapWords(f.help, first, indent);
   return f.after ? `${body}\n${f.after}` : body;
 }
 

@@ -11,11 +11,11 @@ import {
 import { PRESET_NAMES, TRAINING_PRESETS } from '../training/presets.js';
 import { train } from '../training/train.js';
 import { CliError, type CliIO, parseCommandArgs, UsageError } from './args.js';
-import { type FlagSection, flagHelp, flagNamer, flagOptions, wrap } from './flags.js';
+import { type FlagSection, flagHelp, flagNamer, flagOptions, wrapWords } from './flags.js';
 
 const PRESET_INDENT = '            ';
 const presetLines = PRESET_NAMES.map(
-  (n) => `        ${n}\n${wrap(TRAINING_PRESETS[n].description, PRESET_INDENT, PRESET_INDENT)}`,
+  (n) => `        ${n}\n${wrapWords(TRAINING_PRESETS[n].description, PRESET_INDENT, PRESET_INDENT)}`,
 ).join('\n');
 
 const d = TRAIN_DEFAULTS;
