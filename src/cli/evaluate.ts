@@ -133,24 +133,8 @@ function stageBars(io: CliIO, quiet: boolean) {
   };
 }
 
-export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${EVALUATE_HELP}\n`);
-    return 0;
-  }
-  const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const samplesFlag = values.samples as string | undefined;
-  if (samplesFlag !== undefined && values.model !== undefined)
-    throw new UsageError('evaluate: give either --model or --samples, not both');
-  const count = intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT);
-  const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
-  const seed = seedOption(values);
-  const quiet = values.quiet === true;
-  const referenceCount =
-    values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
-
-  // Before any long work: every input readable, the report's folder writable.
+/** Before any long work: every input readable, the report's folder writable. */
+async function checkPaths(values: Record<string, unknown>, samplesFlag: string | undefined) {
   const dataDir = await checkFolder((values.data as string | undefined) ?? FASHION_MNIST_DIR, 'data');
   const samplesDir = samplesFlag === undefined ? undefined : await checkFolder(samplesFlag, 'samples');
   const classifierDir = resolve((values.classifier as string | undefined) ?? defaultClassifierDir());
@@ -161,6 +145,100 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     outValue === undefined
       ? undefined
       : join(await prepareOutputDir(dirname(outValue), 'out'), basename(outValue));
+  return { dataDir, samplesDir, classifierDir, reportPath };
+}
+
+/** How `evaluate` samples when it is given a model: the flags, read once. */
+type Sampling = ReturnType<typeof chooseSampling> & {
+  count: number;
+  batchSize: number;
+  seed: bigint;
+  quiet: boolean;
+};
+
+/** `count` images from the model the flags name, with a sampling progress bar; the pipeline is released after. */
+async function sampleImages(values: Record<string, unknown>, s: Sampling, io: CliIO) {
+  const { count, batchSize, steps, flags } = s;
+  const loaded = await loadPipelineFromArgs('evaluate', values, io);
+  try {
+    const pipe = configurePipeline(loaded.pipe, flags.scheduler);
+    checkBatchFits(pipe, Math.min(batchSize, count));
+    const c = pipe.scheduler.config;
+    const progress = new SamplingProgress({
+      stream: io.stderr,
+      disable: s.quiet,
+      batches: Math.ceil(count / batchSize),
+      steps,
+      ode:
+        s.kind === 'ode'
+          ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
+          : undefined,
+    });
+    try {
+      return await generateSamples(pipe, {
+        count,
+        batchSize,
+        seed: s.seed,
+        sampler: s.sampler,
+        numInferenceSteps: steps,
+        samplerOptions: flags.samplerOptions,
+        signal: io.signal,
+        onStep: progress.onStep,
+        onBatch: () => progress.endBatch(),
+      });
+    } finally {
+      progress.close();
+    }
+  } finally {
+    await loaded.pipe.release();
+  }
+}
+
+/** The report as JSON: the numbers and what produced them (model or folder, sampler, seed). */
+function reportJson(
+  report: EvaluationReport,
+  values: Record<string, unknown>,
+  s: Sampling,
+  samplesDir: string | undefined,
+  nfe: number | undefined,
+): string {
+  const json = {
+    ...report,
+    model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
+    samples: samplesDir ?? null,
+    sampler: s.sampler ?? null,
+    steps: s.steps ?? null,
+    networkCallsPerImage: nfe ?? null,
+    seed: s.seed.toString(),
+    batchSize: s.batchSize,
+    samplerOptions: s.flags.samplerOptions,
+    scheduler: s.flags.scheduler,
+  };
+  return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${EVALUATE_HELP}\n`);
+    return 0;
+  }
+  const chosen = chooseSampling(values, values.sampler as SamplerName | undefined);
+  const samplesFlag = values.samples as string | undefined;
+  if (samplesFlag !== undefined && values.model !== undefined)
+    throw new UsageError('evaluate: give either --model or --samples, not both');
+  const sampling: Sampling = {
+    ...chosen,
+    count: intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT),
+    batchSize: intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE),
+    seed: seedOption(values),
+    quiet: values.quiet === true,
+  };
+  const { count, quiet } = sampling;
+  const referenceCount =
+    values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
+
+  const { dataDir, samplesDir, classifierDir, reportPath } = await checkPaths(values, samplesFlag);
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
   const folder = samplesDir === undefined ? undefined : await userInput(readSampleFolder(samplesDir, count));
@@ -178,49 +256,8 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       signal: io.signal,
     });
     bars.close();
-
-    let images: { data: Float32Array; dims: readonly number[] };
-    let nfe: number | undefined;
-    if (folder !== undefined) {
-      images = folder;
-    } else {
-      const loaded = await loadPipelineFromArgs('evaluate', values, io);
-      try {
-        const pipe = configurePipeline(loaded.pipe, flags.scheduler);
-        checkBatchFits(pipe, Math.min(batchSize, count));
-        const c = pipe.scheduler.config;
-        const progress = new SamplingProgress({
-          stream: io.stderr,
-          disable: quiet,
-          batches: Math.ceil(count / batchSize),
-          steps,
-          ode:
-            kind === 'ode'
-              ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
-              : undefined,
-        });
-        try {
-          const out = await generateSamples(pipe, {
-            count,
-            batchSize,
-            seed,
-            sampler,
-            numInferenceSteps: steps,
-            samplerOptions: flags.samplerOptions,
-            signal: io.signal,
-            onStep: progress.onStep,
-            onBatch: () => progress.endBatch(),
-          });
-          images = out;
-          nfe = out.nfe;
-        } finally {
-          progress.close();
-        }
-      } finally {
-        await loaded.pipe.release();
-      }
-    }
-
+    const generated = folder === undefined ? await sampleImages(values, sampling, io) : undefined;
+    const images = folder ?? generated!;
     let report: EvaluationReport;
     try {
       report = await evaluator.report(images.data, images.dims);
@@ -231,21 +268,10 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     bars.close();
     const what = samplesDir === undefined ? 'samples' : 'images';
     io.stdout.write(`${formatReport(report, what)}\n`);
+    const nfe = generated?.nfe;
     if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
     if (reportPath) {
-      const json = {
-        ...report,
-        model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
-        samples: samplesDir ?? null,
-        sampler: sampler ?? null,
-        steps: steps ?? null,
-        networkCallsPerImage: nfe ?? null,
-        seed: seed.toString(),
-        batchSize,
-        samplerOptions: flags.samplerOptions,
-        scheduler: flags.scheduler,
-      };
-      await writeFileAtomic(reportPath, `${JSON.stringify(json, null, 2)}\n`);
+      await writeFileAtomic(reportPath, reportJson(report, values, sampling, samplesDir, nfe));
       io.stdout.write(`${reportPath}\n`);
     }
     return 0;
