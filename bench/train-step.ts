@@ -16,6 +16,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { InputParams } from '../src/gradients/input-params.js';
 import { buildUnetGraph } from '../src/models/unet-2d/build.js';
 import { conditioningFeeds } from '../src/models/unet-2d/feeds.js';
 import {
@@ -33,7 +34,6 @@ import { Tensor } from '../src/tensor.js';
 import { DsmStepGraph } from '../src/training/dsm.js';
 import { drawNoise } from '../src/training/noise.js';
 import { ScoreSdeOptimizer } from '../src/training/optimization.js';
-import { InputParams } from '../src/training/params.js';
 import { TRAINING_PRESETS } from '../src/training/presets.js';
 import { ofPeak, peakSentence } from './peak.js';
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Trains the Fashion-MNIST classifier that `scoresde evaluate` measures Fréchet distances with, and writes
-// models/fashion-mnist-classifier/{config.json, model.safetensors}. The shipped weights came from exactly:
+// models/fashion-mnist-classifier/{config.json, model.safetensors}. The shipped weights came from:
 //   node --import tsx scripts/train-classifier.mjs --seed 0 --epochs 4
+// with Adam's moments then in float64 (now the trainer's float32 Adam: a rerun differs slightly; see the model card).
 // Needs the full data set: apt-get install -y dataset-fashion-mnist (as root) → /usr/share/datasets/fashion-mnist.
 // Options: --data <dir>  --out <dir>  --seed <n>  --epochs <n>  --batch-size <n>  --lr <x>
 import { mkdir } from 'node:fs/promises';

@@ -20,3 +20,22 @@ export class ConfigError extends Error {
 export class NumericalError extends Error {
   override name = 'NumericalError';
 }
+
+/** A message that names options: `name` gives each its name (the library's by default, the CLI's flags). */
+export type OptionMessage = (name: (option: string) => string) => string;
+
+/** A ConfigError about options by name: the message names the library's (`lr`); `render` can name the flags. */
+export class OptionError extends ConfigError {
+  override name = 'OptionError';
+  constructor(readonly render: OptionMessage) {
+    super(render((option) => option));
+  }
+}
+
+/** Training stopped at a non-finite loss; the advice names options, so it has `render` as OptionError. */
+export class DivergenceError extends NumericalError {
+  override name = 'DivergenceError';
+  constructor(readonly render: OptionMessage) {
+    super(render((option) => option));
+  }
+}

@@ -3,6 +3,7 @@
 export * from './data/index.js';
 export * from './errors.js';
 export * from './evaluation/index.js';
+export * from './gradients/index.js';
 export * from './io/index.js';
 export * from './likelihood/index.js';
 export * from './models/unet-2d/index.js';

@@ -1,6 +1,9 @@
 /** Command-line parsing helpers around node:util parseArgs, with errors that name the flag. */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { ExecutionProvider } from '../onnx/index.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
+
+export type { OptionSpec };
 
 /** Bad command-line input: printed with a pointer to `--help`, exit code 1. */
 export class UsageError extends Error {
@@ -11,8 +14,6 @@ export class UsageError extends Error {
 export class CliError extends Error {
   override name = 'CliError';
 }
-
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Where a command writes; replaceable in tests. */
 export interface CliIO {
@@ -159,26 +160,34 @@ export function executionProvidersFor(device: unknown): ExecutionProvider[] | un
 }
 
 /** The Hub / loading flags every model command accepts. */
-export const MODEL_OPTIONS = {
-  model: { type: 'string', short: 'm' },
-  device: { type: 'string' },
-  'cache-dir': { type: 'string' },
-  revision: { type: 'string' },
-  variant: { type: 'string' },
-  'local-files-only': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} satisfies OptionSpec;
+const MODEL_FLAGS: FlagSection = {
+  title: 'Model options:',
+  flags: [
+    {
+      name: 'model',
+      short: 'm',
+      value: '<id|dir>',
+      help: 'Hub repo id (e.g. google/ncsnpp-celebahq-256) or a local folder (default: the bundled Fashion-MNIST model, offline)',
+    },
+    {
+      name: 'device',
+      value: '<cpu|cuda>',
+      help: "onnxruntime execution provider (default cpu; cuda needs onnxruntime-node's CUDA build)",
+    },
+    {
+      name: 'cache-dir',
+      value: '<dir>',
+      help: 'Hub cache (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)',
+    },
+    { name: 'revision', value: '<rev>', help: 'branch, tag or commit on the Hub (default main)' },
+    { name: 'variant', value: '<name>', help: 'weights variant, e.g. fp16' },
+    {
+      name: 'local-files-only',
+      help: 'use the cache only, never the network (also: HF_HUB_OFFLINE=1)',
+    },
+    { name: 'help', short: 'h', help: 'show this help' },
+  ],
+};
 
-export const MODEL_OPTIONS_HELP = `Model options:
-  -m, --model <id|dir>     Hub repo id (e.g. google/ncsnpp-celebahq-256) or a
-                           local folder (default: the bundled Fashion-MNIST
-                           model, offline)
-      --device <cpu|cuda>  onnxruntime execution provider (default cpu; cuda
-                           needs onnxruntime-node's CUDA build)
-      --cache-dir <dir>    Hub cache (default $HF_HUB_CACHE, else $HF_HOME/hub,
-                           else ~/.cache/huggingface/hub)
-      --revision <rev>     branch, tag or commit on the Hub (default main)
-      --variant <name>     weights variant, e.g. fp16
-      --local-files-only   use the cache only, never the network
-                           (also: HF_HUB_OFFLINE=1)
-  -h, --help               show this help`;
+export const MODEL_OPTIONS: OptionSpec = flagOptions([MODEL_FLAGS]);
+export const MODEL_OPTIONS_HELP = flagHelp([MODEL_FLAGS]);

@@ -1,6 +1,7 @@
 /** `scoresde evaluate`: sample a model (or read a folder of samples) and judge the images against Fashion-MNIST. */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { ImageDataset } from '../data/types.js';
 import { formatPerSigmaReport, type PerSigmaReport } from '../diagnostics/index.js';
 import { ConfigError, FileFormatError } from '../errors.js';
 import {
@@ -140,25 +141,8 @@ function stageBars(io: CliIO, quiet: boolean) {
   };
 }
 
-export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${EVALUATE_HELP}\n`);
-    return 0;
-  }
-  const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const samplesFlag = values.samples as string | undefined;
-  if (samplesFlag !== undefined && values.model !== undefined)
-    throw new UsageError('evaluate: give either --model or --samples, not both');
-  const count = intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT);
-  const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
-  const seed = seedOption(values);
-  const quiet = values.quiet === true;
-  const referenceCount =
-    values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
-  const denoiserCount = samplesFlag === undefined ? intOption(values, 'denoiser-count', 1000, 0, 10_000) : 0;
-
-  // Before any long work: every input readable, the report's folder writable.
+/** Before any long work: every input readable, the report's folder writable. */
+async function checkPaths(values: Record<string, unknown>, samplesFlag: string | undefined) {
   const dataDir = await checkFolder((values.data as string | undefined) ?? FASHION_MNIST_DIR, 'data');
   const samplesDir = samplesFlag === undefined ? undefined : await checkFolder(samplesFlag, 'samples');
   const classifierDir = resolve((values.classifier as string | undefined) ?? defaultClassifierDir());
@@ -169,6 +153,125 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     outValue === undefined
       ? undefined
       : join(await prepareOutputDir(dirname(outValue), 'out'), basename(outValue));
+  return { dataDir, samplesDir, classifierDir, reportPath };
+}
+
+/** How `evaluate` samples when it is given a model: the flags, read once. */
+type Sampling = ReturnType<typeof chooseSampling> & {
+  count: number;
+  batchSize: number;
+  seed: bigint;
+  quiet: boolean;
+  /** Test images in the per-σ denoiser table (0: none). */
+  denoiserCount: number;
+};
+
+/**
+ * `count` images from the model the flags name, with a sampling progress bar, then the model's per-σ denoiser
+ * table; the pipeline is released after.
+ */
+async function sampleImages(
+  values: Record<string, unknown>,
+  s: Sampling,
+  data: { train: ImageDataset; test: ImageDataset },
+  io: CliIO,
+) {
+  const { count, batchSize, steps, flags } = s;
+  const loaded = await loadPipelineFromArgs('evaluate', values, io);
+  try {
+    const pipe = configurePipeline(loaded.pipe, flags.scheduler);
+    checkBatchFits(pipe, Math.min(batchSize, count));
+    const c = pipe.scheduler.config;
+    const progress = new SamplingProgress({
+      stream: io.stderr,
+      disable: s.quiet,
+      batches: Math.ceil(count / batchSize),
+      steps,
+      ode:
+        s.kind === 'ode'
+          ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
+          : undefined,
+    });
+    let samples: Awaited<ReturnType<typeof generateSamples>>;
+    try {
+      samples = await generateSamples(pipe, {
+        count,
+        batchSize,
+        seed: s.seed,
+        sampler: s.sampler,
+        numInferenceSteps: steps,
+        samplerOptions: flags.samplerOptions,
+        signal: io.signal,
+        onStep: progress.onStep,
+        onBatch: () => progress.endBatch(),
+      });
+    } finally {
+      progress.close();
+    }
+    const denoiser =
+      s.denoiserCount > 0
+        ? await evaluateDenoiser(pipe, data, {
+            count: s.denoiserCount,
+            batchSize: s.batchSize,
+            stream: io.stderr,
+            quiet: s.quiet,
+            signal: io.signal,
+          })
+        : undefined;
+    return { ...samples, denoiser };
+  } finally {
+    await loaded.pipe.release();
+  }
+}
+
+/** The report as JSON: the numbers and what produced them (model or folder, sampler, seed). */
+function reportJson(
+  report: EvaluationReport,
+  values: Record<string, unknown>,
+  s: Sampling,
+  samplesDir: string | undefined,
+  nfe: number | undefined,
+  denoiser: PerSigmaReport | string | undefined,
+): string {
+  const json = {
+    ...report,
+    model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
+    samples: samplesDir ?? null,
+    sampler: s.sampler ?? null,
+    steps: s.steps ?? null,
+    networkCallsPerImage: nfe ?? null,
+    denoiser: typeof denoiser === 'object' ? denoiser : null,
+    seed: s.seed.toString(),
+    batchSize: s.batchSize,
+    samplerOptions: s.flags.samplerOptions,
+    scheduler: s.flags.scheduler,
+  };
+  return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${EVALUATE_HELP}\n`);
+    return 0;
+  }
+  const chosen = chooseSampling(values, values.sampler as SamplerName | undefined);
+  const samplesFlag = values.samples as string | undefined;
+  if (samplesFlag !== undefined && values.model !== undefined)
+    throw new UsageError('evaluate: give either --model or --samples, not both');
+  const sampling: Sampling = {
+    ...chosen,
+    count: intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT),
+    batchSize: intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE),
+    seed: seedOption(values),
+    quiet: values.quiet === true,
+    denoiserCount: samplesFlag === undefined ? intOption(values, 'denoiser-count', 1000, 0, 10_000) : 0,
+  };
+  const { count, quiet } = sampling;
+  const referenceCount =
+    values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
+
+  const { dataDir, samplesDir, classifierDir, reportPath } = await checkPaths(values, samplesFlag);
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
   const folder = samplesDir === undefined ? undefined : await userInput(readSampleFolder(samplesDir, count));
@@ -186,62 +289,9 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       signal: io.signal,
     });
     bars.close();
-
-    let images: { data: Float32Array; dims: readonly number[] };
-    let nfe: number | undefined;
-    let denoiser: PerSigmaReport | string | undefined;
-    if (folder !== undefined) {
-      images = folder;
-    } else {
-      const loaded = await loadPipelineFromArgs('evaluate', values, io);
-      try {
-        const pipe = configurePipeline(loaded.pipe, flags.scheduler);
-        checkBatchFits(pipe, Math.min(batchSize, count));
-        const c = pipe.scheduler.config;
-        const progress = new SamplingProgress({
-          stream: io.stderr,
-          disable: quiet,
-          batches: Math.ceil(count / batchSize),
-          steps,
-          ode:
-            kind === 'ode'
-              ? { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, eps: SAMPLERS.ode.defaults.eps }
-              : undefined,
-        });
-        try {
-          const out = await generateSamples(pipe, {
-            count,
-            batchSize,
-            seed,
-            sampler,
-            numInferenceSteps: steps,
-            samplerOptions: flags.samplerOptions,
-            signal: io.signal,
-            onStep: progress.onStep,
-            onBatch: () => progress.endBatch(),
-          });
-          images = out;
-          nfe = out.nfe;
-        } finally {
-          progress.close();
-        }
-        if (denoiserCount > 0)
-          denoiser = await evaluateDenoiser(
-            pipe,
-            { train, test },
-            {
-              count: denoiserCount,
-              batchSize,
-              stream: io.stderr,
-              quiet,
-              signal: io.signal,
-            },
-          );
-      } finally {
-        await loaded.pipe.release();
-      }
-    }
-
+    const generated =
+      folder === undefined ? await sampleImages(values, sampling, { train, test }, io) : undefined;
+    const images = folder ?? generated!;
     let report: EvaluationReport;
     try {
       report = await evaluator.report(images.data, images.dims);
@@ -252,27 +302,16 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     bars.close();
     const what = samplesDir === undefined ? 'samples' : 'images';
     io.stdout.write(`${formatReport(report, what)}\n`);
+    const nfe = generated?.nfe;
     if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
+    const denoiser = generated?.denoiser;
     if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
     else if (denoiser)
       io.stdout.write(
         `\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`,
       );
     if (reportPath) {
-      const json = {
-        ...report,
-        model: samplesDir === undefined ? modelArg(values, 'evaluate') : null,
-        samples: samplesDir ?? null,
-        sampler: sampler ?? null,
-        steps: steps ?? null,
-        networkCallsPerImage: nfe ?? null,
-        denoiser: typeof denoiser === 'object' ? denoiser : null,
-        seed: seed.toString(),
-        batchSize,
-        samplerOptions: flags.samplerOptions,
-        scheduler: flags.scheduler,
-      };
-      await writeFileAtomic(reportPath, `${JSON.stringify(json, null, 2)}\n`);
+      await writeFileAtomic(reportPath, reportJson(report, values, sampling, samplesDir, nfe, denoiser));
       io.stdout.write(`${reportPath}\n`);
     }
     return 0;

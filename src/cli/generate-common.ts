@@ -13,6 +13,7 @@ import {
 } from '../samplers/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { CliError, intOption, positiveNumberOption, seedOption, UsageError } from './args.js';
+import { wrapWords } from './flags.js';
 
 /** Most steps accepted: 100,000 is 50× diffusers' 2000 and days per image on a CPU. */
 export const MAX_STEPS = 100_000;
@@ -71,21 +72,7 @@ export function samplerFlagsHelp(
 /** A help entry: `left` padded to 27 columns, then `text` wrapped at `width` columns under itself. */
 export function wrap(left: string, text: string, width = 80): string[] {
   const head = left.length < 27 ? left.padEnd(27) : `${left} `;
-  const indent = ' '.repeat(27);
-  const lines: string[] = [];
-  let line = head;
-  let empty = true;
-  for (const word of text.split(' ')) {
-    if (!empty && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = indent;
-      empty = true;
-    }
-    line += empty ? word : ` ${word}`;
-    empty = false;
-  }
-  lines.push(line);
-  return lines;
+  return wrapWords(text, head, ' '.repeat(27), width).split('\n');
 }
 
 /** `text` as lines of at most `width` columns. */

@@ -5,17 +5,20 @@ import { openImageDataset } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
   type DatasetLikelihood,
+  type DatasetLikelihoodOptions,
   DIVERGENCE_METHODS,
   type DivergenceMethod,
   datasetLikelihood,
   unetScoreVjp,
 } from '../likelihood/index.js';
+import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { Generator } from '../random/index.js';
 import {
   CliError,
   type CliIO,
   intOption,
+  MAX_SEED,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
   parseCommandArgs,
@@ -94,7 +97,6 @@ const OPTIONS = {
  * every pass the same noise. The name of the scheme is a journal setting: a journal of another scheme is refused.
  */
 const SEED_SCHEME = 'seed + pass * batchesPerPass + batch';
-const MAX_SEED = 2n ** 64n - 1n;
 export const batchSeed = (seed: bigint, pass: number, batch: number, batchesPerPass: number): bigint =>
   seed + BigInt(pass) * BigInt(batchesPerPass) + BigInt(batch);
 
@@ -133,15 +135,25 @@ async function runMerge(values: Record<string, unknown>, paths: string[], io: Cl
   return 0;
 }
 
-export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('likelihood', argv, OPTIONS, true);
-  if (values.help) {
-    io.stdout.write(`${LIKELIHOOD_HELP}\n`);
-    return 0;
-  }
-  if (values.merge === true) return runMerge(values, positionals, io);
-  if (positionals.length > 0)
-    throw new UsageError(`likelihood: unexpected argument "${positionals[0]}" (files go after --merge)`);
+/** The flags of a likelihood run, checked before the model loads. */
+interface LikelihoodArgs {
+  dataPath: string;
+  split: 'train' | 'test';
+  divergence: DivergenceMethod;
+  repeats: number;
+  batchSize: number;
+  countArg?: number;
+  rtol?: number;
+  atol?: number;
+  seed: bigint;
+  quiet: boolean;
+  threads?: number;
+  shard: ReturnType<typeof parseShard>;
+  outFormat?: 'csv' | 'json';
+}
+
+/** Reads and checks the flags; the data exists and the output file can be written (before the model loads). */
+async function likelihoodArgs(values: Record<string, unknown>): Promise<LikelihoodArgs> {
   modelArg(values, 'likelihood');
   const dataPath = requireString(values, 'data', 'likelihood');
   const split = (values.split as string | undefined) ?? 'test';
@@ -151,135 +163,201 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     'hutchinson-rademacher') as DivergenceMethod;
   if (!DIVERGENCE_METHODS.includes(divergence))
     throw new UsageError(`--divergence must be one of ${DIVERGENCE_METHODS.join(', ')}, got "${divergence}"`);
-  const repeats = intOption(values, 'repeats', 1, 1, 1000);
-  const batchSize = intOption(values, 'batch-size', 16, 1, 4096);
-  const countArg = values.count === undefined ? undefined : intOption(values, 'count', 1, 1);
-  const rtol = positiveNumberOption(values, 'rtol');
-  const atol = positiveNumberOption(values, 'atol');
-  const seed = seedOption(values);
-  const quiet = values.quiet === true;
-  const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024);
-  const shard = parseShard(values.shard);
-  if (shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
+  const args: LikelihoodArgs = {
+    dataPath,
+    split,
+    divergence,
+    repeats: intOption(values, 'repeats', 1, 1, 1000),
+    batchSize: intOption(values, 'batch-size', 16, 1, 4096),
+    countArg: values.count === undefined ? undefined : intOption(values, 'count', 1, 1),
+    rtol: positiveNumberOption(values, 'rtol'),
+    atol: positiveNumberOption(values, 'atol'),
+    seed: seedOption(values),
+    quiet: values.quiet === true,
+    threads: values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024),
+    shard: parseShard(values.shard),
+  };
+  if (args.shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
     throw new UsageError('--shard needs --out <file>.json: the part that --merge joins');
-  // Before the model loads: the data exists and the output file can be written.
   await checkDataPath(dataPath);
-  const outFormat = await checkOutFile(values.out as string | undefined);
+  args.outFormat = await checkOutFile(values.out as string | undefined);
+  return args;
+}
+
+/** The data set at the model's image size, how many of its images the run takes, and the batches per pass. */
+async function openLikelihoodData(pipe: ScoreSdeVePipeline, args: LikelihoodArgs, io: CliIO) {
+  const [height, width] = pipe.sampleSize;
+  const dataset = await openImageDataset(args.dataPath, {
+    channels: pipe.unet.config.in_channels,
+    height,
+    width,
+    split: args.split,
+    signal: io.signal,
+  }).catch((e: Error) => {
+    if (e.name === 'AbortError') throw e;
+    throw new CliError(`--data: ${e.message}`);
+  });
+  const count = Math.min(args.countArg ?? dataset.length, dataset.length);
+  if (count < 1) throw new CliError(`--data ${args.dataPath}: no images`);
+  const { seed, repeats } = args;
+  const batchesPerPass = Math.ceil(count / args.batchSize);
+  if (batchSeed(seed, repeats - 1, batchesPerPass - 1, batchesPerPass) > MAX_SEED)
+    throw new UsageError(
+      `--seed ${seed} leaves no room for ${repeats} passes of ${batchesPerPass} batches (seeds must stay below 2^64)`,
+    );
+  return { dataset, count, batchesPerPass };
+}
+
+/**
+ * What must be equal for batches to be interchangeable (resumed from the journal, or merged), and the rows of
+ * the score + VJP graph: the batch, or for 'exact' B rows per basis vector, ~256 rows per call.
+ */
+function runSettings(pipe: ScoreSdeVePipeline, args: LikelihoodArgs, count: number, dequantize: boolean) {
+  const [height, width] = pipe.sampleSize;
+  const rows = Math.min(args.batchSize, count);
+  const d = pipe.unet.config.in_channels * height * width;
+  const graphRows =
+    args.divergence === 'exact' ? rows * Math.min(d, Math.max(1, Math.floor(256 / rows))) : rows;
+  const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
+  const settings = {
+    weights: weightsDigest(pipe.unet.stateDict()),
+    data: resolve(args.dataPath),
+    split: args.split,
+    count,
+    repeats: args.repeats,
+    divergence: args.divergence,
+    dequantize,
+    batchSize: args.batchSize,
+    rtol: args.rtol ?? 1e-5,
+    atol: args.atol ?? 1e-5,
+    seed: args.seed.toString(),
+    seeds: SEED_SCHEME,
+    sigmaMin,
+    sigmaMax,
+  };
+  return { settings, graphRows };
+}
+
+/** Tells how much of this shard the journal already holds, when it holds any. */
+function resumeNote(
+  journal: LikelihoodJournal | undefined,
+  range: BatchRange,
+  repeats: number,
+  io: CliIO,
+): void {
+  if (!journal) return;
+  // Only this shard's batches count (a shard may start from the journal of the whole run).
+  let journaled = 0;
+  for (let r = 0; r < repeats; r++)
+    for (let b = range.from; b < range.to; b++) if (journal.get(r, b)) journaled++;
+  if (journaled > 0)
+    io.stderr.write(
+      `scoresde: resuming from ${journal.path}: ${journaled} of ${(range.to - range.from) * repeats} batches done\n`,
+    );
+}
+
+type BatchRange = ReturnType<typeof shardRange>;
+
+/**
+ * The datasetLikelihood run with the progress bar and one line per image; batches the journal holds are
+ * taken from it (`reused` counts their images), finished ones are added to it.
+ */
+async function solveWithProgress(
+  solve: (
+    options: Pick<DatasetLikelihoodOptions, 'done' | 'onBatch' | 'signal'>,
+  ) => Promise<DatasetLikelihood>,
+  total: number,
+  journal: LikelihoodJournal | undefined,
+  quiet: boolean,
+  io: CliIO,
+): Promise<{ result: DatasetLikelihood; reused: number }> {
+  let reused = 0;
+  const bar = new ProgressBar({ total, desc: 'likelihood', unit: 'img', disable: quiet, stream: io.stderr });
+  // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
+  const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
+  try {
+    const result = await solve({
+      done: (pass, batch) => {
+        const b = journal?.get(pass, batch);
+        reused += b?.bitsPerDim.length ?? 0;
+        return b;
+      },
+      signal: io.signal,
+      onBatch: async (b) => {
+        await journal?.add(b);
+        const lines = Array.from(b.bitsPerDim, (v, i) => `${b.start + i}\t${b.pass}\t${fmt(v)}`).join('\n');
+        ProgressBar.write(lines, lineSink);
+        bar.update(b.bitsPerDim.length);
+      },
+    });
+    return { result, reused };
+  } catch (e) {
+    if (journal && (e as Error).name === 'AbortError')
+      io.stderr.write(
+        `scoresde: interrupted; ${journal.size} finished batch(es) are in ${journal.path}, and the same command resumes\n`,
+      );
+    throw e;
+  } finally {
+    bar.close();
+  }
+}
+
+export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs('likelihood', argv, OPTIONS, true);
+  if (values.help) {
+    io.stdout.write(`${LIKELIHOOD_HELP}\n`);
+    return 0;
+  }
+  if (values.merge === true) return runMerge(values, positionals, io);
+  if (positionals.length > 0)
+    throw new UsageError(`likelihood: unexpected argument "${positionals[0]}" (files go after --merge)`);
+  const args = await likelihoodArgs(values);
+  const { dataPath, divergence, repeats, batchSize, seed, outFormat } = args;
 
   const { pipe } = await loadPipelineFromArgs('likelihood', values, io);
   let fn: Awaited<ReturnType<typeof unetScoreVjp>> | undefined;
   try {
-    const [height, width] = pipe.sampleSize;
-    const channels = pipe.unet.config.in_channels;
-    const dataset = await openImageDataset(dataPath, {
-      channels,
-      height,
-      width,
-      split,
-      signal: io.signal,
-    }).catch((e: Error) => {
-      if (e.name === 'AbortError') throw e;
-      throw new CliError(`--data: ${e.message}`);
-    });
-    const count = Math.min(countArg ?? dataset.length, dataset.length);
-    if (count < 1) throw new CliError(`--data ${dataPath}: no images`);
-    const batchesPerPass = Math.ceil(count / batchSize);
-    if (batchSeed(seed, repeats - 1, batchesPerPass - 1, batchesPerPass) > MAX_SEED)
-      throw new UsageError(
-        `--seed ${seed} leaves no room for ${repeats} passes of ${batchesPerPass} batches (seeds must stay below 2^64)`,
-      );
-    const rows = Math.min(batchSize, count);
-    const d = channels * height * width;
-    // 'exact' sends B rows per basis vector, ~256 rows per call.
-    const graphRows = divergence === 'exact' ? rows * Math.min(d, Math.max(1, Math.floor(256 / rows))) : rows;
-    const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
-    const dequantize = values['no-dequantize'] !== true;
-    // What must be equal for batches to be interchangeable: resumed from the journal, or merged.
-    const settings = {
-      weights: weightsDigest(pipe.unet.stateDict()),
-      data: resolve(dataPath),
-      split,
-      count,
-      repeats,
-      divergence,
-      dequantize,
-      batchSize,
-      rtol: rtol ?? 1e-5,
-      atol: atol ?? 1e-5,
-      seed: seed.toString(),
-      seeds: SEED_SCHEME,
-      sigmaMin,
-      sigmaMax,
-    };
+    const { dataset, count, batchesPerPass } = await openLikelihoodData(pipe, args, io);
+    const { settings, graphRows } = runSettings(pipe, args, count, values['no-dequantize'] !== true);
+    const { sigmaMin, sigmaMax, dequantize } = settings;
     const journal =
       outFormat === undefined
         ? undefined
         : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
-    const batchRange = shardRange(batchesPerPass, shard);
+    const batchRange = shardRange(batchesPerPass, args.shard);
     const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
-    // Only this shard's batches count (a shard may start from the journal of the whole run).
-    let journaled = 0;
-    for (let r = 0; r < repeats; r++)
-      for (let b = batchRange.from; b < batchRange.to; b++) if (journal?.get(r, b)) journaled++;
-    if (journal && journaled > 0)
-      io.stderr.write(
-        `scoresde: resuming from ${journal.path}: ${journaled} of ${(batchRange.to - batchRange.from) * repeats} batches done\n`,
-      );
-    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: threads });
-    let reused = 0; // images taken from the journal
-    const bar = new ProgressBar({
-      total: images * repeats,
-      desc: 'likelihood',
-      unit: 'img',
-      disable: quiet,
-      stream: io.stderr,
-    });
-    // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
-    const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
+    resumeNote(journal, batchRange, repeats, io);
+    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: args.threads });
+    const scoreFn = fn;
     const t0 = performance.now();
-    let result: DatasetLikelihood;
-    try {
-      result = await datasetLikelihood(fn, dataset, {
-        count,
-        repeats,
-        batchSize,
-        divergence,
-        sigmaMin,
-        sigmaMax,
-        rtol,
-        atol,
-        exactRowsPerCall: graphRows,
-        dequantize,
-        batchRange,
-        generatorFor: (pass, batch) =>
-          new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
-        done: (pass, batch) => {
-          const b = journal?.get(pass, batch);
-          reused += b?.bitsPerDim.length ?? 0;
-          return b;
-        },
-        signal: io.signal,
-        onBatch: async (b) => {
-          await journal?.add(b);
-          const lines = Array.from(b.bitsPerDim, (v, i) => `${b.start + i}\t${b.pass}\t${fmt(v)}`).join('\n');
-          ProgressBar.write(lines, lineSink);
-          bar.update(b.bitsPerDim.length);
-        },
-      });
-    } catch (e) {
-      if (journal && (e as Error).name === 'AbortError')
-        io.stderr.write(
-          `scoresde: interrupted; ${journal.size} finished batch(es) are in ${journal.path}, and the same command resumes\n`,
-        );
-      throw e;
-    } finally {
-      bar.close();
-    }
+    const { result, reused } = await solveWithProgress(
+      (progress) =>
+        datasetLikelihood(scoreFn, dataset, {
+          count,
+          repeats,
+          batchSize,
+          divergence,
+          sigmaMin,
+          sigmaMax,
+          rtol: args.rtol,
+          atol: args.atol,
+          exactRowsPerCall: graphRows,
+          dequantize,
+          batchRange,
+          generatorFor: (pass, batch) =>
+            new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
+          ...progress,
+        }),
+      images * repeats,
+      journal,
+      args.quiet,
+      io,
+    );
     const run: LikelihoodRun = {
       model: modelArg(values, 'likelihood'),
       data: dataPath,
       settings,
-      shard: shard ?? null,
+      shard: args.shard ?? null,
       seconds: (performance.now() - t0) / 1000,
       result,
     };

@@ -1,36 +1,186 @@
 /** `scoresde train`: score_sde's continuous VE training of a diffusers UNet2DModel (see src/training/train.ts). */
 
-import { ConfigError, FileFormatError } from '../errors.js';
-import { TRAIN_DEFAULTS, type TrainOptions } from '../training/options.js';
+import { ConfigError, DivergenceError, FileFormatError, OptionError } from '../errors.js';
+import {
+  checkTrainOptions,
+  type OptionValue,
+  TRAIN_DEFAULTS,
+  TRAIN_OPTION_TABLE,
+  type TrainOptions,
+} from '../training/options.js';
 import { PRESET_NAMES, TRAINING_PRESETS } from '../training/presets.js';
 import { train } from '../training/train.js';
-import {
-  CliError,
-  type CliIO,
-  intOption,
-  parseCommandArgs,
-  positiveNumberOption,
-  UsageError,
-} from './args.js';
+import { CliError, type CliIO, parseCommandArgs, UsageError } from './args.js';
+import { type FlagSection, flagHelp, flagNamer, flagOptions, wrapWords } from './flags.js';
 
-/** Words of `text` wrapped to lines of at most `width` columns, each starting with `indent`. */
-function wrap(text: string, indent: string, width = 80): string {
-  const lines: string[] = [];
-  let line = indent;
-  for (const word of text.split(' ')) {
-    if (line.length > indent.length && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = indent;
-    }
-    line += line.length > indent.length ? ` ${word}` : word;
-  }
-  lines.push(line);
-  return lines.join('\n');
-}
-
+const PRESET_INDENT = '            ';
 const presetLines = PRESET_NAMES.map(
-  (n) => `        ${n}\n${wrap(TRAINING_PRESETS[n].description, '            ')}`,
+  (n) => `        ${n}\n${wrapWords(TRAINING_PRESETS[n].description, PRESET_INDENT, PRESET_INDENT)}`,
 ).join('\n');
+
+const d = TRAIN_DEFAULTS;
+
+/** The flags of `scoresde train`, by help section; `option` names the train() option each one sets. */
+const TRAIN_FLAGS: readonly FlagSection[] = [
+  {
+    title: 'Model and data:',
+    flags: [
+      {
+        name: 'config',
+        value: '<name|file>',
+        option: 'config',
+        help: 'a preset or a UNet2DModel config.json (random initial weights); presets:',
+        after: presetLines,
+      },
+      {
+        name: 'init-from',
+        value: '<model>',
+        option: 'initFrom',
+        help: 'fine-tune a diffusers checkpoint instead (a model folder or a Hub repo id)',
+      },
+      {
+        name: 'data',
+        value: '<path>',
+        option: 'data',
+        help: 'a folder of PNG/JPEG images (resized and centre-cropped) or an MNIST-style IDX file',
+      },
+      { name: 'flip', option: 'flip', help: 'random horizontal flips' },
+      {
+        name: 'skip-unreadable',
+        option: 'skipUnreadable',
+        help: 'skip (and count) image files that cannot be decoded instead of stopping',
+      },
+      { name: 'out', short: 'o', value: '<dir>', option: 'out', help: 'output folder (required)' },
+      { name: 'resume', option: 'resume', help: 'continue the run in --out from its last checkpoint' },
+    ],
+  },
+  {
+    title: "Training (defaults are score_sde's):",
+    flags: [
+      {
+        name: 'steps',
+        value: '<n>',
+        option: 'steps',
+        help: "total optimisation steps (required; with --resume, a new total, default the run's own)",
+      },
+      {
+        name: 'batch-size',
+        value: '<n>',
+        option: 'batchSize',
+        help: `images per step (default ${d.batchSize})`,
+      },
+      { name: 'lr', value: '<x>', option: 'lr', help: `Adam learning rate (default ${d.lr})` },
+      {
+        name: 'warmup',
+        value: '<n>',
+        option: 'warmup',
+        help: `linear warmup steps (default ${d.warmup}; 0 for none)`,
+      },
+      {
+        name: 'ema',
+        value: '<x>',
+        option: 'emaDecay',
+        help: `EMA decay of the published weights (default ${d.emaDecay})`,
+      },
+      {
+        name: 'grad-clip',
+        value: '<x|none>',
+        option: 'gradClip',
+        help: `largest global gradient norm (default ${d.gradClip})`,
+      },
+      {
+        name: 'sigma-min',
+        value: '<x>',
+        option: 'sigmaMin',
+        help: `smallest noise level (default: the model's scheduler, the preset's, else ${d.sigmaMin})`,
+      },
+      {
+        name: 'sigma-max',
+        value: '<x>',
+        option: 'sigmaMax',
+        help: `largest noise level (default: likewise, else ${d.sigmaMax})`,
+      },
+      {
+        name: 'sigma-sampling',
+        value: '<s>',
+        option: 'sigmaSampling',
+        help: `how σ is drawn (default ${d.sigmaSampling}, score_sde's): edm (EDM's allocation), log-normal:MEAN,STD (of ln σ), or a mix such as 0.5*log-uniform+0.5*log-normal:2.3,1`,
+      },
+      {
+        name: 'seed',
+        value: '<n>',
+        option: 'seed',
+        help: `seeds the initial weights, shuffling, flips and noise (default ${d.seed})`,
+      },
+      {
+        name: 'threads',
+        value: '<n>',
+        option: 'intraOpThreads',
+        help: 'onnxruntime threads (default: all cores)',
+      },
+    ],
+  },
+  {
+    title: 'Output:',
+    flags: [
+      {
+        name: 'checkpoint-every',
+        value: '<n>',
+        option: 'checkpointEvery',
+        help: `write the pipeline folder and training state every n steps (default ${d.checkpointEvery}; 0: only at the end), at the end, and on Ctrl-C`,
+      },
+      {
+        name: 'sample-every',
+        value: '<n>',
+        option: 'sampleEvery',
+        help: 'write <dir>/samples/step-<k>.png from the EMA weights every n steps (default: never)',
+      },
+      {
+        name: 'sample-count',
+        value: '<n>',
+        option: 'sampleCount',
+        help: `images per sample grid (default ${d.sampleCount})`,
+      },
+      {
+        name: 'sample-steps',
+        value: '<n>',
+        option: 'sampleSteps',
+        help: `DPM-Solver++(2M) steps per sample grid (default ${d.sampleSteps})`,
+      },
+      {
+        name: 'diagnose-every',
+        value: '<n>',
+        option: 'diagnoseEvery',
+        help: "log the per-σ denoiser table of the EMA weights (MSE against the training data's Gaussian denoiser; below 1 at every σ: ready for deterministic samplers) every n steps (default: never), on 64 held-out images",
+      },
+      {
+        name: 'diagnose-data',
+        value: '<path>',
+        option: 'diagnoseData',
+        help: 'those images (default: the test split beside IDX --data, else the first training images)',
+      },
+      { name: 'quiet', short: 'q', help: 'no progress bar' },
+      {
+        name: 'cache-dir',
+        value: '<dir>',
+        option: 'cacheDir',
+        help: 'Hub cache for --init-from (default: see sample --help)',
+      },
+      {
+        name: 'revision',
+        value: '<rev>',
+        option: 'revision',
+        help: 'branch, tag or commit of the --init-from repo (default main)',
+      },
+      {
+        name: 'local-files-only',
+        option: 'localFilesOnly',
+        help: 'take --init-from from the Hub cache only, never the network',
+      },
+      { name: 'help', short: 'h', help: 'show this help' },
+    ],
+  },
+];
 
 export const TRAIN_HELP = `Usage: scoresde train --config <preset|config.json> --data <images>
                       --out <dir> --steps <n> [options]
@@ -45,141 +195,49 @@ ScoreSdeVePipeline folder holding the EMA weights, loadable by
 it lets --resume continue bit for bit. Ctrl-C finishes the current step, writes
 a checkpoint and exits (code 130).
 
-Model and data:
-      --config <name|file> a preset or a UNet2DModel config.json (random
-                           initial weights); presets:
-${presetLines}
-      --init-from <model>  fine-tune a diffusers checkpoint instead (a model
-                           folder or a Hub repo id)
-      --data <path>        a folder of PNG/JPEG images (resized and
-                           centre-cropped) or an MNIST-style IDX file
-      --flip               random horizontal flips
-      --skip-unreadable    skip (and count) image files that cannot be decoded
-                           instead of stopping
-  -o, --out <dir>          output folder (required)
-      --resume             continue the run in --out from its last checkpoint
-
-Training (defaults are score_sde's):
-      --steps <n>          total optimisation steps (required; with --resume,
-                           a new total, default the run's own)
-      --batch-size <n>     images per step (default ${TRAIN_DEFAULTS.batchSize})
-      --lr <x>             Adam learning rate (default ${TRAIN_DEFAULTS.lr})
-      --warmup <n>         linear warmup steps (default ${TRAIN_DEFAULTS.warmup}; 0 for none)
-      --ema <x>            EMA decay of the published weights (default ${TRAIN_DEFAULTS.emaDecay})
-      --grad-clip <x|none> largest global gradient norm (default ${TRAIN_DEFAULTS.gradClip})
-      --sigma-min <x>      smallest noise level (default: the model's
-                           scheduler, the preset's, else ${TRAIN_DEFAULTS.sigmaMin})
-      --sigma-max <x>      largest noise level (default: likewise, else ${TRAIN_DEFAULTS.sigmaMax})
-      --sigma-sampling <s> how σ is drawn (default ${TRAIN_DEFAULTS.sigmaSampling}, score_sde's):
-                           edm (EDM's allocation), log-normal:MEAN,STD (of ln σ),
-                           or a mix: 0.5*log-uniform+0.5*log-normal:2.3,1
-      --seed <n>           seeds the initial weights, shuffling, flips and
-                           noise (default ${TRAIN_DEFAULTS.seed})
-      --threads <n>        onnxruntime threads (default: all cores)
-
-Output:
-      --checkpoint-every <n>  write the pipeline folder and training state
-                           every n steps (default ${TRAIN_DEFAULTS.checkpointEvery}; 0: only at the
-                           end), at the end, and on Ctrl-C
-      --sample-every <n>   write <dir>/samples/step-<k>.png from the EMA
-                           weights every n steps (default: never)
-      --sample-count <n>   images per sample grid (default ${TRAIN_DEFAULTS.sampleCount})
-      --sample-steps <n>   DPM-Solver++(2M) steps per sample grid (default ${TRAIN_DEFAULTS.sampleSteps})
-      --diagnose-every <n> log the per-σ denoiser table of the EMA weights
-                           (MSE against the training data's Gaussian
-                           denoiser; below 1 at every σ: ready for
-                           deterministic samplers) every n steps (default:
-                           never), on 64 held-out images
-      --diagnose-data <p>  those images (default: the test split beside IDX
-                           --data, else the first training images)
-  -q, --quiet              no progress bar
-      --cache-dir, --revision, --local-files-only
-                           Hub options for --init-from (see
-                           "scoresde sample --help")
-  -h, --help               show this help
+${flagHelp(TRAIN_FLAGS)}
 
 Files: <dir>/train_log.jsonl has one line per step:
 {"step","loss","lr","grad_norm","seconds"}; with --diagnose-every, also
 {"step","denoiser":[{"sigma","model","gaussian","ratio"}, …]}.`;
 
-const OPTIONS = {
-  config: { type: 'string' },
-  'init-from': { type: 'string' },
-  data: { type: 'string' },
-  flip: { type: 'boolean' },
-  'skip-unreadable': { type: 'boolean' },
-  out: { type: 'string', short: 'o' },
-  resume: { type: 'boolean' },
-  steps: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  warmup: { type: 'string' },
-  ema: { type: 'string' },
-  'grad-clip': { type: 'string' },
-  'sigma-min': { type: 'string' },
-  'sigma-max': { type: 'string' },
-  'sigma-sampling': { type: 'string' },
-  seed: { type: 'string' },
-  threads: { type: 'string' },
-  'checkpoint-every': { type: 'string' },
-  'sample-every': { type: 'string' },
-  'diagnose-every': { type: 'string' },
-  'diagnose-data': { type: 'string' },
-  'sample-count': { type: 'string' },
-  'sample-steps': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-  'cache-dir': { type: 'string' },
-  revision: { type: 'string' },
-  'local-files-only': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const OPTIONS = flagOptions(TRAIN_FLAGS);
+/** A train() option → the flag that sets it, for the library's messages. */
+const flagOf = flagNamer(TRAIN_FLAGS);
+
+/** A flag's text as a number (an integer where the option takes one); the range is train()'s check. */
+function numberFlag(name: string, text: string, value: OptionValue): number {
+  const t = text.trim();
+  const integer = value.kind === 'integer';
+  if (t === '' || !Number.isFinite(Number(t)) || (integer && !/^[+-]?\d+$/.test(t)))
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
+  return Number(t);
+}
 
 /** Flags → train() options; only flags given are set, so a resumed run keeps its saved settings. */
 export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptions, 'signal'> {
-  const out = values.out;
-  if (typeof out !== 'string' || out === '') throw new UsageError('train: --out is required');
-  if (values.steps === undefined && values.resume !== true)
-    throw new UsageError('train: --steps is required');
-  const optInt = (name: string, min: number) =>
-    values[name] === undefined ? undefined : intOption(values, name, 0, min);
-  const ema = values.ema === undefined ? undefined : Number(values.ema);
-  if (ema !== undefined && !(ema >= 0 && ema < 1))
-    throw new UsageError(`--ema must be a number in [0, 1), got "${values.ema}"`);
-  const clip = values['grad-clip'];
-  const o: Omit<TrainOptions, 'signal'> = {
-    config: values.config as string | undefined,
-    initFrom: values['init-from'] as string | undefined,
-    data: values.data as string | undefined,
-    out,
-    steps: optInt('steps', 1),
-    batchSize: optInt('batch-size', 1),
-    lr: positiveNumberOption(values, 'lr'),
-    warmup: optInt('warmup', 0),
-    emaDecay: ema,
-    gradClip:
-      clip === undefined ? undefined : clip === 'none' ? null : positiveNumberOption(values, 'grad-clip'),
-    sigmaMin: positiveNumberOption(values, 'sigma-min'),
-    sigmaMax: positiveNumberOption(values, 'sigma-max'),
-    sigmaSampling: values['sigma-sampling'] as string | undefined,
-    seed: optInt('seed', 0),
-    flip: values.flip === true ? true : undefined,
-    skipUnreadable: values['skip-unreadable'] === true ? true : undefined,
-    checkpointEvery: optInt('checkpoint-every', 0),
-    sampleEvery: optInt('sample-every', 0),
-    diagnoseEvery: optInt('diagnose-every', 0),
-    diagnoseData: values['diagnose-data'] as string | undefined,
-    sampleCount: optInt('sample-count', 1),
-    sampleSteps: optInt('sample-steps', 1),
-    intraOpThreads: optInt('threads', 1),
-    resume: values.resume === true,
-    cacheDir: values['cache-dir'] as string | undefined,
-    revision: values.revision as string | undefined,
-    localFilesOnly: values['local-files-only'] === true ? true : undefined,
-  };
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Omit<
-    TrainOptions,
-    'signal'
-  >;
+  const o: Record<string, unknown> = {};
+  for (const f of TRAIN_FLAGS.flatMap((s) => s.flags)) {
+    const v = values[f.name];
+    if (f.option === undefined || v === undefined || v === false) continue;
+    if (typeof v !== 'string') o[f.option] = true;
+    else if (f.option === 'gradClip' && v === 'none') o[f.option] = null;
+    else if (f.option in TRAIN_OPTION_TABLE && f.option !== 'sigmaSampling')
+      o[f.option] = numberFlag(
+        f.name,
+        v,
+        TRAIN_OPTION_TABLE[f.option as keyof typeof TRAIN_OPTION_TABLE].value,
+      );
+    else o[f.option] = v;
+  }
+  o.resume = values.resume === true;
+  try {
+    checkTrainOptions(o as unknown as TrainOptions);
+  } catch (e) {
+    if (e instanceof OptionError) throw new UsageError(e.render(flagOf));
+    throw e;
+  }
+  return o as Omit<TrainOptions, 'signal'>;
 }
 
 export async function runTrain(argv: string[], io: CliIO): Promise<number> {
@@ -202,7 +260,8 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
         ),
     });
   } catch (e) {
-    // The user's input (config, data, output folder, a checkpoint): one line, no stack.
+    // The user's input (config, data, output folder, a checkpoint): one line, no stack, flags for options.
+    if (e instanceof OptionError || e instanceof DivergenceError) throw new CliError(e.render(flagOf));
     if (e instanceof ConfigError || e instanceof FileFormatError) throw new CliError((e as Error).message);
     throw e;
   }

@@ -13,4 +13,5 @@ export {
   type OpenImageDatasetOptions,
 } from './options.js';
 export { RANDPERM_MAX_N, randperm } from './randperm.js';
+export { type ReadImagesOptions, readImages } from './read-images.js';
 export type { ImageDataset } from './types.js';

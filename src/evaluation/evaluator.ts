@@ -7,11 +7,12 @@
  * The test-set statistics and the training pixels are read once and reused across calls (the sampler
  * bench evaluates many sample sets against one reference).
  */
+import { imageSize, type ReadImagesOptions, readImages } from '../data/read-images.js';
 import type { ImageDataset } from '../data/types.js';
 import type { FashionMnistClassifier } from './classifier/model.js';
 import { frechetDistance } from './frechet.js';
 import { centreCropChannels, quantize8Bit } from './images.js';
-import { argmaxRows, type LabelHistogram, labelHistogram } from './label-histogram.js';
+import { argmaxRows, type LabelHistogram, labelHistogram, topOneAccuracy } from './label-histogram.js';
 import { type DistanceSummary, nearestNeighbours, summariseDistances } from './nearest-neighbour.js';
 import { type FeatureStatistics, featureStatistics } from './statistics.js';
 
@@ -58,7 +59,11 @@ export interface EvaluationReport extends SampleEvaluation {
   classifierTestAccuracy?: number;
 }
 
-const imageSize = (ds: ImageDataset) => ds.channels * ds.height * ds.width;
+/** readImages' options that report `stage` to the evaluator's progress callback. */
+const reading = (options: EvaluatorOptions, stage: EvaluationStage): ReadImagesOptions => ({
+  signal: options.signal,
+  onProgress: (done, total) => options.onProgress?.(stage, done, total),
+});
 
 export class Evaluator {
   private trainPixels?: Float32Array;
@@ -79,15 +84,9 @@ export class Evaluator {
       throw new RangeError(`${train.source}: image size differs from the test set ${test.source}`);
     const referenceCount = Math.min(options.referenceCount ?? test.length, test.length);
     if (referenceCount < 2) throw new RangeError(`${test.source}: need at least 2 test images`);
-    const pixels = await readImages(test, 0, referenceCount, options, 'test features');
+    const pixels = await readImages(test, 0, referenceCount, reading(options, 'test features'));
     const out = await classifier.run(pixels, [referenceCount, test.channels, test.height, test.width]);
-    let accuracy: number | undefined;
-    if (test.labels) {
-      const predicted = argmaxRows(out.logits, classifier.config.num_classes);
-      let right = 0;
-      for (let i = 0; i < referenceCount; i++) if (predicted[i] === test.labels[i]) right++;
-      accuracy = right / referenceCount;
-    }
+    const accuracy = test.labels && topOneAccuracy(out.logits, classifier.config.num_classes, test.labels);
     const reference = featureStatistics(out.features, classifier.config.feature_dim);
     return new Evaluator(options, reference, referenceCount, accuracy);
   }
@@ -158,7 +157,7 @@ export class Evaluator {
     const n = Math.min(count, test.length);
     const cached = this.testDistances.get(n);
     if (cached) return cached;
-    const pixels = await readImages(test, 0, n, this.options, 'read test');
+    const pixels = await readImages(test, 0, n, reading(this.options, 'read test'));
     const summary = summariseDistances((await this.nearestTrain(pixels)).distance);
     this.testDistances.set(n, summary);
     return summary;
@@ -177,13 +176,8 @@ export class Evaluator {
   }
 
   private async train(): Promise<Float32Array> {
-    this.trainPixels ??= await readImages(
-      this.options.train,
-      0,
-      this.options.train.length,
-      this.options,
-      'read train',
-    );
+    const { train } = this.options;
+    this.trainPixels ??= await readImages(train, 0, train.length, reading(this.options, 'read train'));
     return this.trainPixels;
   }
 
@@ -194,25 +188,4 @@ export class Evaluator {
       onProgress: (done, total) => this.options.onProgress?.('nearest neighbours', done, total),
     });
   }
-}
-
-/** Images [start, start + count) of `ds` as one (count, C, H, W) buffer. */
-export async function readImages(
-  ds: ImageDataset,
-  start: number,
-  count: number,
-  options: Pick<EvaluatorOptions, 'onProgress' | 'signal'> = {},
-  stage: EvaluationStage = 'read train',
-): Promise<Float32Array> {
-  const size = imageSize(ds);
-  const out = new Float32Array(count * size);
-  for (let i = 0; i < count; i++) {
-    if (i % 1024 === 0) {
-      options.signal?.throwIfAborted();
-      options.onProgress?.(stage, i, count);
-    }
-    await ds.read(start + i, out, i * size);
-  }
-  options.onProgress?.(stage, count, count);
-  return out;
 }

@@ -48,3 +48,11 @@ export function labelHistogram(labels: ArrayLike<number>, numClasses: number): L
   }
   return { counts, frequencies, totalVariation: totalVariation / 2, klToUniform };
 }
+
+/** Top-1 accuracy: the share of rows of `logits` (rows, numClasses) whose argmax is the row's label. */
+export function topOneAccuracy(logits: Float32Array, numClasses: number, labels: ArrayLike<number>): number {
+  const predicted = argmaxRows(logits, numClasses);
+  let right = 0;
+  for (let i = 0; i < predicted.length; i++) if (predicted[i] === labels[i]) right++;
+  return right / predicted.length;
+}

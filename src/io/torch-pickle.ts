@@ -117,328 +117,266 @@ export interface UnpickleOptions {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The pickle machine's state, and the reads and stack moves its opcodes share. */
+class Unpickler {
+  readonly dv: DataView;
+  readonly stack: StackItem[] = [];
+  readonly marks: number[] = [];
+  readonly memo = new Map<number, PyValue>();
+  pos = 0;
+  /** The opcode being run and where it starts, for error messages. */
+  opPos = 0;
+  op = 0;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly file: string,
+    readonly options: UnpickleOptions,
+  ) {
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  fail(msg: string): never {
+    const op = `opcode 0x${this.op.toString(16).padStart(2, '0')} at byte ${this.opPos}`;
+    throw new FileFormatError(this.file, `invalid pickle: ${msg} (${op})`);
+  }
+  /** Claims the next `n` bytes; returns where they start. */
+  need(n: number): number {
+    const left = this.bytes.length - this.pos;
+    if (n > left) this.fail(`needs ${n} more bytes, only ${left} left (truncated?)`);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+  u8(): number {
+    return this.bytes[this.need(1)];
+  }
+  push(v: PyValue): void {
+    this.stack.push(v);
+  }
+  pop(): PyValue {
+    const { stack, marks } = this;
+    if (stack.length === 0 || (marks.length > 0 && stack.length - 1 <= marks[marks.length - 1]))
+      this.fail('stack underflow');
+    const v = stack.pop();
+    if (v === undefined || v === MARK) return this.fail('unexpected MARK on the stack');
+    return v;
+  }
+  top(): PyValue {
+    const v = this.pop();
+    this.stack.push(v);
+    return v;
+  }
+  /** The items above the last MARK, which is removed with them. */
+  popMark(): PyValue[] {
+    const m = this.marks.pop();
+    if (m === undefined) this.fail('no MARK on the stack');
+    const items = this.stack.splice(m);
+    items.shift(); // the MARK itself
+    return items as PyValue[];
+  }
+  text(n: number): string {
+    const at = this.need(n);
+    try {
+      return decoder.decode(this.bytes.subarray(at, at + n));
+    } catch {
+      return this.fail('string is not valid UTF-8');
+    }
+  }
+  line(): string {
+    const end = this.bytes.indexOf(0x0a, this.pos);
+    if (end < 0 || end - this.pos > 1024) this.fail('unterminated line (truncated?)');
+    const s = this.text(end - this.pos);
+    this.pos += 1;
+    return s;
+  }
+  size8(): number {
+    const n = this.dv.getBigUint64(this.need(8), true);
+    if (n > BigInt(this.bytes.length - this.pos))
+      this.fail(`length ${n} runs past the end of the pickle (truncated?)`);
+    return Number(n);
+  }
+  /** `n` bytes as a Python 2 str (latin-1) or as bytes. */
+  binary(n: number, asString: boolean): string | Uint8Array {
+    const at = this.need(n);
+    return asString
+      ? Buffer.from(this.bytes.subarray(at, at + n)).toString('latin1')
+      : this.bytes.slice(at, at + n);
+  }
+  /** LONG1 / LONG4: a little-endian two's-complement integer of `n` bytes. */
+  long(n: number): number | bigint {
+    if (n < 0 || n > 64) this.fail(`integer of ${n} bytes is not supported`);
+    const at = this.need(n);
+    let v = 0n;
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.bytes[at + i]);
+    if (n > 0 && this.bytes[at + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+  dictKey(k: PyValue): PyKey {
+    if (k === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof k)) return k as PyKey;
+    return this.fail(`unsupported dict key (${describe(k)})`);
+  }
+  setItems(target: PyValue, items: PyValue[]): void {
+    if (!(target instanceof PyDict)) this.fail(`SETITEM(S) on ${describe(target)}, not a dict`);
+    if (items.length % 2 !== 0) this.fail('SETITEMS with an odd number of items');
+    for (let i = 0; i < items.length; i += 2) target.map.set(this.dictKey(items[i]), items[i + 1]);
+  }
+  append(target: PyValue, items: PyValue[]): void {
+    if (!(target instanceof PyList)) this.fail(`APPEND(S) on ${describe(target)}, not a list`);
+    for (const it of items) target.items.push(it);
+  }
+  resolveGlobal(module: string, name: string): PyGlobal {
+    const qualified = `${module}.${name}`;
+    if (!ALLOWED_GLOBALS.has(qualified)) {
+      throw new FileFormatError(
+        this.file,
+        `unsafe or unsupported pickle: global "${qualified}" is not allowed (a state dict only needs tensors; refusing to load)`,
+      );
+    }
+    return new PyGlobal(module, name);
+  }
+  memoGet(i: number): PyValue {
+    const v = this.memo.get(i);
+    if (v === undefined) return this.fail(`memo key ${i} was never stored`);
+    return v;
+  }
+}
+
+const STOP = 0x2e;
+
+/** What each opcode torch emits does (all but STOP, which ends the run); any other opcode is refused. */
+const OPCODES = new Map<number, (m: Unpickler) => void>([
+  // Framing and the stack.
+  [0x80, protocol], // PROTO
+  [0x95, (m) => void m.need(8)], // FRAME: a length hint only
+  [0x28, mark], // MARK
+  [0x30, (m) => void m.pop()], // POP
+  [0x31, (m) => void m.popMark()], // POP_MARK
+  [0x32, (m) => m.push(m.top())], // DUP
+  // Scalars.
+  [0x4e, (m) => m.push(null)], // NONE
+  [0x88, (m) => m.push(true)], // NEWTRUE
+  [0x89, (m) => m.push(false)], // NEWFALSE
+  [0x4a, (m) => m.push(m.dv.getInt32(m.need(4), true))], // BININT
+  [0x4b, (m) => m.push(m.u8())], // BININT1
+  [0x4d, (m) => m.push(m.dv.getUint16(m.need(2), true))], // BININT2
+  [0x8a, (m) => m.push(m.long(m.u8()))], // LONG1
+  [0x8b, (m) => m.push(m.long(m.dv.getInt32(m.need(4), true)))], // LONG4
+  [0x47, (m) => m.push(m.dv.getFloat64(m.need(8), false))], // BINFLOAT (big-endian)
+  // Strings and bytes.
+  [0x58, (m) => m.push(m.text(m.dv.getUint32(m.need(4), true)))], // BINUNICODE
+  [0x8c, (m) => m.push(m.text(m.u8()))], // SHORT_BINUNICODE
+  [0x8d, (m) => m.push(m.text(m.size8()))], // BINUNICODE8
+  [0x54, (m) => m.push(m.binary(binLength(m), true))], // BINSTRING (Python 2 str)
+  [0x42, (m) => m.push(m.binary(binLength(m), false))], // BINBYTES
+  [0x55, (m) => m.push(m.binary(m.u8(), true))], // SHORT_BINSTRING
+  [0x43, (m) => m.push(m.binary(m.u8(), false))], // SHORT_BINBYTES
+  [0x8e, (m) => m.push(m.binary(m.size8(), false))], // BINBYTES8
+  // Containers.
+  [0x7d, (m) => m.push(new PyDict(false))], // EMPTY_DICT
+  [0x5d, (m) => m.push(new PyList([]))], // EMPTY_LIST
+  [0x29, (m) => m.push(new PyTuple([]))], // EMPTY_TUPLE
+  [0x85, (m) => m.push(new PyTuple(popN(m, 1)))], // TUPLE1
+  [0x86, (m) => m.push(new PyTuple(popN(m, 2)))], // TUPLE2
+  [0x87, (m) => m.push(new PyTuple(popN(m, 3)))], // TUPLE3
+  [0x74, (m) => m.push(new PyTuple(m.popMark()))], // TUPLE
+  [0x6c, (m) => m.push(new PyList(m.popMark()))], // LIST
+  [0x64, (m) => m.push(dictOf(m, m.popMark()))], // DICT
+  [0x73, (m) => m.setItems(...targetAnd(m, popN(m, 2)))], // SETITEM
+  [0x75, (m) => m.setItems(...targetAnd(m, m.popMark()))], // SETITEMS
+  [0x61, (m) => m.append(...targetAnd(m, popN(m, 1)))], // APPEND
+  [0x65, (m) => m.append(...targetAnd(m, m.popMark()))], // APPENDS
+  // The memo.
+  [0x68, (m) => m.push(m.memoGet(m.u8()))], // BINGET
+  [0x6a, (m) => m.push(m.memoGet(m.dv.getUint32(m.need(4), true)))], // LONG_BINGET
+  [0x71, (m) => void m.memo.set(m.u8(), m.top())], // BINPUT
+  [0x72, (m) => void m.memo.set(m.dv.getUint32(m.need(4), true), m.top())], // LONG_BINPUT
+  [0x94, (m) => void m.memo.set(m.memo.size, m.top())], // MEMOIZE
+  // Globals and objects: only the allowlisted ones.
+  [0x63, (m) => m.push(m.resolveGlobal(m.line(), m.line()))], // GLOBAL "module\nname\n"
+  [0x93, stackGlobal], // STACK_GLOBAL
+  [0x51, persistentId], // BINPERSID
+  [0x52, reduce], // REDUCE
+  [0x62, build], // BUILD
+]);
+
+function protocol(m: Unpickler): void {
+  const version = m.u8();
+  if (version > 5) m.fail(`unsupported pickle protocol ${version}`);
+}
+
+function mark(m: Unpickler): void {
+  m.marks.push(m.stack.length);
+  m.stack.push(MARK);
+}
+
+/** BINSTRING / BINBYTES: a signed 4-byte length, refused when negative. */
+function binLength(m: Unpickler): number {
+  const n = m.dv.getInt32(m.need(4), true);
+  if (n < 0) m.fail(`negative length ${n}`);
+  return n;
+}
+
+/** The top `n` items, in stack order. */
+function popN(m: Unpickler, n: number): PyValue[] {
+  const items: PyValue[] = [];
+  for (let i = 0; i < n; i++) items.unshift(m.pop());
+  return items;
+}
+
+/** The item below `items` (SETITEM(S) / APPEND(S) add to it and leave it on the stack), then the items. */
+function targetAnd(m: Unpickler, items: PyValue[]): [PyValue, PyValue[]] {
+  return [m.top(), items];
+}
+
+function dictOf(m: Unpickler, items: PyValue[]): PyDict {
+  const d = new PyDict(false);
+  m.setItems(d, items);
+  return d;
+}
+
+function stackGlobal(m: Unpickler): void {
+  const [module, name] = popN(m, 2);
+  if (typeof module !== 'string' || typeof name !== 'string') m.fail('STACK_GLOBAL needs two strings');
+  m.push(m.resolveGlobal(module, name));
+}
+
+function persistentId(m: Unpickler): void {
+  const pid = m.pop();
+  if (!m.options.persistentLoad) m.fail('persistent ids are not supported here');
+  m.push(m.options.persistentLoad(pid));
+}
+
+function reduce(m: Unpickler): void {
+  const [fn, args] = popN(m, 2);
+  if (!(fn instanceof PyGlobal)) m.fail(`REDUCE on ${describe(fn)}, not an allowed callable`);
+  if (!(args instanceof PyTuple)) m.fail(`REDUCE with ${describe(args)} as arguments, not a tuple`);
+  m.push(call(fn, args.items, (msg) => m.fail(msg)));
+}
+
+/** BUILD: only torch's `state_dict._metadata` (a dict of attributes on the OrderedDict). */
+function build(m: Unpickler): void {
+  const state = m.pop();
+  const obj = m.top();
+  if (!(obj instanceof PyDict) || !(state instanceof PyDict))
+    m.fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported`);
+  obj.attributes = state;
+}
+
 /**
  * Interprets a pickle (protocols 2–5, the opcodes torch uses) with the global allowlist above.
  * `file` names the source in error messages.
  */
 export function unpickle(bytes: Uint8Array, file: string, options: UnpickleOptions = {}): PyValue {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const stack: StackItem[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, PyValue>();
-  let pos = 0;
-  let opPos = 0;
-  let op = 0;
-
-  // Annotated (not inferred) so that TypeScript narrows after `if (...) fail(...)`.
-  const fail: (msg: string) => never = (msg) => {
-    throw new FileFormatError(
-      file,
-      `invalid pickle: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`,
-    );
-  };
-  const need = (n: number): number => {
-    if (n > bytes.length - pos) fail(`needs ${n} more bytes, only ${bytes.length - pos} left (truncated?)`);
-    const at = pos;
-    pos += n;
-    return at;
-  };
-  const pop = (): PyValue => {
-    if (stack.length === 0 || (marks.length > 0 && stack.length - 1 <= marks[marks.length - 1]))
-      fail('stack underflow');
-    const v = stack.pop();
-    if (v === undefined || v === MARK) return fail('unexpected MARK on the stack');
-    return v;
-  };
-  const top = (): PyValue => {
-    const v = pop();
-    stack.push(v);
-    return v;
-  };
-  const popMark = (): PyValue[] => {
-    const m = marks.pop();
-    if (m === undefined) fail('no MARK on the stack');
-    const items = stack.splice(m);
-    items.shift(); // the MARK itself
-    return items as PyValue[];
-  };
-  const text = (n: number): string => {
-    const at = need(n);
-    try {
-      return decoder.decode(bytes.subarray(at, at + n));
-    } catch {
-      return fail('string is not valid UTF-8');
-    }
-  };
-  const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail('unterminated line (truncated?)');
-    const s = text(end - pos);
-    pos += 1;
-    return s;
-  };
-  const size8 = (): number => {
-    const n = dv.getBigUint64(need(8), true);
-    if (n > BigInt(bytes.length - pos)) fail(`length ${n} runs past the end of the pickle (truncated?)`);
-    return Number(n);
-  };
-  const dictKey = (k: PyValue): PyKey => {
-    if (
-      k === null ||
-      typeof k === 'string' ||
-      typeof k === 'number' ||
-      typeof k === 'bigint' ||
-      typeof k === 'boolean'
-    )
-      return k;
-    return fail(`unsupported dict key (${describe(k)})`);
-  };
-  const setItems = (target: PyValue, items: PyValue[]) => {
-    if (!(target instanceof PyDict)) fail(`SETITEM(S) on ${describe(target)}, not a dict`);
-    if (items.length % 2 !== 0) fail('SETITEMS with an odd number of items');
-    for (let i = 0; i < items.length; i += 2) target.map.set(dictKey(items[i]), items[i + 1]);
-  };
-  const append = (target: PyValue, items: PyValue[]) => {
-    if (!(target instanceof PyList)) fail(`APPEND(S) on ${describe(target)}, not a list`);
-    for (const it of items) target.items.push(it);
-  };
-  const resolveGlobal = (module: string, name: string): PyGlobal => {
-    const qualified = `${module}.${name}`;
-    if (!ALLOWED_GLOBALS.has(qualified)) {
-      throw new FileFormatError(
-        file,
-        `unsafe or unsupported pickle: global "${qualified}" is not allowed (a state dict only needs tensors; refusing to load)`,
-      );
-    }
-    return new PyGlobal(module, name);
-  };
-  const memoGet = (i: number): PyValue => {
-    const v = memo.get(i);
-    if (v === undefined) return fail(`memo key ${i} was never stored`);
-    return v;
-  };
-
+  const m: Unpickler = new Unpickler(bytes, file, options);
   for (;;) {
-    opPos = pos;
-    if (pos >= bytes.length) fail('no STOP opcode before the end of the pickle (truncated?)');
-    op = bytes[pos++];
-    switch (op) {
-      case 0x80: // PROTO
-        if (bytes[need(1)] > 5) fail(`unsupported pickle protocol ${bytes[pos - 1]}`);
-        break;
-      case 0x95: // FRAME: a length hint only
-        need(8);
-        break;
-      case 0x2e: {
-        // STOP
-        const result = pop();
-        return result;
-      }
-      case 0x28: // MARK
-        marks.push(stack.length);
-        stack.push(MARK);
-        break;
-      case 0x30: // POP
-        pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        stack.push(top());
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x4a: // BININT
-        stack.push(dv.getInt32(need(4), true));
-        break;
-      case 0x4b: // BININT1
-        stack.push(bytes[need(1)]);
-        break;
-      case 0x4d: // BININT2
-        stack.push(dv.getUint16(need(2), true));
-        break;
-      case 0x8a: // LONG1
-      case 0x8b: {
-        // LONG4
-        const n = op === 0x8a ? bytes[need(1)] : dv.getInt32(need(4), true);
-        if (n < 0 || n > 64) fail(`integer of ${n} bytes is not supported`);
-        const at = need(n);
-        let v = 0n;
-        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]);
-        if (n > 0 && bytes[at + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(
-          v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v,
-        );
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian)
-        stack.push(dv.getFloat64(need(8), false));
-        break;
-      case 0x58: // BINUNICODE
-        stack.push(text(dv.getUint32(need(4), true)));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(text(bytes[need(1)]));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(text(size8()));
-        break;
-      case 0x54: // BINSTRING (Python 2 str)
-      case 0x42: {
-        // BINBYTES
-        const n = dv.getInt32(need(4), true);
-        if (n < 0) fail(`negative length ${n}`);
-        const at = need(n);
-        stack.push(
-          op === 0x54 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n),
-        );
-        break;
-      }
-      case 0x55: // SHORT_BINSTRING
-      case 0x43: {
-        // SHORT_BINBYTES
-        const n = bytes[need(1)];
-        const at = need(n);
-        stack.push(
-          op === 0x55 ? Buffer.from(bytes.subarray(at, at + n)).toString('latin1') : bytes.slice(at, at + n),
-        );
-        break;
-      }
-      case 0x8e: {
-        // BINBYTES8
-        const n = size8();
-        const at = need(n);
-        stack.push(bytes.slice(at, at + n));
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        stack.push(new PyDict(false));
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push(new PyList([]));
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push(new PyTuple([]));
-        break;
-      case 0x85: // TUPLE1
-        stack.push(new PyTuple([pop()]));
-        break;
-      case 0x86: {
-        // TUPLE2
-        const b = pop();
-        stack.push(new PyTuple([pop(), b]));
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop();
-        const b = pop();
-        stack.push(new PyTuple([pop(), b, c]));
-        break;
-      }
-      case 0x74: // TUPLE
-        stack.push(new PyTuple(popMark()));
-        break;
-      case 0x6c: // LIST
-        stack.push(new PyList(popMark()));
-        break;
-      case 0x64: {
-        // DICT
-        const d = new PyDict(false);
-        setItems(d, popMark());
-        stack.push(d);
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop();
-        const k = pop();
-        setItems(top(), [k, v]);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x61: {
-        // APPEND
-        const v = pop();
-        append(top(), [v]);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark();
-        append(top(), items);
-        break;
-      }
-      case 0x68: // BINGET
-        stack.push(memoGet(bytes[need(1)]));
-        break;
-      case 0x6a: // LONG_BINGET
-        stack.push(memoGet(dv.getUint32(need(4), true)));
-        break;
-      case 0x71: // BINPUT
-        memo.set(bytes[need(1)], top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(dv.getUint32(need(4), true), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x63: {
-        // GLOBAL "module\nname\n"
-        const module = line();
-        stack.push(resolveGlobal(module, line()));
-        break;
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x51: {
-        // BINPERSID
-        const pid = pop();
-        if (!options.persistentLoad) fail('persistent ids are not supported here');
-        stack.push(options.persistentLoad(pid));
-        break;
-      }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        const fn = pop();
-        if (!(fn instanceof PyGlobal)) fail(`REDUCE on ${describe(fn)}, not an allowed callable`);
-        if (!(args instanceof PyTuple)) fail(`REDUCE with ${describe(args)} as arguments, not a tuple`);
-        stack.push(call(fn, args.items, fail));
-        break;
-      }
-      case 0x62: {
-        // BUILD: only torch's `state_dict._metadata` (a dict of attributes on the OrderedDict).
-        const state = pop();
-        const obj = top();
-        if (!(obj instanceof PyDict) || !(state instanceof PyDict))
-          fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported`);
-        obj.attributes = state;
-        break;
-      }
-      default:
-        fail('unknown or unsupported opcode');
-    }
+    m.opPos = m.pos;
+    if (m.pos >= bytes.length) m.fail('no STOP opcode before the end of the pickle (truncated?)');
+    m.op = bytes[m.pos++];
+    if (m.op === STOP) return m.pop();
+    const run = OPCODES.get(m.op);
+    if (!run) m.fail('unknown or unsupported opcode');
+    run(m);
   }
 }
 

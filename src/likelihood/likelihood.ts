@@ -13,6 +13,7 @@
  * network call per RK stage, and one step size chosen by the RMS error norm over all B·D + B components. A
  * row's result therefore depends slightly (within the solver tolerance) on the rows it is batched with.
  */
+import { UNet2DModel } from '../models/unet-2d/model.js';
 import { ScoreSdeVePipeline } from '../pipelines/score-sde-ve.js';
 import type { Generator } from '../random/generator.js';
 import { defaultGenerator, rand } from '../random/index.js';
@@ -120,8 +121,9 @@ export type PipelineLikelihoodOptions = Omit<LikelihoodOptions, 'sigmaMin' | 'si
 
 /**
  * score_sde's `likelihood_fn(model, data)`: bits/dim of each row of data (B, C, H, W) in [0, 1].
- * `model` is a pipeline (its UNet's score + VJP graph is compiled for this call and released after) or any
- * ScoreVjpFn (then `sigmaMin` and `sigmaMax` are required).
+ * `model` is a pipeline (the σ range defaults to its scheduler's), a UNet2DModel with `sigmaMin` and
+ * `sigmaMax` (as dsmLossAndGradients takes it), or any ScoreVjpFn (`sigmaMin` and `sigmaMax` required too).
+ * For a pipeline or a UNet, its score + VJP graph is compiled for this call and released after.
  */
 export async function computeLikelihood(
   model: ScoreSdeVePipeline,
@@ -129,19 +131,34 @@ export async function computeLikelihood(
   options?: PipelineLikelihoodOptions,
 ): Promise<LikelihoodResult>;
 export async function computeLikelihood(
-  model: ScoreVjpFn,
+  model: UNet2DModel | ScoreVjpFn,
   data: Tensor<'float32'>,
   options: LikelihoodOptions,
 ): Promise<LikelihoodResult>;
 export async function computeLikelihood(
-  model: ScoreVjpFn | ScoreSdeVePipeline,
+  model: ScoreVjpFn | UNet2DModel | ScoreSdeVePipeline,
   data: Tensor<'float32'>,
   options: PipelineLikelihoodOptions = {},
 ): Promise<LikelihoodResult> {
-  if (!(model instanceof ScoreSdeVePipeline))
-    return solveLikelihood(model, data, options as LikelihoodOptions);
+  if (model instanceof ScoreSdeVePipeline) {
+    const { sigma_min, sigma_max } = model.scheduler.config;
+    return unetLikelihood(model.unet, data, {
+      ...options,
+      sigmaMin: options.sigmaMin ?? sigma_min,
+      sigmaMax: options.sigmaMax ?? sigma_max,
+    });
+  }
+  if (model instanceof UNet2DModel) return unetLikelihood(model, data, options as LikelihoodOptions);
+  return solveLikelihood(model, data, options as LikelihoodOptions);
+}
+
+/** The likelihood through `unet`'s own score + VJP graph, sized for this batch and divergence method. */
+async function unetLikelihood(
+  unet: UNet2DModel,
+  data: Tensor<'float32'>,
+  options: LikelihoodOptions,
+): Promise<LikelihoodResult> {
   checkData(data);
-  const { sigma_min, sigma_max } = model.scheduler.config;
   const batch = data.dims[0];
   const d = data.numel / batch;
   const rowsPerCall = options.exactRowsPerCall ?? 256;
@@ -149,14 +166,9 @@ export async function computeLikelihood(
     options.divergence === 'exact'
       ? batch * Math.max(1, Math.min(d, Math.floor(rowsPerCall / batch)))
       : batch;
-  const fn = await unetScoreVjp(model.unet, { batchSize: rows, height: data.dims[2], width: data.dims[3] });
+  const fn = await unetScoreVjp(unet, { batchSize: rows, height: data.dims[2], width: data.dims[3] });
   try {
-    return await solveLikelihood(fn, data, {
-      ...options,
-      sigmaMin: options.sigmaMin ?? sigma_min,
-      sigmaMax: options.sigmaMax ?? sigma_max,
-      exactRowsPerCall: rows,
-    });
+    return await solveLikelihood(fn, data, { ...options, exactRowsPerCall: rows });
   } finally {
     await fn.release();
   }

@@ -1,13 +1,14 @@
 /**
- * UNet2DModel as a ScoreVjpFn: the score and its input VJP from the training code's ScoreVjpGraph (one ONNX
+ * UNet2DModel as a ScoreVjpFn: the score and its input VJP from ScoreVjpGraph (gradients/) (one ONNX
  * graph, reverse-mode autodiff of the UNet), over any number of rows. The graph has a fixed batch size, so
  * rows are sent in graph-sized chunks, the last one padded with copies of its first row (padding never
  * reaches the result: rows are independent in a UNet).
  */
+
+import { ScoreVjpGraph } from '../gradients/score-vjp.js';
 import type { UNet2DModel } from '../models/unet-2d/model.js';
 import type { ExecutionProvider } from '../onnx/session.js';
 import { Tensor } from '../tensor.js';
-import { ScoreVjpGraph } from '../training/vjp.js';
 import type { ScoreVjpFn } from './types.js';
 
 export interface UnetScoreVjpOptions {

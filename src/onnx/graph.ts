@@ -45,6 +45,8 @@ function bytesOf(a: Float32Array | BigInt64Array | Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+const intAttr = (value: number): AttrValue => ({ type: 'int', value });
+
 const fmt = (d: readonly Dim[]) => `[${d.join(', ')}]`;
 
 export class GraphBuilder {
@@ -204,6 +206,33 @@ export class GraphBuilder {
   }
   softmax(x: string, axis = -1): string {
     return this.unary('Softmax', x, { axis: { type: 'int', value: axis } });
+  }
+
+  // ----- reductions -----
+
+  /** ReduceSum over `axes` (negative counts from the end); opset 13+ takes the axes as an input. */
+  reduceSum(x: string, axes: number[], keepdims: boolean): string {
+    const { axes: ax, dims } = this.reduced(x, axes, keepdims);
+    return this.op('ReduceSum', [x, this.constInt64(ax)], { keepdims: intAttr(keepdims ? 1 : 0) }, dims);
+  }
+  /** ReduceMean over `axes`; opset 17 still takes them as an attribute. */
+  reduceMean(x: string, axes: number[], keepdims: boolean): string {
+    const { axes: ax, dims } = this.reduced(x, axes, keepdims);
+    return this.op(
+      'ReduceMean',
+      [x],
+      { axes: { type: 'ints', value: ax }, keepdims: intAttr(keepdims ? 1 : 0) },
+      dims,
+    );
+  }
+  /** The axes made non-negative and the output dims of a reduction over them. */
+  private reduced(x: string, axes: number[], keepdims: boolean): { axes: number[]; dims: Dim[] } {
+    const dims = this.shape(x);
+    const ax = axes.map((a) => (a < 0 ? a + dims.length : a));
+    return {
+      axes: ax,
+      dims: keepdims ? dims.map((d, i) => (ax.includes(i) ? 1 : d)) : dims.filter((_, i) => !ax.includes(i)),
+    };
   }
 
   // ----- linear algebra -----

@@ -35,8 +35,9 @@ export interface OnnxSessionOptions {
 const ORT_DTYPES = new Set(['float32', 'int64', 'int32', 'float64', 'uint8', 'bool']);
 
 const INSTALL_HINT =
-  "For 'cuda', reinstall onnxruntime-node with its CUDA binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild " +
-  "onnxruntime-node; this project's .npmrc skips that download by default) and install the CUDA 12 / cuDNN 9 runtime.";
+  "For 'cuda', fetch onnxruntime-node's CUDA binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 node " +
+  'node_modules/onnxruntime-node/script/install.js; npm install skips that download: package.json denies the ' +
+  'install script in allowScripts) and install the CUDA 12 / cuDNN 9 runtime.';
 
 /** Whether the provider's shared library sits beside onnxruntime-node's binding (undefined: layout unknown). */
 function providerLibraryPresent(ep: string): boolean | undefined {

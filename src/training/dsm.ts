@@ -9,22 +9,18 @@
  * weights. `dsmLossAndGradients` is the one-shot form on a loaded UNet2DModel.
  */
 import { ConfigError } from '../errors.js';
+import { checkGraphSize, type GradientGraphOptions, gradientSession } from '../gradients/gradient-session.js';
+import { InputParams } from '../gradients/input-params.js';
 import { buildUnetGraph } from '../models/unet-2d/build.js';
 import type { UNet2DConfig } from '../models/unet-2d/config.js';
 import { type ClassLabels, conditioningFeeds } from '../models/unet-2d/feeds.js';
 import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { grad } from '../onnx/autodiff/grad.js';
-import { reduceMean } from '../onnx/autodiff/util.js';
-import type { ExecutionProvider } from '../onnx/session.js';
-import { OnnxSession } from '../onnx/session.js';
+import type { OnnxSession } from '../onnx/session.js';
 import type { Generator } from '../random/generator.js';
 import { rand } from '../random/sampling.js';
 import { assertFloat32, Tensor } from '../tensor.js';
-import { InputParams } from './params.js';
-
-/** score_sde's VESDE defaults (configs/default_*_configs.py: sigma_min 0.01, sigma_max 50). */
-export const DEFAULT_SIGMA_MIN = 0.01;
-export const DEFAULT_SIGMA_MAX = 50;
+import { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN } from './noise.js';
 
 const f32 = Math.fround;
 
@@ -40,20 +36,8 @@ export function vesdeSigma(
   return Float32Array.from(t, (v) => f32(sigmaMin * f32(ratio ** f32(v))));
 }
 
-export interface DsmGraphOptions {
-  batchSize: number;
-  height: number;
-  width: number;
-  executionProviders?: readonly ExecutionProvider[];
-  intraOpThreads?: number;
-  /**
-   * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
-   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train-step.ts).
-   */
-  allowSpinning?: boolean;
-  /** Write an onnxruntime profile (JSON) whose file name starts with this prefix, at release(). */
-  profileFilePrefix?: string;
-}
+/** The graph's batch and image size and its session settings. */
+export type DsmGraphOptions = GradientGraphOptions;
 
 export interface DsmBatch {
   /** Clean data x0, (B, C, H, W) row-major. */
@@ -106,19 +90,10 @@ export class DsmStepGraph {
   ) {}
 
   static async create(config: Readonly<UNet2DConfig>, options: DsmGraphOptions): Promise<DsmStepGraph> {
+    checkGraphSize('DsmStepGraph', options);
     const { batchSize, height, width } = options;
-    for (const [k, v] of Object.entries({ batchSize, height, width }))
-      if (!Number.isInteger(v) || v < 1)
-        throw new RangeError(`DsmStepGraph: ${k} must be a positive integer, got ${v}`);
     const g = DsmStepGraph.build(config, batchSize, height, width);
-    const session = await OnnxSession.create(g.graph.toModelBytes(), {
-      executionProviders: options.executionProviders,
-      intraOpThreads: options.intraOpThreads,
-      allowSpinning: options.allowSpinning ?? false,
-      // A gradient graph: about half the peak memory without the pattern, same speed (see OnnxSessionOptions).
-      memoryPattern: false,
-      profileFilePrefix: options.profileFilePrefix,
-    });
+    const session = await gradientSession(g.graph.toModelBytes(), options);
     return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, session);
   }
 
@@ -141,7 +116,7 @@ export class DsmStepGraph {
       [batchSize],
     );
     const perSample = g.mul(sq, g.constFloat([0.5], []));
-    const loss = reduceMean(g, perSample, [0], false);
+    const loss = g.reduceMean(perSample, [0], false);
     g.output(perSample, 'per_sample_loss');
     g.output(loss, 'loss');
     const names = [...params.trainable.keys()];

@@ -1,11 +1,8 @@
-// Public exports of src/training: score_sde's DSM objective and gradients, the input VJP for likelihoods, and the
-// training loop (optimiser, EMA, checkpoints, presets).
+// Public exports of src/training: score_sde's DSM objective and gradients, and the training loop (optimiser
+// schedule, EMA, checkpoints, presets).
 
-export { Adam, type AdamOptions } from './adam.js';
 export { clipGradNorm, normTwo } from './clip-grad.js';
 export {
-  DEFAULT_SIGMA_MAX,
-  DEFAULT_SIGMA_MIN,
   type DsmBatch,
   type DsmGraphOptions,
   type DsmOptions,
@@ -15,7 +12,7 @@ export {
   vesdeSigma,
 } from './dsm.js';
 export { ExponentialMovingAverage } from './ema.js';
-export { drawNoise, type NoiseDraw, TRAINING_EPS } from './noise.js';
+export { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN, drawNoise, type NoiseDraw, TRAINING_EPS } from './noise.js';
 export {
   learningRate,
   OPTIMIZATION_DEFAULTS,
@@ -24,8 +21,6 @@ export {
   type UpdateResult,
 } from './optimization.js';
 export { TRAIN_DEFAULTS, type TrainOptions, type TrainStep } from './options.js';
-export { InputParams } from './params.js';
 export { PRESET_NAMES, TRAINING_PRESETS, type TrainingPreset } from './presets.js';
 export { type TrainResult, train } from './train.js';
 export { loadTrainingState, type TrainingState, type TrainingStateInfo } from './training-state.js';
-export { ScoreVjpGraph, type ScoreVjpOptions, type ScoreVjpResult } from './vjp.js';

@@ -9,6 +9,13 @@ import type { Generator } from '../random/index.js';
 import { rand, randn } from '../random/index.js';
 import { allocationSigmas, isScoreSdeDraw, type SigmaAllocation } from './sigma-sampling.js';
 
+/**
+ * score_sde's VESDE noise range (configs/default_*_configs.py: sigma_min 0.01, sigma_max 50): the training
+ * default, and the range every preset trains with.
+ */
+export const DEFAULT_SIGMA_MIN = 0.01;
+export const DEFAULT_SIGMA_MAX = 50;
+
 /** score_sde's `eps` of the continuous loss: t is drawn from U(eps, T). */
 export const TRAINING_EPS = 1e-5;
 

@@ -6,7 +6,7 @@
  *   Adam(β = (0.9, 0.999), ε = 1e-8, weight_decay 0).step()
  *   ema.update(params)                  (decay min(decay, (1 + n) / (10 + n)), n = k + 1)
  */
-import { Adam } from './adam.js';
+import { Adam } from '../gradients/adam.js';
 import { clipGradNorm, normTwo } from './clip-grad.js';
 import { ExponentialMovingAverage } from './ema.js';
 
@@ -47,6 +47,17 @@ export interface UpdateResult {
   gradNorm: number;
 }
 
+/** What decides the optimiser's later steps: Adam's and the EMA's counters and tensors, in parameter order. */
+export interface ScoreSdeOptimizerState {
+  /** Adam's steps (torch `state['step']`) and the EMA's updates (score_sde `num_updates`). */
+  adamSteps: number;
+  emaUpdates: number;
+  /** Adam's moments (torch `exp_avg`, `exp_avg_sq`) and the EMA's shadow, one array per parameter. */
+  expAvg: readonly Float32Array[];
+  expAvgSq: readonly Float32Array[];
+  ema: readonly Float32Array[];
+}
+
 /** Adam + warmup + clipping + EMA over a fixed, ordered list of float32 parameters. */
 export class ScoreSdeOptimizer {
   readonly options: Required<OptimizationOptions>;
@@ -74,5 +85,32 @@ export class ScoreSdeOptimizer {
     this.adam.step(params, grads, lr);
     this.ema.update(params);
     return { lr, gradNorm };
+  }
+
+  /** The state as views of the optimiser's own arrays (a checkpoint writes them before the next step). */
+  state(): ScoreSdeOptimizerState {
+    return {
+      adamSteps: this.adam.stepCount,
+      emaUpdates: this.ema.numUpdates,
+      expAvg: this.adam.expAvg,
+      expAvgSq: this.adam.expAvgSq,
+      ema: this.ema.shadow,
+    };
+  }
+
+  /** Continues from `state` (copied in): the next update is the one the saved optimiser would have made. */
+  restore(state: ScoreSdeOptimizerState): this {
+    const sizes = this.adam.expAvg.map((m) => m.length);
+    for (const k of ['expAvg', 'expAvgSq', 'ema'] as const) {
+      const arrays = state[k];
+      if (arrays.length !== sizes.length || arrays.some((a, i) => a.length !== sizes[i]))
+        throw new RangeError(`ScoreSdeOptimizer.restore: ${k} does not match the optimiser's parameters`);
+    }
+    for (const [i, m] of this.adam.expAvg.entries()) m.set(state.expAvg[i]);
+    for (const [i, v] of this.adam.expAvgSq.entries()) v.set(state.expAvgSq[i]);
+    for (const [i, e] of this.ema.shadow.entries()) e.set(state.ema[i]);
+    this.adam.stepCount = state.adamSteps;
+    this.ema.numUpdates = state.emaUpdates;
+    return this;
   }
 }

@@ -1,11 +1,13 @@
 /**
- * The options of `train()` and `scoresde train` (one set, camelCase here, kebab-case flags on the CLI), their
- * defaults, and the subset that decides the trajectory (saved with every checkpoint and checked on resume).
+ * The options of `train()` and `scoresde train` (one set, camelCase here, kebab-case flags on the CLI): one
+ * table of defaults and checks, the subset that decides the trajectory (saved with every checkpoint and
+ * checked on resume), and the one place they are resolved.
  */
 import type { ImageDataset } from '../data/types.js';
 import type { PerSigmaReport } from '../diagnostics/per-sigma.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, OptionError } from '../errors.js';
 import type { ProgressStream } from '../progress.js';
+import { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN } from './noise.js';
 import { OPTIMIZATION_DEFAULTS } from './optimization.js';
 import { DEFAULT_SIGMA_SAMPLING, parseSigmaSampling } from './sigma-sampling.js';
 
@@ -70,6 +72,9 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Write samples/step-<k>.png every this many steps (default 0: never). */
   sampleEvery?: number;
+  /** Images in each sample grid (default 16) and sampler steps (DPM-Solver++(2M), default 25). */
+  sampleCount?: number;
+  sampleSteps?: number;
   /**
    * Log the per-σ denoiser table of the EMA weights (against the training data's Gaussian denoiser) every
    * this many steps (default 0: never); see diagnose.ts.
@@ -77,9 +82,6 @@ export interface TrainOptions {
   diagnoseEvery?: number;
   /** Held-out images for it (default: the test split beside IDX training files, else the first training images). */
   diagnoseData?: string;
-  /** Images in each sample grid (default 16) and sampler steps (DPM-Solver++(2M), default 25). */
-  sampleCount?: number;
-  sampleSteps?: number;
   /** Continue the run in `out` from its last checkpoint, bit for bit. */
   resume?: boolean;
   /** Hub options for `initFrom`. */
@@ -92,10 +94,10 @@ export interface TrainOptions {
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */
   onCheckpoint?: (step: number) => void;
-  /** Called with each per-σ denoiser table (diagnoseEvery). */
-  onDiagnostic?: (step: number, report: PerSigmaReport) => void;
   /** Called with each sample grid's path. */
   onSample?: (step: number, path: string) => void;
+  /** Called with each per-σ denoiser table (diagnoseEvery). */
+  onDiagnostic?: (step: number, report: PerSigmaReport) => void;
   /** Non-fatal news (skipped image files); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
   /** Where to draw a progress bar (none when absent). */
@@ -104,94 +106,184 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-export const TRAIN_DEFAULTS = Object.freeze({
-  batchSize: 16,
-  lr: OPTIMIZATION_DEFAULTS.lr,
-  warmup: OPTIMIZATION_DEFAULTS.warmup,
-  emaDecay: OPTIMIZATION_DEFAULTS.emaDecay,
-  gradClip: OPTIMIZATION_DEFAULTS.gradClip,
-  sigmaMin: 0.01,
-  sigmaMax: 50,
-  sigmaSampling: DEFAULT_SIGMA_SAMPLING,
-  seed: 0,
-  flip: false,
-  checkpointEvery: 1000,
-  sampleEvery: 0,
-  sampleCount: 16,
-  sampleSteps: 25,
-});
+/**
+ * What values an option takes: an integer ≥ min, a finite number > 0 (`positive`, with `orNull` also null),
+ * a number in [0, 1) (`fraction`), or true / false.
+ */
+export type OptionValue =
+  | { kind: 'integer'; min: number }
+  | { kind: 'positive'; orNull?: true }
+  | { kind: 'fraction' }
+  | { kind: 'boolean' }
+  | { kind: 'sigma-sampling' };
 
-/** The options that decide the trajectory: a resumed run must have the same. */
-export interface TrajectoryOptions {
-  batchSize: number;
-  lr: number;
-  warmup: number;
-  emaDecay: number;
-  gradClip: number | null;
-  sigmaMin: number;
-  sigmaMax: number;
-  sigmaSampling: string;
-  seed: number;
-  flip: boolean;
+/** One option's row: the values it takes and its default. */
+interface OptionRow<T> {
+  value: OptionValue;
+  /** The value when the option is not given (undefined: there is none, e.g. `steps`). */
+  default: T;
+  /** Decides the trajectory: saved with every checkpoint, and a resumed run must keep it. */
+  trajectory?: true;
 }
 
-export const TRAJECTORY_KEYS = Object.freeze([
-  'batchSize',
-  'lr',
-  'warmup',
-  'emaDecay',
-  'gradClip',
-  'sigmaMin',
-  'sigmaMax',
-  'sigmaSampling',
-  'seed',
-  'flip',
-] as const satisfies readonly (keyof TrajectoryOptions)[]);
+const integer = (min: number): OptionValue => ({ kind: 'integer', min });
+const positive: OptionValue = { kind: 'positive' };
 
-const int = (name: string, v: unknown, min: number): number => {
-  if (!Number.isSafeInteger(v) || (v as number) < min)
-    throw new ConfigError(`train: ${name} must be an integer ≥ ${min}, got ${v}`);
-  return v as number;
-};
-const positive = (name: string, v: unknown): number => {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
-    throw new ConfigError(`train: ${name} must be a finite number > 0, got ${v}`);
-  return v;
+/**
+ * The numeric and boolean options of `train()`, one row each. A new option is one row here (plus its doc
+ * comment in TrainOptions and, for the CLI, a row in cli/train.ts).
+ */
+export const TRAIN_OPTION_TABLE = Object.freeze({
+  steps: { value: integer(1), default: undefined as number | undefined },
+  batchSize: { value: integer(1), default: 16, trajectory: true },
+  lr: { value: positive, default: OPTIMIZATION_DEFAULTS.lr, trajectory: true },
+  warmup: { value: integer(0), default: OPTIMIZATION_DEFAULTS.warmup, trajectory: true },
+  emaDecay: { value: { kind: 'fraction' }, default: OPTIMIZATION_DEFAULTS.emaDecay, trajectory: true },
+  gradClip: {
+    value: { kind: 'positive', orNull: true },
+    default: OPTIMIZATION_DEFAULTS.gradClip,
+    trajectory: true,
+  },
+  sigmaMin: { value: positive, default: DEFAULT_SIGMA_MIN, trajectory: true },
+  sigmaMax: { value: positive, default: DEFAULT_SIGMA_MAX, trajectory: true },
+  // Added after runs were saved without it: their resume takes the default, which is what they used.
+  sigmaSampling: {
+    value: { kind: 'sigma-sampling' },
+    default: DEFAULT_SIGMA_SAMPLING as string,
+    trajectory: true,
+  },
+  seed: { value: integer(0), default: 0, trajectory: true },
+  flip: { value: { kind: 'boolean' }, default: false, trajectory: true },
+  checkpointEvery: { value: integer(0), default: 1000 },
+  sampleEvery: { value: integer(0), default: 0 },
+  sampleCount: { value: integer(1), default: 16 },
+  sampleSteps: { value: integer(1), default: 25 },
+  diagnoseEvery: { value: integer(0), default: 0 },
+  intraOpThreads: { value: integer(1), default: undefined as number | undefined },
+} satisfies Record<string, OptionRow<unknown>>);
+
+/** What is wrong with `v` as a value of `value`, as a message ends ("must be …"); undefined when nothing. */
+export function valueProblem(value: OptionValue, v: unknown): string | undefined {
+  switch (value.kind) {
+    case 'integer':
+      return Number.isSafeInteger(v) && (v as number) >= value.min
+        ? undefined
+        : `must be an integer ≥ ${value.min}`;
+    case 'positive':
+      if (v === null && value.orNull) return undefined;
+      return typeof v === 'number' && v > 0 && Number.isFinite(v) ? undefined : 'must be a number > 0';
+    case 'fraction':
+      return typeof v === 'number' && v >= 0 && v < 1 ? undefined : 'must be a number in [0, 1)';
+    case 'boolean':
+      return typeof v === 'boolean' ? undefined : 'must be true or false';
+    case 'sigma-sampling':
+      try {
+        parseSigmaSampling(v as string);
+        return undefined;
+      } catch (e) {
+        return `is not an allocation (${(e as Error).message.replace(/^train: sigmaSampling /, '')})`;
+      }
+  }
+}
+
+type Table = typeof TRAIN_OPTION_TABLE;
+
+/** Every option of the table with its value: given, else the run's own, else the default. */
+export type ResolvedTrainOptions = { -readonly [K in keyof Table]: Table[K]['default'] };
+
+/** The defaults of the table (steps and intraOpThreads have none). */
+export const TRAIN_DEFAULTS: Readonly<ResolvedTrainOptions> = Object.freeze(
+  Object.fromEntries(Object.entries(TRAIN_OPTION_TABLE).map(([k, row]) => [k, row.default])),
+) as ResolvedTrainOptions;
+
+/** The options that decide the trajectory: a resumed run must have the same. */
+export type TrajectoryOptions = { [K in TrajectoryKey]: NonNullable<ResolvedTrainOptions[K]> };
+type TrajectoryKey = {
+  [K in keyof Table]: Table[K] extends { trajectory: true } ? K : never;
+}[keyof Table];
+
+export const TRAJECTORY_KEYS: readonly TrajectoryKey[] = Object.freeze(
+  (Object.keys(TRAIN_OPTION_TABLE) as (keyof Table)[]).filter(
+    (k): k is TrajectoryKey => (TRAIN_OPTION_TABLE[k] as OptionRow<unknown>).trajectory === true,
+  ),
+);
+
+/** The options of the run being resumed, as its checkpoint saved them. */
+export type SavedTrainOptions = TrajectoryOptions & {
+  totalSteps?: number;
+  schedulerBase?: Record<string, unknown>;
 };
 
-/** Checks the numeric options given and returns the trajectory options with defaults (σ range left open). */
-export function checkNumericOptions(o: TrainOptions): Omit<TrajectoryOptions, 'sigmaMin' | 'sigmaMax'> & {
-  sigmaMin?: number;
-  sigmaMax?: number;
-} {
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+function checkSigmaRange(sigmaMin: number, sigmaMax: number): void {
+  if (!(sigmaMin < sigmaMax))
+    throw new OptionError(
+      (n) => `train: ${n('sigmaMin')} (${sigmaMin}) must be below ${n('sigmaMax')} (${sigmaMax})`,
+    );
+}
+
+/** Checks the options given, before anything loads: each against its row, and the ones that go together. */
+export function checkTrainOptions(o: TrainOptions): void {
   if (typeof o !== 'object' || o === null) throw new ConfigError('train: options must be an object');
-  if (typeof o.out !== 'string' || o.out === '') throw new ConfigError('train: out must be a folder path');
-  if (o.steps !== undefined || !o.resume) int('steps', o.steps, 1);
-  const d = TRAIN_DEFAULTS;
-  const emaDecay = o.emaDecay ?? d.emaDecay;
-  if (typeof emaDecay !== 'number' || !(emaDecay >= 0 && emaDecay < 1))
-    throw new ConfigError(`train: emaDecay must be in [0, 1), got ${emaDecay}`);
-  const gradClip =
-    o.gradClip === undefined ? d.gradClip : o.gradClip === null ? null : positive('gradClip', o.gradClip);
-  const lr = o.lr === undefined ? d.lr : positive('lr', o.lr);
-  if (o.sigmaMin !== undefined) positive('sigmaMin', o.sigmaMin);
-  if (o.sigmaMax !== undefined) positive('sigmaMax', o.sigmaMax);
-  if (o.sigmaMin !== undefined && o.sigmaMax !== undefined && !(o.sigmaMin < o.sigmaMax))
-    throw new ConfigError(`train: sigmaMin (${o.sigmaMin}) must be below sigmaMax (${o.sigmaMax})`);
-  for (const k of ['checkpointEvery', 'sampleEvery', 'diagnoseEvery'] as const)
-    if (o[k] !== undefined) int(k, o[k], 0);
-  for (const k of ['sampleCount', 'sampleSteps'] as const) if (o[k] !== undefined) int(k, o[k], 1);
-  if (o.intraOpThreads !== undefined) int('intraOpThreads', o.intraOpThreads, 1);
-  return {
-    batchSize: o.batchSize === undefined ? d.batchSize : int('batchSize', o.batchSize, 1),
-    lr,
-    warmup: o.warmup === undefined ? d.warmup : int('warmup', o.warmup, 0),
-    emaDecay,
-    gradClip,
-    sigmaMin: o.sigmaMin,
-    sigmaMax: o.sigmaMax,
-    sigmaSampling: o.sigmaSampling === undefined ? d.sigmaSampling : parseSigmaSampling(o.sigmaSampling).spec,
-    seed: o.seed === undefined ? d.seed : int('seed', o.seed, 0),
-    flip: o.flip ?? d.flip,
-  };
+  if (o.out === undefined) throw new OptionError((n) => `train: ${n('out')} is required`);
+  if (typeof o.out !== 'string' || o.out === '')
+    throw new OptionError((n) => `train: ${n('out')} must be a folder path`);
+  if (o.steps === undefined && !o.resume) throw new OptionError((n) => `train: ${n('steps')} is required`);
+  for (const [key, row] of Object.entries(TRAIN_OPTION_TABLE)) {
+    const v = (o as unknown as Record<string, unknown>)[key];
+    const problem = v === undefined ? undefined : valueProblem(row.value, v);
+    if (problem) throw new OptionError((n) => `train: ${n(key)} ${problem}, got ${v}`);
+  }
+  if (o.sigmaMin !== undefined && o.sigmaMax !== undefined) checkSigmaRange(o.sigmaMin, o.sigmaMax);
+  if (o.resume && o.initFrom !== undefined)
+    throw new OptionError(
+      (n) =>
+        `${n('initFrom')} starts a new run; ${n('resume')} continues the one in ${n('out')} (give one of them)`,
+    );
+  if (!o.resume && o.config !== undefined && o.initFrom !== undefined)
+    throw new OptionError(
+      (n) => `give ${n('config')} (train from scratch) or ${n('initFrom')} (fine-tune), not both`,
+    );
+}
+
+/**
+ * Every option's value, resolved once: given, else `fallback`'s (the model's σ range for a new run), else
+ * the table's default. A resumed run passes its saved options as the fallback, after checkResumedOptions.
+ */
+export function resolveTrainOptions(
+  o: TrainOptions,
+  fallback: Partial<ResolvedTrainOptions> = {},
+): ResolvedTrainOptions {
+  const given = o as unknown as Record<string, unknown>;
+  const resolved = Object.fromEntries(
+    Object.entries(TRAIN_OPTION_TABLE).map(([k, row]) => [
+      k,
+      given[k] ?? fallback[k as keyof ResolvedTrainOptions] ?? row.default,
+    ]),
+  ) as ResolvedTrainOptions;
+  // `gradClip: null` is a value (no clipping), not an absent option.
+  if (o.gradClip === null) resolved.gradClip = null;
+  checkSigmaRange(resolved.sigmaMin, resolved.sigmaMax);
+  return resolved;
+}
+
+/** A resumed run keeps its trajectory: each option given must equal the saved one. */
+export function checkResumedOptions(o: TrainOptions, saved: SavedTrainOptions): void {
+  for (const key of TRAJECTORY_KEYS) {
+    const explicit = o[key];
+    // An option added after the run was saved: the run used its default.
+    const kept = saved[key] ?? TRAIN_OPTION_TABLE[key].default;
+    if (explicit !== undefined && !sameJson(explicit, kept)) {
+      throw new OptionError(
+        (n) =>
+          `${n(key)} ${JSON.stringify(explicit)} differs from the resumed run's ${JSON.stringify(kept)}; a resumed run keeps its settings (fine-tune with ${n('initFrom')} instead)`,
+      );
+    }
+  }
+}
+
+/** The trajectory part of resolved options (what a checkpoint saves). */
+export function trajectoryOf(options: ResolvedTrainOptions): TrajectoryOptions {
+  return Object.fromEntries(TRAJECTORY_KEYS.map((k) => [k, options[k]])) as TrajectoryOptions;
 }

@@ -1,7 +1,7 @@
 /**
  * Named UNet2DModel configs for `scoresde train --config <name>`: one table, each a diffusers config (what
- * `config.json` holds) plus the VE noise range it is meant to train with (score_sde's CIFAR-10 VE settings,
- * σ ∈ [0.01, 50], suit 32×32 images with values in [0, 1]).
+ * `config.json` holds). Every preset trains with score_sde's VE noise range (DEFAULT_SIGMA_MIN / _MAX in
+ * noise.ts: its CIFAR-10 settings suit 32×32 images with values in [0, 1]) unless its row names another.
  *
  * diffusers' Skip blocks (NCSN++) hard-code 3 image channels, so 1-channel presets use the plain blocks with
  * the fourier time embedding: still a score model (output divided by σ) that ScoreSdeVePipeline samples.
@@ -12,9 +12,9 @@ export interface TrainingPreset {
   description: string;
   /** The UNet2DModel config (diffusers keys; unspecified keys take diffusers' defaults). */
   config: Record<string, unknown>;
-  /** VE noise range the preset is meant for. */
-  sigmaMin: number;
-  sigmaMax: number;
+  /** VE noise range the preset is meant for, when not score_sde's default. */
+  sigmaMin?: number;
+  sigmaMax?: number;
 }
 
 /** NCSN++'s non-shape settings (score_sde ncsnpp configs as the google/ncsnpp-* hub configs spell them). */
@@ -47,8 +47,6 @@ export const TRAINING_PRESETS: Readonly<Record<string, TrainingPreset>> = Object
       attention_head_dim: 8,
       norm_num_groups: 16,
     },
-    sigmaMin: 0.01,
-    sigmaMax: 50,
   },
   've-gray-16-tiny': {
     description: '1×16×16, the smallest useful model (tests, smoke runs), ~0.18M parameters',
@@ -64,8 +62,6 @@ export const TRAINING_PRESETS: Readonly<Record<string, TrainingPreset>> = Object
       attention_head_dim: 8,
       norm_num_groups: 8,
     },
-    sigmaMin: 0.01,
-    sigmaMax: 50,
   },
   'ncsnpp-rgb-32': {
     description: '3×32×32 NCSN++ (Skip blocks, FIR resampling, attention at 16×16), ~3.3M parameters',
@@ -79,8 +75,6 @@ export const TRAINING_PRESETS: Readonly<Record<string, TrainingPreset>> = Object
       up_block_types: ['SkipUpBlock2D', 'SkipUpBlock2D', 'AttnSkipUpBlock2D', 'SkipUpBlock2D'],
       layers_per_block: 2,
     },
-    sigmaMin: 0.01,
-    sigmaMax: 50,
   },
   'ncsnpp-rgb-32-tiny': {
     description: "3×32×32 NCSN++ at the size of the test fixtures' tiny-ncsnpp, ~0.8M parameters",
@@ -94,8 +88,6 @@ export const TRAINING_PRESETS: Readonly<Record<string, TrainingPreset>> = Object
       up_block_types: ['SkipUpBlock2D', 'SkipUpBlock2D', 'AttnSkipUpBlock2D', 'SkipUpBlock2D'],
       layers_per_block: 2,
     },
-    sigmaMin: 0.01,
-    sigmaMax: 50,
   },
 });
 

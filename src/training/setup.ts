@@ -10,7 +10,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DataLoader, type DataLoaderState } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, OptionError } from '../errors.js';
 import { readJsonConfig } from '../io/config.js';
 import {
   configToJson,
@@ -25,11 +25,12 @@ import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { openTrainingData } from './dataset.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
-  checkNumericOptions,
-  TRAIN_DEFAULTS,
-  TRAJECTORY_KEYS,
+  checkResumedOptions,
+  checkTrainOptions,
+  type ResolvedTrainOptions,
+  resolveTrainOptions,
+  type SavedTrainOptions,
   type TrainOptions,
-  type TrajectoryOptions,
 } from './options.js';
 import { TRAINING_PRESETS } from './presets.js';
 import { loadTrainingState, trainingStateStep } from './training-state.js';
@@ -50,7 +51,8 @@ export interface TrainingSetup {
   generator: Generator;
   loader: DataLoader;
   dataset: ImageDataset;
-  trajectory: TrajectoryOptions;
+  /** Every option, resolved (given, else the run's own, else the default). */
+  options: ResolvedTrainOptions;
   /** Scheduler config to publish (the fine-tuned model's), before the σ range is set. */
   schedulerBase?: Record<string, unknown>;
   /** Steps already done (0 for a new run). */
@@ -67,7 +69,7 @@ export function trainedKeysOf(cfg: UNet2DConfig, keys: Iterable<string>): string
 /** Fails with the reason when `dir` cannot be created or written (probed with a temp file). */
 async function probeWritable(dir: string): Promise<void> {
   if (existsSync(dir) && !statSync(dir).isDirectory())
-    throw new ConfigError(`${dir}: is a file; --out must be a folder`);
+    throw new OptionError((n) => `${dir}: is a file; ${n('out')} must be a folder`);
   const probe = join(dir, `.scoresde-probe-${randomBytes(4).toString('hex')}`);
   try {
     await mkdir(dir, { recursive: true });
@@ -81,16 +83,20 @@ async function probeWritable(dir: string): Promise<void> {
   }
 }
 
+/** A model's own σ range (a preset's, a fine-tuned checkpoint's scheduler), where it has one. */
+type SigmaRange = Partial<Pick<ResolvedTrainOptions, 'sigmaMin' | 'sigmaMax'>>;
+
 /** A config given as a preset name, a config.json path or an object, with the preset's σ range if any. */
 async function readConfigOption(
   config: string | Record<string, unknown>,
-): Promise<{ raw: Record<string, unknown>; sigma?: [number, number] }> {
+): Promise<{ raw: Record<string, unknown>; sigma?: SigmaRange }> {
   if (typeof config !== 'string') return { raw: config };
   const preset = TRAINING_PRESETS[config];
-  if (preset) return { raw: preset.config, sigma: [preset.sigmaMin, preset.sigmaMax] };
+  if (preset) return { raw: preset.config, sigma: { sigmaMin: preset.sigmaMin, sigmaMax: preset.sigmaMax } };
   if (existsSync(config)) return { raw: await readJsonConfig(config) };
-  throw new ConfigError(
-    `--config "${config}" is neither a preset (${Object.keys(TRAINING_PRESETS).join(', ')}) nor an existing config.json`,
+  throw new OptionError(
+    (n) =>
+      `${n('config')} "${config}" is neither a preset (${Object.keys(TRAINING_PRESETS).join(', ')}) nor an existing config.json`,
   );
 }
 
@@ -122,127 +128,130 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
 
 /** Checks the options, loads or creates everything a run needs; nothing is trained yet. */
 export async function setupTraining(o: TrainOptions): Promise<TrainingSetup> {
-  const given = checkNumericOptions(o);
+  checkTrainOptions(o);
   const outDir = resolve(o.out);
-  if (o.resume && o.initFrom !== undefined)
-    throw new ConfigError(
-      '--init-from starts a new run; --resume continues the one in --out (give one of them)',
-    );
-  if (!o.resume && o.config !== undefined && o.initFrom !== undefined)
-    throw new ConfigError('give --config (train from scratch) or --init-from (fine-tune), not both');
   await probeWritable(outDir);
-  return o.resume ? resumeSetup(o, outDir, given) : newRunSetup(o, outDir, given);
+  return o.resume ? resumeSetup(o, outDir) : newRunSetup(o, outDir);
 }
 
-async function newRunSetup(
-  o: TrainOptions,
-  outDir: string,
-  given: ReturnType<typeof checkNumericOptions>,
-): Promise<TrainingSetup> {
+/** The model a new run starts from, before its options are resolved. */
+interface StartingModel {
+  cfg: UNet2DConfig;
+  /** The weights to fine-tune (absent: random initial weights, drawn once the seed is known). */
+  weights?: { params: Map<string, Float32Array>; shapes: Map<string, readonly number[]> };
+  schedulerBase?: Record<string, unknown>;
+  sigma?: SigmaRange;
+}
+
+/** `initFrom`: a diffusers checkpoint's UNet weights, its scheduler config and σ range. */
+async function pretrainedModel(o: TrainOptions, source: string): Promise<StartingModel> {
+  const layout = await resolvePipelineSource(source, {
+    cacheDir: o.cacheDir,
+    revision: o.revision,
+    localFilesOnly: o.localFilesOnly,
+    progressStream: o.progressStream,
+    progress: o.progressStream !== undefined,
+    signal: o.signal,
+  });
+  const unet = await UNet2DModel.fromPretrained(layout.dir, { subfolder: layout.unetSubfolder });
+  const params = new Map<string, Float32Array>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const [k, t] of unet.stateDict()) {
+    if (k === 'time_proj.W') continue; // the same parameter as time_proj.weight
+    params.set(k, Float32Array.from(t.data));
+    shapes.set(k, t.dims);
+  }
+  const model: StartingModel = {
+    cfg: structuredClone(unet.config) as UNet2DConfig,
+    weights: { params, shapes },
+  };
+  if (layout.hasSchedulerConfig) {
+    const s = await ScoreSdeVeScheduler.fromPretrained(layout.dir, { subfolder: layout.schedulerSubfolder });
+    model.schedulerBase = { ...s.config };
+    model.sigma = { sigmaMin: s.config.sigma_min, sigmaMax: s.config.sigma_max };
+  }
+  return model;
+}
+
+/** Random initial weights of `cfg` from `seed` (diffusers' initialisation, torch's generator). */
+function randomWeights(cfg: UNet2DConfig, seed: number): NonNullable<StartingModel['weights']> {
+  const params = new Map<string, Float32Array>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const [k, t] of randomStateDict(cfg, seed % 2 ** 32)) {
+    params.set(k, t.data);
+    shapes.set(k, t.dims);
+  }
+  return { params, shapes };
+}
+
+/** The optimiser, generator and loader of a run over `dataset`, as the resolved options say. */
+function trainingLoop(
+  options: ResolvedTrainOptions,
+  trained: readonly Float32Array[],
+  dataset: ImageDataset,
+): Pick<TrainingSetup, 'optimizer' | 'generator' | 'loader'> {
+  const optimizer = new ScoreSdeOptimizer(trained, {
+    lr: options.lr,
+    warmup: options.warmup,
+    gradClip: options.gradClip,
+    emaDecay: options.emaDecay,
+  });
+  const generator = new Generator().manualSeed(options.seed);
+  const loader = new DataLoader(dataset, { batchSize: options.batchSize, generator, flip: options.flip });
+  return { optimizer, generator, loader };
+}
+
+async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
   const existing = await trainingStateStep(outDir);
   if (existing !== undefined) {
-    throw new ConfigError(
-      `${outDir} already holds a training run (checkpoint at step ${existing}); pass --resume to continue it, or choose another --out`,
+    throw new OptionError(
+      (n) =>
+        `${outDir} already holds a training run (checkpoint at step ${existing}); pass ${n('resume')} to continue it, or choose another ${n('out')}`,
     );
   }
-  if (o.data === undefined) throw new ConfigError('--data is required (a folder of images or an IDX file)');
-  let cfg: UNet2DConfig;
-  let stateDict: Map<string, Float32Array>;
-  const shapes = new Map<string, readonly number[]>();
-  let schedulerBase: Record<string, unknown> | undefined;
-  let sigma: [number, number] | undefined;
-  if (o.initFrom !== undefined) {
-    const layout = await resolvePipelineSource(o.initFrom, {
-      cacheDir: o.cacheDir,
-      revision: o.revision,
-      localFilesOnly: o.localFilesOnly,
-      progressStream: o.progressStream,
-      progress: o.progressStream !== undefined,
-      signal: o.signal,
-    });
-    const unet = await UNet2DModel.fromPretrained(layout.dir, { subfolder: layout.unetSubfolder });
-    cfg = structuredClone(unet.config) as UNet2DConfig;
-    stateDict = new Map();
-    for (const [k, t] of unet.stateDict()) {
-      if (k === 'time_proj.W') continue; // the same parameter as time_proj.weight
-      stateDict.set(k, Float32Array.from(t.data));
-      shapes.set(k, t.dims);
-    }
-    if (layout.hasSchedulerConfig) {
-      const s = await ScoreSdeVeScheduler.fromPretrained(layout.dir, {
-        subfolder: layout.schedulerSubfolder,
-      });
-      schedulerBase = { ...s.config };
-      sigma = [s.config.sigma_min, s.config.sigma_max];
-    }
-  } else {
-    if (o.config === undefined)
-      throw new ConfigError('--config is required (a preset name or a config.json), or --init-from');
+  if (o.data === undefined)
+    throw new OptionError((n) => `${n('data')} is required (a folder of images or an IDX file)`);
+  let model: StartingModel;
+  if (o.initFrom !== undefined) model = await pretrainedModel(o, o.initFrom);
+  else if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
-    cfg = resolveUnetConfig(read.raw);
-    sigma = read.sigma;
-    checkTrainable(cfg);
-    stateDict = new Map();
-    for (const [k, t] of randomStateDict(cfg, given.seed % 2 ** 32)) {
-      stateDict.set(k, t.data);
-      shapes.set(k, t.dims);
-    }
-  }
-  const size = checkTrainable(cfg);
-  const trajectory: TrajectoryOptions = {
-    ...given,
-    sigmaMin: given.sigmaMin ?? sigma?.[0] ?? 0.01,
-    sigmaMax: given.sigmaMax ?? sigma?.[1] ?? 50,
-  };
-  if (!(trajectory.sigmaMin < trajectory.sigmaMax))
-    throw new ConfigError(
-      `sigma-min (${trajectory.sigmaMin}) must be below sigma-max (${trajectory.sigmaMax})`,
+    model = { cfg: resolveUnetConfig(read.raw), sigma: read.sigma };
+  } else
+    throw new OptionError(
+      (n) => `${n('config')} is required (a preset name or a config.json), or ${n('initFrom')}`,
     );
+  const { cfg } = model;
+  const size = checkTrainable(cfg);
+  const options = resolveTrainOptions(o, model.sigma);
   const dataset = await openTrainingData(
     o.data,
     { channels: cfg.in_channels, height: size[0], width: size[1] },
     o,
   );
-  const trainedKeys = trainedKeysOf(cfg, stateDict.keys());
-  const optimizer = new ScoreSdeOptimizer(
-    trainedKeys.map((k) => stateDict.get(k)!),
-    {
-      lr: trajectory.lr,
-      warmup: trajectory.warmup,
-      gradClip: trajectory.gradClip,
-      emaDecay: trajectory.emaDecay,
-    },
-  );
-  const generator = new Generator().manualSeed(trajectory.seed);
-  const loader = new DataLoader(dataset, {
-    batchSize: trajectory.batchSize,
-    generator,
-    flip: trajectory.flip,
-  });
+  const { params, shapes } = model.weights ?? randomWeights(cfg, options.seed);
+  const trainedKeys = trainedKeysOf(cfg, params.keys());
   return {
     outDir,
     unetConfig: configToJson(cfg),
     cfg,
     size,
-    params: stateDict,
+    params,
     shapes,
     trainedKeys,
-    optimizer,
-    generator,
-    loader,
+    ...trainingLoop(
+      options,
+      trainedKeys.map((k) => params.get(k)!),
+      dataset,
+    ),
     dataset,
-    trajectory,
-    schedulerBase,
+    options,
+    schedulerBase: model.schedulerBase,
     startStep: 0,
-    totalSteps: o.steps!,
+    totalSteps: options.steps!,
   };
 }
 
-async function resumeSetup(
-  o: TrainOptions,
-  outDir: string,
-  given: ReturnType<typeof checkNumericOptions>,
-): Promise<TrainingSetup> {
+async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
   let state: Awaited<ReturnType<typeof loadTrainingState>>;
   try {
     state = await loadTrainingState(outDir);
@@ -254,33 +263,21 @@ async function resumeSetup(
     throw e;
   }
   const { info } = state;
-  const saved = info.options as unknown as TrajectoryOptions & { schedulerBase?: Record<string, unknown> };
+  const saved = info.options as unknown as SavedTrainOptions;
   const cfg = resolveUnetConfig(info.unetConfig);
   const size = checkTrainable(cfg);
   if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
     if (!sameJson(configToJson(resolveUnetConfig(read.raw)), configToJson(cfg)))
-      throw new ConfigError(`--config differs from the model of the run being resumed in ${outDir}`);
-  }
-  // Options that decide the trajectory: a given one must equal the saved one; a missing one takes it.
-  // Options added after a run was saved take the value that run used: score_sde's σ draw.
-  const savedValue = (key: (typeof TRAJECTORY_KEYS)[number]) =>
-    saved[key] ?? (key === 'sigmaSampling' ? TRAIN_DEFAULTS.sigmaSampling : undefined);
-  for (const key of TRAJECTORY_KEYS) {
-    const explicit = (o as unknown as Record<string, unknown>)[key];
-    if (explicit !== undefined && !sameJson(explicit, savedValue(key))) {
-      throw new ConfigError(
-        `${key} ${JSON.stringify(explicit)} differs from the resumed run's ${JSON.stringify(savedValue(key))}; a resumed run keeps its settings (fine-tune with --init-from instead)`,
+      throw new OptionError(
+        (n) => `${n('config')} differs from the model of the run being resumed in ${outDir}`,
       );
-    }
   }
-  void given;
-  const trajectory = Object.fromEntries(
-    TRAJECTORY_KEYS.map((k) => [k, savedValue(k)]),
-  ) as unknown as TrajectoryOptions;
-  const totalSteps = o.steps ?? (saved as { totalSteps?: number }).totalSteps ?? info.step;
+  checkResumedOptions(o, saved);
+  const options = resolveTrainOptions(o, { ...saved, steps: saved.totalSteps ?? info.step });
+  const totalSteps = options.steps!;
   if (totalSteps < info.step)
-    throw new ConfigError(`--steps ${totalSteps} is below the checkpoint's step ${info.step}`);
+    throw new OptionError((n) => `${n('steps')} ${totalSteps} is below the checkpoint's step ${info.step}`);
   const dataset = await openTrainingData(
     o.data ?? info.data.source,
     { channels: cfg.in_channels, height: size[0], width: size[1] },
@@ -295,29 +292,21 @@ async function resumeSetup(
   if (!sameJson(expectedKeys, [...info.trainedKeys].sort()))
     throw new ConfigError(`${outDir}: the checkpoint's trained parameters do not match its model`);
   const trainedKeys = info.trainedKeys;
-  const optimizer = new ScoreSdeOptimizer(
+  const loop = trainingLoop(
+    options,
     trainedKeys.map((k) => state.params.get(k)!),
-    {
-      lr: trajectory.lr,
-      warmup: trajectory.warmup,
-      gradClip: trajectory.gradClip,
-      emaDecay: trajectory.emaDecay,
-    },
+    dataset,
   );
-  trainedKeys.forEach((k, i) => {
-    optimizer.ema.shadow[i].set(state.ema.get(k)!);
-    optimizer.adam.expAvg[i].set(state.adamM.get(k)!);
-    optimizer.adam.expAvgSq[i].set(state.adamV.get(k)!);
+  const pick = (m: Map<string, Float32Array>) => trainedKeys.map((k) => m.get(k)!);
+  loop.optimizer.restore({
+    adamSteps: info.adamSteps,
+    emaUpdates: info.emaUpdates,
+    expAvg: pick(state.adamM),
+    expAvgSq: pick(state.adamV),
+    ema: pick(state.ema),
   });
-  optimizer.adam.stepCount = info.adamSteps;
-  optimizer.ema.numUpdates = info.emaUpdates;
-  const generator = new Generator().setState(info.generator as GeneratorState);
-  const loader = new DataLoader(dataset, {
-    batchSize: trajectory.batchSize,
-    generator,
-    flip: trajectory.flip,
-  });
-  loader.restore(info.loader as DataLoaderState);
+  loop.generator.setState(info.generator as GeneratorState);
+  loop.loader.restore(info.loader as DataLoaderState);
   return {
     outDir,
     unetConfig: configToJson(cfg),
@@ -326,11 +315,9 @@ async function resumeSetup(
     params: state.params,
     shapes: state.shapes,
     trainedKeys,
-    optimizer,
-    generator,
-    loader,
+    ...loop,
     dataset,
-    trajectory,
+    options,
     schedulerBase: saved.schedulerBase,
     startStep: info.step,
     totalSteps,

@@ -13,12 +13,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DivergenceError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
 import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
-import type { TrainOptions, TrainStep } from './options.js';
-import { TRAIN_DEFAULTS } from './options.js';
+import { type TrainOptions, type TrainStep, trajectoryOf } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
@@ -49,46 +49,48 @@ function emaWeights(s: TrainingSetup): Map<string, Float32Array> {
 
 /** Writes the pipeline folder (EMA weights) and then the training state (the commit point). */
 async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
-  const { trajectory: tr, optimizer } = s;
+  const { sigmaMin, sigmaMax } = s.options;
   await writePipelineFolder(
     s.outDir,
     s.unetConfig,
     emaWeights(s),
     s.shapes,
-    trainingScheduler(s.schedulerBase, tr.sigmaMin, tr.sigmaMax),
+    trainingScheduler(s.schedulerBase, sigmaMin, sigmaMax),
   );
-  const pick = (arrays: Float32Array[]) => new Map(s.trainedKeys.map((k, i) => [k, arrays[i]]));
+  const optimizer = s.optimizer.state();
+  const pick = (arrays: readonly Float32Array[]) => new Map(s.trainedKeys.map((k, i) => [k, arrays[i]]));
   await saveTrainingState(s.outDir, {
     info: {
       step,
       trainedKeys: s.trainedKeys,
       unetConfig: s.unetConfig,
-      options: { ...tr, schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
+      options: { ...trajectoryOf(s.options), schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
       generator: s.generator.getState(),
       loader: s.loader.state(),
-      adamSteps: optimizer.adam.stepCount,
-      emaUpdates: optimizer.ema.numUpdates,
+      adamSteps: optimizer.adamSteps,
+      emaUpdates: optimizer.emaUpdates,
       data: { source: s.dataset.source, length: s.dataset.length },
     },
     params: s.params,
-    ema: pick(optimizer.ema.shadow),
-    adamM: pick(optimizer.adam.expAvg),
-    adamV: pick(optimizer.adam.expAvgSq),
+    ema: pick(optimizer.ema),
+    adamM: pick(optimizer.expAvg),
+    adamV: pick(optimizer.expAvgSq),
     shapes: s.shapes,
   });
 }
 
 /** Samples a grid from the EMA weights into samples/step-<k>.png; returns its path. */
-async function writeSamples(s: TrainingSetup, step: number, o: TrainOptions): Promise<string> {
-  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
+async function writeSamples(s: TrainingSetup, step: number, signal?: AbortSignal): Promise<string> {
+  const { intraOpThreads, sampleCount, sampleSteps, sigmaMin, sigmaMax } = s.options;
+  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads });
   try {
     const grid = await sampleGrid(unet, {
-      count: o.sampleCount ?? TRAIN_DEFAULTS.sampleCount,
-      steps: o.sampleSteps ?? TRAIN_DEFAULTS.sampleSteps,
-      sigmaMin: s.trajectory.sigmaMin,
-      sigmaMax: s.trajectory.sigmaMax,
+      count: sampleCount,
+      steps: sampleSteps,
+      sigmaMin,
+      sigmaMax,
       seed: 0,
-      signal: o.signal,
+      signal,
     });
     const path = join(s.outDir, 'samples', `step-${step}.png`);
     await mkdir(join(s.outDir, 'samples'), { recursive: true });
@@ -127,10 +129,9 @@ async function writeDiagnostic(
 /** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
-  const { trajectory: tr, size, cfg } = s;
+  const { options: tr, size, cfg } = s;
   const total = s.totalSteps;
-  const checkpointEvery = options.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
-  const sampleEvery = options.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery;
+  const { checkpointEvery, sampleEvery } = tr;
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
   const allocation = parseSigmaSampling(tr.sigmaSampling);
@@ -149,7 +150,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     batchSize: batch,
     height: size[0],
     width: size[1],
-    intraOpThreads: options.intraOpThreads,
+    intraOpThreads: tr.intraOpThreads,
   });
   const log = await TrainLog.open(s.outDir, s.startStep);
   const bar = options.progressStream
@@ -182,8 +183,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
       if (!Number.isFinite(out.loss)) {
         // Diverged: stop before the update so the last checkpoint stays the last good state.
-        throw new Error(
-          `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${lastCheckpoint} is kept). Lower --lr or --sigma-max, or raise --warmup`,
+        const kept = lastCheckpoint;
+        throw new DivergenceError(
+          (n) =>
+            `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${kept} is kept). Lower ${n('lr')} or ${n('sigmaMax')}, or raise ${n('warmup')}`,
         );
       }
       const grads = s.trainedKeys.map((k) => {
@@ -215,7 +218,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
         try {
-          const path = await writeSamples(s, step, options);
+          const path = await writeSamples(s, step, options.signal);
           options.onSample?.(step, path);
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;

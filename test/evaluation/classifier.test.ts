@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openImageDataset } from '../../src/data/index.js';
+import { readImages } from '../../src/data/read-images.js';
 import {
   type ClassifierConfig,
   DEFAULT_CLASSIFIER_CONFIG,
@@ -14,7 +15,6 @@ import {
   trainClassifier,
   trainingGraph,
 } from '../../src/evaluation/classifier/train.js';
-import { readImages } from '../../src/evaluation/evaluator.js';
 import { OnnxSession } from '../../src/onnx/session.js';
 import { Tensor } from '../../src/tensor.js';
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readImages } from '../../src/data/read-images.js';
 import { DEFAULT_CLASSIFIER_CONFIG } from '../../src/evaluation/classifier/config.js';
 import { FashionMnistClassifier } from '../../src/evaluation/classifier/model.js';
 import { initClassifierParameters } from '../../src/evaluation/classifier/train.js';
-import { Evaluator, readImages } from '../../src/evaluation/evaluator.js';
+import { Evaluator } from '../../src/evaluation/evaluator.js';
 import { openFashionMnist } from '../../src/evaluation/fashion-mnist.js';
 import { quantize8Bit } from '../../src/evaluation/images.js';
 

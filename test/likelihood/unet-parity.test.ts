@@ -95,4 +95,30 @@ describe('computeLikelihood on the tiny fourier UNet vs the float64 PyTorch + sc
       assert.ok(Math.abs(r.priorLogp[b] - want.priorLogp[b]) < 1e-4 * Math.abs(want.priorLogp[b]));
     }
   });
+
+  it('a UNet2DModel with sigmaMin / sigmaMax gives the pipeline form its numbers, bit for bit', async () => {
+    const scheduler = ScoreSdeVeScheduler.fromConfig({ sigma_min: ref.sigmaMin, sigma_max: ref.sigmaMax });
+    const pipe = new ScoreSdeVePipeline({ unet, scheduler });
+    const common = { eps: ref.eps, dequantize: false, divergence: 'hutchinson-rademacher' } as const;
+    const viaPipe = await computeLikelihood(pipe, data, {
+      ...common,
+      generator: new Generator().manualSeed(ref.seed),
+    });
+    const viaUnet = await computeLikelihood(unet, data, {
+      ...common,
+      sigmaMin: ref.sigmaMin,
+      sigmaMax: ref.sigmaMax,
+      generator: new Generator().manualSeed(ref.seed),
+    });
+    assert.deepEqual(viaUnet.bitsPerDim, viaPipe.bitsPerDim);
+    assert.equal(viaUnet.nfe, viaPipe.nfe);
+    // The σ range is the UNet's caller's: another σ_max gives another prior term.
+    const other = await computeLikelihood(unet, data, {
+      ...common,
+      sigmaMin: ref.sigmaMin,
+      sigmaMax: 2 * ref.sigmaMax,
+      generator: new Generator().manualSeed(ref.seed),
+    });
+    assert.notDeepEqual(other.priorLogp, viaPipe.priorLogp);
+  });
 });

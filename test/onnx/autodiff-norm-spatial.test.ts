@@ -3,6 +3,7 @@
  * (GroupNorm, FIR up/down, attention) built with parameters as graph inputs, against float64 finite differences.
  */
 import { describe, it } from 'node:test';
+import { InputParams } from '../../src/gradients/input-params.js';
 import {
   attentionBlock,
   type BuildContext,
@@ -11,7 +12,6 @@ import {
   groupNorm,
 } from '../../src/models/unet-2d/layers.js';
 import type { GraphBuilder } from '../../src/onnx/graph.js';
-import { InputParams } from '../../src/training/params.js';
 import { checkGrad } from './autodiff-check.js';
 import * as ref from './reference.js';
 

@@ -72,7 +72,7 @@ describe('scoresde train: checks before training', () => {
     assert.match(r.stderr, /sample_size = 10 must be a multiple of 4/);
 
     r = await cli([...base, '--config', 've-gray-16-tiny', '--sigma-min', '5', '--sigma-max', '1']);
-    assert.match(r.stderr, /sigmaMin \(5\) must be below sigmaMax \(1\)/);
+    assert.match(r.stderr, /--sigma-min \(5\) must be below --sigma-max \(1\)/);
 
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');

@@ -13,11 +13,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ScoreVjpGraph } from '../../src/gradients/score-vjp.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { UNet2DModel } from '../../src/models/unet-2d/model.js';
 import type { Tensor } from '../../src/tensor.js';
 import { dsmLossAndGradients, vesdeSigma } from '../../src/training/dsm.js';
-import { ScoreVjpGraph } from '../../src/training/vjp.js';
 import { MODELS_DIR, relErr } from '../models/fixtures.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/training/', import.meta.url));

@@ -107,7 +107,7 @@ describe('train()', () => {
     assert.equal(await trainingStateStep(split), STEPS / 2);
     await assert.rejects(
       train({ ...common, out: split, steps: STEPS }),
-      /already holds a training run .* pass --resume/,
+      /already holds a training run .* pass resume to continue it, or choose another out/,
     );
     await assert.rejects(
       train({ out: split, steps: STEPS, resume: true, lr: 1e-2 }),

@@ -1,16 +1,17 @@
 /**
  * Training the evaluation classifier with scoresde's own reverse-mode autodiff: the forward graph with the
  * parameters as graph inputs, softmax cross-entropy, `grad()` appended, one onnxruntime session run per
- * step, and Adam (Kingma & Ba; torch.optim.Adam's defaults) on the host.
+ * step, and the trainer's Adam (torch.optim.Adam's defaults, float32 as torch) on the host.
  */
+import { readImages } from '../../data/read-images.js';
 import type { ImageDataset } from '../../data/types.js';
+import { Adam } from '../../gradients/adam.js';
 import { grad } from '../../onnx/autodiff/grad.js';
 import { GraphBuilder } from '../../onnx/graph.js';
 import { OnnxSession } from '../../onnx/session.js';
 import { Generator, randn } from '../../random/index.js';
 import { Tensor } from '../../tensor.js';
-import { readImages } from '../evaluator.js';
-import { argmaxRows } from '../label-histogram.js';
+import { topOneAccuracy } from '../label-histogram.js';
 import type { ClassifierConfig } from './config.js';
 import { buildClassifier, classifierParameterShapes } from './graph.js';
 import type { FashionMnistClassifier } from './model.js';
@@ -69,42 +70,13 @@ export function trainingGraph(
   });
   const logp = g.op('LogSoftmax', [logits], { axis: { type: 'int', value: 1 } }, g.shape(logits));
   // Mean cross-entropy: −Σ onehot · log p / B.
-  const total = g.op('ReduceSum', [g.mul(onehot, logp)], { keepdims: { type: 'int', value: 0 } }, []);
+  const total = g.reduceSum(g.mul(onehot, logp), [0, 1], false);
   const loss = g.mul(total, g.constFloat([-1 / batchSize], []));
   g.output(loss, 'loss');
   const grads = grad(g, loss, names);
   const outputs = new Map<string, string>();
   for (const name of names) outputs.set(name, g.output(grads.get(name)!, `grad.${name}`));
   return { bytes: g.toModelBytes(), grads: outputs };
-}
-
-/** torch.optim.Adam (β 0.9, 0.999, ε 1e-8, no weight decay) over float32 parameters, state in float64. */
-class Adam {
-  private readonly m = new Map<string, Float64Array>();
-  private readonly v = new Map<string, Float64Array>();
-  private t = 0;
-
-  step(params: Map<string, Tensor<'float32'>>, grads: Map<string, Float32Array>, lr: number): void {
-    this.t++;
-    const c1 = 1 - 0.9 ** this.t;
-    const c2 = 1 - 0.999 ** this.t;
-    for (const [name, p] of params) {
-      const gr = grads.get(name)!;
-      let m = this.m.get(name);
-      let v = this.v.get(name);
-      if (!m || !v) {
-        m = new Float64Array(gr.length);
-        v = new Float64Array(gr.length);
-        this.m.set(name, m);
-        this.v.set(name, v);
-      }
-      for (let i = 0; i < gr.length; i++) {
-        m[i] = 0.9 * m[i] + 0.1 * gr[i];
-        v[i] = 0.999 * v[i] + 0.001 * gr[i] * gr[i];
-        p.data[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
-      }
-    }
-  }
 }
 
 /** Trains from scratch; returns the final parameters. Deterministic for a given seed and thread count. */
@@ -125,7 +97,9 @@ export async function trainClassifier(
   const session = await OnnxSession.create(bytes);
   const shuffle = new Generator().manualSeed(seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const adam = new Adam();
+  const names = [...params.keys()];
+  const adam = new Adam(names.map((name) => params.get(name)!.data.length));
+  const weights = names.map((name) => params.get(name)!.data);
   const images = new Float32Array(batchSize * size);
   const onehot = new Float32Array(batchSize * config.num_classes);
   const totalSteps = epochs * perEpoch;
@@ -157,9 +131,8 @@ export async function trainClassifier(
         };
         for (const [name, p] of params) feeds[name] = p;
         const out = await session.run(feeds);
-        const g = new Map<string, Float32Array>();
-        for (const [name, output] of grads) g.set(name, out.get(output)!.data as Float32Array);
-        adam.step(params, g, epochLr);
+        const g = names.map((name) => out.get(grads.get(name)!)!.data as Float32Array);
+        adam.step(weights, g, epochLr);
         step++;
         const loss = (out.get('loss')!.data as Float32Array)[0];
         if (!Number.isFinite(loss))
@@ -183,8 +156,5 @@ export async function classifierAccuracy(
   const n = Math.min(limit, data.length);
   const pixels = await readImages(data, 0, n);
   const { logits } = await classifier.run(pixels, [n, data.channels, data.height, data.width]);
-  const predicted = argmaxRows(logits, classifier.config.num_classes);
-  let right = 0;
-  for (let i = 0; i < n; i++) if (predicted[i] === data.labels[i]) right++;
-  return right / n;
+  return topOneAccuracy(logits, classifier.config.num_classes, data.labels);
 }

@@ -1,6 +1,5 @@
 /** Small emitters and attribute readers shared by the gradient rules. */
 import type { Dim, GraphBuilder, GraphNode, Initializer } from '../graph.js';
-import type { AttrValue } from '../proto.js';
 
 export function attrInt(n: GraphNode, name: string, dflt: number): number {
   const a = n.attributes[name];
@@ -56,31 +55,6 @@ export function isConstantFill(g: GraphBuilder, name: string, value: number): bo
   return v?.every((x) => x === value) ?? false;
 }
 
-const ints = (value: number[]): AttrValue => ({ type: 'ints', value });
-const int = (value: number): AttrValue => ({ type: 'int', value });
-
-/** ReduceSum over `axes` (opset 13: axes as an input). */
-export function reduceSum(g: GraphBuilder, x: string, axes: number[], keepdims: boolean): string {
-  const dims = g.shape(x);
-  const rank = dims.length;
-  const ax = axes.map((a) => (a < 0 ? a + rank : a));
-  const out = keepdims
-    ? dims.map((d, i) => (ax.includes(i) ? 1 : d))
-    : dims.filter((_, i) => !ax.includes(i));
-  return g.op('ReduceSum', [x, g.constInt64(ax)], { keepdims: int(keepdims ? 1 : 0) }, out);
-}
-
-/** ReduceMean over `axes` (opset 17: axes as an attribute). */
-export function reduceMean(g: GraphBuilder, x: string, axes: number[], keepdims: boolean): string {
-  const dims = g.shape(x);
-  const rank = dims.length;
-  const ax = axes.map((a) => (a < 0 ? a + rank : a));
-  const out = keepdims
-    ? dims.map((d, i) => (ax.includes(i) ? 1 : d))
-    : dims.filter((_, i) => !ax.includes(i));
-  return g.op('ReduceMean', [x], { axes: ints(ax), keepdims: int(keepdims ? 1 : 0) }, out);
-}
-
 export const neg = (g: GraphBuilder, x: string) => g.op('Neg', [x], {}, g.shape(x), g.info(x).dtype);
 
 /** x · s for a scalar constant s (x itself when s = 1). */
@@ -100,7 +74,7 @@ export function unbroadcast(g: GraphBuilder, dy: string, target: readonly Dim[])
   for (let i = 0; i < src.length; i++) {
     if (i < lead || (target[i - lead] === 1 && src[i] !== 1)) axes.push(i);
   }
-  let r = axes.length ? reduceSum(g, dy, axes, true) : dy;
+  let r = axes.length ? g.reduceSum(dy, axes, true) : dy;
   if (lead > 0 || !sameDims(g.shape(r), target)) r = reshapeTo(g, r, target);
   return r;
 }

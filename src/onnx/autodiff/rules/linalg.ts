@@ -2,7 +2,7 @@
 import type { Dim, GraphBuilder } from '../../graph.js';
 import type { AttrValue } from '../../proto.js';
 import type { GradRule } from '../types.js';
-import { attrFloat, attrInt, attrInts, constFloats, reduceSum, scale, unbroadcast } from '../util.js';
+import { attrFloat, attrInt, attrInts, constFloats, scale, unbroadcast } from '../util.js';
 
 const ints = (value: number[]): AttrValue => ({ type: 'ints', value });
 const int = (value: number): AttrValue => ({ type: 'int', value });
@@ -139,7 +139,7 @@ function convWeightGrad(
     // (M, C), or (N, M, C) summed over N
     const cols = staticBatch ? g.reshape(view, [c, n * hw]) : g.reshape(view, [0, c, hw]);
     const p = g.matmul(rows, transposeLast(g, cols));
-    return staticBatch ? p : reduceSum(g, p, [0], false);
+    return staticBatch ? p : g.reduceSum(p, [0], false);
   };
   const pointwise = kh === 1 && kw === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
   if (pointwise) return g.reshape(tap(xc), [m, c, 1, 1]);
@@ -208,7 +208,7 @@ const Conv: GradRule = ({ g, node, dy, needs }) => {
   };
   const out: (string | undefined)[] = [undefined, undefined, undefined];
   // db and dx first: then dw's Reshape of dy is dy's last reader and onnxruntime reshapes in place.
-  if (needs(2)) out[2] = reduceSum(g, dy, [0, 2, 3], false);
+  if (needs(2)) out[2] = g.reduceSum(dy, [0, 2, 3], false);
   if (needs(0)) out[0] = convInputGrad(g, dy, w, g.shape(x), o);
   if (needs(1)) {
     if (o.group !== 1)

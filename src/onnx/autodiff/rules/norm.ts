@@ -1,7 +1,7 @@
 /** Gradient rules of the normalisations (InstanceNormalization, inference BatchNormalization) and softmaxes. */
 import type { GraphBuilder } from '../../graph.js';
 import type { GradRule } from '../types.js';
-import { attrFloat, attrInt, constFloats, isConstantFill, neg, reduceMean, reduceSum } from '../util.js';
+import { attrFloat, attrInt, constFloats, isConstantFill, neg } from '../util.js';
 
 /** A per-channel vector (C) viewed as (C, 1, …) to broadcast over (N, C, …) of the given rank. */
 function perChannel(g: GraphBuilder, v: string, rank: number): string {
@@ -23,7 +23,7 @@ const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
   const n = (dims.slice(2) as number[]).reduce((p, d) => p * d, 1);
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const unitGamma = isConstantFill(g, gamma, 1);
-  const mu = reduceMean(g, x, axes, true);
+  const mu = g.reduceMean(x, axes, true);
   const xc = g.sub(x, mu);
   const sumSq = g.op('ReduceSumSquare', [xc], { axes: { type: 'ints', value: axes } }, g.shape(mu));
   const variance = g.mul(sumSq, g.constFloat([1 / n], []));
@@ -37,8 +37,8 @@ const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
   const out: (string | undefined)[] = [undefined, undefined, undefined];
   if (needs(0)) {
     const gs = unitGamma ? dy : g.mul(dy, perChannel(g, gamma, rank));
-    const m1 = reduceMean(g, gs, axes, true);
-    const m2 = reduceMean(g, g.mul(gs, xhat), axes, true);
+    const m1 = g.reduceMean(gs, axes, true);
+    const m2 = g.reduceMean(g.mul(gs, xhat), axes, true);
     const [nb, c] = dims;
     if (typeof nb === 'number') {
       // (gs − m1) / σ as one BatchNormalization over the N·C rows (1, N·C, L), then − x̂ · m2 / σ.
@@ -56,8 +56,8 @@ const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
     } else out[0] = g.mul(g.sub(g.sub(gs, m1), g.mul(xhat, m2)), invStd);
   }
   const batchAndSpatial = [0, ...axes];
-  if (needs(1)) out[1] = reduceSum(g, g.mul(dy, xhat), batchAndSpatial, false);
-  if (needs(2)) out[2] = reduceSum(g, dy, batchAndSpatial, false);
+  if (needs(1)) out[1] = g.reduceSum(g.mul(dy, xhat), batchAndSpatial, false);
+  if (needs(2)) out[2] = g.reduceSum(dy, batchAndSpatial, false);
   return out;
 };
 
@@ -95,9 +95,9 @@ const BatchNormalization: GradRule = ({ g, node, dy, needs }) => {
     const xhat = plain
       ? x
       : g.mul(g.sub(x, perChannel(g, g.constFloat(mean), rank)), perChannel(g, g.constFloat(inv), rank));
-    out[1] = reduceSum(g, g.mul(dy, xhat), reduceAxes, false);
+    out[1] = g.reduceSum(g.mul(dy, xhat), reduceAxes, false);
   }
-  if (needs(2)) out[2] = reduceSum(g, dy, reduceAxes, false);
+  if (needs(2)) out[2] = g.reduceSum(dy, reduceAxes, false);
   return out;
 };
 
@@ -105,7 +105,7 @@ const BatchNormalization: GradRule = ({ g, node, dy, needs }) => {
 const Softmax: GradRule = ({ g, node, dy }) => {
   const y = node.outputs[0];
   const axis = attrInt(node, 'axis', -1);
-  return [g.mul(y, g.sub(dy, reduceSum(g, g.mul(dy, y), [axis], true)))];
+  return [g.mul(y, g.sub(dy, g.reduceSum(g.mul(dy, y), [axis], true)))];
 };
 
 /** LogSoftmax along one axis: dx = dy − exp(y) · Σ dy, from the output. */
@@ -113,7 +113,7 @@ const LogSoftmax: GradRule = ({ g, node, dy }) => {
   const y = node.outputs[0];
   const axis = attrInt(node, 'axis', -1);
   const p = g.op('Exp', [y], {}, g.shape(y));
-  return [g.sub(dy, g.mul(p, reduceSum(g, dy, [axis], true)))];
+  return [g.sub(dy, g.mul(p, g.reduceSum(dy, [axis], true)))];
 };
 
 export const NORM_RULES: Record<string, GradRule> = {

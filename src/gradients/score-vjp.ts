@@ -8,22 +8,12 @@ import { type ClassLabels, conditioningFeeds } from '../models/unet-2d/feeds.js'
 import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { ParamTable } from '../models/unet-2d/weights.js';
 import { grad } from '../onnx/autodiff/grad.js';
-import type { ExecutionProvider } from '../onnx/session.js';
-import { OnnxSession } from '../onnx/session.js';
+import type { OnnxSession } from '../onnx/session.js';
 import { Tensor } from '../tensor.js';
+import { checkGraphSize, type GradientGraphOptions, gradientSession } from './gradient-session.js';
 
-export interface ScoreVjpOptions {
-  batchSize: number;
-  height: number;
-  width: number;
-  executionProviders?: readonly ExecutionProvider[];
-  intraOpThreads?: number;
-  /**
-   * onnxruntime's idle-thread spinning; default false here: these graphs have thousands of parallel ops, and
-   * spinning threads made a training step ~3× slower on a busy 2-core machine (bench/train-step.ts).
-   */
-  allowSpinning?: boolean;
-}
+/** The graph's batch and image size and its session settings. */
+export type ScoreVjpOptions = GradientGraphOptions;
 
 export interface ScoreVjpResult {
   /** unet(x, σ).sample, (B, C, H, W). */
@@ -42,10 +32,8 @@ export class ScoreVjpGraph {
   ) {}
 
   static async create(unet: UNet2DModel, options: ScoreVjpOptions): Promise<ScoreVjpGraph> {
+    checkGraphSize('ScoreVjpGraph', options);
     const { batchSize, height, width } = options;
-    for (const [k, v] of Object.entries({ batchSize, height, width }))
-      if (!Number.isInteger(v) || v < 1)
-        throw new RangeError(`ScoreVjpGraph: ${k} must be a positive integer, got ${v}`);
     const g = buildUnetGraph(unet.config, new ParamTable(unet.stateDict()), {
       height,
       width,
@@ -53,20 +41,9 @@ export class ScoreVjpGraph {
     });
     const dims = [batchSize, unet.config.out_channels, height, width];
     const eps = g.input('eps', 'float32', dims);
-    const dot = g.op(
-      'ReduceSum',
-      [g.mul('output', eps), g.constInt64([0, 1, 2, 3])],
-      { keepdims: { type: 'int', value: 0 } },
-      [],
-    );
+    const dot = g.reduceSum(g.mul('output', eps), [0, 1, 2, 3], false);
     g.output(grad(g, dot, ['sample']).get('sample')!, 'vjp');
-    const session = await OnnxSession.create(g.toModelBytes(), {
-      executionProviders: options.executionProviders,
-      intraOpThreads: options.intraOpThreads,
-      allowSpinning: options.allowSpinning ?? false,
-      // A gradient graph: about half the peak memory without the pattern, same speed (see OnnxSessionOptions).
-      memoryPattern: false,
-    });
+    const session = await gradientSession(g.toModelBytes(), options);
     return new ScoreVjpGraph(unet, batchSize, height, width, session);
   }
 

@@ -1,0 +1,86 @@
+/**
+ * A command's flags as one table: node's parseArgs reads its options from it, `--help` prints it, and a
+ * library error that names an option (OptionError) names the flag instead.
+ */
+import type { ParseArgsConfig } from 'node:util';
+
+/** node's parseArgs options. */
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Flag {
+  /** The long name, without `--`. */
+  name: string;
+  short?: string;
+  /** The value's placeholder (`<n>`); a flag without one is a boolean switch. */
+  value?: string;
+  /** One paragraph, wrapped to 80 columns under the flag. */
+  help: string;
+  /** Lines printed as they are below the help (a list of choices). */
+  after?: string;
+  /** The library option this flag sets, where it sets one (a camelCase name). */
+  option?: string;
+}
+
+export interface FlagSection {
+  /** The section's heading, e.g. 'Output:'. */
+  title: string;
+  flags: readonly Flag[];
+}
+
+/** Column where help text starts, and the line width. */
+const HELP_COLUMN = 27;
+const WIDTH = 80;
+
+/** Words of `text` wrapped to `width` columns: the first line after `first`, the others after `indent`. */
+export function wrapWords(text: string, first: string, indent: string, width = WIDTH): string {
+  const lines: string[] = [];
+  let line = first;
+  let empty = true;
+  for (const word of text.split(' ')) {
+    if (!empty && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+      empty = true;
+    }
+    line += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  lines.push(line);
+  return lines.join('\n');
+}
+
+/** One flag's help: `  -o, --out <dir>          output folder …`, wrapped. */
+function flagLine(f: Flag): string {
+  const label = `${f.short ? `  -${f.short}, ` : '      '}--${f.name}${f.value ? ` ${f.value}` : ''}`;
+  const indent = ' '.repeat(HELP_COLUMN);
+  // A label that reaches into the help column pushes the text right by two spaces, or a long one onto the next line.
+  const first =
+    label.length < HELP_COLUMN
+      ? label.padEnd(HELP_COLUMN)
+      : label.length <= HELP_COLUMN + 4
+        ? `${label}  `
+        : `${label}\n${indent}`;
+  const body = wrapWords(f.help, first, indent);
+  return f.after ? `${body}\n${f.after}` : body;
+}
+
+/** The help text of `sections`. */
+export function flagHelp(sections: readonly FlagSection[]): string {
+  return sections.map((s) => [s.title, ...s.flags.map(flagLine)].join('\n')).join('\n\n');
+}
+
+/** node's parseArgs options of `sections`. */
+export function flagOptions(sections: readonly FlagSection[]): OptionSpec {
+  const spec: OptionSpec = {};
+  for (const f of sections.flatMap((s) => s.flags))
+    spec[f.name] = { type: f.value ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}) };
+  return spec;
+}
+
+/** Library option → its flag (`emaDecay` → `--ema`); an option without a flag keeps its name. */
+export function flagNamer(sections: readonly FlagSection[]): (option: string) => string {
+  const flags = new Map(
+    sections.flatMap((s) => s.flags).flatMap((f) => (f.option ? [[f.option, `--${f.name}`] as const] : [])),
+  );
+  return (option) => flags.get(option) ?? option;
+}
