@@ -25,6 +25,18 @@ export interface TrainStep {
   seconds: number;
 }
 
+/** Reported once before the first step. */
+export interface TrainStart {
+  /** The checkpoint's step when resumed, else 0. */
+  startStep: number;
+  totalSteps: number;
+  resumed: boolean;
+  /** The cadence in force (a resumed run's saved one unless options gave another). */
+  cadence: OutputCadence;
+  /** Values per training image (C·H·W): the loss sums over them, so a score of 0 gives a loss of about D/2. */
+  dims: number;
+}
+
 export interface TrainOptions {
   /**
    * The model to train: a preset name (see TRAINING_PRESETS), a path to a UNet2DModel config.json, or the
@@ -58,7 +70,10 @@ export interface TrainOptions {
   flip?: boolean;
   /** Skip unreadable image files (counted) instead of failing (default false). */
   skipUnreadable?: boolean;
-  /** Write the pipeline folder and training state every this many steps (default 1000), and at the end. */
+  /**
+   * Write the pipeline folder and training state every this many steps (default 1000), and at the end.
+   * This and the three sample options are saved with the run: a resumed run keeps them unless given.
+   */
   checkpointEvery?: number;
   /** Write samples/step-<k>.png every this many steps (default 0: never). */
   sampleEvery?: number;
@@ -73,13 +88,15 @@ export interface TrainOptions {
   localFilesOnly?: boolean;
   /** onnxruntime intra-op threads (default: all cores). */
   intraOpThreads?: number;
+  /** Called once before the first step, after every check passed and everything loaded. */
+  onStart?: (info: TrainStart) => void;
   /** Called after every step. */
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */
   onCheckpoint?: (step: number) => void;
   /** Called with each sample grid's path. */
   onSample?: (step: number, path: string) => void;
-  /** Non-fatal news (skipped image files); default `process.emitWarning`. */
+  /** Non-fatal news (skipped image files, a warmup longer than the run); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
   /** Where to draw a progress bar (none when absent). */
   progressStream?: ProgressStream;
@@ -127,6 +144,31 @@ export const TRAJECTORY_KEYS = Object.freeze([
   'seed',
   'flip',
 ] as const satisfies readonly (keyof TrajectoryOptions)[]);
+
+/**
+ * How often a run writes its checkpoints and sample grids: saved with every checkpoint so that `--resume`
+ * without these flags keeps the run's own (a flag given on resume replaces the saved value).
+ */
+export interface OutputCadence {
+  checkpointEvery: number;
+  sampleEvery: number;
+  sampleCount: number;
+  sampleSteps: number;
+}
+
+export const OUTPUT_CADENCE_KEYS = Object.freeze([
+  'checkpointEvery',
+  'sampleEvery',
+  'sampleCount',
+  'sampleSteps',
+] as const satisfies readonly (keyof OutputCadence)[]);
+
+/** Each cadence option: the one given, else the saved run's (on resume), else the default. */
+export function resolveOutputCadence(o: TrainOptions, saved?: Partial<OutputCadence>): OutputCadence {
+  return Object.fromEntries(
+    OUTPUT_CADENCE_KEYS.map((k) => [k, o[k] ?? saved?.[k] ?? TRAIN_DEFAULTS[k]]),
+  ) as unknown as OutputCadence;
+}
 
 const int = (name: string, v: unknown, min: number): number => {
   if (!Number.isSafeInteger(v) || (v as number) < min)

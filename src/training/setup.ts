@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { DataLoader, type DataLoaderState } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
@@ -26,6 +26,8 @@ import { openTrainingData } from './dataset.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
   checkNumericOptions,
+  type OutputCadence,
+  resolveOutputCadence,
   TRAJECTORY_KEYS,
   type TrainOptions,
   type TrajectoryOptions,
@@ -50,6 +52,8 @@ export interface TrainingSetup {
   loader: DataLoader;
   dataset: ImageDataset;
   trajectory: TrajectoryOptions;
+  /** Checkpoint and sample-grid cadence (saved with the checkpoints, kept on resume). */
+  cadence: OutputCadence;
   /** Scheduler config to publish (the fine-tuned model's), before the σ range is set. */
   schedulerBase?: Record<string, unknown>;
   /** Steps already done (0 for a new run). */
@@ -63,13 +67,17 @@ export function trainedKeysOf(cfg: UNet2DConfig, keys: Iterable<string>): string
   return [...keys].filter((k) => !(cfg.time_embedding_type === 'fourier' && k === 'time_proj.weight'));
 }
 
-/** Fails with the reason when `dir` cannot be created or written (probed with a temp file). */
-async function probeWritable(dir: string): Promise<void> {
+/**
+ * Fails with the reason when `dir` cannot be created or written (probed with a temp file). Returns the
+ * first folder it created (undefined when `dir` existed), for `removeCreated` if a later check fails.
+ */
+async function probeWritable(dir: string): Promise<string | undefined> {
   if (existsSync(dir) && !statSync(dir).isDirectory())
     throw new ConfigError(`${dir}: is a file; --out must be a folder`);
   const probe = join(dir, `.scoresde-probe-${randomBytes(4).toString('hex')}`);
+  let created: string | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    created = await mkdir(dir, { recursive: true });
     await writeFile(probe, 'probe');
   } catch (e) {
     throw new ConfigError(
@@ -77,6 +85,22 @@ async function probeWritable(dir: string): Promise<void> {
     );
   } finally {
     await rm(probe, { force: true });
+  }
+  return created;
+}
+
+/** Removes the (still empty) folders from `dir` up to `created`, the first one probeWritable made. */
+async function removeCreated(dir: string, created: string): Promise<void> {
+  for (let d = dir; d.startsWith(created); d = dirname(d)) {
+    // rmdir refuses a folder that is not empty: anything else put there stays.
+    if (
+      !(await rmdir(d).then(
+        () => true,
+        () => false,
+      )) ||
+      d === created
+    )
+      break;
   }
 }
 
@@ -129,8 +153,14 @@ export async function setupTraining(o: TrainOptions): Promise<TrainingSetup> {
     );
   if (!o.resume && o.config !== undefined && o.initFrom !== undefined)
     throw new ConfigError('give --config (train from scratch) or --init-from (fine-tune), not both');
-  await probeWritable(outDir);
-  return o.resume ? resumeSetup(o, outDir, given) : newRunSetup(o, outDir, given);
+  const created = await probeWritable(outDir);
+  try {
+    return await (o.resume ? resumeSetup(o, outDir, given) : newRunSetup(o, outDir, given));
+  } catch (e) {
+    // A run that fails its checks leaves no empty --out folder behind.
+    if (created !== undefined) await removeCreated(outDir, created);
+    throw e;
+  }
 }
 
 async function newRunSetup(
@@ -231,6 +261,7 @@ async function newRunSetup(
     loader,
     dataset,
     trajectory,
+    cadence: resolveOutputCadence(o),
     schedulerBase,
     startStep: 0,
     totalSteps: o.steps!,
@@ -253,7 +284,10 @@ async function resumeSetup(
     throw e;
   }
   const { info } = state;
-  const saved = info.options as unknown as TrajectoryOptions & { schedulerBase?: Record<string, unknown> };
+  const saved = info.options as unknown as TrajectoryOptions & {
+    schedulerBase?: Record<string, unknown>;
+    cadence?: Partial<OutputCadence>;
+  };
   const cfg = resolveUnetConfig(info.unetConfig);
   const size = checkTrainable(cfg);
   if (o.config !== undefined) {
@@ -327,6 +361,8 @@ async function resumeSetup(
     loader,
     dataset,
     trajectory,
+    // Checkpoints written before the cadence was saved have none: those runs take the defaults.
+    cadence: resolveOutputCadence(o, saved.cadence),
     schedulerBase: saved.schedulerBase,
     startStep: info.step,
     totalSteps,

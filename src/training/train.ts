@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { ProgressBar } from '../progress.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
+import { learningRate } from './optimization.js';
 import type { TrainOptions, TrainStep } from './options.js';
-import { TRAIN_DEFAULTS } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
@@ -34,6 +34,22 @@ export interface TrainResult {
   /** The last step's loss and its smoothed value (NaN if no step ran). */
   loss: number;
   smoothedLoss: number;
+  /** The step the run started from (the checkpoint's when resumed, else 0). */
+  startStep: number;
+  /** Wall-clock seconds of the steps this call ran (sample grids and checkpoints included). */
+  seconds: number;
+  /** Paths of the sample grids this call wrote. */
+  samples: string[];
+}
+
+/**
+ * The warning for a warmup longer than the run: the learning rate never reaches `lr`, and a short run with
+ * score_sde's warmup (5000) barely moves (undefined when the warmup ends within the run).
+ */
+export function warmupWarning(warmup: number, lr: number, totalSteps: number): string | undefined {
+  if (!(warmup > totalSteps)) return undefined;
+  const last = learningRate(totalSteps - 1, lr, warmup);
+  return `warmup ${warmup} is longer than the run (${totalSteps} steps): the learning rate only reaches ${last.toExponential(1)} (${((100 * last) / lr).toPrecision(2)} % of lr ${lr}) at the last step, so the model learns little; use a warmup of at most about a tenth of the steps (--warmup ${Math.max(1, Math.round(totalSteps / 10))})`;
 }
 
 const SMOOTHING = 0.9;
@@ -61,7 +77,7 @@ async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
       step,
       trainedKeys: s.trainedKeys,
       unetConfig: s.unetConfig,
-      options: { ...tr, schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
+      options: { ...tr, schedulerBase: s.schedulerBase, totalSteps: s.totalSteps, cadence: s.cadence },
       generator: s.generator.getState(),
       loader: s.loader.state(),
       adamSteps: optimizer.adam.stepCount,
@@ -81,8 +97,8 @@ async function writeSamples(s: TrainingSetup, step: number, o: TrainOptions): Pr
   const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
   try {
     const grid = await sampleGrid(unet, {
-      count: o.sampleCount ?? TRAIN_DEFAULTS.sampleCount,
-      steps: o.sampleSteps ?? TRAIN_DEFAULTS.sampleSteps,
+      count: s.cadence.sampleCount,
+      steps: s.cadence.sampleSteps,
       sigmaMin: s.trajectory.sigmaMin,
       sigmaMax: s.trajectory.sigmaMax,
       seed: 0,
@@ -102,8 +118,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
   const { trajectory: tr, size, cfg } = s;
   const total = s.totalSteps;
-  const checkpointEvery = options.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
-  const sampleEvery = options.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery;
+  const { checkpointEvery, sampleEvery } = s.cadence;
+  const warning = warmupWarning(tr.warmup, tr.lr, total);
+  if (warning) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(warning);
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
 
@@ -123,6 +140,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         stream: options.progressStream,
       })
     : undefined;
+  options.onStart?.({
+    startStep: s.startStep,
+    totalSteps: total,
+    resumed: options.resume === true,
+    cadence: s.cadence,
+    dims: shape[1] * shape[2] * shape[3],
+  });
+  const started = performance.now();
+  const samples: string[] = [];
   const trainedParams = s.trainedKeys.map((k) => s.params.get(k)!);
   let step = s.startStep;
   let lastCheckpoint = s.startStep;
@@ -172,12 +198,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       options.onStep?.(info);
       if (bar) {
-        bar.postfix = `loss=${smoothed.toPrecision(4)}`;
+        bar.postfix = `loss=${smoothed.toPrecision(4)}, lr=${lr.toExponential(1)}`;
         bar.update();
       }
       if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
         try {
           const path = await writeSamples(s, step, options);
+          samples.push(path);
           options.onSample?.(step, path);
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
@@ -199,5 +226,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await log.close();
     await dsm.release();
   }
-  return { step, outDir: s.outDir, interrupted, loss, smoothedLoss: smoothed };
+  return {
+    step,
+    outDir: s.outDir,
+    interrupted,
+    loss,
+    smoothedLoss: smoothed,
+    startStep: s.startStep,
+    seconds: (performance.now() - started) / 1000,
+    samples,
+  };
 }
