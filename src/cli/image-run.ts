@@ -87,6 +87,8 @@ export interface ImageRun {
   rowsIndependent: boolean;
   /** All the run's image indices, when a grid of them is wanted. */
   grid?: number[];
+  /** No closing line on stderr saying where the images went (-q). */
+  quiet?: boolean;
   /** Samples one batch, one generator per row. */
   sample(generators: Generator[], onStep: (s: PipelineStep) => void): Promise<PipelineImage[]>;
 }
@@ -183,7 +185,7 @@ export async function executeRun(
   }
   const where = `scoresde: ${written} image(s) written to ${run.outDir}`;
   if (run.grid === undefined || run.grid.length < 2 || run.grid.length > MAX_GRID_IMAGES) {
-    if (written > 0) io.stderr.write(`${where}\n`);
+    if (written > 0 && !run.quiet) io.stderr.write(`${where}\n`);
     return;
   }
   throwIfAborted(io.signal);
@@ -196,7 +198,7 @@ export async function executeRun(
   const path = join(run.outDir, gridFile(run, run.grid.length));
   await makeImageGrid(gray ? images.map(toGrayImage) : images, rows, cols).save(path);
   io.stdout.write(`${path}\n`);
-  io.stderr.write(`${where}, with the grid ${basename(path)}\n`);
+  if (!run.quiet) io.stderr.write(`${where}, with the grid ${basename(path)}\n`);
 }
 
 /** Ctrl-C during a run: an AbortError whose message says how to resume (printed by the dispatcher). */

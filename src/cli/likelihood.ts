@@ -8,6 +8,7 @@ import {
   DIVERGENCE_METHODS,
   type DivergenceMethod,
   datasetLikelihood,
+  type LikelihoodStep,
   unetScoreVjp,
 } from '../likelihood/index.js';
 import { ProgressBar } from '../progress.js';
@@ -133,6 +134,11 @@ async function runMerge(values: Record<string, unknown>, paths: string[], io: Cl
   return 0;
 }
 
+/** The bar's note on the batch being solved: ODE time reached (of 1) and network evaluations so far. */
+export function inBatchProgress(s: Pick<LikelihoodStep, 't' | 'nfe'>): string {
+  return `batch: t ${s.t.toFixed(3)} of 1, ${s.nfe} evals`;
+}
+
 export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('likelihood', argv, OPTIONS, true);
   if (values.help) {
@@ -236,6 +242,9 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     });
     // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
     const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
+    // A batch is one solve of minutes: the bar shows how far its ODE has got, and its clock keeps ticking.
+    const ticker = setInterval(() => bar.refresh(), 1000);
+    ticker.unref();
     const t0 = performance.now();
     let result: DatasetLikelihood;
     try {
@@ -259,7 +268,12 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
           return b;
         },
         signal: io.signal,
+        onStep: (s) => {
+          bar.postfix = inBatchProgress(s);
+          bar.refresh();
+        },
         onBatch: async (b) => {
+          bar.postfix = undefined;
           await journal?.add(b);
           const lines = Array.from(b.bitsPerDim, (v, i) => `${b.start + i}\t${b.pass}\t${fmt(v)}`).join('\n');
           ProgressBar.write(lines, lineSink);
@@ -273,6 +287,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
         );
       throw e;
     } finally {
+      clearInterval(ticker);
       bar.close();
     }
     const run: LikelihoodRun = {

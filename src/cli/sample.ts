@@ -173,6 +173,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     batches,
     existing: 'resume',
     force: out.force,
+    quiet: out.quiet,
     rowsIndependent: SAMPLERS[kind].rowsIndependent,
     grid: shard === undefined && count <= MAX_GRID_IMAGES ? batches.flat() : undefined,
     sample: async (generators, onStep) => {
