@@ -87,7 +87,7 @@ async function solve(
   opts: ProbabilityFlowOptions,
   common: SamplerCommon,
 ): Promise<{ y: Float64Array; caller: ScoreCaller }> {
-  const { rtol, atol, sigmaAt, driftScale } = resolveProbabilityFlow(opts);
+  const { rtol, atol, sigmaAt, driftScale, logRatio } = resolveProbabilityFlow(opts);
   const caller = new ScoreCaller(score, dims, common.signal);
   const batch = dims[0];
   // Progress follows the row furthest from the end.
@@ -108,7 +108,7 @@ async function solve(
     {
       rtol,
       atol,
-      onRound: (ts, rows, step) => {
+      onRound: (ts, rows, step, f) => {
         // Adaptive: the total is an estimate from the last step length.
         const t = behind(ts);
         const remaining = Math.abs(tPrev - t) > 0 ? Math.ceil(Math.abs(tTo - t) / Math.abs(tPrev - t)) : 0;
@@ -118,6 +118,11 @@ async function solve(
           totalSteps: step + 1 + remaining,
           sigma: sigmaAt(t),
           sample: toTensor(joinRows(rows), dims),
+          // f = −σ²·ln(σmax/σmin)·score, so D = y + σ²·score = y − f/ln(σmax/σmin).
+          denoised: toTensor(
+            joinRows(rows.map((y, b) => Float64Array.from(y, (v, i) => v - f[b][i] / logRatio))),
+            dims,
+          ),
           nfe: caller.nfe,
         });
       },

@@ -20,10 +20,10 @@ export interface Rk45Options {
 
 export interface Rk45RowsOptions extends Rk45Options {
   /**
-   * Called after every round of stages in which some row accepted a step: each row's time and state
-   * (rows that have reached t1 stay there), and the round's 0-based index.
+   * Called after every round of stages in which some row accepted a step: each row's time, state and
+   * f(t, y) there (rows that have reached t1 stay there), and the round's 0-based index.
    */
-  onRound?: (t: Float64Array, y: readonly Float64Array[], round: number) => void;
+  onRound?: (t: Float64Array, y: readonly Float64Array[], round: number, f: readonly Float64Array[]) => void;
 }
 
 export interface Rk45SingleOptions extends Rk45Options {
@@ -266,6 +266,7 @@ export async function integrateRk45Rows(
         Float64Array.from(rows, (r) => r.t),
         rows.map((r) => r.y),
         round,
+        rows.map((r) => r.fy),
       );
       round++;
     }
