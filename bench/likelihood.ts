@@ -88,7 +88,7 @@ async function setup(count: number): Promise<Setup> {
 
 /**
  * Encoding is exact up to the solver: decode(encode(x)) − x for the first n images at the default tolerances,
- * as one batch (one step-size sequence, as interpolate runs it), in 8-bit levels (×255).
+ * as one batch (each image with its own steps, as interpolate runs it), in 8-bit levels (×255).
  */
 async function roundTrip(s: Setup, n: number): Promise<string> {
   const { channels, height, width } = s.dataset;
@@ -109,7 +109,7 @@ async function roundTrip(s: Setup, n: number): Promise<string> {
     sq += e * e;
   }
   return [
-    `Round trip decode(encode(x)) on the first ${n} images (one batch, rtol = atol = 1e-5, no denoising step):`,
+    `Round trip decode(encode(x)) on the first ${n} images (each image its own solve, rtol = atol = 1e-5, no denoising step):`,
     `max |error| ${(255 * max).toFixed(3)} and RMS ${(255 * Math.sqrt(sq / x.length)).toFixed(4)} in 8-bit levels;`,
     `${encodeNfe} + ${decodeNfe} network calls (encode + decode), ${seconds.toFixed(1)} s.`,
   ].join(' ');

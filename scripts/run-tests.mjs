@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts on node's built-in test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [path-prefix ...]   e.g. test/random
+// On a terminal the runner's `spec` reporter; elsewhere (CI, a file) scripts/compact-reporter.mjs, which ends
+// with the same "# pass N" / "# fail N" lines as TAP. SCORESDE_TEST_REPORTER=tap (or spec) picks one.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function find(dir) {
   const out = [];
@@ -22,7 +25,13 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
+const compact = fileURLToPath(new URL('./compact-reporter.mjs', import.meta.url));
+const reporter = process.env.SCORESDE_TEST_REPORTER ?? (process.stdout.isTTY ? 'spec' : compact);
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(r.status ?? 1);

@@ -211,8 +211,20 @@ export class ProgressBar {
     this.n += k;
     const now = this.now();
     if (now - this.lastDrawMs < this.minIntervalMs) return;
-    // tqdm: the rate is an EMA of the rates between redraws, so a slow first step (building the session)
-    // does not inflate the time left for long.
+    this.sampleRate(now);
+    this.draw();
+  }
+
+  /** Redraws without advancing (so the elapsed time ticks during a long unit), throttled like update(). */
+  refresh(): void {
+    if (this.now() - this.lastDrawMs >= this.minIntervalMs) this.draw();
+  }
+
+  /**
+   * tqdm: the rate is an EMA of the rates between redraws, so a slow first step (building the session)
+   * does not inflate the time left for long. Adds the interval since the last redraw.
+   */
+  private sampleRate(now: number): void {
     const dn = this.n - this.lastPrintN;
     const dt = (now - this.lastPrintMs) / 1000;
     if (this.smoothing > 0 && dn > 0 && dt > 0) {
@@ -221,7 +233,6 @@ export class ProgressBar {
     }
     this.lastPrintN = this.n;
     this.lastPrintMs = now;
-    this.draw();
   }
 
   private get smoothing(): number {
@@ -258,6 +269,9 @@ export class ProgressBar {
   /** Draws the final state and ends the line. Safe to call twice. */
   close(): void {
     if (this.closed) return;
+    // The units since the last redraw count in the final rate: in logs (one redraw per 10 s) a short run would
+    // otherwise end showing the rate of its first, slowest unit.
+    this.sampleRate(this.now());
     if (!this.options.disable) {
       if (this.isTTY) {
         this.draw();

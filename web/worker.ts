@@ -57,8 +57,8 @@ function rgba(images: PipelineImage[]): RgbaImage[] {
 }
 
 function onStep(s: SamplerStep): void {
-  // The noise-free estimate where the sampler has one: the image the final step will return.
-  const preview = rgba(toImages(toClampedNHWC(s.sampleMean ?? s.sample)));
+  // The denoiser's noise-free estimate (every sampler reports one): a picture from the first step on.
+  const preview = rgba(toImages(toClampedNHWC(s.denoised ?? s.sampleMean ?? s.sample)));
   post(
     { type: 'step', step: s.step, totalSteps: s.totalSteps, sigma: s.sigma, nfe: s.nfe, preview },
     preview.map((p) => p.data.buffer),

@@ -117,6 +117,7 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
     batches: shardBatches(out.batchSize, out.batchSize),
     existing: 'refuse',
     force: out.force,
+    quiet: out.quiet,
     rowsIndependent: false,
     sample: (generators, onStep) => sampleBatch(generators, onStep),
   };

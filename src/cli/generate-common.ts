@@ -3,6 +3,7 @@ import { totalmem } from 'node:os';
 import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
 import {
+  networkCalls,
   SAMPLER_NAMES,
   SAMPLER_OPTION_TABLE,
   SAMPLERS,
@@ -83,9 +84,9 @@ export function paragraph(text: string, width = 80): string {
 }
 
 /** Help lines for OUTPUT_OPTIONS, then `files`: how the files are named (a paragraph). */
-export function outputOptionsHelp(files: string): string {
+export function outputOptionsHelp(files: string, defaultOut = '.'): string {
   return `Output options:
-  -o, --out <dir>          output folder (default .), created if needed
+  -o, --out <dir>          output folder (default ${defaultOut}), created if needed
       --prefix <name>      file name prefix (default: the command's name)
       --force              make and overwrite files that exist
       --batch-size <n>     images per network batch (default 1)
@@ -162,14 +163,18 @@ export interface OutputArgs {
   quiet: boolean;
 }
 
-export function parseOutputArgs(values: Record<string, unknown>, defaultPrefix: string): OutputArgs {
+export function parseOutputArgs(
+  values: Record<string, unknown>,
+  defaultPrefix: string,
+  defaultOut = '.',
+): OutputArgs {
   const prefix = (values.prefix as string | undefined) ?? defaultPrefix;
   if (prefix === '' || /[/\\]/.test(prefix) || prefix.startsWith('.'))
     throw new UsageError(`--prefix must be a plain file name part, got "${prefix}"`);
   return {
     batchSize: intOption(values, 'batch-size', 1, 1, MAX_BATCH_SIZE),
     seed: seedOption(values),
-    out: (values.out as string | undefined) ?? '.',
+    out: (values.out as string | undefined) ?? defaultOut,
     prefix,
     force: values.force === true,
     quiet: values.quiet === true,
@@ -228,8 +233,20 @@ export function configurePipeline(
   return out;
 }
 
+/** What a run of `chooseSampling`'s choice does, in words, and its UNet calls per image (undefined: adaptive). */
+export function describeSampling(
+  choice: Pick<ReturnType<typeof chooseSampling>, 'sampler' | 'kind' | 'steps' | 'flags'>,
+  correctSteps: number,
+): { text: string; calls?: number } {
+  const { sampler, kind, steps, flags } = choice;
+  const name = sampler === undefined ? "diffusers' loop (pc)" : kind;
+  const options = Object.entries(flags.samplerOptions).map(([k, v]) => `, ${k} ${v}`);
+  const text = `${name}${steps === undefined ? ', adaptive steps' : `, ${steps} steps`}${options.join('')}`;
+  return { text, calls: networkCalls(kind, steps, flags.scheduler.correctSteps ?? correctSteps) };
+}
+
 /**
- * The sampler a run uses, its steps and its sampler flags: the flags; without --sampler, the bundled model's own
+ * The sampler a run uses, its steps and its sampler flags: the flags; without --sampler (or with its own), the bundled model's own
  * choice (with its sampler options, which flags override) when --model is absent, else diffusers' loop (pc, 2000
  * steps). `sampler` is what the pipeline is passed (undefined = its default loop), `kind` what runs; `steps` is
  * undefined for the ode sampler.
@@ -240,7 +257,8 @@ export function chooseSampling(
 ): { sampler: SamplerName | undefined; kind: SamplerName; steps: number | undefined; flags: SamplerFlags } {
   if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named))
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
-  const bundled = values.model === undefined && named === undefined;
+  // The bundled model's own settings: without --model, when no sampler or its own sampler is named.
+  const bundled = values.model === undefined && (named === undefined || named === DEFAULT_MODEL.sampler);
   const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
   const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
   const flags = parseSamplerFlags(values, sampler, bundled ? DEFAULT_MODEL.options : {});

@@ -11,7 +11,7 @@
  * again unless `force` (resume), or refused (`existing: 'refuse'`, for commands whose inputs may change).
  */
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   gridShape,
   loadImage,
@@ -87,6 +87,8 @@ export interface ImageRun {
   rowsIndependent: boolean;
   /** All the run's image indices, when a grid of them is wanted. */
   grid?: number[];
+  /** No closing line on stderr saying where the images went (-q). */
+  quiet?: boolean;
   /** Samples one batch, one generator per row. */
   sample(generators: Generator[], onStep: (s: PipelineStep) => void): Promise<PipelineImage[]>;
 }
@@ -156,6 +158,7 @@ export async function executeRun(
 ): Promise<void> {
   const { io } = run;
   const made = new Map<number, PipelineImage>();
+  let written = 0;
   try {
     for (const { rows, write } of work) {
       throwIfAborted(io.signal);
@@ -167,14 +170,24 @@ export async function executeRun(
         throwIfAborted(io.signal);
         const path = join(run.outDir, imageFile(run, k));
         await images[j].save(path);
+        written++;
         io.stdout.write(`${path}\n`);
         if (run.grid) made.set(k, images[j]);
       }
     }
+  } catch (e) {
+    if ((e as Error)?.name !== 'AbortError') throw e;
+    throw new InterruptedRun(
+      `${written} image(s) written to ${run.outDir}; run the same command again to make the rest (finished images are kept)`,
+    );
   } finally {
     progress.close();
   }
-  if (run.grid === undefined || run.grid.length < 2 || run.grid.length > MAX_GRID_IMAGES) return;
+  const where = `scoresde: ${written} image(s) written to ${run.outDir}`;
+  if (run.grid === undefined || run.grid.length < 2 || run.grid.length > MAX_GRID_IMAGES) {
+    if (written > 0 && !run.quiet) io.stderr.write(`${where}\n`);
+    return;
+  }
   throwIfAborted(io.signal);
   const images: PipelineImage[] = [];
   for (const k of run.grid)
@@ -185,4 +198,10 @@ export async function executeRun(
   const path = join(run.outDir, gridFile(run, run.grid.length));
   await makeImageGrid(gray ? images.map(toGrayImage) : images, rows, cols).save(path);
   io.stdout.write(`${path}\n`);
+  if (!run.quiet) io.stderr.write(`${where}, with the grid ${basename(path)}\n`);
+}
+
+/** Ctrl-C during a run: an AbortError whose message says how to resume (printed by the dispatcher). */
+export class InterruptedRun extends Error {
+  override name = 'AbortError';
 }

@@ -1,8 +1,9 @@
 /** `scoresde info`: architecture summary, size, cost per forward and the expected time per image here. */
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
-import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
-import { MAX_STEPS } from './generate-common.js';
+import type { SamplerName } from '../samplers/index.js';
+import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
+import { chooseSampling, describeSampling } from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
 export const INFO_HELP = `Usage: scoresde info [--model <id|dir>] [options]
@@ -12,13 +13,16 @@ scheduler settings, then times a few UNet forwards on this machine and
 estimates the time per image.
 
 Options:
-      --steps <n>          steps for the time estimate, diffusers
-                           num_inference_steps (default 2000)
+      --sampler <name>     the sampler to estimate (default: what "scoresde
+                           sample" runs for the model: the bundled model's own
+                           sampler without --model, else diffusers' loop)
+      --steps <n>          its steps (default: likewise)
       --no-timing          skip the timed forwards
 ${MODEL_OPTIONS_HELP}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  sampler: { type: 'string' },
   steps: { type: 'string' },
   'no-timing': { type: 'boolean' },
 } as const;
@@ -86,18 +90,27 @@ export async function runInfo(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${INFO_HELP}\n`);
     return 0;
   }
-  const steps = intOption(values, 'steps', 2000, 1, MAX_STEPS);
+  // The same choice `sample` makes with these flags, so the estimate is of what sample would run.
+  const choice = chooseSampling(values, values.sampler as SamplerName | undefined);
   const { pipe, model } = await loadPipelineFromArgs('info', values, io);
   try {
-    const lines = [`model          ${model}`, ...describePipeline(pipe)];
+    const { text, calls } = describeSampling(choice, pipe.scheduler.config.correct_steps as number);
+    const lines = [
+      `model          ${model}`,
+      ...describePipeline(pipe),
+      `sample runs    ${text}: ${calls === undefined ? 'an adaptive number of' : calls} UNet calls per image`,
+    ];
     io.stdout.write(`${lines.join('\n')}\n`);
     if (values['no-timing'] !== true) {
       const { seconds, reps } = await timeForward(pipe, io.signal);
-      const calls = steps * ((pipe.scheduler.config.correct_steps as number) + 1);
       const device = values.device === 'cuda' ? 'cuda' : 'cpu';
+      const expected =
+        calls === undefined
+          ? 'adaptive: about the time above per UNet call'
+          : `${calls} UNet calls ≈ ${formatDuration(seconds * calls)} per image`;
       io.stdout.write(
         `speed          ${formatDuration(seconds)} per UNet forward (batch 1, ${device}, mean of ${reps})\n` +
-          `expected       ${steps} steps × ${calls / steps} UNet calls ≈ ${formatDuration(seconds * calls)} per image\n`,
+          `expected       ${expected}\n`,
       );
     }
     return 0;

@@ -9,6 +9,7 @@ import {
   DIVERGENCE_METHODS,
   type DivergenceMethod,
   datasetLikelihood,
+  type LikelihoodStep,
   unetScoreVjp,
 } from '../likelihood/index.js';
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
@@ -133,6 +134,11 @@ async function runMerge(values: Record<string, unknown>, paths: string[], io: Cl
   io.stdout.write(summaryLine(run, `; merged from ${paths.length} files`));
   if (outFormat !== undefined) await writeFileAtomic(values.out as string, resultText(outFormat, run));
   return 0;
+}
+
+/** The bar's note on the batch being solved: ODE time reached (of 1) and network evaluations so far. */
+export function inBatchProgress(s: Pick<LikelihoodStep, 't' | 'nfe'>): string {
+  return `batch: t ${s.t.toFixed(3)} of 1, ${s.nfe} evals`;
 }
 
 /** The flags of a likelihood run, checked before the model loads. */
@@ -264,7 +270,7 @@ type BatchRange = ReturnType<typeof shardRange>;
  */
 async function solveWithProgress(
   solve: (
-    options: Pick<DatasetLikelihoodOptions, 'done' | 'onBatch' | 'signal'>,
+    options: Pick<DatasetLikelihoodOptions, 'done' | 'onBatch' | 'onStep' | 'signal'>,
   ) => Promise<DatasetLikelihood>,
   total: number,
   journal: LikelihoodJournal | undefined,
@@ -275,6 +281,9 @@ async function solveWithProgress(
   const bar = new ProgressBar({ total, desc: 'likelihood', unit: 'img', disable: quiet, stream: io.stderr });
   // On one terminal the lines go above the live bar (stderr); piped, stdout carries just the data.
   const lineSink = io.stdout.isTTY && io.stderr.isTTY && !quiet ? io.stderr : io.stdout;
+  // A batch is one solve of minutes: the bar shows how far its ODE has got, and its clock keeps ticking.
+  const ticker = setInterval(() => bar.refresh(), 1000);
+  ticker.unref();
   try {
     const result = await solve({
       done: (pass, batch) => {
@@ -283,7 +292,12 @@ async function solveWithProgress(
         return b;
       },
       signal: io.signal,
+      onStep: (s) => {
+        bar.postfix = inBatchProgress(s);
+        bar.refresh();
+      },
       onBatch: async (b) => {
+        bar.postfix = undefined;
         await journal?.add(b);
         const lines = Array.from(b.bitsPerDim, (v, i) => `${b.start + i}\t${b.pass}\t${fmt(v)}`).join('\n');
         ProgressBar.write(lines, lineSink);
@@ -298,6 +312,7 @@ async function solveWithProgress(
       );
     throw e;
   } finally {
+    clearInterval(ticker);
     bar.close();
   }
 }

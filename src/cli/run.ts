@@ -4,6 +4,7 @@ import { ConfigError, FileFormatError, NumericalError } from '../errors.js';
 import { CliError, type CliIO, nearestFlag, UsageError } from './args.js';
 import { runColorize, runInpaint } from './edit.js';
 import { runEvaluate } from './evaluate.js';
+import { InterruptedRun } from './image-run.js';
 import { runInfo } from './info.js';
 import { runInterpolate } from './interpolate.js';
 import { runLikelihood } from './likelihood.js';
@@ -90,7 +91,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     const err = e as Error;
     if (err?.name === 'AbortError' || io.signal?.aborted) {
-      io.stderr.write('\nscoresde: interrupted\n');
+      const hint = err instanceof InterruptedRun ? `; ${err.message}` : '';
+      io.stderr.write(`\nscoresde: interrupted${hint}\n`);
       return 130;
     }
     if (err instanceof UsageError) {

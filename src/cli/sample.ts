@@ -37,6 +37,9 @@ import { loadPipelineFromArgs } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
 import { SamplingProgress } from './sampling-progress.js';
 
+/** Where `sample` writes without --out: a folder of its own, not the current one (a run makes many files). */
+export const SAMPLE_DEFAULT_OUT = 'samples';
+
 /** A sampler's default steps, in words. */
 function defaultSteps(name: SamplerName): string {
   const steps = (SAMPLERS[name].defaults as { steps?: number }).steps;
@@ -50,9 +53,9 @@ sampling) or another sampler. Image k is sampled with its own generator, seeded
 seed + k, so with --batch-size 1 it is what Python diffusers gives for
   pipe(num_inference_steps=steps,
        generator=torch.Generator().manual_seed(seed + k))
-heun and dpmpp-2m make the same image k at any --batch-size; pc and ode share
-their step sizes across a batch (as diffusers does), so there it also depends on
-the images batched with it. Never on --shard.
+heun, dpmpp-2m and ode make the same image k at any --batch-size; pc shares its
+step sizes across a batch (as diffusers does), so there it also depends on the
+images batched with it. Never on --shard.
 
 Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
 ${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.
@@ -62,7 +65,8 @@ Sampling options:
       --shard <i>/<n>      make part i of n (0 ≤ i < n) of the --count images,
                            in whole batches: n machines write what one would
       --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
-      --list-samplers      list the samplers and their default steps, then exit
+      --list-samplers      list the samplers and the steps they run at for the
+                           model (default: the bundled one), then exit
 ${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpmpp-2m 50; at most ${MAX_STEPS}` : defaultText(o)))}
 
 ${outputOptionsHelp(
@@ -70,6 +74,7 @@ ${outputOptionsHelp(
     `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
     'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
     'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
+  SAMPLE_DEFAULT_OUT,
 )}
 
 ${MODEL_OPTIONS_HELP}`;
@@ -95,11 +100,26 @@ const OPTIONS = {
   'list-samplers': { type: 'boolean' },
 } as const;
 
-export function listSamplers(): string {
+/**
+ * Each sampler with the steps `sample` would run it at: for the bundled model (`bundled`, no --model) its
+ * own default sampler and options, and a mark on the samplers its model card advises against.
+ */
+export function listSamplers(bundled: boolean): string {
   const width = Math.max(...SAMPLER_NAMES.map((n) => n.length));
-  return SAMPLER_NAMES.map(
-    (n) => `${n.padEnd(width)}  ${defaultSteps(n).padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}`,
-  ).join('\n');
+  const lines = SAMPLER_NAMES.map((n) => {
+    const own = bundled && n === DEFAULT_MODEL.sampler;
+    const steps = own ? `${DEFAULT_MODEL.steps} steps` : defaultSteps(n);
+    const notes = [
+      own ? `default here${defaultOptionsText().replace(/^ \(/, ': ').replace(/\)$/, '')}` : '',
+      bundled ? (DEFAULT_MODEL.notAdvised[n] ?? '') : '',
+    ].filter((t) => t !== '');
+    const mark = bundled && DEFAULT_MODEL.notAdvised[n] ? 'not advised here: ' : '';
+    return `${n.padEnd(width)}  ${steps.padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}${notes.length > 0 ? ` [${mark}${notes.join('; ')}]` : ''}`;
+  });
+  const about = bundled
+    ? `the bundled model (without --model); without --sampler it runs ${DEFAULT_MODEL.sampler}, with --model <m> diffusers' loop (pc)`
+    : "this model; without --sampler, diffusers' loop (pc)";
+  return `${lines.join('\n')}\n\nSteps for ${about}.`;
 }
 
 /** The bundled model's sampler options for the help, e.g. " (churn 40)"; "" when it has none. */
@@ -130,13 +150,13 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (values['list-samplers']) {
-    io.stdout.write(`${listSamplers()}\n`);
+    io.stdout.write(`${listSamplers(values.model === undefined)}\n`);
     return 0;
   }
   // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
   const bundled = values.model === undefined;
   const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const parsed = parseOutputArgs(values, 'sample');
+  const parsed = parseOutputArgs(values, 'sample', SAMPLE_DEFAULT_OUT);
   const out =
     bundled && values['batch-size'] === undefined ? { ...parsed, batchSize: DEFAULT_MODEL.count } : parsed;
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
@@ -156,6 +176,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     batches,
     existing: 'resume',
     force: out.force,
+    quiet: out.quiet,
     rowsIndependent: SAMPLERS[kind].rowsIndependent,
     grid: shard === undefined && count <= MAX_GRID_IMAGES ? batches.flat() : undefined,
     sample: async (generators, onStep) => {

@@ -1,15 +1,18 @@
 /** `scoresde train`: score_sde's continuous VE training of a diffusers UNet2DModel (see src/training/train.ts). */
 
+import { resolve, sep } from 'node:path';
 import { ConfigError, DivergenceError, FileFormatError, OptionError } from '../errors.js';
+import { formatInterval, ProgressBar } from '../progress.js';
 import {
   checkTrainOptions,
   type OptionValue,
   TRAIN_DEFAULTS,
   TRAIN_OPTION_TABLE,
   type TrainOptions,
+  type TrainStart,
 } from '../training/options.js';
 import { PRESET_NAMES, TRAINING_PRESETS } from '../training/presets.js';
-import { train } from '../training/train.js';
+import { type TrainResult, train } from '../training/train.js';
 import { CliError, type CliIO, parseCommandArgs, UsageError } from './args.js';
 import { type FlagSection, flagHelp, flagNamer, flagOptions, wrapWords } from './flags.js';
 
@@ -197,6 +200,12 @@ a checkpoint and exits (code 130).
 
 ${flagHelp(TRAIN_FLAGS)}
 
+The loss (bar, log, summary) is score_sde's: per image, the SUM over its
+D = C·H·W values of ½(σ·score + z)², averaged over the batch. A model that has
+learnt nothing (score 0) scores about D/2 (392 for 1×28×28), and loss / D is
+the per-value error. The bar also shows the learning rate, which rises
+linearly over --warmup steps: keep the warmup well below --steps.
+
 Files: <dir>/train_log.jsonl has one line per step:
 {"step","loss","lr","grad_norm","seconds"}; with --diagnose-every, also
 {"step","denoiser":[{"sigma","model","gaussian","ratio"}, …]}.`;
@@ -240,6 +249,33 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
   return o as Omit<TrainOptions, 'signal'>;
 }
 
+/** The file named by a data error, when it lies inside a --data folder (an image that could not be read). */
+function isDataFile(e: unknown, data: unknown): boolean {
+  if (!(e instanceof FileFormatError) || typeof data !== 'string') return false;
+  return resolve(e.file).startsWith(resolve(data) + sep);
+}
+
+/** The lines printed when a run ends: what was done and where everything is. */
+export function trainSummary(r: TrainResult, start: TrainStart | undefined): string {
+  const ran = r.step - r.startStep;
+  const perStep = ran > 0 ? `, ${(r.seconds / ran).toFixed(2)} s/step` : '';
+  const dims = start?.dims;
+  const perValue =
+    dims && Number.isFinite(r.smoothedLoss) ? ` (${(r.smoothedLoss / dims).toPrecision(3)} per value)` : '';
+  const lines = [
+    `trained steps ${r.startStep} → ${r.step} in ${formatInterval(r.seconds)}${perStep}; smoothed loss ${Number.isFinite(r.smoothedLoss) ? r.smoothedLoss.toPrecision(4) : 'n/a'}${perValue}`,
+    `model (EMA weights, checkpoint of step ${r.step}): ${r.outDir}`,
+  ];
+  if (r.samples.length > 0)
+    lines.push(
+      `sample grids: ${r.samples.length} in ${resolve(r.outDir, 'samples')} (last: ${r.samples.at(-1)})`,
+    );
+  lines.push(
+    `log: ${resolve(r.outDir, 'train_log.jsonl')}; continue with: scoresde train --out ${r.outDir} --resume --steps <n>`,
+  );
+  return lines.join('\n');
+}
+
 export async function runTrain(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs('train', argv, OPTIONS);
   if (values.help) {
@@ -247,12 +283,25 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   const options = parseTrainArgs(values);
-  let result: Awaited<ReturnType<typeof train>>;
+  const say = (text: string) => ProgressBar.write(text, io.stderr);
+  let start: TrainStart | undefined;
+  let result: TrainResult;
   try {
     result = await train({
       ...options,
       signal: io.signal,
       progressStream: values.quiet ? undefined : io.stderr,
+      onWarning: (m) => say(`scoresde: warning: ${m}`),
+      onStart: (info) => {
+        start = info;
+        if (info.resumed) {
+          const c = info.cadence;
+          const samples = c.sampleEvery > 0 ? `a sample grid every ${c.sampleEvery}` : 'no sample grids';
+          say(
+            `scoresde: resumed from step ${info.startStep} of ${info.totalSteps} (checkpoint every ${c.checkpointEvery || 'run end'}, ${samples})`,
+          );
+        }
+      },
       onSample: (_step, path) => io.stdout.write(`${path}\n`),
       onDiagnostic: (step, r) =>
         io.stdout.write(
@@ -262,6 +311,8 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     // The user's input (config, data, output folder, a checkpoint): one line, no stack, flags for options.
     if (e instanceof OptionError || e instanceof DivergenceError) throw new CliError(e.render(flagOf));
+    if (isDataFile(e, options.data))
+      throw new CliError(`${(e as Error).message} (--skip-unreadable skips such files)`);
     if (e instanceof ConfigError || e instanceof FileFormatError) throw new CliError((e as Error).message);
     throw e;
   }
@@ -271,6 +322,7 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
     );
     return 130;
   }
+  if (!values.quiet) io.stderr.write(`${trainSummary(result, start)}\n`);
   io.stdout.write(`${result.outDir}\n`);
   return 0;
 }

@@ -2,6 +2,18 @@
 import type { EvaluationReport } from './evaluator.js';
 
 const f = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+/**
+ * Below this many images FD cannot rank models: with 128 features its small-sample bias dominates (the floor,
+ * what real images score at that count, is 29.9 at 64 images, 8.2 at 200 and 1.6 at 1000 on Fashion-MNIST;
+ * BENCHMARKS.md), so differences of several units are sampling noise.
+ */
+export const INDICATIVE_BELOW = 1000;
+
+/** The report's warning for a small count; undefined from INDICATIVE_BELOW images on. */
+export function smallCountNote(count: number, floor: number): string | undefined {
+  if (count >= INDICATIVE_BELOW) return undefined;
+  return `Note: ${count} images are too few to rank models; below ${INDICATIVE_BELOW} these numbers are only indicative (the floor, what real images score at this count, is ${f(floor)}: compare FD − floor, and use --count ${INDICATIVE_BELOW} or more to rank).`;
+}
 
 /** A few aligned lines: FD against its floor, the histogram, the memorisation check. */
 export function formatReport(r: EvaluationReport, what = 'samples'): string {
@@ -29,5 +41,7 @@ export function formatReport(r: EvaluationReport, what = 'samples'): string {
     );
   if (r.nonFinitePixels > 0)
     lines.push('', `Warning: ${r.nonFinitePixels} NaN pixels in the samples (counted as 0)`);
+  const note = smallCountNote(r.count, r.floorFrechetDistance);
+  if (note) lines.push('', note);
   return lines.join('\n');
 }

@@ -18,7 +18,8 @@ export interface ScoreAndTrace {
   calls: number;
 }
 
-export type ScoreTraceFn = (x: Tensor<'float32'>, sigma: number) => Promise<ScoreAndTrace>;
+/** `sigma`: one noise level per row of x. */
+export type ScoreTraceFn = (x: Tensor<'float32'>, sigma: Float32Array) => Promise<ScoreAndTrace>;
 
 /**
  * The Hutchinson probe ε of `dims`, drawn as torch does so a run can be compared with PyTorch:
@@ -65,7 +66,7 @@ export function hutchinsonTrace(
     throwIfAborted(signal);
     const batch = x.dims[0];
     const d = x.numel / batch;
-    const { score, vjp } = await callScoreVjp(fn, x, new Float32Array(batch).fill(sigma), noise);
+    const { score, vjp } = await callScoreVjp(fn, x, sigma, noise);
     const trace = new Float64Array(batch);
     for (let b = 0; b < batch; b++) {
       let acc = 0;
@@ -95,15 +96,17 @@ export function exactTrace(fn: ScoreVjpFn, rowsPerCall: number, signal?: AbortSi
       const rows = k * batch;
       const xs = new Float32Array(rows * d);
       const vs = new Float32Array(rows * d);
+      const sigmas = new Float32Array(rows);
       for (let j = 0; j < k; j++) {
         xs.set(x.data, j * batch * d);
+        sigmas.set(sigma, j * batch);
         for (let b = 0; b < batch; b++) vs[(j * batch + b) * d + i0 + j] = 1;
       }
       const dims = [rows, ...x.dims.slice(1)];
       const out = await callScoreVjp(
         fn,
         new Tensor('float32', xs, dims),
-        new Float32Array(rows).fill(sigma),
+        sigmas,
         new Tensor('float32', vs, dims),
       );
       calls++;

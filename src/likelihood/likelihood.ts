@@ -9,9 +9,11 @@
  * then log p(x) = log N(x(1); 0, σmax²·I) + Δlogp and bits/dim = −log p(x)/(D·ln 2) + 8, the 8 bits of a
  * 256-level discretisation of data in [0, 1] (score_sde's offset `7 − inverse_scaler(−1)` for uncentred data).
  *
- * As in score_sde, the whole batch is ONE ODE system: the state is the flattened [x (B·D), Δlogp (B)], one
- * network call per RK stage, and one step size chosen by the RMS error norm over all B·D + B components. A
- * row's result therefore depends slightly (within the solver tolerance) on the rows it is batched with.
+ * Each row (x_b, Δlogp_b) is its own ODE system with its own step sizes and error norm, solved side by side
+ * with the others (one network call of B rows per RK stage), so a row's bits/dim is the one it gets alone.
+ * score_sde solves the whole batch as ONE system (the flattened [x (B·D), Δlogp (B)], one step size chosen by
+ * the RMS error norm over all B·D + B components), where a row's result depends on the rows batched with it,
+ * up to the solver tolerance or, for a row whose error is swamped by the others', beyond: `sharedSteps`.
  */
 import { UNet2DModel } from '../models/unet-2d/model.js';
 import { ScoreSdeVePipeline } from '../pipelines/score-sde-ve.js';
@@ -19,16 +21,16 @@ import type { Generator } from '../random/generator.js';
 import { defaultGenerator, rand } from '../random/index.js';
 import { checkShape, throwIfAborted } from '../samplers/common.js';
 import { resolveProbabilityFlow } from '../samplers/probability-flow.js';
-import { integrateRk45 } from '../samplers/rk45.js';
+import { integrateRk45Rows } from '../samplers/rk45.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 import { drawHutchinsonNoise, exactTrace, hutchinsonTrace, type ScoreTraceFn } from './divergence.js';
 import { DIVERGENCE_METHODS, type DivergenceMethod, type ScoreVjpFn } from './types.js';
 import { unetScoreVjp } from './unet.js';
 
 export interface LikelihoodStep {
-  /** 0-based index of the accepted RK45 step. */
+  /** 0-based index of the RK45 round (a batched step in which some row accepted a step). */
   step: number;
-  /** ODE time in (eps, 1]; the solve ends at 1. */
+  /** ODE time in (eps, 1] reached by every row (the least advanced); the solve ends at 1. */
   t: number;
   /** Progress in [0, 1]: (t − eps)/(1 − eps). */
   fraction: number;
@@ -58,6 +60,11 @@ export interface LikelihoodOptions {
   atol?: number;
   /** Start time of the integration (score_sde `eps`), default 1e-5. */
   eps?: number;
+  /**
+   * Solve the batch as one ODE system with one step size, exactly as score_sde does (for comparison with
+   * it); default false: each row has its own steps, so its result does not depend on the batch.
+   */
+  sharedSteps?: boolean;
   /** 'exact' only: rows per network call (B rows per basis vector); default 256. */
   exactRowsPerCall?: number;
   /** Called after every accepted RK45 step. */
@@ -75,7 +82,7 @@ export interface LikelihoodResult {
   deltaLogp: Float64Array;
   /** The latent z = x(1), (B, C, H, W). */
   latent: Tensor<'float32'>;
-  /** ODE function evaluations for the whole batch (score_sde `nfe`, scipy's `nfev`). */
+  /** ODE function evaluations for the whole batch (score_sde `nfe`, scipy's `nfev`); each evaluates every row. */
   nfe: number;
   /** Network calls: nfe for Hutchinson, nfe·⌈B·D / rows per call⌉ for 'exact'. */
   networkCalls: number;
@@ -203,31 +210,58 @@ async function solveLikelihood(
   const batch = data.dims[0];
   const n = data.numel;
   const d = n / batch;
-  const state = new Float64Array(n + batch); // [x (B·D), Δlogp (B)], Δlogp(eps) = 0
-  state.set(x0);
+  // The ODE state: one row [x_b (D), Δlogp_b] per image, or score_sde's single [x (B·D), Δlogp (B)].
+  const shared = options.sharedSteps === true;
+  const rows0 = shared
+    ? [Float64Array.from({ length: n + batch }, (_, i) => (i < n ? x0[i] : 0))]
+    : Array.from({ length: batch }, (_, b) => {
+        const r = new Float64Array(d + 1); // Δlogp(eps) = 0
+        r.set(x0.subarray(b * d, (b + 1) * d));
+        return r;
+      });
+  const xOf = (rows: readonly Float64Array[], b: number) =>
+    shared ? rows[0].subarray(b * d, (b + 1) * d) : rows[b].subarray(0, d);
+  const timeOf = (t: Float64Array, b: number) => (shared ? t[0] : t[b]);
   let nfe = 0;
   let networkCalls = 0;
-  const { y } = await integrateRk45(
-    async (t, s) => {
-      const x = new Tensor('float32', Float32Array.from(s.subarray(0, n)), data.dims);
-      const { score, trace, calls } = await traceFn(x, sigmaAt(t));
+  const { y: rows } = await integrateRk45Rows(
+    async (t, rows) => {
+      const x = new Float32Array(n);
+      const sigmas = new Float32Array(batch);
+      for (let b = 0; b < batch; b++) {
+        x.set(xOf(rows, b), b * d);
+        sigmas[b] = sigmaAt(timeOf(t, b));
+      }
+      const { score, trace, calls } = await traceFn(new Tensor('float32', x, data.dims), sigmas);
       nfe++;
       networkCalls += calls;
-      const c = driftScale(t);
-      const dy = new Float64Array(n + batch);
-      for (let i = 0; i < n; i++) dy[i] = c * score[i];
-      for (let b = 0; b < batch; b++) dy[n + b] = c * trace[b];
+      const dy = rows.map((r) => new Float64Array(r.length));
+      for (let b = 0; b < batch; b++) {
+        const c = driftScale(timeOf(t, b));
+        const out = shared ? dy[0].subarray(b * d, (b + 1) * d) : dy[b];
+        for (let i = 0; i < d; i++) out[i] = c * score[b * d + i];
+        if (shared) dy[0][n + b] = c * trace[b];
+        else dy[b][d] = c * trace[b];
+      }
       return dy;
     },
     eps,
-    state,
+    rows0,
     1,
     {
       rtol,
       atol,
-      onStep: (t, _y, step) => options.onStep?.({ step, t, fraction: (t - eps) / (1 - eps), nfe }),
+      onRound: (t, _rows, step) => {
+        const tReached = Math.min(...t); // the row furthest from the end
+        options.onStep?.({ step, t: tReached, fraction: (tReached - eps) / (1 - eps), nfe });
+      },
     },
   );
+  const y = new Float64Array(n + batch);
+  for (let b = 0; b < batch; b++) {
+    y.set(xOf(rows, b), b * d);
+    y[n + b] = shared ? rows[0][n + b] : rows[b][d];
+  }
 
   const z = y.subarray(0, n);
   const deltaLogp = Float64Array.from(y.subarray(n));

@@ -12,6 +12,8 @@ export const DEFAULT_SAMPLING: Readonly<{
   options: Readonly<Omit<SamplerOptions, 'shape'>>;
   /** Images `scoresde sample` makes by default, in one batch, with a grid. */
   count: number;
+  /** Samplers the model card advises against on this model, and why (the CLI's list and the demo mark them). */
+  notAdvised: Readonly<Partial<Record<SamplerName, string>>>;
 }> = Object.freeze({
   // EDM's stochastic Heun: the best FD measured (1000 images: 69 calls ahead of 35, both ahead of pc at 200
   // calls), where the deterministic samplers (churn 0, ode, dpmpp-2m) leave about a third of the images as noise.
@@ -19,4 +21,8 @@ export const DEFAULT_SAMPLING: Readonly<{
   steps: 35,
   options: Object.freeze({ churn: 40 }),
   count: 16,
+  notAdvised: Object.freeze({
+    ode: 'about a third of its images come out as noise (deterministic; model card)',
+    'dpmpp-2m': 'about a third of its images come out as noise (deterministic; model card)',
+  }),
 });

@@ -62,6 +62,7 @@ export async function sampleDpmSolver2M(
       sigma,
       sample: toTensor(x, opts.shape),
       sampleMean: toTensor(denoised, opts.shape),
+      denoised: toTensor(denoised, opts.shape),
       nfe: caller.nfe,
     });
   }

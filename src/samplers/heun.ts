@@ -56,6 +56,8 @@ export async function sampleHeun(
       for (let j = 0; j < x.length; j++) x[j] += std * z[j];
     }
     const d = await caller.dxdSigma(x, sigmaHat);
+    // d = (x − D)/σ̂: the denoiser's estimate for the preview.
+    const denoised = Float64Array.from(x, (v, j) => v - sigmaHat * d[j]);
     const h = next - sigmaHat;
     const euler = new Float64Array(x.length);
     for (let j = 0; j < x.length; j++) euler[j] = x[j] + h * d[j];
@@ -65,7 +67,14 @@ export async function sampleHeun(
       for (let j = 0; j < x.length; j++) euler[j] = x[j] + 0.5 * h * (d[j] + d2[j]);
     }
     x = euler;
-    common.onStep?.({ step: i, totalSteps: n, sigma, sample: toTensor(x, opts.shape), nfe: caller.nfe });
+    common.onStep?.({
+      step: i,
+      totalSteps: n,
+      sigma,
+      sample: toTensor(x, opts.shape),
+      denoised: toTensor(denoised, opts.shape),
+      nfe: caller.nfe,
+    });
   }
   return { sample: toTensor(x, opts.shape), nfe: caller.nfe };
 }

@@ -37,6 +37,7 @@ export {
   colorize,
   type InpaintOptions,
   inpaint,
+  networkCalls,
   runSampler,
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,

@@ -114,6 +114,13 @@ export async function runPc(
     }
 
     const modelOutput = await evalScore(sample, sigmaT);
+    // The denoiser's estimate at the predictor's input, for previews: x + σ²·score.
+    const s2 = sigmas[i] * sigmas[i];
+    const denoised = new Tensor(
+      'float32',
+      Float32Array.from(sample.data, (v, j) => v + s2 * modelOutput.data[j]),
+      shape,
+    );
     let sigmaNext: number;
     if (predictor === 'reverse-diffusion') {
       const out = scheduler.stepPred(modelOutput, timesteps[i], sample, generator);
@@ -141,7 +148,7 @@ export async function runPc(
       sampleMean = sampleMean.clone();
       constraint.apply(sample.data, sampleMean.data, sigmaNext);
     }
-    common.onStep?.({ step: i, totalSteps: n, sigma: sigmas[i], sample, sampleMean, nfe });
+    common.onStep?.({ step: i, totalSteps: n, sigma: sigmas[i], sample, sampleMean, denoised, nfe });
   }
   return { sample: sampleMean, nfe };
 }

@@ -3,10 +3,12 @@
  * the paper's code: dx/dt = −½·g(t)²·score(x, σ(t)) with σ(t) = σmin·(σmax/σmin)^t and
  * g(t)² = dσ²/dt = 2σ(t)²·ln(σmax/σmin), integrated between t = 1 (noise) and t = eps (data).
  * Deterministic and invertible: `encodeProbabilityFlow` maps data to noise, `decodeProbabilityFlow` back.
+ * Each image is solved with its own step sizes (score_sde solves the batch as one system, whose error norm
+ * over all images lets one image's steps be set by another's), so an image's result is the one it gets alone.
  */
 import { assertFloat32, type Tensor } from '../tensor.js';
 import { checkPositive, checkShape, initialNoise } from './common.js';
-import { integrateRk45 } from './rk45.js';
+import { integrateRk45Rows } from './rk45.js';
 import { checkSigmaRange } from './schedules.js';
 import { ScoreCaller, toTensor } from './score-caller.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
@@ -57,6 +59,25 @@ export function resolveProbabilityFlow(opts: ProbabilityFlowOptions) {
   return { rtol, atol, eps, logRatio, sigmaAt, driftScale };
 }
 
+/** The rows of a flat (B, …) state, each a copy. */
+function splitRows(x: Float64Array, batch: number): Float64Array[] {
+  const d = x.length / batch;
+  return Array.from({ length: batch }, (_, b) => x.slice(b * d, (b + 1) * d));
+}
+
+function joinRows(rows: readonly Float64Array[]): Float64Array {
+  const d = rows[0].length;
+  const out = new Float64Array(rows.length * d);
+  rows.forEach((r, b) => {
+    out.set(r, b * d);
+  });
+  return out;
+}
+
+/**
+ * Integrates every row from tFrom to tTo with its own adaptive steps (one batched network call per RK stage),
+ * so a row's solution, and so an image's encoding or decoding, does not depend on the rows batched with it.
+ */
 async function solve(
   score: ScoreFn,
   x: Float64Array,
@@ -66,38 +87,48 @@ async function solve(
   opts: ProbabilityFlowOptions,
   common: SamplerCommon,
 ): Promise<{ y: Float64Array; caller: ScoreCaller }> {
-  const { rtol, atol, sigmaAt, driftScale } = resolveProbabilityFlow(opts);
+  const { rtol, atol, sigmaAt, driftScale, logRatio } = resolveProbabilityFlow(opts);
   const caller = new ScoreCaller(score, dims, common.signal);
+  const batch = dims[0];
+  // Progress follows the row furthest from the end.
+  const behind = (t: Float64Array) => t.reduce((m, v) => (Math.abs(tTo - v) > Math.abs(tTo - m) ? v : m));
   let tPrev = tFrom;
-  const { y } = await integrateRk45(
-    async (t, state) => {
-      const s = await caller.call(state, sigmaAt(t));
-      const dx = new Float64Array(state.length);
-      const c = driftScale(t);
-      for (let i = 0; i < dx.length; i++) dx[i] = c * s[i];
-      return dx;
+  const { y } = await integrateRk45Rows(
+    async (t, rows) => {
+      const s = await caller.callRows(joinRows(rows), Float32Array.from(t, sigmaAt));
+      const d = s.length / batch;
+      return rows.map((_, b) => {
+        const c = driftScale(t[b]);
+        return Float64Array.from(s.subarray(b * d, (b + 1) * d), (v) => c * v);
+      });
     },
     tFrom,
-    x,
+    splitRows(x, batch),
     tTo,
     {
       rtol,
       atol,
-      onStep: (t, state, step) => {
+      onRound: (ts, rows, step, f) => {
         // Adaptive: the total is an estimate from the last step length.
+        const t = behind(ts);
         const remaining = Math.abs(tPrev - t) > 0 ? Math.ceil(Math.abs(tTo - t) / Math.abs(tPrev - t)) : 0;
         tPrev = t;
         common.onStep?.({
           step,
           totalSteps: step + 1 + remaining,
           sigma: sigmaAt(t),
-          sample: toTensor(state, dims),
+          sample: toTensor(joinRows(rows), dims),
+          // f = −σ²·ln(σmax/σmin)·score, so D = y + σ²·score = y − f/ln(σmax/σmin).
+          denoised: toTensor(
+            joinRows(rows.map((y, b) => Float64Array.from(y, (v, i) => v - f[b][i] / logRatio))),
+            dims,
+          ),
           nfe: caller.nfe,
         });
       },
     },
   );
-  return { y, caller };
+  return { y: joinRows(y), caller };
 }
 
 /** Maps data x (at t = eps) to the latent at t = 1 by integrating the probability-flow ODE forwards. */

@@ -36,6 +36,17 @@ import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
 export const SAMPLER_NAMES = ['pc', 'ode', 'heun', 'dpmpp-2m'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
+/** UNet calls per image (the table above); undefined for the adaptive ODE. */
+export function networkCalls(
+  name: SamplerName,
+  steps: number | undefined,
+  correctSteps: number,
+): number | undefined {
+  if (steps === undefined || name === 'ode') return undefined;
+  if (name === 'pc') return steps * (1 + correctSteps);
+  return name === 'heun' ? 2 * steps - 1 : steps;
+}
+
 /** One line per sampler, for help texts. */
 export const SAMPLER_DESCRIPTIONS: Readonly<Record<SamplerName, string>> = Object.freeze({
   pc: "predictor-corrector, diffusers' loop (2 calls/step)",
@@ -228,7 +239,8 @@ export interface SamplerInfo {
 
 export const SAMPLERS = Object.freeze({
   pc: { description: SAMPLER_DESCRIPTIONS.pc, defaults: SAMPLER_DEFAULTS.pc, rowsIndependent: false },
-  ode: { description: SAMPLER_DESCRIPTIONS.ode, defaults: SAMPLER_DEFAULTS.ode, rowsIndependent: false },
+  // Each image is solved with its own adaptive steps (probability-flow.ts).
+  ode: { description: SAMPLER_DESCRIPTIONS.ode, defaults: SAMPLER_DEFAULTS.ode, rowsIndependent: true },
   heun: { description: SAMPLER_DESCRIPTIONS.heun, defaults: SAMPLER_DEFAULTS.heun, rowsIndependent: true },
   'dpmpp-2m': {
     description: SAMPLER_DESCRIPTIONS['dpmpp-2m'],

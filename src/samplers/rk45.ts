@@ -3,13 +3,30 @@
  * scipy's solve_ivp(method='RK45') (what the Score SDE code uses): FSAL, RMS error norm with
  * scale = atol + rtol·max(|y|, |y_new|), step factor 0.9·err^(−1/5) clipped to [0.2, 10],
  * and scipy's initial step selection.
+ *
+ * `integrateRk45Rows` solves B independent systems side by side (one batched evaluation of f per stage): each
+ * row has its own time, step size, error norm and accept/reject decision, so a row's solution is exactly the
+ * one it gets alone. `integrateRk45` is the single system (B = 1).
  */
 
+/** f at each row's own time: `t[b]` and `y[b]` for row b; returns one derivative per row. */
+export type OdeRowsFn = (t: Float64Array, y: readonly Float64Array[]) => Promise<Float64Array[]>;
 export type OdeFn = (t: number, y: Float64Array) => Promise<Float64Array>;
 
 export interface Rk45Options {
   rtol: number;
   atol: number;
+}
+
+export interface Rk45RowsOptions extends Rk45Options {
+  /**
+   * Called after every round of stages in which some row accepted a step: each row's time, state and
+   * f(t, y) there (rows that have reached t1 stay there), and the round's 0-based index.
+   */
+  onRound?: (t: Float64Array, y: readonly Float64Array[], round: number, f: readonly Float64Array[]) => void;
+}
+
+export interface Rk45SingleOptions extends Rk45Options {
   /** Called after every accepted step. */
   onStep?: (t: number, y: Float64Array, stepIndex: number) => void;
 }
@@ -20,6 +37,15 @@ export interface Rk45Result {
   nfev: number;
   acceptedSteps: number;
   rejectedSteps: number;
+}
+
+export interface Rk45RowsResult {
+  y: Float64Array[];
+  /** Batched evaluations of f (each evaluates every row). */
+  nfev: number;
+  /** Per row. */
+  acceptedSteps: number[];
+  rejectedSteps: number[];
 }
 
 const C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1];
@@ -48,106 +74,220 @@ function rmsNorm(v: Float64Array, scale: Float64Array): number {
   return Math.sqrt(s / v.length);
 }
 
-/** Integrates from t0 to t1 (either direction) starting at y0. */
-export async function integrateRk45(
-  f: OdeFn,
+/** One row's solver state between rounds. */
+interface Row {
+  t: number;
+  y: Float64Array;
+  fy: Float64Array;
+  hAbs: number;
+  /** The current step was rejected at least once (the next factor is capped at 1). */
+  rejected: boolean;
+  /** The step of the round in progress: its size (0 once the row has reached t1) and end time. */
+  h: number;
+  tNew: number;
+  done: boolean;
+  acceptedSteps: number;
+  rejectedSteps: number;
+}
+
+/** scipy's select_initial_step (error estimator order 4) for every row: two batched evaluations. */
+async function initialSteps(
+  f: OdeRowsFn,
   t0: number,
-  y0: Float64Array,
+  y: readonly Float64Array[],
+  fy: readonly Float64Array[],
+  span: number,
+  direction: number,
+  { rtol, atol }: Rk45Options,
+): Promise<number[]> {
+  const n = y[0].length;
+  const scales = y.map((yb) => Float64Array.from(yb, (v) => atol + Math.abs(v) * rtol));
+  const h0 = y.map((yb, b) => {
+    const d0 = rmsNorm(yb, scales[b]);
+    const d1 = rmsNorm(fy[b], scales[b]);
+    // scipy ≥ 1.11 also keeps the probe t0 + h0 inside the interval (a row near a fixed point of f, with d1
+    // tiny, would otherwise probe far beyond t1, where σ(t) overflows).
+    return Math.min(d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1, span);
+  });
+  const y1 = y.map((yb, b) => Float64Array.from(yb, (v, i) => v + h0[b] * direction * fy[b][i]));
+  const f1 = await f(
+    Float64Array.from(h0, (h) => t0 + h * direction),
+    y1,
+  );
+  return y.map((_, b) => {
+    const d1 = rmsNorm(fy[b], scales[b]);
+    const diff = new Float64Array(n);
+    for (let i = 0; i < n; i++) diff[i] = f1[b][i] - fy[b][i];
+    const d2 = rmsNorm(diff, scales[b]) / h0[b];
+    const h1 =
+      d1 <= 1e-15 && d2 <= 1e-15 ? Math.max(1e-6, h0[b] * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / 5);
+    return Math.min(100 * h0[b], h1, span);
+  });
+}
+
+/** Integrates every row of `y0` from t0 to t1 (either direction), each with its own adaptive steps. */
+export async function integrateRk45Rows(
+  f: OdeRowsFn,
+  t0: number,
+  y0: readonly Float64Array[],
   t1: number,
-  opts: Rk45Options,
-): Promise<Rk45Result> {
+  opts: Rk45RowsOptions,
+): Promise<Rk45RowsResult> {
   const { rtol, atol } = opts;
-  const n = y0.length;
   const direction = Math.sign(t1 - t0);
+  const batch = y0.length;
   let nfev = 0;
-  const fun = async (t: number, y: Float64Array) => {
+  const fun: OdeRowsFn = async (t, y) => {
     nfev++;
     return f(t, y);
   };
-  let t = t0;
-  let y = Float64Array.from(y0);
-  if (direction === 0) return { y, nfev, acceptedSteps: 0, rejectedSteps: 0 };
-  let fy = await fun(t, y);
+  const result = (rows: Row[]): Rk45RowsResult => ({
+    y: rows.map((r) => r.y),
+    nfev,
+    acceptedSteps: rows.map((r) => r.acceptedSteps),
+    rejectedSteps: rows.map((r) => r.rejectedSteps),
+  });
+  const y = y0.map((v) => Float64Array.from(v));
+  if (direction === 0 || batch === 0)
+    return {
+      y,
+      nfev,
+      acceptedSteps: y.map(() => 0),
+      rejectedSteps: y.map(() => 0),
+    };
+  const fy = await fun(new Float64Array(batch).fill(t0), y);
+  const h = await initialSteps(fun, t0, y, fy, Math.abs(t1 - t0), direction, opts);
+  const rows: Row[] = y.map((yb, b) => ({
+    t: t0,
+    y: yb,
+    fy: fy[b],
+    hAbs: h[b],
+    rejected: false,
+    h: 0,
+    tNew: t0,
+    done: false,
+    acceptedSteps: 0,
+    rejectedSteps: 0,
+  }));
 
-  // scipy's select_initial_step (error estimator order 4).
-  const scale = new Float64Array(n);
-  for (let i = 0; i < n; i++) scale[i] = atol + Math.abs(y[i]) * rtol;
-  const d0 = rmsNorm(y, scale);
-  const d1 = rmsNorm(fy, scale);
-  const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
-  const y1 = new Float64Array(n);
-  for (let i = 0; i < n; i++) y1[i] = y[i] + h0 * direction * fy[i];
-  const f1 = await fun(t + h0 * direction, y1);
-  const diff = new Float64Array(n);
-  for (let i = 0; i < n; i++) diff[i] = f1[i] - fy[i];
-  const d2 = rmsNorm(diff, scale) / h0;
-  const h1 = d1 <= 1e-15 && d2 <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / 5);
-  let hAbs = Math.min(100 * h0, h1, Math.abs(t1 - t0));
-
-  const K: Float64Array[] = new Array(7);
-  const yStage = new Float64Array(n);
-  let accepted = 0;
-  let rejected = 0;
-  while (direction * (t1 - t) > 0) {
-    const minStep = 10 * Math.abs(nextAfter(t, direction) - t);
-    if (hAbs < minStep) hAbs = minStep;
-    let stepRejected = false;
-    for (;;) {
-      if (hAbs < minStep)
-        throw new RangeError(
-          `RK45: step size fell below ${minStep} at t=${t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`,
-        );
-      let tNew = t + hAbs * direction;
+  const n = y[0].length;
+  const K: Float64Array[][] = rows.map(() => new Array(7));
+  let round = 0;
+  while (rows.some((r) => !r.done)) {
+    // Each active row's next step; a finished row is evaluated where it stopped (h = 0) and left alone.
+    for (const r of rows) {
+      if (r.done) {
+        r.h = 0;
+        r.tNew = r.t;
+        continue;
+      }
+      const minStep = 10 * Math.abs(nextAfter(r.t, direction) - r.t);
+      if (r.hAbs < minStep) {
+        if (r.rejected)
+          throw new RangeError(
+            `RK45: step size fell below ${minStep} at t=${r.t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`,
+          );
+        r.hAbs = minStep;
+      }
+      let tNew = r.t + r.hAbs * direction;
       if (direction * (tNew - t1) > 0) tNew = t1;
-      const h = tNew - t;
-      hAbs = Math.abs(h);
-
-      K[0] = fy;
-      for (let s = 1; s < 6; s++) {
-        const a = A[s];
+      r.tNew = tNew;
+      r.h = tNew - r.t;
+      r.hAbs = Math.abs(r.h);
+    }
+    rows.forEach((r, b) => {
+      K[b][0] = r.fy;
+    });
+    for (let s = 1; s < 6; s++) {
+      const a = A[s];
+      const stage = rows.map((r, b) => {
+        const ys = new Float64Array(n);
         for (let i = 0; i < n; i++) {
           let acc = 0;
-          for (let k = 0; k < s; k++) acc += a[k] * K[k][i];
-          yStage[i] = y[i] + h * acc;
+          for (let k = 0; k < s; k++) acc += a[k] * K[b][k][i];
+          ys[i] = r.y[i] + r.h * acc;
         }
-        K[s] = await fun(t + C[s] * h, yStage);
-      }
-      const yNew = new Float64Array(n);
+        return ys;
+      });
+      const fs = await fun(
+        Float64Array.from(rows, (r) => r.t + C[s] * r.h),
+        stage,
+      );
+      rows.forEach((_, b) => {
+        K[b][s] = fs[b];
+      });
+    }
+    const yNew = rows.map((r, b) => {
+      const out = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         let acc = 0;
-        for (let k = 0; k < 6; k++) acc += B[k] * K[k][i];
-        yNew[i] = y[i] + h * acc;
+        for (let k = 0; k < 6; k++) acc += B[k] * K[b][k][i];
+        out[i] = r.y[i] + r.h * acc;
       }
-      const fNew = await fun(tNew, yNew);
-      K[6] = fNew;
-
+      return out;
+    });
+    const fNew = await fun(
+      Float64Array.from(rows, (r) => r.tNew),
+      yNew,
+    );
+    let anyAccepted = false;
+    rows.forEach((r, b) => {
+      if (r.done) return;
+      K[b][6] = fNew[b];
       let errSq = 0;
       for (let i = 0; i < n; i++) {
         let e = 0;
-        for (let k = 0; k < 7; k++) e += E[k] * K[k][i];
-        const sc = atol + Math.max(Math.abs(y[i]), Math.abs(yNew[i])) * rtol;
-        const r = (h * e) / sc;
-        errSq += r * r;
+        for (let k = 0; k < 7; k++) e += E[k] * K[b][k][i];
+        const sc = atol + Math.max(Math.abs(r.y[i]), Math.abs(yNew[b][i])) * rtol;
+        const q = (r.h * e) / sc;
+        errSq += q * q;
       }
       const errorNorm = Math.sqrt(errSq / n);
       if (errorNorm < 1) {
         let factor =
           errorNorm === 0 ? MAX_FACTOR : Math.min(MAX_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
-        if (stepRejected) factor = Math.min(1, factor);
-        hAbs *= factor;
-        t = tNew;
-        y = yNew;
-        fy = fNew;
-        accepted++;
-        opts.onStep?.(t, y, accepted - 1);
-        break;
+        if (r.rejected) factor = Math.min(1, factor);
+        r.hAbs *= factor;
+        r.t = r.tNew;
+        r.y = yNew[b];
+        r.fy = fNew[b];
+        r.rejected = false;
+        r.acceptedSteps++;
+        r.done = direction * (t1 - r.t) <= 0;
+        anyAccepted = true;
+        return;
       }
-      hAbs *= Math.max(MIN_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
-      stepRejected = true;
-      rejected++;
+      r.hAbs *= Math.max(MIN_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
+      r.rejected = true;
+      r.rejectedSteps++;
+    });
+    if (anyAccepted) {
+      opts.onRound?.(
+        Float64Array.from(rows, (r) => r.t),
+        rows.map((r) => r.y),
+        round,
+        rows.map((r) => r.fy),
+      );
+      round++;
     }
   }
-  return { y, nfev, acceptedSteps: accepted, rejectedSteps: rejected };
+  return result(rows);
+}
+
+/** Integrates one system from t0 to t1 (either direction) starting at y0. */
+export async function integrateRk45(
+  f: OdeFn,
+  t0: number,
+  y0: Float64Array,
+  t1: number,
+  opts: Rk45SingleOptions,
+): Promise<Rk45Result> {
+  const r = await integrateRk45Rows(async (t, y) => [await f(t[0], y[0])], t0, [y0], t1, {
+    rtol: opts.rtol,
+    atol: opts.atol,
+    onRound: (t, y, round) => opts.onStep?.(t[0], y[0], round),
+  });
+  return { y: r.y[0], nfev: r.nfev, acceptedSteps: r.acceptedSteps[0], rejectedSteps: r.rejectedSteps[0] };
 }
 
 /** The next float64 after `x` towards sign(direction)·∞ (numpy's nextafter). */

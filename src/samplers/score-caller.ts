@@ -22,9 +22,14 @@ export class ScoreCaller {
 
   /** score(x, σ) for every batch row at the same σ. */
   async call(x: Float64Array, sigma: number): Promise<Float32Array> {
+    return this.callRows(x, sigmaVector(this.batch, sigma));
+  }
+
+  /** score(x, σ) with one σ per batch row. */
+  async callRows(x: Float64Array, sigmas: Float32Array): Promise<Float32Array> {
     throwIfAborted(this.signal);
     const input = new Tensor('float32', Float32Array.from(x), this.dims);
-    const out = await callScore(this.score, input, sigmaVector(this.batch, sigma));
+    const out = await callScore(this.score, input, sigmas);
     this.nfe++;
     return out.data;
   }

@@ -23,6 +23,12 @@ export interface SamplerStep {
   sample: Tensor<'float32'>;
   /** The noise-free estimate of this step where the sampler has one (e.g. predictor mean), unclamped. */
   sampleMean?: Tensor<'float32'>;
+  /**
+   * The denoiser's estimate of the clean image from this step's first network call, D(x, σ) = x + σ²·score
+   * (Tweedie's formula), unclamped: what a live preview shows. Every sampler reports it; at large σ it is a
+   * blurred guess that sharpens as σ falls, where `sample` is still mostly noise.
+   */
+  denoised?: Tensor<'float32'>;
   /** Network (score) evaluations so far. */
   nfe: number;
 }

@@ -29,6 +29,18 @@ export interface TrainStep {
   seconds: number;
 }
 
+/** Reported once before the first step. */
+export interface TrainStart {
+  /** The checkpoint's step when resumed, else 0. */
+  startStep: number;
+  totalSteps: number;
+  resumed: boolean;
+  /** The cadence in force (a resumed run's saved one unless options gave another). */
+  cadence: OutputCadence;
+  /** Values per training image (C·H·W): the loss sums over them, so a score of 0 gives a loss of about D/2. */
+  dims: number;
+}
+
 export interface TrainOptions {
   /**
    * The model to train: a preset name (see TRAINING_PRESETS), a path to a UNet2DModel config.json, or the
@@ -68,7 +80,10 @@ export interface TrainOptions {
   flip?: boolean;
   /** Skip unreadable image files (counted) instead of failing (default false). */
   skipUnreadable?: boolean;
-  /** Write the pipeline folder and training state every this many steps (default 1000), and at the end. */
+  /**
+   * Write the pipeline folder and training state every this many steps (default 1000), and at the end.
+   * This and the three sample options are saved with the run: a resumed run keeps them unless given.
+   */
   checkpointEvery?: number;
   /** Write samples/step-<k>.png every this many steps (default 0: never). */
   sampleEvery?: number;
@@ -90,6 +105,8 @@ export interface TrainOptions {
   localFilesOnly?: boolean;
   /** onnxruntime intra-op threads (default: all cores). */
   intraOpThreads?: number;
+  /** Called once before the first step, after every check passed and everything loaded. */
+  onStart?: (info: TrainStart) => void;
   /** Called after every step. */
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */
@@ -98,7 +115,7 @@ export interface TrainOptions {
   onSample?: (step: number, path: string) => void;
   /** Called with each per-σ denoiser table (diagnoseEvery). */
   onDiagnostic?: (step: number, report: PerSigmaReport) => void;
-  /** Non-fatal news (skipped image files); default `process.emitWarning`. */
+  /** Non-fatal news (skipped image files, a warmup longer than the run); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
   /** Where to draw a progress bar (none when absent). */
   progressStream?: ProgressStream;
@@ -212,6 +229,7 @@ export const TRAJECTORY_KEYS: readonly TrajectoryKey[] = Object.freeze(
 export type SavedTrainOptions = TrajectoryOptions & {
   totalSteps?: number;
   schedulerBase?: Record<string, unknown>;
+  cadence?: Partial<OutputCadence>;
 };
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -221,6 +239,32 @@ function checkSigmaRange(sigmaMin: number, sigmaMax: number): void {
     throw new OptionError(
       (n) => `train: ${n('sigmaMin')} (${sigmaMin}) must be below ${n('sigmaMax')} (${sigmaMax})`,
     );
+}
+
+/**
+ * How often a run writes its checkpoints, sample grids and per-σ tables: saved with every checkpoint (as
+ * `options.cadence`) so that `--resume` without these flags keeps the run's own (a flag given on resume
+ * replaces the saved value). They do not decide the trajectory.
+ */
+export interface OutputCadence {
+  checkpointEvery: number;
+  sampleEvery: number;
+  sampleCount: number;
+  sampleSteps: number;
+  diagnoseEvery: number;
+}
+
+export const OUTPUT_CADENCE_KEYS = Object.freeze([
+  'checkpointEvery',
+  'sampleEvery',
+  'sampleCount',
+  'sampleSteps',
+  'diagnoseEvery',
+] as const satisfies readonly (keyof OutputCadence)[]);
+
+/** The cadence part of resolved options (what a checkpoint saves besides the trajectory). */
+export function cadenceOf(options: ResolvedTrainOptions): OutputCadence {
+  return Object.fromEntries(OUTPUT_CADENCE_KEYS.map((k) => [k, options[k]])) as unknown as OutputCadence;
 }
 
 /** Checks the options given, before anything loads: each against its row, and the ones that go together. */

@@ -13,7 +13,6 @@ import {
 } from '../pipelines/index.js';
 import { Generator } from '../random/index.js';
 import { runSampler } from '../samplers/index.js';
-import { Tensor } from '../tensor.js';
 
 export interface SampleGridOptions {
   count: number;
@@ -22,15 +21,6 @@ export interface SampleGridOptions {
   sigmaMax: number;
   seed: number;
   signal?: AbortSignal;
-}
-
-/** (B, H, W, C) with C = 1 or 3 → (B, H, W, 3): gray repeated. */
-function toRGB(nhwc: Tensor<'float32'>): Tensor<'float32'> {
-  const [b, h, w, c] = nhwc.dims;
-  if (c === 3) return nhwc;
-  const out = new Float32Array(b * h * w * 3);
-  for (let p = 0; p < b * h * w; p++) out.fill(nhwc.data[p * c], p * 3, p * 3 + 3);
-  return new Tensor('float32', out, [b, h, w, 3]);
 }
 
 /** Samples `count` images from `unet` and tiles them into one near-square grid. */
@@ -49,7 +39,8 @@ export async function sampleGrid(unet: UNet2DModel, options: SampleGridOptions):
     },
     { generator: new Generator().manualSeed(options.seed), signal: options.signal },
   );
-  const images = numpyToPil(toRGB(toClampedNHWC(sample)));
+  // 1-channel models give gray images (PNG grayscale), as `sample` writes them.
+  const images = numpyToPil(toClampedNHWC(sample));
   const { rows, cols } = gridShape(images.length);
   return makeImageGrid(images, rows, cols);
 }

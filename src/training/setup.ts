@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { DataLoader, type DataLoaderState } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError, OptionError } from '../errors.js';
@@ -66,13 +66,17 @@ export function trainedKeysOf(cfg: UNet2DConfig, keys: Iterable<string>): string
   return [...keys].filter((k) => !(cfg.time_embedding_type === 'fourier' && k === 'time_proj.weight'));
 }
 
-/** Fails with the reason when `dir` cannot be created or written (probed with a temp file). */
-async function probeWritable(dir: string): Promise<void> {
+/**
+ * Fails with the reason when `dir` cannot be created or written (probed with a temp file). Returns the
+ * first folder it created (undefined when `dir` existed), for `removeCreated` if a later check fails.
+ */
+async function probeWritable(dir: string): Promise<string | undefined> {
   if (existsSync(dir) && !statSync(dir).isDirectory())
     throw new OptionError((n) => `${dir}: is a file; ${n('out')} must be a folder`);
   const probe = join(dir, `.scoresde-probe-${randomBytes(4).toString('hex')}`);
+  let created: string | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    created = await mkdir(dir, { recursive: true });
     await writeFile(probe, 'probe');
   } catch (e) {
     throw new ConfigError(
@@ -80,6 +84,22 @@ async function probeWritable(dir: string): Promise<void> {
     );
   } finally {
     await rm(probe, { force: true });
+  }
+  return created;
+}
+
+/** Removes the (still empty) folders from `dir` up to `created`, the first one probeWritable made. */
+async function removeCreated(dir: string, created: string): Promise<void> {
+  for (let d = dir; d.startsWith(created); d = dirname(d)) {
+    // rmdir refuses a folder that is not empty: anything else put there stays.
+    if (
+      !(await rmdir(d).then(
+        () => true,
+        () => false,
+      )) ||
+      d === created
+    )
+      break;
   }
 }
 
@@ -130,8 +150,14 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
 export async function setupTraining(o: TrainOptions): Promise<TrainingSetup> {
   checkTrainOptions(o);
   const outDir = resolve(o.out);
-  await probeWritable(outDir);
-  return o.resume ? resumeSetup(o, outDir) : newRunSetup(o, outDir);
+  const created = await probeWritable(outDir);
+  try {
+    return await (o.resume ? resumeSetup(o, outDir) : newRunSetup(o, outDir));
+  } catch (e) {
+    // A run that fails its checks leaves no empty --out folder behind.
+    if (created !== undefined) await removeCreated(outDir, created);
+    throw e;
+  }
 }
 
 /** The model a new run starts from, before its options are resolved. */
@@ -274,7 +300,12 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
       );
   }
   checkResumedOptions(o, saved);
-  const options = resolveTrainOptions(o, { ...saved, steps: saved.totalSteps ?? info.step });
+  // Checkpoints written before the cadence was saved have none: those runs take the defaults.
+  const options = resolveTrainOptions(o, {
+    ...saved,
+    ...saved.cadence,
+    steps: saved.totalSteps ?? info.step,
+  });
   const totalSteps = options.steps!;
   if (totalSteps < info.step)
     throw new OptionError((n) => `${n('steps')} ${totalSteps} is below the checkpoint's step ${info.step}`);

@@ -18,7 +18,8 @@ import { ProgressBar } from '../progress.js';
 import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
-import { type TrainOptions, type TrainStep, trajectoryOf } from './options.js';
+import { learningRate } from './optimization.js';
+import { cadenceOf, type TrainOptions, type TrainStep, trajectoryOf } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
@@ -36,6 +37,22 @@ export interface TrainResult {
   /** The last step's loss and its smoothed value (NaN if no step ran). */
   loss: number;
   smoothedLoss: number;
+  /** The step the run started from (the checkpoint's when resumed, else 0). */
+  startStep: number;
+  /** Wall-clock seconds of the steps this call ran (sample grids and checkpoints included). */
+  seconds: number;
+  /** Paths of the sample grids this call wrote. */
+  samples: string[];
+}
+
+/**
+ * The warning for a warmup longer than the run: the learning rate never reaches `lr`, and a short run with
+ * score_sde's warmup (5000) barely moves (undefined when the warmup ends within the run).
+ */
+export function warmupWarning(warmup: number, lr: number, totalSteps: number): string | undefined {
+  if (!(warmup > totalSteps)) return undefined;
+  const last = learningRate(totalSteps - 1, lr, warmup);
+  return `warmup ${warmup} is longer than the run (${totalSteps} steps): the learning rate only reaches ${last.toExponential(1)} (${((100 * last) / lr).toPrecision(2)} % of lr ${lr}) at the last step, so the model learns little; use a warmup of at most about a tenth of the steps (--warmup ${Math.max(1, Math.round(totalSteps / 10))})`;
 }
 
 const SMOOTHING = 0.9;
@@ -64,7 +81,12 @@ async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
       step,
       trainedKeys: s.trainedKeys,
       unetConfig: s.unetConfig,
-      options: { ...trajectoryOf(s.options), schedulerBase: s.schedulerBase, totalSteps: s.totalSteps },
+      options: {
+        ...trajectoryOf(s.options),
+        schedulerBase: s.schedulerBase,
+        totalSteps: s.totalSteps,
+        cadence: cadenceOf(s.options),
+      },
       generator: s.generator.getState(),
       loader: s.loader.state(),
       adamSteps: optimizer.adamSteps,
@@ -132,10 +154,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { options: tr, size, cfg } = s;
   const total = s.totalSteps;
   const { checkpointEvery, sampleEvery } = tr;
+  const warning = warmupWarning(tr.warmup, tr.lr, total);
+  if (warning) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(warning);
   const batch = tr.batchSize;
   const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
   const allocation = parseSigmaSampling(tr.sigmaSampling);
-  const diagnoseEvery = options.diagnoseEvery ?? 0;
+  const { diagnoseEvery } = tr;
   const diagnostic =
     diagnoseEvery > 0
       ? await prepareDiagnostic(
@@ -162,6 +186,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         stream: options.progressStream,
       })
     : undefined;
+  options.onStart?.({
+    startStep: s.startStep,
+    totalSteps: total,
+    resumed: options.resume === true,
+    cadence: cadenceOf(tr),
+    dims: shape[1] * shape[2] * shape[3],
+  });
+  const started = performance.now();
+  const samples: string[] = [];
   const trainedParams = s.trainedKeys.map((k) => s.params.get(k)!);
   let step = s.startStep;
   let lastCheckpoint = s.startStep;
@@ -213,12 +246,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       options.onStep?.(info);
       if (bar) {
-        bar.postfix = `loss=${smoothed.toPrecision(4)}`;
+        bar.postfix = `loss=${smoothed.toPrecision(4)}, lr=${lr.toExponential(1)}`;
         bar.update();
       }
       if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
         try {
           const path = await writeSamples(s, step, options.signal);
+          samples.push(path);
           options.onSample?.(step, path);
         } catch (e) {
           if ((e as Error).name !== 'AbortError') throw e;
@@ -244,5 +278,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await log.close();
     await dsm.release();
   }
-  return { step, outDir: s.outDir, interrupted, loss, smoothedLoss: smoothed };
+  return {
+    step,
+    outDir: s.outDir,
+    interrupted,
+    loss,
+    smoothedLoss: smoothed,
+    startStep: s.startStep,
+    seconds: (performance.now() - started) / 1000,
+    samples,
+  };
 }

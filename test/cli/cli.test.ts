@@ -68,16 +68,16 @@ describe('scoresde CLI', () => {
       helps.push(r.stdout);
       if (command !== 'info') assert.match(r.stdout, /-o, --out <dir> /);
     }
-    const list = await run(['sample', '--list-samplers']);
+    // For a model given with --model: each sampler's default step count, from the samplers table.
+    const list = await run(['sample', '--list-samplers', '--model', fixture('models/tiny-ncsnpp')]);
     assert.equal(list.code, 0);
     assert.deepEqual(
       list.stdout
-        .trim()
+        .split('\n\n')[0]
         .split('\n')
         .map((l) => l.split(/\s+/)[0]),
       [...SAMPLER_NAMES],
     );
-    // Each sampler's default step count, from the samplers table.
     for (const name of SAMPLER_NAMES) {
       const steps = (SAMPLERS[name].defaults as { steps?: number }).steps;
       assert.match(
@@ -334,7 +334,9 @@ describe('scoresde CLI', () => {
     assert.match(r.stdout, /parameters +1,002,883\n/);
     assert.match(r.stdout, /FLOPs +0\.828 GFLOP per forward at batch 1/);
     assert.match(r.stdout, /scheduler +ScoreSdeVeScheduler: σ 0\.01 … 1348, snr 0\.15, 1 corrector step/);
-    assert.match(r.stdout, /expected +10 steps × 2 UNet calls ≈ [\d.]+ s per image/);
+    // Without --sampler, sample runs diffusers' loop on a given model: one predictor and one corrector call a step.
+    assert.match(r.stdout, /sample runs +diffusers' loop \(pc\), 10 steps: 20 UNet calls per image\n/);
+    assert.match(r.stdout, /expected +20 UNet calls ≈ [\d.]+ s per image/);
   });
 });
 

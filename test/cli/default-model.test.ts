@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,25 +19,38 @@ const tmp = mkdtempSync(join(tmpdir(), 'scoresde-default-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs the CLI offline, with no Hugging Face cache to fall back on. */
-function cli(args: string[]) {
+function cli(args: string[], cwd = repoRoot) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HF_|HUGGING)/.test(k)));
-  return spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
-    cwd: repoRoot,
+  // tsx resolved here, so that the CLI can run in any folder.
+  const tsx = import.meta.resolve('tsx');
+  return spawnSync(process.execPath, ['--import', tsx, join(repoRoot, 'src/cli/main.ts'), ...args], {
+    cwd,
     env: { ...env, HF_HOME: join(tmp, 'hf'), HF_HUB_OFFLINE: '1' },
     encoding: 'utf8',
   });
 }
 
 describe('scoresde sample without --model', () => {
-  it('samples the bundled model offline: its count of gray 28×28 images and a grid', () => {
-    const r = cli(['sample', '--out', join(tmp, 'bundled'), '-q']);
+  it('samples the bundled model offline into ./samples: its count of gray 28×28 images and a grid', () => {
+    // No --out: a folder of its own in the current folder, named on stderr.
+    const cwd = join(tmp, 'cwd');
+    mkdirSync(cwd);
+    const r = cli(['sample'], cwd);
     assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(cwd), ['samples']);
+    const bundled = join(cwd, 'samples');
     const { count, sampler, steps, options } = DEFAULT_MODEL;
     const label = runLabel(sampler, steps, options);
-    const files = readdirSync(join(tmp, 'bundled')).sort();
+    assert.ok(
+      r.stderr.endsWith(
+        `\nscoresde: ${count} image(s) written to ${bundled}, with the grid sample-${label}-s0-s${count - 1}-grid.png\n`,
+      ),
+      r.stderr,
+    );
+    const files = readdirSync(bundled).sort();
     assert.equal(files.length, count + 1);
     assert.ok(files.includes(`sample-${label}-s0-s${count - 1}-grid.png`), files.join(' '));
-    const image = decodePNG(readFileSync(join(tmp, 'bundled', `sample-${label}-s0.png`)), 'img');
+    const image = decodePNG(readFileSync(join(bundled, `sample-${label}-s0.png`)), 'img');
     assert.deepEqual([image.width, image.height, image.channels], [28, 28, 1]);
     // Not a constant image: the model produced structure.
     assert.ok(new Set(image.data).size > 8);
@@ -65,6 +78,35 @@ describe('scoresde sample without --model', () => {
     ]);
     assert.equal(spelled.status, 0, spelled.stderr);
     for (const f of files)
-      assert.deepEqual(readFileSync(join(tmp, 'spelled', f)), readFileSync(join(tmp, 'bundled', f)), f);
+      assert.deepEqual(readFileSync(join(tmp, 'spelled', f)), readFileSync(join(bundled, f)), f);
+  });
+
+  it('info and --list-samplers describe what sample runs on the bundled model', () => {
+    const { sampler, steps, options } = DEFAULT_MODEL;
+    const calls = 2 * steps - 1; // heun: a second-order correction on every step but the last
+    assert.equal(sampler, 'heun', "the calls above are heun's");
+    const opts = Object.entries(options)
+      .map(([k, v]) => `, ${k} ${v}`)
+      .join('');
+    const info = cli(['info', '--no-timing']);
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(
+      info.stdout,
+      new RegExp(`^sample runs +${sampler}, ${steps} steps${opts}: ${calls} UNet calls per image$`, 'm'),
+    );
+    // The same sampler named explicitly keeps the bundled model's settings (what the list promises).
+    const named = cli(['info', '--no-timing', '--sampler', sampler]);
+    assert.match(named.stdout, new RegExp(`^sample runs +${sampler}, ${steps} steps${opts}: `, 'm'));
+    const list = cli(['sample', '--list-samplers']);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${sampler} +${steps} steps .*\\[default here: churn 40\\]$`, 'm'));
+    for (const name of Object.keys(DEFAULT_MODEL.notAdvised))
+      assert.match(list.stdout, new RegExp(`^${name} .*\\[not advised here: about a third`, 'm'));
+    // With a --model, diffusers' loop and the samplers' own defaults.
+    const other = cli(['info', '--no-timing', '--model', DEFAULT_MODEL.dir]);
+    assert.match(
+      other.stdout,
+      /^sample runs +diffusers' loop \(pc\), 2000 steps: 4000 UNet calls per image$/m,
+    );
   });
 });

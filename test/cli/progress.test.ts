@@ -126,6 +126,39 @@ describe('ProgressBar', () => {
     assert.deepEqual(stream.chunks, ['100%|██████████| 3/3 [00:01<00:00,  3.00it/s]\n']);
   });
 
+  it("in logs, the final line's rate counts the units since the last line (not just the slow first one)", () => {
+    // 34 steps of 0.227 s after a first step of 0.7 s, all within one 10 s log interval: the real rate is 4.4.
+    let t = 0;
+    const stream = new FakeStream(false);
+    const bar = new ProgressBar({ total: 35, stream, now: () => t, unit: 'step' });
+    for (let i = 0; i < 35; i++) {
+      t += i === 0 ? 700 : 227;
+      bar.update();
+    }
+    bar.close();
+    // tqdm's EMA over the two intervals (1 step in 0.7 s, 34 in 7.718 s), smoothing 0.3, bias-corrected:
+    // (0.3·34 + 0.21·1) / (0.3·7.718 + 0.21·0.7) = 4.23 step/s (before: 1/0.7 = 1.43).
+    assert.deepEqual(stream.chunks, [
+      '  3%|▎         | 1/35 [00:00<00:23,  1.43step/s]\n',
+      '100%|██████████| 35/35 [00:08<00:00,  4.23step/s]\n',
+    ]);
+  });
+
+  it('refresh() ticks the elapsed time without advancing, throttled', () => {
+    let t = 0;
+    const stream = new FakeStream(true);
+    const bar = new ProgressBar({ total: 16, stream, now: () => t, minIntervalMs: 100, unit: 'img' });
+    t = 50;
+    bar.refresh(); // within 100 ms of the first draw
+    t = 65_000;
+    bar.refresh();
+    assert.deepEqual(stream.chunks, [
+      '\r  0%|          | 0/16 [00:00<?, ?img/s]',
+      '\r  0%|          | 0/16 [01:05<?, ?img/s]',
+    ]);
+    bar.close();
+  });
+
   it('draws nothing when disabled', () => {
     const stream = new FakeStream(true);
     const bar = new ProgressBar({ total: 2, stream, disable: true });

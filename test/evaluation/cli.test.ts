@@ -90,6 +90,14 @@ describe('scoresde evaluate', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Fréchet distance .*12 images vs 256 test images/);
+    // 12 images cannot rank anything: the report says so, with the floor at that count.
+    const floor = /floor \(train vs test\) +([\d.]+) /.exec(r.stdout)![1];
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `\\nNote: 12 images are too few to rank models; below 1000 these numbers are only indicative \\(the floor, what real images score at this count, is ${floor}:`,
+      ),
+    );
     const report = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(report.count, 12);
     assert.equal(report.referenceCount, 256);

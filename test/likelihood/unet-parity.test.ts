@@ -41,7 +41,14 @@ const data = new Tensor(
   Float32Array.from(ref.data8bit, (k) => k / 255),
   ref.shape,
 );
-const opts = { sigmaMin: ref.sigmaMin, sigmaMax: ref.sigmaMax, eps: ref.eps, dequantize: false } as const;
+// The reference is score_sde's likelihood_fn: the batch solved as one ODE system (sharedSteps).
+const opts = {
+  sigmaMin: ref.sigmaMin,
+  sigmaMax: ref.sigmaMax,
+  eps: ref.eps,
+  dequantize: false,
+  sharedSteps: true,
+} as const;
 /** The solver's global error at 1e-5 per row, from the reference's own tight solve. */
 const solverError = ref.runs.exact.bitsPerDim.map((v, b) =>
   Math.abs(v - ref.runs['exact_tol1e-8'].bitsPerDim[b]),
@@ -81,6 +88,7 @@ describe('computeLikelihood on the tiny fourier UNet vs the float64 PyTorch + sc
     const r = await computeLikelihood(pipe, data, {
       eps: ref.eps,
       dequantize: false,
+      sharedSteps: true,
       divergence: 'hutchinson-rademacher',
       generator: new Generator().manualSeed(ref.seed),
     });

@@ -146,3 +146,33 @@ describe('SAMPLER_OPTION_TABLE (which sampler reads which option)', () => {
     }
   });
 });
+
+describe('the denoised estimate every sampler reports (live previews)', () => {
+  it('is the posterior mean μ + s²/(s² + σ²)·(x − μ) of Gaussian data from step 0, where the sample is noise', async () => {
+    // Data N(0.5, 0.2²): at σ ≈ 50 the posterior mean lies within 0.2²/50² · |x − μ| ≈ 1e-3 of μ,
+    // while x itself has a standard deviation of about σ.
+    const data = gaussianScore(0.5, 0.2, [1, 2, 2]);
+    for (const name of SAMPLER_NAMES) {
+      const steps: { denoised?: Float32Array; sample: Float32Array; sigma: number }[] = [];
+      await runSampler(
+        name,
+        data,
+        { shape: [3, 1, 2, 2], sigmaMin: 0.01, sigmaMax: 50, ...(name === 'ode' ? {} : { steps: 6 }) },
+        {
+          ...seeded(),
+          onStep: (s) => steps.push({ denoised: s.denoised?.data, sample: s.sample.data, sigma: s.sigma }),
+        },
+      );
+      const first = steps[0];
+      assert.ok(first.denoised, `${name}: no denoised estimate`);
+      const far = (v: Float32Array) => Math.max(...Array.from(v, (x) => Math.abs(x - 0.5)));
+      assert.ok(
+        far(first.denoised) < 5e-3,
+        `${name}: denoised ${far(first.denoised)} from μ at σ ${first.sigma}`,
+      );
+      assert.ok(far(first.sample) > 1, `${name}: the sample is already clean (${far(first.sample)})`);
+      // Every step reports one (pc at 6 steps wanders too far for its estimate to be near the data).
+      for (const s of steps) assert.equal(s.denoised?.length, 12, `${name} at σ ${s.sigma}`);
+    }
+  });
+});

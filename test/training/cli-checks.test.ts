@@ -1,12 +1,13 @@
 /** `scoresde train` refuses bad input with one clear line before any training starts. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/run.js';
 import { parseTrainArgs } from '../../src/cli/train.js';
 import { PRESET_NAMES } from '../../src/training/presets.js';
+import { MICRO_CONFIG, writeStripeImages } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-train-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -85,6 +86,67 @@ describe('scoresde train: checks before training', () => {
 
     r = await cli([...base, '--config', 've-gray-16-tiny', '--init-from', tmp]);
     assert.match(r.stderr, /give --config .* or --init-from .*, not both/);
+  });
+
+  it('a run that fails its checks removes the --out folders it created, and only those', async () => {
+    const out = join(tmp, 'new-parent', 'new-out');
+    const r = await cli(['--out', out, '--steps', '2', '--config', 'no-such-preset', '--data', tmp]);
+    assert.equal(r.code, 1);
+    assert.ok(!existsSync(join(tmp, 'new-parent')), 'both created folders are gone');
+    const kept = join(tmp, 'existing-out');
+    mkdirSync(kept);
+    await cli(['--out', kept, '--steps', '2', '--config', 'no-such-preset', '--data', tmp]);
+    assert.ok(existsSync(kept), 'a folder that existed before stays');
+  });
+
+  it('an unreadable image in --data names the file and --skip-unreadable', async () => {
+    const data = writeStripeImages(join(tmp, 'bad-images'), 2);
+    writeFileSync(join(data, 'broken.png'), 'not a png');
+    const config = join(tmp, 'micro.json');
+    writeFileSync(config, JSON.stringify(MICRO_CONFIG));
+    const r = await cli(['--out', join(tmp, 'bad-run'), '--steps', '1', '--config', config, '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^scoresde: .*broken\.png: .*\(--skip-unreadable skips such files\)\n$/);
+  });
+});
+
+describe('scoresde train: what a run says', () => {
+  it('warns about a long warmup, says where a resumed run starts, and ends with a summary', async () => {
+    const data = writeStripeImages(join(tmp, 'say-images'), 4);
+    const config = join(tmp, 'micro-say.json');
+    writeFileSync(config, JSON.stringify(MICRO_CONFIG));
+    const out = join(tmp, 'say-run');
+    const args = [
+      '--out',
+      out,
+      '--config',
+      config,
+      '--data',
+      data,
+      '--batch-size',
+      '2',
+      '--sample-every',
+      '2',
+    ];
+    let r = await cli([...args, '--steps', '2', '--sample-count', '1', '--sample-steps', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    // The default warmup (5000) is far longer than 2 steps.
+    assert.match(r.stderr, /scoresde: warning: warmup 5000 is longer than the run \(2 steps\)/);
+    assert.match(r.stderr, /lr=0\.0e\+0/, 'the bar shows the learning rate');
+    assert.match(
+      r.stderr,
+      /trained steps 0 → 2 in 00:\d\d, [\d.]+ s\/step; smoothed loss [\d.]+ \([\d.e-]+ per value\)/,
+    );
+    assert.match(r.stderr, /sample grids: 1 in .*say-run\/samples \(last: .*step-2\.png\)/);
+    assert.equal(r.stdout, `${join(out, 'samples/step-2.png')}\n${out}\n`);
+    r = await cli(['--out', out, '--resume', '--steps', '4', '--warmup', '5000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /scoresde: resumed from step 2 of 4 \(checkpoint every 1000, a sample grid every 2\)/,
+    );
+    assert.match(r.stderr, /trained steps 2 → 4 /);
+    assert.equal(r.stdout, `${join(out, 'samples/step-4.png')}\n${out}\n`);
   });
 
   it('maps flags to train() options, leaving unset ones out (a resumed run keeps its own)', () => {

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ImageDataset } from '../../src/data/types.js';
+import { decodePNG } from '../../src/io/index.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
-import { train } from '../../src/training/train.js';
+import { train, warmupWarning } from '../../src/training/train.js';
 import { loadTrainingState, STATE_DIR, trainingStateStep } from '../../src/training/training-state.js';
 import { MICRO_CONFIG, writeStripeImages } from './helpers.js';
 
@@ -46,10 +47,13 @@ function runFingerprint(dir: string): Record<string, string> {
       return JSON.stringify(rest);
     });
   const hex = (p: string) => readFileSync(p).toString('base64');
+  // The output cadence (checkpoint / sample-grid intervals) is saved too but does not decide the trajectory.
+  const info = JSON.parse(readFileSync(join(root, current, 'state.json'), 'utf8'));
+  delete info.options.cadence;
   return {
     unet: hex(join(dir, 'unet/diffusion_pytorch_model.safetensors')),
     tensors: hex(join(root, current, 'state.safetensors')),
-    info: readFileSync(join(root, current, 'state.json'), 'utf8'),
+    info: JSON.stringify(info),
     log: log.join('\n'),
   };
 }
@@ -79,6 +83,11 @@ describe('train()', () => {
     assert.equal(result.step, STEPS);
     assert.equal(result.interrupted, false);
     assert.deepEqual(readdirSync(join(full, 'samples')).sort(), ['step-3.png', 'step-6.png']);
+    assert.deepEqual(result.samples, [join(full, 'samples/step-3.png'), join(full, 'samples/step-6.png')]);
+    assert.equal(result.startStep, 0);
+    // A 1-channel model's grid is a gray PNG (2 × 2 images of 8 × 8), not gray repeated into RGB.
+    const grid = decodePNG(readFileSync(join(full, 'samples/step-6.png')));
+    assert.deepEqual([grid.channels, grid.width, grid.height], [1, 16, 16]);
     const log = readFileSync(join(full, 'train_log.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -115,13 +124,73 @@ describe('train()', () => {
     );
     const r = await train({ out: split, steps: STEPS, resume: true });
     assert.equal(r.step, STEPS);
+    assert.equal(r.startStep, STEPS / 2);
     assert.deepEqual(runFingerprint(split), runFingerprint(full));
+  });
+
+  it("--resume keeps the run's checkpoint and sample cadence unless given again", async () => {
+    const out = join(tmp, 'cadence');
+    const cadence = { checkpointEvery: 1, sampleEvery: 2, sampleCount: 2, sampleSteps: 2, diagnoseEvery: 0 };
+    await train({ ...common, out, steps: 2, ...cadence });
+    const checkpoints: number[] = [];
+    const starts: unknown[] = [];
+    const r = await train({
+      out,
+      steps: 4,
+      resume: true,
+      onStart: (info) => starts.push(info),
+      onCheckpoint: (k) => checkpoints.push(k),
+    });
+    assert.deepEqual(starts, [{ startStep: 2, totalSteps: 4, resumed: true, cadence, dims: 64 }]);
+    assert.deepEqual(checkpoints, [3, 4]);
+    assert.deepEqual(r.samples, [join(out, 'samples/step-4.png')]);
+    assert.equal(decodePNG(readFileSync(r.samples[0])).width, 8 * 2, 'sampleCount 2: a 1 × 2 grid');
+    // A flag given on resume replaces the saved value, and is saved in turn.
+    await train({
+      out,
+      steps: 6,
+      resume: true,
+      checkpointEvery: 2,
+      onCheckpoint: (k) => checkpoints.push(k),
+    });
+    assert.deepEqual(checkpoints, [3, 4, 6]);
+    assert.deepEqual((await loadTrainingState(out)).info.options.cadence, { ...cadence, checkpointEvery: 2 });
+  });
+
+  it('warns when the warmup is longer than the run, with the learning rate it reaches', async () => {
+    // lr_k = lr·k/warmup at the last step k = steps − 1: 2e-4·299/5000 = 1.196e-5.
+    assert.equal(
+      warmupWarning(5000, 2e-4, 300),
+      'warmup 5000 is longer than the run (300 steps): the learning rate only reaches 1.2e-5 (6.0 % of lr 0.0002) at the last step, so the model learns little; use a warmup of at most about a tenth of the steps (--warmup 30)',
+    );
+    assert.equal(warmupWarning(300, 2e-4, 300), undefined);
+    assert.equal(warmupWarning(0, 2e-4, 300), undefined);
+    const warnings: string[] = [];
+    await train({
+      ...common,
+      out: join(tmp, 'warmup'),
+      steps: 2,
+      warmup: 4,
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.deepEqual(warnings, [warmupWarning(4, common.lr, 2)]);
+    assert.match(warnings[0], /reaches 5\.0e-4 \(25 % of lr 0\.002\)/);
   });
 
   it('--init-from starts from a checkpoint: its (EMA) weights, its scheduler and its σ range', async () => {
     const out = join(tmp, 'finetune');
     // Warmup > 0: step 0 has lr 0, so after one step the raw weights are still the source's.
-    await train({ initFrom: full, data, out, steps: 1, batchSize: 2, warmup: 10 });
+    const warnings: string[] = [];
+    await train({
+      initFrom: full,
+      data,
+      out,
+      steps: 1,
+      batchSize: 2,
+      warmup: 10,
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.match(warnings.join('\n'), /^warmup 10 is longer than the run \(1 steps\)/);
     const state = await loadTrainingState(out);
     assert.equal(state.info.options.sigmaMax, 40, 'σ range from the source scheduler');
     const source = await ScoreSdeVePipeline.fromPretrained(full);
