@@ -35,7 +35,7 @@ export async function readSampleFolder(dir: string, limit = Number.POSITIVE_INFI
   let data = new Float32Array(0);
   let shape: [number, number, number] | undefined;
   for (const [i, file] of files.entries()) {
-    const image = decodePNG(await readInputFile(file), file);
+    const image = decodePNG(await readInputFile(file, 'png'), file);
     const c = image.channels <= 2 ? 1 : 3;
     if (!shape) {
       shape = [c, image.height, image.width];
