@@ -1,5 +1,6 @@
 /** Command-line parsing helpers around node:util parseArgs, with errors that name the flag. */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseMemorySize } from '../memory-budget.js';
 import type { ExecutionProvider } from '../onnx/index.js';
 
 /** Bad command-line input: printed with a pointer to `--help`, exit code 1. */
@@ -182,3 +183,14 @@ export const MODEL_OPTIONS_HELP = `Model options:
       --local-files-only   use the cache only, never the network
                            (also: HF_HUB_OFFLINE=1)
   -h, --help               show this help`;
+
+/** `--max-memory <size>` in bytes, or undefined when not given. */
+export function maxMemoryOption(values: Record<string, unknown>): number | undefined {
+  const v = values['max-memory'];
+  if (v === undefined) return undefined;
+  try {
+    return parseMemorySize(String(v));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

@@ -12,12 +12,14 @@ import {
 } from '../likelihood/index.js';
 import { ProgressBar } from '../progress.js';
 import { Generator } from '../random/index.js';
+import { checkVjpMemory } from '../training/memory-estimate.js';
 import {
   CliError,
   type CliIO,
   intOption,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
+  maxMemoryOption,
   parseCommandArgs,
   positiveNumberOption,
   requireString,
@@ -64,6 +66,8 @@ run goes, and the same command resumes an interrupted run where it stopped.
                            into that run's result (loads no model)
       --threads <n>        onnxruntime threads (default: all cores; 1 for
                            several shards on one machine)
+      --max-memory <size>  memory the run may use, e.g. 16G (default: this
+                           machine's); a batch estimated larger is refused
   -q, --quiet              no progress bar
 
 ${MODEL_OPTIONS_HELP}`;
@@ -85,6 +89,7 @@ const OPTIONS = {
   shard: { type: 'string' },
   merge: { type: 'boolean' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -159,6 +164,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const seed = seedOption(values);
   const quiet = values.quiet === true;
   const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024);
+  const maxMemory = maxMemoryOption(values);
   const shard = parseShard(values.shard);
   if (shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
     throw new UsageError('--shard needs --out <file>.json: the part that --merge joins');
@@ -225,6 +231,11 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
       io.stderr.write(
         `scoresde: resuming from ${journal.path}: ${journaled} of ${(batchRange.to - batchRange.from) * repeats} batches done\n`,
       );
+    try {
+      checkVjpMemory(pipe.unet.config, [height, width], graphRows, maxMemory);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
     fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: threads });
     let reused = 0; // images taken from the journal
     const bar = new ProgressBar({

@@ -8,6 +8,7 @@ import {
   CliError,
   type CliIO,
   intOption,
+  maxMemoryOption,
   parseCommandArgs,
   positiveNumberOption,
   UsageError,
@@ -73,6 +74,8 @@ Training (defaults are score_sde's):
       --seed <n>           seeds the initial weights, shuffling, flips and
                            noise (default ${TRAIN_DEFAULTS.seed})
       --threads <n>        onnxruntime threads (default: all cores)
+      --max-memory <size>  memory the run may use, e.g. 16G (default: this
+                           machine's); a run estimated larger is refused
 
 Output:
       --checkpoint-every <n>  write the pipeline folder and training state
@@ -109,6 +112,7 @@ const OPTIONS = {
   'sigma-max': { type: 'string' },
   seed: { type: 'string' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'sample-every': { type: 'string' },
   'sample-count': { type: 'string' },
@@ -154,6 +158,7 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
     sampleCount: optInt('sample-count', 1),
     sampleSteps: optInt('sample-steps', 1),
     intraOpThreads: optInt('threads', 1),
+    maxMemory: maxMemoryOption(values),
     resume: values.resume === true,
     cacheDir: values['cache-dir'] as string | undefined,
     revision: values.revision as string | undefined,

@@ -74,7 +74,8 @@ export async function walkFolder(root: string, options: WalkOptions): Promise<Fo
   const others: string[] = [];
   const skipped: { name: string; why: string }[] = [];
   const realRoot = await realpath(root);
-  const inside = (real: string) => real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+  const inside = (real: string) =>
+    real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
   const seen = new Set<string>([realRoot]);
   let count = 0;
   const walk = async (dir: FsPath, rel: string[]): Promise<void> => {
@@ -83,7 +84,10 @@ export async function walkFolder(root: string, options: WalkOptions): Promise<Fo
     try {
       entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
-      throw new FileFormatError(String(dir), `cannot list folder (${(e as NodeJS.ErrnoException).code ?? e})`);
+      throw new FileFormatError(
+        String(dir),
+        `cannot list folder (${(e as NodeJS.ErrnoException).code ?? e})`,
+      );
     }
     for (const entry of entries) {
       if (++count % 1000 === 0) onProgress?.(count);

@@ -116,14 +116,18 @@ async function readGzip(file: string, fh: RegularFile, ndims: number, maxBytes: 
     }
   };
   try {
-    await pipeline(fh.handle.createReadStream({ start: 0, autoClose: false }), createGunzip(), async (source: AsyncIterable<Buffer>) => {
-      try {
-        await sink(source);
-      } catch (e) {
-        if (e instanceof FileFormatError) refused = e;
-        throw e;
-      }
-    });
+    await pipeline(
+      fh.handle.createReadStream({ start: 0, autoClose: false }),
+      createGunzip(),
+      async (source: AsyncIterable<Buffer>) => {
+        try {
+          await sink(source);
+        } catch (e) {
+          if (e instanceof FileFormatError) refused = e;
+          throw e;
+        }
+      },
+    );
   } catch (e) {
     if (refused) throw refused;
     throw new FileFormatError(file, `corrupt gzip data (${(e as Error).message})`);

@@ -73,6 +73,8 @@ export interface TrainOptions {
   localFilesOnly?: boolean;
   /** onnxruntime intra-op threads (default: all cores). */
   intraOpThreads?: number;
+  /** Bytes the run may use (default: the machine's memory); a larger estimate is refused before the run. */
+  maxMemory?: number;
   /** Called after every step. */
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */

@@ -19,10 +19,12 @@ import {
   type UNet2DConfig,
   UNet2DModel,
 } from '../models/unet-2d/index.js';
+import { unetFootprint } from '../models/unet-2d/memory-estimate.js';
 import { resolvePipelineSource } from '../pipelines/load.js';
 import { Generator, type GeneratorState } from '../random/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { openTrainingData } from './dataset.js';
+import { checkTrainingMemory } from './memory-estimate.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
   checkNumericOptions,
@@ -31,7 +33,8 @@ import {
   type TrajectoryOptions,
 } from './options.js';
 import { TRAINING_PRESETS } from './presets.js';
-import { loadTrainingState, trainingStateStep } from './training-state.js';
+import { loadTrainingState, STATE_DIR, trainingStateStep } from './training-state.js';
+import { checkParamsMatchModel } from './training-state-checks.js';
 
 export interface TrainingSetup {
   outDir: string;
@@ -180,7 +183,7 @@ async function newRunSetup(
     const read = await readConfigOption(o.config);
     cfg = resolveUnetConfig(read.raw);
     sigma = read.sigma;
-    checkTrainable(cfg);
+    checkTrainingMemory(cfg, checkTrainable(cfg), given.batchSize, o.maxMemory); // before any allocation
     stateDict = new Map();
     for (const [k, t] of randomStateDict(cfg, given.seed % 2 ** 32)) {
       stateDict.set(k, t.data);
@@ -188,6 +191,7 @@ async function newRunSetup(
     }
   }
   const size = checkTrainable(cfg);
+  if (o.initFrom !== undefined) checkTrainingMemory(cfg, size, given.batchSize, o.maxMemory);
   const trajectory: TrajectoryOptions = {
     ...given,
     sigmaMin: given.sigmaMin ?? sigma?.[0] ?? 0.01,
@@ -254,8 +258,19 @@ async function resumeSetup(
   }
   const { info } = state;
   const saved = info.options as unknown as TrajectoryOptions & { schedulerBase?: Record<string, unknown> };
-  const cfg = resolveUnetConfig(info.unetConfig);
+  const stateDir = join(outDir, STATE_DIR);
+  // what a hand edit of the state could make wrong: named as the checkpoint's fault, not the user's flags
+  const fromState = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new ConfigError(`${stateDir}: the checkpoint holds an invalid value (${(e as Error).message})`);
+    }
+  };
+  const cfg = fromState(() => resolveUnetConfig(info.unetConfig));
   const size = checkTrainable(cfg);
+  fromState(() => checkNumericOptions({ ...saved, out: outDir, resume: true }));
+  checkParamsMatchModel(state.shapes, unetFootprint(cfg, size[0], size[1]).shapes, stateDir);
   if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
     if (!sameJson(configToJson(resolveUnetConfig(read.raw)), configToJson(cfg)))
@@ -274,6 +289,7 @@ async function resumeSetup(
   const trajectory = Object.fromEntries(
     TRAJECTORY_KEYS.map((k) => [k, saved[k]]),
   ) as unknown as TrajectoryOptions;
+  checkTrainingMemory(cfg, size, trajectory.batchSize, o.maxMemory);
   const totalSteps = o.steps ?? (saved as { totalSteps?: number }).totalSteps ?? info.step;
   if (totalSteps < info.step)
     throw new ConfigError(`--steps ${totalSteps} is below the checkpoint's step ${info.step}`);
@@ -307,13 +323,13 @@ async function resumeSetup(
   });
   optimizer.adam.stepCount = info.adamSteps;
   optimizer.ema.numUpdates = info.emaUpdates;
-  const generator = new Generator().setState(info.generator as GeneratorState);
+  const generator = fromState(() => new Generator().setState(info.generator as GeneratorState));
   const loader = new DataLoader(dataset, {
     batchSize: trajectory.batchSize,
     generator,
     flip: trajectory.flip,
   });
-  loader.restore(info.loader as DataLoaderState);
+  fromState(() => loader.restore(info.loader as DataLoaderState));
   return {
     outDir,
     unetConfig: configToJson(cfg),
