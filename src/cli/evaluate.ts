@@ -14,6 +14,8 @@ import { generateSamples } from '../evaluation/generate.js';
 import { formatReport } from '../evaluation/report.js';
 import { readSampleFolder } from '../evaluation/sample-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { BASELINE_BYTES, checkMemory, type MemoryBudget, memoryBudget } from '../memory-budget.js';
+import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { SAMPLER_NAMES, SAMPLERS, type SamplerName } from '../samplers/index.js';
 import {
@@ -22,6 +24,7 @@ import {
   intOption,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
+  maxMemoryOption,
   parseCommandArgs,
   seedOption,
   UsageError,
@@ -65,6 +68,8 @@ Evaluation options:
       --classifier <dir>   feature classifier (default: the one shipped)
       --reference-count <n>  test images in the FD reference (default: all)
   -o, --out <file>         also write the report as JSON
+      --max-memory <size>  memory the images may use, e.g. 16G (default: this
+                           machine's); more is refused before sampling
   -q, --quiet              no progress bars
 
 Sampling options:
@@ -88,8 +93,25 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
+  'max-memory': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
+
+/** --count images of the model's size, held as float32 with a cropped, quantised copy: refused before sampling. */
+function checkSamplesFit(pipe: ScoreSdeVePipeline, count: number, budget: MemoryBudget): void {
+  const [h, w] = pipe.sampleSize;
+  const bytes = 4 * count * pipe.unet.config.in_channels * h * w;
+  try {
+    checkMemory(
+      `evaluating --count ${count}`,
+      [[`${count} images and their copies`, 2 * bytes]],
+      budget,
+      'lower --count',
+    );
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
 
 async function checkFolder(path: string, flag: string): Promise<string> {
   const dir = resolve(path);
@@ -147,6 +169,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const batchSize = intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE);
   const seed = seedOption(values);
   const quiet = values.quiet === true;
+  const maxMemory = maxMemoryOption(values);
   const referenceCount =
     values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
 
@@ -163,7 +186,17 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       : join(await prepareOutputDir(dirname(outValue), 'out'), basename(outValue));
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
-  const folder = samplesDir === undefined ? undefined : await userInput(readSampleFolder(samplesDir, count));
+  const budget = memoryBudget(maxMemory);
+  const folder =
+    samplesDir === undefined
+      ? undefined
+      : await userInput(
+          readSampleFolder(samplesDir, count, {
+            onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
+            // the images, then their cropped and quantised copies
+            maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
+          }),
+        );
   const bars = stageBars(io, quiet);
   const classifier = await userInput(FashionMnistClassifier.fromPretrained(classifierDir));
   try {
@@ -188,6 +221,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       try {
         const pipe = configurePipeline(loaded.pipe, flags.scheduler);
         checkBatchFits(pipe, Math.min(batchSize, count));
+        checkSamplesFit(pipe, count, budget);
         const c = pipe.scheduler.config;
         const progress = new SamplingProgress({
           stream: io.stderr,

@@ -189,6 +189,10 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     });
     const count = Math.min(countArg ?? dataset.length, dataset.length);
     if (count < 1) throw new CliError(`--data ${dataPath}: no images`);
+    if (countArg !== undefined && countArg > count)
+      io.stderr.write(
+        `scoresde: --count ${countArg}: --data ${dataPath} has ${count} images; using all ${count}\n`,
+      );
     const batchesPerPass = Math.ceil(count / batchSize);
     if (batchSeed(seed, repeats - 1, batchesPerPass - 1, batchesPerPass) > MAX_SEED)
       throw new UsageError(

@@ -103,6 +103,10 @@ function checkTrainable(cfg: UNet2DConfig): [number, number] {
     throw new ConfigError('UNet2DModel config: sample_size is null; training needs the image size');
   // resolveUnetConfig has already checked that the size suits the block count.
   const [h, w] = typeof ss === 'number' ? [ss, ss] : ss;
+  if (cfg.in_channels !== 1 && cfg.in_channels !== 3)
+    throw new ConfigError(
+      `UNet2DModel config: in_channels is ${cfg.in_channels}; training images have 1 (grey) or 3 (RGB) channels`,
+    );
   const skip = [...cfg.down_block_types, ...cfg.up_block_types].filter((t) => t.includes('Skip'));
   if (skip.length > 0 && cfg.in_channels !== 3) {
     throw new ConfigError(
