@@ -183,6 +183,7 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
       ...options,
       signal: io.signal,
       progressStream: values.quiet ? undefined : io.stderr,
+      onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
       onSample: (_step, path) => io.stdout.write(`${path}\n`),
     });
   } catch (e) {

@@ -82,7 +82,10 @@ describe('data folders: special files and links', () => {
       await ds.read(i, out);
       values.push(Math.round(out[0] * 255));
     }
-    assert.deepEqual(values.sort((x, y) => x - y), [10, 77, 200]);
+    assert.deepEqual(
+      values.sort((x, y) => x - y),
+      [10, 77, 200],
+    );
   });
 });
 
@@ -126,7 +129,10 @@ describe('data folders: size bounds', () => {
     assert.equal(readCounter.files - before.files, n, 'each file opened once');
     assert.equal(readCounter.bytes - before.bytes, bytes, 'each file read once, whole');
     assert.deepEqual(progress.at(-1), [n, n]);
-    assert.ok(progress.some(([d]) => d === 0), 'the walk reports entries before checking starts');
+    assert.ok(
+      progress.some(([d]) => d === 0),
+      'the walk reports entries before checking starts',
+    );
     const out = new Float32Array(16);
     await ds.read(n - 1, out); // decoded when first read
     const sorted = [...Array(n).keys()].map(String).sort();
@@ -143,7 +149,9 @@ describe('evaluate --samples folders', () => {
       symlinkSync('/dev/urandom', join(d, 'd.png'));
     });
     const warnings: string[] = [];
-    const batch = await readSampleFolder(dir, Number.POSITIVE_INFINITY, { onWarning: (m) => warnings.push(m) });
+    const batch = await readSampleFolder(dir, Number.POSITIVE_INFINITY, {
+      onWarning: (m) => warnings.push(m),
+    });
     assert.deepEqual(batch.dims, [2, 1, 4, 4]);
     assert.deepEqual(warnings, [`${dir}: skipped 2 .png entries that are not regular files (c.png, d.png)`]);
     await assert.rejects(

@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FileFormatError } from '../../src/errors.js';
-import { MAX_FILE_BYTES, readCounter, readInputFile, readInputFileSync } from '../../src/io/read-file.js';
+import {
+  type MAX_FILE_BYTES,
+  readCounter,
+  readInputFile,
+  readInputFileSync,
+} from '../../src/io/read-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scoresde-read-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,7 +57,11 @@ describe('readInputFile', () => {
     const manifest = join(dir, 'manifest.json');
     writeFileSync(manifest, '');
     truncateSync(manifest, 300_000_000); // sparse: no disk, no memory
-    await refuses(manifest, /: is 286\.1 MiB, over the 1\.0 MiB limit for a training manifest file$/, 'training manifest');
+    await refuses(
+      manifest,
+      /: is 286\.1 MiB, over the 1\.0 MiB limit for a training manifest file$/,
+      'training manifest',
+    );
     const journal = join(dir, 'out.json.partial.json');
     writeFileSync(journal, '');
     truncateSync(journal, 400_000_000);

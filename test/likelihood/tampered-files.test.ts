@@ -16,7 +16,15 @@ import { type LikelihoodBatch, likelihoodFromBatches } from '../../src/likelihoo
 const dir = mkdtempSync(join(tmpdir(), 'scoresde-tamper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const settings = { weights: 'w', data: '/d', count: 3, batchSize: 2, repeats: 1, seed: '0' };
+const settings = {
+  weights: 'w',
+  data: '/d',
+  count: 3,
+  batchSize: 2,
+  repeats: 1,
+  seed: '0',
+  dequantize: true,
+};
 const batch = (b: number, values: number[]): LikelihoodBatch => ({
   pass: 0,
   batch: b,
@@ -60,10 +68,19 @@ describe('likelihood journal', () => {
   it('refuses bits/dim edited to -5, and a reshaped, misplaced or out-of-range batch even when resealed', async () => {
     const cases: [(f: any) => void, boolean, RegExp][] = [
       [(f) => (f.batches[0].bitsPerDim[0] = -5), false, /damaged or edited \(its SHA-256 does not match/],
-      [(f) => f.batches[1].bitsPerDim.push(7), true, /batch 1 of pass 0 is damaged; delete it or pass --force/],
+      [
+        (f) => f.batches[1].bitsPerDim.push(7),
+        true,
+        /batch 1 of pass 0 is damaged; delete it or pass --force/,
+      ],
       [(f) => (f.batches[1].start = 1), true, /batch 1 of pass 0 is not one of this run's/],
       [(f) => (f.batches[1].pass = 1), true, /batch 1 of pass 1 is not one of this run's/],
       [(f) => (f.batches[0].bitsPerDim[1] = 1e300), true, /batch 0 of pass 0 is damaged/],
+      [
+        (f) => (f.batches[0].bitsPerDim[1] = -5),
+        true,
+        /batch 0 of pass 0 holds bits\/dim -5, below the -1 that dequantized 8-bit data allow/,
+      ],
       [(f) => delete f.sha256, false, /damaged or edited/],
       [(f) => (f.version = 1), false, /a journal of version 1, not 2 \(an older scoresde\)/],
     ];
@@ -87,7 +104,10 @@ describe('likelihood --merge of shard results', () => {
   const write = (name: string, batches: LikelihoodBatch[]) => {
     const path = join(dir, name);
     const result = likelihoodFromBatches(batches, 1, batches[0].start, batches[0].bitsPerDim.length);
-    writeFileSync(path, resultText('json', { model: 'm', data: '/d', settings, shard: null, seconds: 1, result }));
+    writeFileSync(
+      path,
+      resultText('json', { model: 'm', data: '/d', settings, shard: null, seconds: 1, result }),
+    );
     return path;
   };
 
@@ -104,7 +124,9 @@ describe('likelihood --merge of shard results', () => {
       await refusal(
         mergeResults([s0, s1]),
         s0,
-        reseal ? /batch 0 of pass 0 is damaged/ : /damaged or edited \(its SHA-256 does not match its content\)/,
+        reseal
+          ? /batch 0 of pass 0 is damaged/
+          : /damaged or edited \(its SHA-256 does not match its content\)/,
       );
     }
   });
