@@ -14,10 +14,10 @@
  *   hang         still running at the timeout
  *
  * Usage: node --import tsx tools/fuzz-hostile-inputs.ts [--work DIR] [--only SURFACE] [--cases N]
- *          [--timeout SECONDS] [--as BYTES] [--report FILE.json]
+ *          [--timeout SECONDS] [--as BYTES] [--jobs N] [--report FILE.json]
  * Run it niced: `nice -n 10 node --import tsx tools/fuzz-hostile-inputs.ts`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -41,6 +41,10 @@ import { crc32 } from '../src/io/crc32.js';
 import { encodePNG, parseSafetensors, serializeSafetensors } from '../src/io/index.js';
 import { Tensor } from '../src/tensor.js';
 
+/** Parsed JSON being edited on purpose. */
+// biome-ignore lint/suspicious/noExplicitAny: the fuzz edits arbitrary fields of parsed JSON
+type Json = any;
+
 const { values: flags } = parseArgs({
   options: {
     work: { type: 'string' },
@@ -49,6 +53,7 @@ const { values: flags } = parseArgs({
     timeout: { type: 'string', default: '60' },
     as: { type: 'string', default: '4000000000' },
     report: { type: 'string' },
+    jobs: { type: 'string', default: '3' },
   },
 });
 const REPO = resolve(import.meta.dirname, '..');
@@ -67,9 +72,10 @@ interface Outcome {
   seconds: number;
 }
 
-function runCli(args: string[]): Outcome {
+/** Runs the CLI under the address-space cap; killed (SIGKILL) at the timeout. */
+function runCli(args: string[]): Promise<Outcome> {
   const t0 = performance.now();
-  const r = spawnSync(
+  const child = spawn(
     'prlimit',
     [
       `--as=${flags.as}`,
@@ -84,19 +90,25 @@ function runCli(args: string[]): Outcome {
       cwd: REPO,
       // glibc's per-thread malloc arenas (64 MB of address space each) would exhaust the cap on their own
       env: { ...process.env, MALLOC_ARENA_MAX: '2' },
-      encoding: 'utf8',
-      timeout: TIMEOUT_S * 1000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  return {
-    status: r.status,
-    signal: r.signal,
-    timedOut: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT',
-    stderr: r.stderr ?? '',
-    seconds: (performance.now() - t0) / 1000,
-  };
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (stderr.length < 1 << 20) stderr += d;
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, TIMEOUT_S * 1000);
+  return new Promise((done) =>
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      done({ status, signal, timedOut, stderr, seconds: (performance.now() - t0) / 1000 });
+    }),
+  );
 }
 
 // ----- small valid inputs -----
@@ -168,7 +180,7 @@ const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest
 
 // ----- the bases every case copies -----
 
-function setup() {
+async function setup() {
   const micro = join(W, 'micro.json');
   writeFileSync(micro, JSON.stringify(MICRO));
   const images = join(W, 'images');
@@ -194,7 +206,7 @@ function setup() {
   ];
   for (const [made, args] of steps) {
     if (existsSync(made)) continue;
-    const r = runCli(args);
+    const r = await runCli(args);
     if (r.status !== 0) throw new Error(`setup: scoresde ${args.join(' ')} failed:\n${r.stderr}`);
   }
   return { micro, images, samples, run };
@@ -220,7 +232,7 @@ interface Case {
   build: (dir: string) => string[];
 }
 
-function cases(base: ReturnType<typeof setup>): Case[] {
+function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
   const out: Case[] = [];
   const add = (surface: string, name: string, expect: Expect, build: (dir: string) => string[]) =>
     out.push({ surface, name, expect, build });
@@ -313,6 +325,10 @@ function cases(base: ReturnType<typeof setup>): Case[] {
   idxCase('truncated', 'refuse', (f) => writeFileSync(f, idx([3, 8, 8]).subarray(0, 100)));
   idxCase('zero dims', 'refuse', (f) => writeFileSync(f, idx([0, 8, 8])));
   idxCase('valid 8x8', 'any', (f) => writeFileSync(f, idx([3, 8, 8], 100)));
+  for (let i = 0; i < 6; i++)
+    idxCase(`${1 + i} flipped bytes in a gzip IDX (#${i})`, 'any', (f) =>
+      writeFileSync(f, flipBytes(gzipSync(idx([3, 8, 8], 50 + i)), 1 + i)),
+    );
 
   // --- train --config and its flags ---
   const configCase = (name: string, expect: Expect, config: () => unknown, extra: string[] = []) =>
@@ -355,7 +371,7 @@ function cases(base: ReturnType<typeof setup>): Case[] {
       edit(stateDir, join(stateDir, current));
       return ['train', '--out', run, '--resume', '--steps', '2', '-q'];
     });
-  const manifestEdit = (name: string, change: (m: any) => void) =>
+  const manifestEdit = (name: string, change: (m: Json) => void) =>
     resumeCase(`manifest: ${name}`, 'refuse', (s) => {
       const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8'));
       change(m);
@@ -383,7 +399,7 @@ function cases(base: ReturnType<typeof setup>): Case[] {
     m.files[file] = { bytes: Buffer.byteLength(bytes), sha256: sha256(bytes) };
     writeFileSync(join(s, 'manifest.json'), JSON.stringify(m));
   };
-  const stateEdit = (name: string, change: (info: any) => void) =>
+  const stateEdit = (name: string, change: (info: Json) => void) =>
     resumeCase(`state.json resealed: ${name}`, 'refuse', (s, c) => {
       const info = JSON.parse(readFileSync(join(c, 'state.json'), 'utf8'));
       change(info);
@@ -412,6 +428,20 @@ function cases(base: ReturnType<typeof setup>): Case[] {
   stateEdit('unetConfig in_channels 7', (i) => (i.unetConfig.in_channels = 7));
   stateEdit('data length 10^6', (i) => (i.data.length = 1e6));
   stateEdit('step a string', (i) => (i.step = '1'));
+  for (const key of [
+    'step',
+    'trainedKeys',
+    'unetConfig',
+    'options',
+    'generator',
+    'loader',
+    'adamSteps',
+    'emaUpdates',
+    'data',
+  ])
+    stateEdit(`field ${key} deleted`, (i) => delete i[key]);
+  for (const key of ['format', 'version', 'step', 'current', 'files'])
+    manifestEdit(`entry ${key} deleted`, (m) => delete m[key]);
   const tensorEdit = (name: string, change: (t: Map<string, Tensor>) => void) =>
     resumeCase(`state.safetensors resealed: ${name}`, 'refuse', (s, c) => {
       const file = join(c, 'state.safetensors');
@@ -439,7 +469,7 @@ function cases(base: ReturnType<typeof setup>): Case[] {
     );
 
   // --- likelihood: flags and data ---
-  const lik = (dir: string, data: string, extra: string[]) => [
+  const lik = (_dir: string, data: string, extra: string[]) => [
     'likelihood',
     ...['--model', base.run, '--data', data, '--batch-size', '1', '--rtol', '1e-2', '--atol', '1e-2', '-q'],
     ...extra,
@@ -473,7 +503,7 @@ function cases(base: ReturnType<typeof setup>): Case[] {
 
   // --- likelihood journals: the whole run's journal with one batch left to solve, edited ---
   const shards = [0, 1].map((i) => JSON.parse(readFileSync(join(W, `shard-${i}.json`), 'utf8')));
-  const journalCase = (name: string, expect: Expect, make: (file: string, j: any) => void) =>
+  const journalCase = (name: string, expect: Expect, make: (file: string, j: Json) => void) =>
     add('likelihood journal', name, expect, (dir) => {
       const result = join(dir, 'r.json');
       const batches = [...shards[0].batches, ...shards[1].batches].slice(0, -1);
@@ -485,7 +515,7 @@ function cases(base: ReturnType<typeof setup>): Case[] {
     });
   const write = (f: string, j: unknown) => writeFileSync(f, JSON.stringify(j));
   /** An edit of the journal's JSON; `reseal` recomputes its SHA-256 as a careful forger would. */
-  const journalEdit = (name: string, expect: Expect, change: (j: any) => void, reseal = false) =>
+  const journalEdit = (name: string, expect: Expect, change: (j: Json) => void, reseal = false) =>
     journalCase(name, expect, (f, j) => {
       change(j);
       if (reseal) j.sha256 = contentDigest(j.settings, j.batches);
@@ -570,13 +600,13 @@ function cases(base: ReturnType<typeof setup>): Case[] {
     );
 
   // --- likelihood --merge of the two shards, one edited ---
-  const mergeCase = (name: string, expect: Expect, make: (file: string, s: any) => void) =>
+  const mergeCase = (name: string, expect: Expect, make: (file: string, s: Json) => void) =>
     add('likelihood --merge', name, expect, (dir) => {
       const s0 = join(dir, 's0.json');
       make(s0, structuredClone(shards[0]));
       return ['likelihood', '--merge', s0, join(W, 'shard-1.json'), '--out', join(dir, 'merged.json')];
     });
-  const mergeEdit = (name: string, expect: Expect, change: (s: any) => void, reseal = false) =>
+  const mergeEdit = (name: string, expect: Expect, change: (s: Json) => void, reseal = false) =>
     mergeCase(name, expect, (f, s) => {
       change(s);
       if (reseal) s.sha256 = contentDigest(s.settings, s.batches);
@@ -747,24 +777,30 @@ function classify(c: Case, o: Outcome, paths: string[]): { verdict: Verdict; lin
 
 // ----- the round -----
 
-const base = setup();
+const base = await setup();
 let all = cases(base);
 if (flags.only) all = all.filter((c) => c.surface.startsWith(flags.only!));
 if (flags.cases) all = all.slice(0, Number(flags.cases));
 const results: { surface: string; name: string; verdict: Verdict; seconds: number; line: string }[] = [];
-for (const [i, c] of all.entries()) {
-  const dir = join(W, 'cases', String(i));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const args = c.build(dir);
-  const o = runCli(args);
-  const { verdict, line } = classify(c, o, [dir, base.run, base.images, base.samples, W]);
-  results.push({ surface: c.surface, name: c.name, verdict, seconds: Number(o.seconds.toFixed(1)), line });
-  process.stderr.write(
-    `${String(i + 1).padStart(3)}/${all.length} ${verdict.padEnd(8)} ${c.surface}: ${c.name}  ${line.slice(0, 160)}\n`,
-  );
-  rmSync(dir, { recursive: true, force: true });
-}
+let next = 0;
+let finished = 0;
+const worker = async () => {
+  while (next < all.length) {
+    const i = next++;
+    const c = all[i];
+    const dir = join(W, 'cases', String(i));
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const o = await runCli(c.build(dir));
+    const { verdict, line } = classify(c, o, [dir, base.run, base.images, base.samples, W]);
+    results[i] = { surface: c.surface, name: c.name, verdict, seconds: Number(o.seconds.toFixed(1)), line };
+    process.stderr.write(
+      `${String(++finished).padStart(3)}/${all.length} ${verdict.padEnd(8)} ${c.surface}: ${c.name}  ${line.slice(0, 160)}\n`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+await Promise.all(Array.from({ length: Number(flags.jobs) }, worker));
 
 const VERDICTS: Verdict[] = ['refused', 'accepted', 'silent', 'unclean', 'blow-up', 'crash', 'hang'];
 const surfaces = [...new Set(results.map((r) => r.surface))];

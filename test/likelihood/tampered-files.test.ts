@@ -13,6 +13,10 @@ import { LikelihoodJournal } from '../../src/cli/likelihood-journal.js';
 import { mergeResults, resultText } from '../../src/cli/likelihood-result.js';
 import { type LikelihoodBatch, likelihoodFromBatches } from '../../src/likelihood/index.js';
 
+/** Parsed JSON being edited on purpose. */
+// biome-ignore lint/suspicious/noExplicitAny: the fuzz edits arbitrary fields of parsed JSON
+type Json = any;
+
 const dir = mkdtempSync(join(tmpdir(), 'scoresde-tamper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -41,7 +45,7 @@ async function writeJournal(path: string): Promise<void> {
 }
 
 /** Rewrites a JSON file through `edit`; `reseal` recomputes its SHA-256 as a careful forger would. */
-function edit(path: string, change: (f: any) => void, reseal: boolean): void {
+function edit(path: string, change: (f: Json) => void, reseal: boolean): void {
   const f = JSON.parse(readFileSync(path, 'utf8'));
   change(f);
   if (reseal) f.sha256 = contentDigest(f.settings, f.batches);
@@ -66,7 +70,7 @@ describe('likelihood journal', () => {
   });
 
   it('refuses bits/dim edited to -5, and a reshaped, misplaced or out-of-range batch even when resealed', async () => {
-    const cases: [(f: any) => void, boolean, RegExp][] = [
+    const cases: [(f: Json) => void, boolean, RegExp][] = [
       [(f) => (f.batches[0].bitsPerDim[0] = -5), false, /damaged or edited \(its SHA-256 does not match/],
       [
         (f) => f.batches[1].bitsPerDim.push(7),
