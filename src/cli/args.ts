@@ -1,5 +1,6 @@
 /** Command-line parsing helpers around node:util parseArgs, with errors that name the flag. */
 import { parseArgs } from 'node:util';
+import { parseMemorySize } from '../memory-budget.js';
 import type { ExecutionProvider } from '../onnx/index.js';
 import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 
@@ -191,3 +192,14 @@ const MODEL_FLAGS: FlagSection = {
 
 export const MODEL_OPTIONS: OptionSpec = flagOptions([MODEL_FLAGS]);
 export const MODEL_OPTIONS_HELP = flagHelp([MODEL_FLAGS]);
+
+/** `--max-memory <size>` in bytes, or undefined when not given. */
+export function maxMemoryOption(values: Record<string, unknown>): number | undefined {
+  const v = values['max-memory'];
+  if (v === undefined) return undefined;
+  try {
+    return parseMemorySize(String(v));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

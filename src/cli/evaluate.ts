@@ -16,6 +16,8 @@ import { generateSamples } from '../evaluation/generate.js';
 import { formatReport } from '../evaluation/report.js';
 import { readSampleFolder } from '../evaluation/sample-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { BASELINE_BYTES, checkMemory, type MemoryBudget, memoryBudget } from '../memory-budget.js';
+import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { SAMPLER_NAMES, SAMPLERS, type SamplerName } from '../samplers/index.js';
 import {
@@ -24,6 +26,7 @@ import {
   intOption,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
+  maxMemoryOption,
   parseCommandArgs,
   seedOption,
   UsageError,
@@ -72,6 +75,8 @@ Evaluation options:
                            against the mean image and the Gaussian denoiser
                            of the training data, at each σ (with --model only)
   -o, --out <file>         also write the report as JSON
+      --max-memory <size>  memory the images may use, e.g. 16G (default: this
+                           machine's); more is refused before sampling
   -q, --quiet              no progress bars
 
 Sampling options:
@@ -96,8 +101,25 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string', short: 'o' },
+  'max-memory': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
+
+/** --count images of the model's size, held as float32 with a cropped, quantised copy: refused before sampling. */
+function checkSamplesFit(pipe: ScoreSdeVePipeline, count: number, budget: MemoryBudget): void {
+  const [h, w] = pipe.sampleSize;
+  const bytes = 4 * count * pipe.unet.config.in_channels * h * w;
+  try {
+    checkMemory(
+      `evaluating --count ${count}`,
+      [[`${count} images and their copies`, 2 * bytes]],
+      budget,
+      'lower --count',
+    );
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
 
 async function checkFolder(path: string, flag: string): Promise<string> {
   const dir = resolve(path);
@@ -164,6 +186,8 @@ type Sampling = ReturnType<typeof chooseSampling> & {
   quiet: boolean;
   /** Test images in the per-σ denoiser table (0: none). */
   denoiserCount: number;
+  /** The memory the images may take (--max-memory). */
+  budget: MemoryBudget;
 };
 
 /**
@@ -181,6 +205,7 @@ async function sampleImages(
   try {
     const pipe = configurePipeline(loaded.pipe, flags.scheduler);
     checkBatchFits(pipe, Math.min(batchSize, count));
+    checkSamplesFit(pipe, count, s.budget);
     const c = pipe.scheduler.config;
     const progress = new SamplingProgress({
       stream: io.stderr,
@@ -266,15 +291,25 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     seed: seedOption(values),
     quiet: values.quiet === true,
     denoiserCount: samplesFlag === undefined ? intOption(values, 'denoiser-count', 1000, 0, 10_000) : 0,
+    budget: memoryBudget(maxMemoryOption(values)),
   };
-  const { count, quiet } = sampling;
+  const { count, quiet, budget } = sampling;
   const referenceCount =
     values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
 
   const { dataDir, samplesDir, classifierDir, reportPath } = await checkPaths(values, samplesFlag);
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
-  const folder = samplesDir === undefined ? undefined : await userInput(readSampleFolder(samplesDir, count));
+  const folder =
+    samplesDir === undefined
+      ? undefined
+      : await userInput(
+          readSampleFolder(samplesDir, count, {
+            onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
+            // the images, then their cropped and quantised copies
+            maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
+          }),
+        );
   const bars = stageBars(io, quiet);
   const classifier = await userInput(FashionMnistClassifier.fromPretrained(classifierDir));
   try {

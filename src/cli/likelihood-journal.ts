@@ -5,14 +5,18 @@
  * A journal from other settings (or other weights) is refused rather than mixed in.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
+import { FileFormatError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readInputText } from '../io/read-file.js';
 import type { LikelihoodBatch } from '../likelihood/index.js';
 import type { Tensor } from '../tensor.js';
 import { CliError } from './args.js';
+import { batchProblem, contentDigest, MAX_ABS_BITS_PER_DIM } from './likelihood-integrity.js';
 
 export const JOURNAL_FORMAT = 'scoresde-likelihood-journal';
-const VERSION = 1;
+/** 2: with the SHA-256 of settings and batches. */
+const VERSION = 2;
 
 /** What must be equal for two runs' batches to be interchangeable. */
 export type JournalSettings = Record<string, string | number | boolean>;
@@ -32,6 +36,8 @@ interface JournalFile {
   version: number;
   settings: JournalSettings;
   batches: BatchJson[];
+  /** contentDigest(settings, batches). */
+  sha256: string;
 }
 
 export const batchToJson = (b: LikelihoodBatch): BatchJson => ({
@@ -41,11 +47,15 @@ export const batchToJson = (b: LikelihoodBatch): BatchJson => ({
 
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
-/** A stored batch, or undefined when it is damaged (a field missing, not a count, or a value not finite). */
+/** A stored batch, or undefined when it is damaged (a field missing, not a count, a value not finite or out of range). */
 export function batchFromJson(b: BatchJson): LikelihoodBatch | undefined {
   if (!(['pass', 'batch', 'start', 'nfe', 'networkCalls'] as const).every((k) => isCount(b?.[k])))
     return undefined;
-  if (!Array.isArray(b.bitsPerDim) || !b.bitsPerDim.every(Number.isFinite)) return undefined;
+  if (
+    !Array.isArray(b.bitsPerDim) ||
+    !b.bitsPerDim.every((v) => Number.isFinite(v) && Math.abs(v) <= MAX_ABS_BITS_PER_DIM)
+  )
+    return undefined;
   const { pass, batch, start, nfe, networkCalls } = b;
   return { pass, batch, start, bitsPerDim: Float64Array.from(b.bitsPerDim), nfe, networkCalls };
 }
@@ -69,6 +79,27 @@ export function weightsDigest(stateDict: Map<string, Tensor>): string {
   return hash.digest('hex');
 }
 
+/**
+ * The journal's text, or undefined when there is none (or `fresh`). Whatever sits at `path` must be a
+ * regular file of at most the journal cap, even with `fresh`: a folder there would fail the first rename.
+ */
+async function readJournal(path: string, fresh: boolean): Promise<string | undefined> {
+  if (fresh) {
+    const s = await lstat(path).catch(() => undefined);
+    if (s && !s.isFile())
+      throw new CliError(`${path}: is not a regular file (a journal goes there); remove it`);
+    return undefined;
+  }
+  const hint = 'delete it or pass --force';
+  try {
+    return await readInputText(path, 'likelihood journal');
+  } catch (e) {
+    if (e instanceof FileFormatError && e.message.endsWith(': no such file')) return undefined;
+    if (e instanceof FileFormatError) throw new CliError(`${e.message}; ${hint}`);
+    throw e;
+  }
+}
+
 export class LikelihoodJournal {
   private constructor(
     readonly path: string,
@@ -82,7 +113,7 @@ export class LikelihoodJournal {
    */
   static async open(path: string, settings: JournalSettings, fresh: boolean): Promise<LikelihoodJournal> {
     const batches = new Map<string, LikelihoodBatch>();
-    const text = fresh ? undefined : await readFile(path, 'utf8').catch(() => undefined);
+    const text = await readJournal(path, fresh);
     if (text !== undefined) {
       let file: JournalFile;
       try {
@@ -90,8 +121,16 @@ export class LikelihoodJournal {
       } catch {
         throw new CliError(`${path}: not a likelihood journal (unreadable JSON); delete it or pass --force`);
       }
-      if (file?.format !== JOURNAL_FORMAT || file.version !== VERSION || !Array.isArray(file.batches))
+      if (file?.format !== JOURNAL_FORMAT || !Array.isArray(file.batches))
         throw new CliError(`${path}: not a scoresde likelihood journal; delete it or pass --force`);
+      if (file.version !== VERSION)
+        throw new CliError(
+          `${path}: a journal of version ${JSON.stringify(file.version)}, not ${VERSION} (an older scoresde); delete it or pass --force`,
+        );
+      if (file.sha256 !== contentDigest(file.settings, file.batches))
+        throw new CliError(
+          `${path}: damaged or edited (its SHA-256 does not match its content); delete it or pass --force`,
+        );
       const key = settingsDifference(file.settings ?? {}, settings);
       if (key !== undefined)
         throw new CliError(
@@ -100,9 +139,10 @@ export class LikelihoodJournal {
         );
       for (const stored of file.batches) {
         const b = batchFromJson(stored);
-        if (b === undefined)
+        const problem = b === undefined ? 'is damaged' : batchProblem(b, settings);
+        if (b === undefined || problem !== undefined)
           throw new CliError(
-            `${path}: batch ${stored?.batch} of pass ${stored?.pass} is damaged; delete it or pass --force`,
+            `${path}: batch ${stored?.batch} of pass ${stored?.pass} ${problem}; delete it or pass --force`,
           );
         batches.set(`${b.pass}/${b.batch}`, b);
       }
@@ -124,11 +164,13 @@ export class LikelihoodJournal {
     const key = `${b.pass}/${b.batch}`;
     if (this.batches.has(key)) return;
     this.batches.set(key, b);
+    const batches = [...this.batches.values()].map(batchToJson);
     const file: JournalFile = {
       format: JOURNAL_FORMAT,
       version: VERSION,
       settings: this.settings,
-      batches: [...this.batches.values()].map(batchToJson),
+      batches,
+      sha256: contentDigest(this.settings, batches),
     };
     await writeFileAtomic(this.path, `${JSON.stringify(file)}\n`);
   }

@@ -3,11 +3,13 @@
  * `--shard i/n` runs into the result one unsharded run writes. A JSON result carries the run's settings (the
  * journal's, with the weights digest), its shard and every solved batch, so a merge needs nothing else.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { FileFormatError } from '../errors.js';
+import { readInputText } from '../io/read-file.js';
 import { type DatasetLikelihood, type LikelihoodBatch, likelihoodFromBatches } from '../likelihood/index.js';
 import { CliError } from './args.js';
 import type { Shard } from './image-run.js';
+import { batchProblem, contentDigest } from './likelihood-integrity.js';
 import {
   type BatchJson,
   batchFromJson,
@@ -18,7 +20,8 @@ import {
 } from './likelihood-journal.js';
 
 const FORMAT = 'scoresde-likelihood';
-const VERSION = 1;
+/** 2: with the SHA-256 of settings and batches. */
+const VERSION = 2;
 
 /** One run (or a merge of shards) as written to --out. */
 export interface LikelihoodRun {
@@ -44,6 +47,7 @@ export function resultText(format: 'csv' | 'json', run: LikelihoodRun): string {
     return `${lines.join('\n')}\n`;
   }
   const { weights: _, data: __, ...settings } = run.settings;
+  const batches = result.batches.map(batchToJson);
   const body = {
     format: FORMAT,
     version: VERSION,
@@ -60,7 +64,8 @@ export function resultText(format: 'csv' | 'json', run: LikelihoodRun): string {
     perImage: Array.from(result.perImage),
     bitsPerDim: result.bitsPerDim.map((r) => Array.from(r)),
     settings: run.settings,
-    batches: result.batches.map(batchToJson),
+    batches,
+    sha256: contentDigest(run.settings, batches),
   };
   return `${JSON.stringify(body, null, 1)}\n`;
 }
@@ -96,10 +101,8 @@ interface ResultFile {
 }
 
 async function readResult(path: string): Promise<ResultFile> {
-  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new CliError(
-      `${path}: ${e.code === 'ENOENT' ? 'no such file' : `cannot read (${e.code ?? e.message})`}`,
-    );
+  const text = await readInputText(path, 'likelihood result').catch((e: Error) => {
+    throw e instanceof FileFormatError ? new CliError(e.message) : e;
   });
   const notResult = (why: string) =>
     new CliError(`${path}: not a JSON result of scoresde likelihood --out (${why})`);
@@ -111,6 +114,7 @@ async function readResult(path: string): Promise<ResultFile> {
     settings?: JournalSettings;
     seconds?: unknown;
     batches?: BatchJson[];
+    sha256?: unknown;
   };
   try {
     file = JSON.parse(text);
@@ -129,6 +133,8 @@ async function readResult(path: string): Promise<ResultFile> {
     !Array.isArray(file.batches)
   )
     throw notResult('no settings or batches');
+  if (file.sha256 !== contentDigest(settings, file.batches))
+    throw new CliError(`${path}: damaged or edited (its SHA-256 does not match its content)`);
   const batches = file.batches.map((stored) => {
     const b = batchFromJson(stored);
     if (b === undefined)
@@ -190,11 +196,9 @@ export async function mergeResults(paths: string[]): Promise<LikelihoodRun> {
   for (const f of files) {
     for (const b of f.batches) {
       const key = `${b.pass}/${b.batch}`;
-      const start = b.batch * batchSize;
-      if (b.pass >= repeats || b.batch >= perPass || b.start !== start)
-        throw new CliError(`${f.path}: batch ${b.batch} of pass ${b.pass} is not one of this run's`);
-      if (b.bitsPerDim.length !== Math.min(batchSize, count - start))
-        throw new CliError(`${f.path}: batch ${b.batch} of pass ${b.pass} is damaged`);
+      const problem = batchProblem(b, settings);
+      if (problem !== undefined)
+        throw new CliError(`${f.path}: batch ${b.batch} of pass ${b.pass} ${problem}`);
       const other = owner.get(key);
       if (other !== undefined)
         throw new CliError(

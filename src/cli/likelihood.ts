@@ -15,6 +15,7 @@ import {
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { Generator } from '../random/index.js';
+import { checkVjpMemory } from '../training/memory-estimate.js';
 import {
   CliError,
   type CliIO,
@@ -22,6 +23,7 @@ import {
   MAX_SEED,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
+  maxMemoryOption,
   parseCommandArgs,
   positiveNumberOption,
   requireString,
@@ -68,6 +70,8 @@ run goes, and the same command resumes an interrupted run where it stopped.
                            into that run's result (loads no model)
       --threads <n>        onnxruntime threads (default: all cores; 1 for
                            several shards on one machine)
+      --max-memory <size>  memory the run may use, e.g. 16G (default: this
+                           machine's); a batch estimated larger is refused
   -q, --quiet              no progress bar
 
 ${MODEL_OPTIONS_HELP}`;
@@ -89,6 +93,7 @@ const OPTIONS = {
   shard: { type: 'string' },
   merge: { type: 'boolean' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -154,6 +159,7 @@ interface LikelihoodArgs {
   seed: bigint;
   quiet: boolean;
   threads?: number;
+  maxMemory?: number;
   shard: ReturnType<typeof parseShard>;
   outFormat?: 'csv' | 'json';
 }
@@ -181,6 +187,7 @@ async function likelihoodArgs(values: Record<string, unknown>): Promise<Likeliho
     seed: seedOption(values),
     quiet: values.quiet === true,
     threads: values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024),
+    maxMemory: maxMemoryOption(values),
     shard: parseShard(values.shard),
   };
   if (args.shard && extname(String(values.out ?? '')).toLowerCase() !== '.json')
@@ -205,6 +212,10 @@ async function openLikelihoodData(pipe: ScoreSdeVePipeline, args: LikelihoodArgs
   });
   const count = Math.min(args.countArg ?? dataset.length, dataset.length);
   if (count < 1) throw new CliError(`--data ${args.dataPath}: no images`);
+  if (args.countArg !== undefined && args.countArg > count)
+    io.stderr.write(
+      `scoresde: --count ${args.countArg}: --data ${args.dataPath} has ${count} images; using all ${count}\n`,
+    );
   const { seed, repeats } = args;
   const batchesPerPass = Math.ceil(count / args.batchSize);
   if (batchSeed(seed, repeats - 1, batchesPerPass - 1, batchesPerPass) > MAX_SEED)
@@ -342,6 +353,11 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     const batchRange = shardRange(batchesPerPass, args.shard);
     const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
     resumeNote(journal, batchRange, repeats, io);
+    try {
+      checkVjpMemory(pipe.unet.config, pipe.sampleSize, graphRows, args.maxMemory);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
     fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: args.threads });
     const scoreFn = fn;
     const t0 = performance.now();

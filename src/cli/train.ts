@@ -13,7 +13,7 @@ import {
 } from '../training/options.js';
 import { PRESET_NAMES, TRAINING_PRESETS } from '../training/presets.js';
 import { type TrainResult, train } from '../training/train.js';
-import { CliError, type CliIO, parseCommandArgs, UsageError } from './args.js';
+import { CliError, type CliIO, maxMemoryOption, parseCommandArgs, UsageError } from './args.js';
 import { type FlagSection, flagHelp, flagNamer, flagOptions, wrapWords } from './flags.js';
 
 const PRESET_INDENT = '            ';
@@ -120,6 +120,12 @@ const TRAIN_FLAGS: readonly FlagSection[] = [
         value: '<n>',
         option: 'intraOpThreads',
         help: 'onnxruntime threads (default: all cores)',
+      },
+      {
+        name: 'max-memory',
+        value: '<size>',
+        option: 'maxMemory',
+        help: "memory the run may use, e.g. 16G (default: this machine's); a run estimated larger is refused",
       },
     ],
   },
@@ -231,6 +237,7 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
     if (f.option === undefined || v === undefined || v === false) continue;
     if (typeof v !== 'string') o[f.option] = true;
     else if (f.option === 'gradClip' && v === 'none') o[f.option] = null;
+    else if (f.option === 'maxMemory') o[f.option] = maxMemoryOption(values);
     else if (f.option in TRAIN_OPTION_TABLE && f.option !== 'sigmaSampling')
       o[f.option] = numberFlag(
         f.name,

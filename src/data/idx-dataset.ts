@@ -95,7 +95,7 @@ export async function openIdxDataset(
     throw new FileFormatError(
       file,
       `images are ${w}x${h}, larger than the model's ${target.width}x${target.height}; ` +
-        `padding cannot shrink them (use resize: 'resize')`,
+        'IDX images are padded to the model size, not shrunk: use a model of at least that size',
     );
   }
   if (target.resize === 'resize' && h * w > target.maxInputPixels) {

@@ -4,11 +4,10 @@
  * Untrusted input: the header is checked before anything is allocated, and a gzip stream is inflated
  * against the size its header declares, so a lying or bomb file fails fast with small memory.
  */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FileFormatError } from '../errors.js';
+import { openRegularFile, type RegularFile, readAt } from '../io/read-file.js';
 
 /** A decoded IDX array: unsigned bytes in row-major order. */
 export interface IdxArray {
@@ -62,35 +61,26 @@ function parseHeader(file: string, head: Uint8Array, ndims: number, maxBytes: nu
 }
 
 /** Reads a raw IDX file: header first, then a size check against the file length, then the payload. */
-async function readRaw(file: string, ndims: number, maxBytes: number): Promise<IdxArray> {
-  const fh = await open(file, 'r');
-  try {
-    const head = new Uint8Array(4 + 4 * ndims);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const { dims, headerBytes, bytes } = parseHeader(file, head.subarray(0, bytesRead), ndims, maxBytes);
-    const { size } = await fh.stat();
-    if (size !== headerBytes + bytes) {
-      throw new FileFormatError(
-        file,
-        `IDX dims [${dims.join(', ')}] need ${headerBytes + bytes} bytes but the file has ${size}` +
-          (size < headerBytes + bytes ? ' (truncated)' : ''),
-      );
-    }
-    const data = new Uint8Array(bytes);
-    let at = 0;
-    while (at < bytes) {
-      const r = await fh.read(data, at, bytes - at, headerBytes + at);
-      if (r.bytesRead === 0) throw new FileFormatError(file, 'file shrank while reading');
-      at += r.bytesRead;
-    }
-    return { dims, data };
-  } finally {
-    await fh.close();
+async function readRaw(file: string, fh: RegularFile, ndims: number, maxBytes: number): Promise<IdxArray> {
+  const head = new Uint8Array(4 + 4 * ndims);
+  const headRead = await readAt(fh, file, head, 0);
+  const { dims, headerBytes, bytes } = parseHeader(file, head.subarray(0, headRead), ndims, maxBytes);
+  const { size } = fh;
+  if (size !== headerBytes + bytes) {
+    throw new FileFormatError(
+      file,
+      `IDX dims [${dims.join(', ')}] need ${headerBytes + bytes} bytes but the file has ${size}` +
+        (size < headerBytes + bytes ? ' (truncated)' : ''),
+    );
   }
+  const data = new Uint8Array(bytes);
+  if ((await readAt(fh, file, data, headerBytes)) !== bytes)
+    throw new FileFormatError(file, 'file shrank while reading');
+  return { dims, data };
 }
 
 /** Inflates a gzip IDX file chunk by chunk; allocates once the header is known and stops at any excess. */
-async function readGzip(file: string, ndims: number, maxBytes: number): Promise<IdxArray> {
+async function readGzip(file: string, fh: RegularFile, ndims: number, maxBytes: number): Promise<IdxArray> {
   const headerLength = 4 + 4 * ndims;
   const head = new Uint8Array(headerLength);
   let headFill = 0;
@@ -126,14 +116,18 @@ async function readGzip(file: string, ndims: number, maxBytes: number): Promise<
     }
   };
   try {
-    await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
-      try {
-        await sink(source);
-      } catch (e) {
-        if (e instanceof FileFormatError) refused = e;
-        throw e;
-      }
-    });
+    await pipeline(
+      fh.handle.createReadStream({ start: 0, autoClose: false }),
+      createGunzip(),
+      async (source: AsyncIterable<Buffer>) => {
+        try {
+          await sink(source);
+        } catch (e) {
+          if (e instanceof FileFormatError) refused = e;
+          throw e;
+        }
+      },
+    );
   } catch (e) {
     if (refused) throw refused;
     throw new FileFormatError(file, `corrupt gzip data (${(e as Error).message})`);
@@ -153,21 +147,15 @@ async function readGzip(file: string, ndims: number, maxBytes: number): Promise<
  * by the gzip magic, not the name). Errors are `FileFormatError`s naming the file.
  */
 export async function readIdx(file: string, ndims: number, maxBytes = MAX_IDX_BYTES): Promise<IdxArray> {
-  let magic: Uint8Array;
+  const fh = await openRegularFile(file, 'idx');
   try {
-    const fh = await open(file, 'r');
-    try {
-      magic = new Uint8Array(2);
-      await fh.read(magic, 0, 2, 0);
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new FileFormatError(file, `cannot read file (${code})`);
+    const magic = new Uint8Array(2);
+    await readAt(fh, file, magic, 0);
+    const gz = magic[0] === GZIP_MAGIC[0] && magic[1] === GZIP_MAGIC[1];
+    return await (gz ? readGzip(file, fh, ndims, maxBytes) : readRaw(file, fh, ndims, maxBytes));
+  } finally {
+    await fh.handle.close();
   }
-  const gz = magic[0] === GZIP_MAGIC[0] && magic[1] === GZIP_MAGIC[1];
-  return gz ? readGzip(file, ndims, maxBytes) : readRaw(file, ndims, maxBytes);
 }
 
 /** The bytes of an IDX ubyte file: magic 0x00 0x00 0x08 ndims, big-endian uint32 dims, the data. */

@@ -5,6 +5,8 @@
  */
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { FileFormatError } from '../errors.js';
+import { readInputFile } from '../io/read-file.js';
+import { pngHeader } from './png-header.js';
 
 /** How an image reaches the model size: scale the short side + centre-crop, or pad centred with 0. */
 export type ResizeMode = 'resize' | 'pad';
@@ -16,6 +18,12 @@ export interface ImageTarget {
   readonly resize: ResizeMode;
   /** Largest width·height a source may declare; larger ones are refused from the header. */
   readonly maxInputPixels: number;
+}
+
+/** An image file's bytes, read through the one input reader; `name` is for messages. */
+export interface EncodedImage {
+  readonly name: string;
+  readonly bytes: Uint8Array;
 }
 
 /** Raw single-image pixels (interleaved, uint8), e.g. one IDX image. */
@@ -64,13 +72,13 @@ function reason(e: unknown): string {
  * refuses corrupt and truncated files but not libpng/libjpeg warnings that real photos often carry
  * ("incorrect sRGB profile", "extraneous bytes before marker").
  */
-function sharpInput(input: string | RawImage, maxInputPixels: number): Sharp {
+function sharpInput(input: EncodedImage | RawImage, maxInputPixels: number): Sharp {
   const common = {
     limitInputPixels: maxInputPixels || false,
     failOn: 'error',
     sequentialRead: true,
   } as const;
-  if (typeof input === 'string') return sharp(input, { ...common, autoOrient: true, pages: 1 });
+  if ('bytes' in input) return sharp(input.bytes, { ...common, autoOrient: true, pages: 1 });
   return sharp(input.data, {
     ...common,
     raw: { width: input.width, height: input.height, channels: input.channels },
@@ -89,21 +97,29 @@ export interface SourceShape {
   readonly hasAlpha: boolean;
 }
 
-/** Reads an image header (sharp `metadata()`); checks the format by magic bytes and the pixel count. */
-export async function probeImage(file: string, head: Uint8Array, target: ImageTarget): Promise<ImageProbe> {
-  const format = sniffImageFormat(head);
+/**
+ * Reads an image header: a PNG's own chunks before its pixel data (fast: no libvips), any other format
+ * through sharp's `metadata()`; checks the format by magic bytes, the pixel count and the resized size.
+ */
+export async function probeImage(image: EncodedImage, target: ImageTarget): Promise<ImageProbe> {
+  const file = image.name;
+  const format = sniffImageFormat(image.bytes.subarray(0, 16));
   if (!format) throw new FileFormatError(file, 'not a PNG, JPEG, WebP, GIF, TIFF or HEIF/AVIF image');
-  let meta: Metadata;
-  try {
-    // metadata() reads the header only; the limit is checked below with the size in the message
-    meta = await sharpInput(file, 0).metadata();
-  } catch (e) {
-    throw new FileFormatError(file, `unreadable image (${reason(e)})`);
+  let shape: SourceShape | undefined = format === 'png' ? pngHeader(image.bytes) : undefined;
+  if (!shape) {
+    let meta: Metadata;
+    try {
+      // metadata() reads the header only; the limit is checked below with the size in the message
+      meta = await sharpInput(image, 0).metadata();
+    } catch (e) {
+      throw new FileFormatError(file, `unreadable image (${reason(e)})`);
+    }
+    shape = { ...orientedSize(meta), hasAlpha: meta.hasAlpha };
   }
-  const { width, height } = orientedSize(meta);
+  const { width, height } = shape;
   if (!(width > 0 && height > 0)) throw new FileFormatError(file, 'image header declares no size');
   checkSize(file, width, height, target);
-  return { format, width, height, hasAlpha: meta.hasAlpha };
+  return { format, width, height, hasAlpha: shape.hasAlpha };
 }
 
 function checkSize(file: string, width: number, height: number, target: ImageTarget): void {
@@ -117,8 +133,18 @@ function checkSize(file: string, width: number, height: number, target: ImageTar
     throw new FileFormatError(
       file,
       `image is ${width}x${height}, larger than the model's ${target.width}x${target.height}; ` +
-        `padding cannot shrink it (use resize: 'resize')`,
+        'images are padded to the model size, not shrunk: use a model of at least that size',
     );
+  }
+  if (target.resize === 'resize') {
+    // the short side becomes the model's: a 67,000,000x1 image would be resized to 2,144,000,000x32 first
+    const g = resizeGeometry(width, height, target.width, target.height);
+    if (g.width * g.height > target.maxInputPixels)
+      throw new FileFormatError(
+        file,
+        `image is ${width}x${height}: resized for the model's ${target.width}x${target.height} it would be ` +
+          `${g.width}x${g.height} = ${g.width * g.height} pixels, over the limit of ${target.maxInputPixels}`,
+      );
   }
 }
 
@@ -180,7 +206,7 @@ function oneBigAtATime<T>(job: () => Promise<T>): Promise<T> {
  * PIL) on an edge-extended copy, so the borders repeat the edge pixels.
  */
 async function decodePixels(
-  input: string | RawImage,
+  input: EncodedImage | RawImage,
   target: ImageTarget,
   shape?: SourceShape,
 ): Promise<Decoded> {
@@ -188,7 +214,8 @@ async function decodePixels(
   const convert = (img: Sharp) => (C === 1 ? img.grayscale() : img.toColourspace('srgb')).removeAlpha();
   const img = sharpInput(input, target.maxInputPixels);
   if (target.resize === 'pad') return rawOut(convert(img));
-  const meta = shape ?? (typeof input === 'string' ? await readShape(img) : { ...input, hasAlpha: false });
+  const meta = shape ?? ('bytes' in input ? await readShape(img) : { ...input, hasAlpha: false });
+  checkSize('name' in input ? input.name : '(raw image)', meta.width, meta.height, target);
   const { width: w, height: h } = meta;
   const g = resizeGeometry(w, h, W, H);
   const up = g.width > w || g.height > h;
@@ -225,16 +252,19 @@ async function decodePixels(
  * (libvips luminance of linear sRGB), 3 = sRGB; alpha is dropped, as PIL's convert("RGB") does.
  */
 export async function decodeImage(
-  input: string | RawImage,
+  input: string | EncodedImage | RawImage,
   target: ImageTarget,
   shape?: SourceShape,
 ): Promise<Uint8Array> {
-  const name = typeof input === 'string' ? input : '(raw image)';
+  const source =
+    typeof input === 'string' ? { name: input, bytes: await readInputFile(input, 'image') } : input;
+  const name = 'name' in source ? source.name : '(raw image)';
   const { channels: C, height: H, width: W } = target;
   let decoded: Decoded;
   try {
-    decoded = await decodePixels(input, target, shape);
+    decoded = await decodePixels(source, target, shape);
   } catch (e) {
+    if (e instanceof FileFormatError) throw e;
     throw new FileFormatError(name, `unreadable image (${reason(e)})`);
   }
   const { data, info, window } = decoded;

@@ -2,10 +2,10 @@
  * An `ImageDataset` over a folder of image files, like torchvision's `ImageFolder`: recursive, sorted,
  * and class-labelled when every image sits in a top-level subfolder (label = index of the sorted names).
  */
-import { open, readdir, realpath, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import { FileFormatError } from '../errors.js';
+import { readInputFile, readInputFileSync } from '../io/read-file.js';
 import { ByteLruCache } from './byte-cache.js';
+import { type FsPath, walkFolder } from './folder-walk.js';
 import {
   decodeImage,
   IMAGE_EXTENSIONS,
@@ -18,77 +18,14 @@ import type { OpenImageDatasetOptions } from './options.js';
 import { checkReadArgs, writeUnit } from './read-helpers.js';
 import type { ImageDataset } from './types.js';
 
-/** Hidden names (`.DS_Store`, `.git`) are not part of a dataset. */
-const isHidden = (name: string) => name.startsWith('.');
+/**
+ * Folders of at most this many images are decoded whole when opened (every pixel checked up front, ~5 ms an
+ * image); larger ones have their headers checked when opened and are decoded as they are first read, so that
+ * indexing 100,000 files takes seconds rather than minutes.
+ */
+export const EAGER_DECODE_MAX_FILES = 2048;
 
-/** Code-unit order of path segments: the same on every machine and locale. */
-function comparePaths(a: readonly string[], b: readonly string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  }
-  return a.length - b.length;
-}
-
-interface Listing {
-  /** Image candidates by extension, as path segments under the root, sorted. */
-  images: string[][];
-  /** Other files, for the message when there are no images. */
-  others: string[];
-}
-
-/** Lists a folder recursively, following symlinks once (a link loop is visited once). */
-async function listFolder(root: string, signal?: AbortSignal): Promise<Listing> {
-  const images: string[][] = [];
-  const others: string[] = [];
-  const seen = new Set<string>();
-  const walk = async (dir: string, rel: string[]) => {
-    signal?.throwIfAborted();
-    const real = await realpath(dir);
-    if (seen.has(real)) return;
-    seen.add(real);
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      throw new FileFormatError(dir, `cannot list folder (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-    for (const entry of entries) {
-      if (isHidden(entry.name)) continue;
-      const path = join(dir, entry.name);
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        const s = await stat(path).catch(() => undefined); // a dangling link is not an image
-        isDir = s?.isDirectory() ?? false;
-        isFile = s?.isFile() ?? false;
-      }
-      if (isDir) await walk(path, [...rel, entry.name]);
-      else if (isFile && IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase()))
-        images.push([...rel, entry.name]);
-      else if (isFile) others.push([...rel, entry.name].join('/'));
-    }
-  };
-  await walk(root, []);
-  images.sort(comparePaths);
-  others.sort();
-  return { images, others };
-}
-
-/** The first bytes of a file, for format sniffing. */
-async function readHead(file: string): Promise<Uint8Array> {
-  const head = new Uint8Array(16);
-  const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new FileFormatError(file, `cannot read file (${e.code ?? e.message})`);
-  });
-  try {
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
 
 export class ImageFolderDataset implements ImageDataset {
   readonly length: number;
@@ -96,16 +33,16 @@ export class ImageFolderDataset implements ImageDataset {
   readonly height: number;
   readonly width: number;
   readonly #target: ImageTarget;
-  readonly #cache: ByteLruCache<string>;
+  readonly #cache: ByteLruCache<FsPath>;
   readonly #shapes: readonly ImageProbe[];
 
   constructor(
     readonly source: string,
-    /** The image files, in dataset order. */
-    readonly files: readonly string[],
+    /** The image files, in dataset order (raw bytes for a name that is not UTF-8). */
+    readonly files: readonly FsPath[],
     shapes: readonly ImageProbe[],
     target: ImageTarget,
-    cache: ByteLruCache<string>,
+    cache: ByteLruCache<FsPath>,
     readonly skipped: number,
     readonly labels?: Uint8Array,
     readonly classes?: readonly string[],
@@ -121,9 +58,11 @@ export class ImageFolderDataset implements ImageDataset {
 
   async read(index: number, out: Float32Array, offset = 0): Promise<void> {
     checkReadArgs(this, index, out, offset);
-    const img = await this.#cache.get(this.files[index], (file) =>
-      decodeImage(file, this.#target, this.#shapes[index]),
-    );
+    // the key is the path itself (a Buffer path is the same object each time)
+    const img = await this.#cache.get(this.files[index], async (file) => {
+      const bytes = await readInputFile(file, 'image');
+      return decodeImage({ name: String(file), bytes }, this.#target, this.#shapes[index]);
+    });
     writeUnit(img, out, offset);
   }
 }
@@ -138,8 +77,9 @@ function classLabels(images: readonly string[][]): { labels?: Uint8Array; classe
 }
 
 /**
- * Opens a folder of images. Every file is checked when opened: decoded outright when all decoded images fit
- * in `cacheBytes` (they stay cached), else its header is read (format, size, pixel limit).
+ * Opens a folder of images. Every file is checked when opened: decoded outright when there are at most
+ * EAGER_DECODE_MAX_FILES and all decoded images fit in `cacheBytes` (they stay cached), else its header is
+ * read (format, size, pixel limit).
  */
 export async function openImageFolder(
   root: string,
@@ -148,7 +88,19 @@ export async function openImageFolder(
   options: OpenImageDatasetOptions,
 ): Promise<ImageFolderDataset> {
   const { skipUnreadable = false, onWarning, onProgress, signal, concurrency = 8 } = options;
-  const { images, others } = await listFolder(root, signal);
+  const listing = await walkFolder(root, {
+    extensions: IMAGE_EXTENSIONS,
+    signal,
+    onProgress: (entries) => onProgress?.(0, entries),
+  });
+  const { files: images, others, skipped: specials } = listing;
+  if (specials.length > 0) {
+    const shown = specials.slice(0, 3).map((s) => `${s.name}: ${s.why}`);
+    onWarning?.(
+      `${root}: skipped ${plural(specials.length, 'entry', 'entries')} that ${specials.length === 1 ? 'is' : 'are'} ` +
+        `not a regular file or folder inside it (${shown.join('; ')}${specials.length > 3 ? '; ...' : ''})`,
+    );
+  }
   if (images.length === 0) {
     if (others.length === 0)
       throw new FileFormatError(root, 'folder is empty (no image files in it or below)');
@@ -163,24 +115,26 @@ export async function openImageFolder(
     onWarning(`${root}: ignored ${plural(others.length, 'file')} without an image extension (${shown})`);
   }
   const imageBytes = target.channels * target.height * target.width;
-  const eager = images.length * imageBytes <= cacheBytes;
-  const cache = new ByteLruCache<string>(cacheBytes);
-  const files = images.map((p) => join(root, ...p));
+  const eager = images.length <= EAGER_DECODE_MAX_FILES && images.length * imageBytes <= cacheBytes;
+  const cache = new ByteLruCache<FsPath>(cacheBytes);
   let done = 0;
   const ok = await mapLimit(
-    files,
+    images,
     Math.max(1, concurrency),
-    async (file) => {
+    async ({ path }, i) => {
+      // a macrotask now and then: reads are synchronous, and progress and Ctrl-C need the event loop
+      if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
       try {
-        const probe = await probeImage(file, await readHead(file), target);
-        if (eager) await cache.get(file, () => decodeImage(file, target, probe));
+        const image = { name: String(path), bytes: readInputFileSync(path, 'image') };
+        const probe = await probeImage(image, target);
+        if (eager) await cache.get(path, () => decodeImage(image, target, probe));
         return probe;
       } catch (e) {
         if (!(e instanceof FileFormatError) || !skipUnreadable) throw e;
         onWarning?.(`skipped ${e.message}`);
         return undefined;
       } finally {
-        onProgress?.(++done, files.length);
+        onProgress?.(++done, images.length);
       }
     },
     signal,
@@ -190,11 +144,11 @@ export async function openImageFolder(
   if (skipped > 0) onWarning?.(`${root}: skipped ${plural(skipped, 'unreadable image')} of ${images.length}`);
   if (kept.length === 0)
     throw new FileFormatError(root, `none of the ${plural(images.length, 'image')} could be read`);
-  const { labels, classes } = classLabels(kept);
+  const { labels, classes } = classLabels(kept.map((e) => e.segments));
   const shapes = ok.filter((p) => p !== undefined);
   return new ImageFolderDataset(
     root,
-    files.filter((_, i) => ok[i]),
+    kept.map((e) => e.path),
     shapes,
     target,
     cache,

@@ -3,8 +3,8 @@
  * Like diffusers' `extract_init_dict`, private `_`-prefixed keys are dropped silently and unknown keys are
  * dropped with a warning, so configs written by newer diffusers versions still load.
  */
-import { readFile } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
+import { readInputText } from './read-file.js';
 
 /** A parsed JSON config: always a plain object. */
 export type JsonConfig = Record<string, unknown>;
@@ -19,14 +19,11 @@ export const UNKNOWN_CONFIG_KEYS_WARNING = 'SCORESDE_UNKNOWN_CONFIG_KEYS';
 export async function readJsonConfig(path: string): Promise<JsonConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf-8');
+    text = await readInputText(path, 'config');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'config file not found'
-        : `cannot read config file (${code ?? (e as Error).message})`;
-    throw new FileFormatError(path, why);
+    if (e instanceof FileFormatError && e.message.endsWith(': no such file'))
+      throw new FileFormatError(path, 'config file not found');
+    throw e;
   }
   return parseJsonConfig(text, path);
 }

@@ -10,7 +10,7 @@ export {
 } from './config.js';
 export * from './hub.js';
 export { decodePNG, encodePNG, type Image } from './png.js';
-export { readInputFile } from './read-file.js';
+export { MAX_FILE_BYTES, readInputFile } from './read-file.js';
 export {
   loadSafetensors,
   parseSafetensors,

@@ -166,7 +166,7 @@ export async function loadImage(
   path: string,
   options: { size?: readonly [number, number] } = {},
 ): Promise<PipelineImage> {
-  return toRGBImage(decodePNG(await readInputFile(path), path, options));
+  return toRGBImage(decodePNG(await readInputFile(path, 'png'), path, options));
 }
 
 /**

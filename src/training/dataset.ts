@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { openImageDataset } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import { ConfigError } from '../errors.js';
+import { ProgressBar, type ProgressStream } from '../progress.js';
 
 export interface TrainingDataShape {
   channels: number;
@@ -14,18 +15,37 @@ export interface TrainingDataShape {
 export async function openTrainingData(
   data: string | ImageDataset,
   shape: TrainingDataShape,
-  options: { skipUnreadable?: boolean; signal?: AbortSignal; onWarning?: (message: string) => void } = {},
+  options: {
+    skipUnreadable?: boolean;
+    signal?: AbortSignal;
+    onWarning?: (message: string) => void;
+    /** Where to show the progress of indexing a folder. */
+    progressStream?: ProgressStream;
+  } = {},
 ): Promise<ImageDataset> {
-  const dataset =
-    typeof data === 'string'
-      ? // An absolute path, so that a resumed run finds the data from any working directory.
-        await openImageDataset(resolve(data), {
-          ...shape,
-          skipUnreadable: options.skipUnreadable,
-          signal: options.signal,
-          onWarning: options.onWarning ?? ((m) => process.emitWarning(m)),
-        })
-      : data;
+  // Indexing a large folder takes seconds: a bar once files are being checked (total known)
+  let bar: ProgressBar | undefined;
+  const onProgress = (done: number, total: number) => {
+    if (!options.progressStream || done === 0) return;
+    bar ??= new ProgressBar({ total, desc: 'data', unit: 'file', stream: options.progressStream });
+    bar.update(done - bar.n);
+  };
+  let dataset: ImageDataset;
+  try {
+    dataset =
+      typeof data === 'string'
+        ? // An absolute path, so that a resumed run finds the data from any working directory.
+          await openImageDataset(resolve(data), {
+            ...shape,
+            skipUnreadable: options.skipUnreadable,
+            signal: options.signal,
+            onWarning: options.onWarning ?? ((m) => process.emitWarning(m)),
+            onProgress,
+          })
+        : data;
+  } finally {
+    bar?.close();
+  }
   const { channels, height, width } = shape;
   if (dataset.channels !== channels || dataset.height !== height || dataset.width !== width) {
     throw new ConfigError(

@@ -105,6 +105,8 @@ export interface TrainOptions {
   localFilesOnly?: boolean;
   /** onnxruntime intra-op threads (default: all cores). */
   intraOpThreads?: number;
+  /** Bytes the run may use (default: the machine's memory); a larger estimate is refused before the run. */
+  maxMemory?: number;
   /** Called once before the first step, after every check passed and everything loaded. */
   onStart?: (info: TrainStart) => void;
   /** Called after every step. */

@@ -19,10 +19,12 @@ import {
   type UNet2DConfig,
   UNet2DModel,
 } from '../models/unet-2d/index.js';
+import { unetFootprint } from '../models/unet-2d/memory-estimate.js';
 import { resolvePipelineSource } from '../pipelines/load.js';
 import { Generator, type GeneratorState } from '../random/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { openTrainingData } from './dataset.js';
+import { checkTrainingMemory } from './memory-estimate.js';
 import { ScoreSdeOptimizer } from './optimization.js';
 import {
   checkResumedOptions,
@@ -33,7 +35,8 @@ import {
   type TrainOptions,
 } from './options.js';
 import { TRAINING_PRESETS } from './presets.js';
-import { loadTrainingState, trainingStateStep } from './training-state.js';
+import { loadTrainingState, STATE_DIR, trainingStateStep } from './training-state.js';
+import { checkParamsMatchModel } from './training-state-checks.js';
 
 export interface TrainingSetup {
   outDir: string;
@@ -127,6 +130,10 @@ function checkTrainable(cfg: UNet2DConfig): [number, number] {
     throw new ConfigError('UNet2DModel config: sample_size is null; training needs the image size');
   // resolveUnetConfig has already checked that the size suits the block count.
   const [h, w] = typeof ss === 'number' ? [ss, ss] : ss;
+  if (cfg.in_channels !== 1 && cfg.in_channels !== 3)
+    throw new ConfigError(
+      `UNet2DModel config: in_channels is ${cfg.in_channels}; training images have 1 (grey) or 3 (RGB) channels`,
+    );
   const skip = [...cfg.down_block_types, ...cfg.up_block_types].filter((t) => t.includes('Skip'));
   if (skip.length > 0 && cfg.in_channels !== 3) {
     throw new ConfigError(
@@ -249,6 +256,7 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   const { cfg } = model;
   const size = checkTrainable(cfg);
   const options = resolveTrainOptions(o, model.sigma);
+  checkTrainingMemory(cfg, size, options.batchSize, o.maxMemory); // before the weights of a new model
   const dataset = await openTrainingData(
     o.data,
     { channels: cfg.in_channels, height: size[0], width: size[1] },
@@ -290,8 +298,22 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   }
   const { info } = state;
   const saved = info.options as unknown as SavedTrainOptions;
-  const cfg = resolveUnetConfig(info.unetConfig);
+  const stateDir = join(outDir, STATE_DIR);
+  // what a hand edit of the state could make wrong: named as the checkpoint's fault, not the user's flags
+  const fromState = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      const m = e instanceof OptionError ? e.render((k) => k) : (e as Error).message;
+      throw new ConfigError(`${stateDir}: the checkpoint holds an invalid value (${m})`);
+    }
+  };
+  const cfg = fromState(() => resolveUnetConfig(info.unetConfig));
   const size = checkTrainable(cfg);
+  fromState(() =>
+    checkTrainOptions({ ...saved, ...saved.cadence, out: outDir, resume: true } as TrainOptions),
+  );
+  checkParamsMatchModel(state.shapes, unetFootprint(cfg, size[0], size[1]).shapes, stateDir);
   if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
     if (!sameJson(configToJson(resolveUnetConfig(read.raw)), configToJson(cfg)))
@@ -307,6 +329,7 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     steps: saved.totalSteps ?? info.step,
   });
   const totalSteps = options.steps!;
+  checkTrainingMemory(cfg, size, options.batchSize, o.maxMemory);
   if (totalSteps < info.step)
     throw new OptionError((n) => `${n('steps')} ${totalSteps} is below the checkpoint's step ${info.step}`);
   const dataset = await openTrainingData(
@@ -336,8 +359,8 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     expAvgSq: pick(state.adamV),
     ema: pick(state.ema),
   });
-  loop.generator.setState(info.generator as GeneratorState);
-  loop.loader.restore(info.loader as DataLoaderState);
+  fromState(() => loop.generator.setState(info.generator as GeneratorState));
+  fromState(() => loop.loader.restore(info.loader as DataLoaderState));
   return {
     outDir,
     unetConfig: configToJson(cfg),

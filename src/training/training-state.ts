@@ -11,11 +11,13 @@
  * so a damaged file is reported instead of loaded.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError } from '../errors.js';
+import { type FileKind, openRegularFile, readAt, readInputText } from '../io/read-file.js';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { Tensor } from '../tensor.js';
+import { checkStateInfo, checkStateShapes, parseStrictJson } from './training-state-checks.js';
 
 export const STATE_DIR = 'training_state';
 const MANIFEST = 'manifest.json';
@@ -147,18 +149,26 @@ export async function trainingStateStep(runDir: string): Promise<number | undefi
   }
 }
 
+const MANIFEST_KEYS = ['format', 'version', 'step', 'current', 'files'];
+const FILE_ENTRY_KEYS = ['bytes', 'sha256'];
+
 async function readManifest(root: string): Promise<Manifest> {
   const path = join(root, MANIFEST);
-  const text = await readFile(path, 'utf8'); // ENOENT passes through: no state
-  let m: Manifest;
+  let text: string;
   try {
-    m = JSON.parse(text);
+    text = await readInputText(path, 'training manifest');
   } catch (e) {
-    throw new FileFormatError(path, `not valid JSON (${(e as Error).message})`);
+    // no manifest: no state (callers tell that apart by the code)
+    if (e instanceof FileFormatError && e.message.endsWith(': no such file'))
+      throw Object.assign(new Error(e.message), { code: 'ENOENT' });
+    throw e;
   }
+  const m = parseStrictJson(text, path) as Manifest;
   if (m?.format !== FORMAT || m.version !== VERSION) {
     throw new FileFormatError(path, `not a ${FORMAT} manifest of version ${VERSION}`);
   }
+  const unknown = Object.keys(m).filter((k) => !MANIFEST_KEYS.includes(k));
+  if (unknown.length > 0) throw new FileFormatError(path, `has unknown entries (${unknown.join(', ')})`);
   if (
     !Number.isSafeInteger(m.step) ||
     m.step < 0 ||
@@ -168,7 +178,41 @@ async function readManifest(root: string): Promise<Manifest> {
     throw new FileFormatError(path, 'has an invalid step or checkpoint name');
   }
   if (typeof m.files !== 'object' || m.files === null) throw new FileFormatError(path, 'lists no files');
+  for (const [name, entry] of Object.entries(m.files)) {
+    if (name !== TENSORS_FILE && name !== JSON_FILE)
+      throw new FileFormatError(path, `lists an unknown file ${JSON.stringify(name)}`);
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      Object.keys(entry).some((k) => !FILE_ENTRY_KEYS.includes(k)) ||
+      !Number.isSafeInteger(entry.bytes) ||
+      entry.bytes < 0 ||
+      typeof entry.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(entry.sha256)
+    )
+      throw new FileFormatError(path, `has an invalid entry for ${name}`);
+  }
   return m;
+}
+
+/** A checkpoint file, refused before it is read unless its size is the manifest's, then checked by SHA-256. */
+async function readCheckedFile(
+  path: string,
+  kind: FileKind,
+  expected: { bytes: number; sha256: string },
+): Promise<Buffer> {
+  const file = await openRegularFile(path, kind);
+  try {
+    const damaged = () =>
+      new FileFormatError(path, 'is damaged (its size or SHA-256 differs from the manifest)');
+    if (file.size !== expected.bytes) throw damaged();
+    const data = Buffer.allocUnsafe(file.size);
+    if ((await readAt(file, path, data, 0)) !== file.size || sha256(data) !== expected.sha256)
+      throw damaged();
+    return data;
+  } finally {
+    await file.handle.close();
+  }
 }
 
 /** Reads the committed checkpoint of `runDir`, verifying sizes and checksums. Throws ENOENT when there is none. */
@@ -176,26 +220,20 @@ export async function loadTrainingState(runDir: string): Promise<TrainingState> 
   const root = join(runDir, STATE_DIR);
   const manifest = await readManifest(root);
   const dir = join(root, manifest.current);
-  const read = async (file: string): Promise<Buffer> => {
-    const path = join(dir, file);
+  const read = async (file: string, kind: FileKind): Promise<Buffer> => {
     const expected = manifest.files[file];
     if (!expected) throw new FileFormatError(join(root, MANIFEST), `does not list ${file}`);
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (e) {
-      throw new FileFormatError(path, `cannot read checkpoint file (${(e as NodeJS.ErrnoException).code})`);
-    }
-    if (data.byteLength !== expected.bytes || sha256(data) !== expected.sha256) {
-      throw new FileFormatError(path, 'is damaged (its size or SHA-256 differs from the manifest)');
-    }
-    return data;
+    return readCheckedFile(join(dir, file), kind, expected);
   };
   const jsonPath = join(dir, JSON_FILE);
-  const info = JSON.parse((await read(JSON_FILE)).toString('utf8')) as TrainingStateInfo;
+  const tensorsPath = join(dir, TENSORS_FILE);
+  const info = checkStateInfo(
+    parseStrictJson((await read(JSON_FILE, 'training state')).toString('utf8'), jsonPath),
+    jsonPath,
+  );
   if (info.step !== manifest.step)
     throw new FileFormatError(jsonPath, `step ${info.step} ≠ manifest step ${manifest.step}`);
-  const { tensors } = parseSafetensors(await read(TENSORS_FILE), join(dir, TENSORS_FILE));
+  const { tensors } = parseSafetensors(await read(TENSORS_FILE, 'training tensors'), tensorsPath);
   const state: TrainingState = {
     info,
     params: new Map(),
@@ -214,7 +252,7 @@ export async function loadTrainingState(runDir: string): Promise<TrainingState> 
     const slash = name.indexOf('/');
     const group = groups[name.slice(0, slash)];
     if (!group || t.dtype !== 'float32')
-      throw new FileFormatError(jsonPath, `unexpected tensor ${name} (${t.dtype})`);
+      throw new FileFormatError(tensorsPath, `unexpected tensor ${name} (${t.dtype})`);
     const key = name.slice(slash + 1);
     // A copy: the optimiser updates these in place, and views into the file buffer may be misaligned.
     group.set(key, Float32Array.from(t.data as Float32Array));
@@ -222,8 +260,9 @@ export async function loadTrainingState(runDir: string): Promise<TrainingState> 
   }
   for (const k of info.trainedKeys) {
     if (!state.params.has(k) || !state.ema.has(k) || !state.adamM.has(k) || !state.adamV.has(k)) {
-      throw new FileFormatError(join(dir, TENSORS_FILE), `lacks the state of trained parameter ${k}`);
+      throw new FileFormatError(tensorsPath, `lacks the state of trained parameter ${k}`);
     }
   }
+  checkStateShapes(tensors, info.trainedKeys, tensorsPath);
   return state;
 }

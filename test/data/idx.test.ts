@@ -139,7 +139,7 @@ describe('IDX files (Fashion-MNIST subset)', () => {
     await rejectsFile(
       openImageDataset(TRAIN, { channels: 1, height: 24, width: 32 }),
       TRAIN,
-      /use resize: 'resize'/,
+      /larger than the model's 32x24; IDX images are padded to the model size, not shrunk/,
     );
   });
 });

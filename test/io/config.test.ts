@@ -39,7 +39,7 @@ describe('readJsonConfig', () => {
       await check('number.json', '3', /got number/);
       await assert.rejects(
         readJsonConfig(dir),
-        (e: Error) => e instanceof FileFormatError && /cannot read config file \(EISDIR\)/.test(e.message),
+        (e: Error) => e instanceof FileFormatError && /: is a folder, not a file$/.test(e.message),
       );
     });
   });
