@@ -127,6 +127,12 @@ const TRAIN_FLAGS: readonly FlagSection[] = [
         option: 'maxMemory',
         help: "memory the run may use, e.g. 16G (default: this machine's); a run estimated larger is refused",
       },
+      {
+        name: 'conv-path',
+        value: '<p>',
+        option: 'convPath',
+        help: "convolution kernels: auto (default), blocked (onnxruntime's NCHWc kernels) or standard (as earlier versions ran them, bit for bit)",
+      },
     ],
   },
   {
