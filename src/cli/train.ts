@@ -131,7 +131,7 @@ const TRAIN_FLAGS: readonly FlagSection[] = [
         name: 'conv-path',
         value: '<p>',
         option: 'convPath',
-        help: "convolution kernels: auto (default), blocked (onnxruntime's NCHWc kernels) or standard (as earlier versions ran them, bit for bit)",
+        help: "convolution kernels: auto (default: blocked where onnxruntime has them), blocked (onnxruntime's NCHWc kernels) or standard; the two differ by float32 rounding",
       },
     ],
   },

@@ -39,8 +39,8 @@ export function vesdeSigma(
 
 /**
  * The graph's batch and image size and its session settings. `convPath` 'blocked' rewrites the convolutions (whose
- * weights are graph inputs here) to onnxruntime's NCHWc kernels; 'standard' is the graph of standard ops as earlier
- * versions ran it, bit for bit.
+ * weights are graph inputs here, forward and input-gradient) to onnxruntime's NCHWc kernels; 'standard' keeps the
+ * graph of standard ops.
  */
 export type DsmGraphOptions = GradientGraphOptions;
 

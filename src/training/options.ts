@@ -111,9 +111,10 @@ export interface TrainOptions {
   /** Called once before the first step, after every check passed and everything loaded. */
   onStart?: (info: TrainStart) => void;
   /**
-   * The step graph's convolution kernels (DsmGraphOptions.convPath): 'auto' (default), 'blocked' or 'standard'
-   * ('standard' continues runs of earlier versions bit for bit; the paths differ by float32 rounding). Not part of
-   * the saved trajectory: a resumed run takes whatever is given here.
+   * The step graph's convolution kernels (DsmGraphOptions.convPath): 'auto' (default), 'blocked' or 'standard'.
+   * The paths differ by float32 rounding (gradients ~2e-7 apart), so a resumed run continues bit for bit on the
+   * path it ran on ('auto' picks the same one on the same machine). Not part of the saved trajectory: a resumed
+   * run takes whatever is given here.
    */
   convPath?: ConvPathOption;
   /** Called after every step. */

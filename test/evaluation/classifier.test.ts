@@ -160,7 +160,7 @@ describe('classifier training graph', () => {
       onehot: new Tensor('float32', onehot, [batch, 10]),
     };
     for (const [name, p] of params) feeds[name] = p;
-    const results = [];
+    const results: { out: Map<string, Tensor>; grads: Map<string, string> }[] = [];
     for (const b of [null, block]) {
       const { bytes, grads } = trainingGraph(TINY, batch, b);
       const session = await OnnxSession.create(bytes);

@@ -32,7 +32,8 @@ export interface TrainClassifierOptions {
   limit?: number;
   /**
    * The convolution kernels of the training graph (as DsmGraphOptions.convPath): 'auto' (default), 'blocked'
-   * (onnxruntime's NCHWc kernels) or 'standard' (as earlier versions trained, bit for bit).
+   * (onnxruntime's NCHWc kernels) or 'standard' (as earlier versions trained, bit for bit: the classifier has
+   * no composite ops).
    */
   convPath?: ConvPathOption;
   onStep?: (info: { step: number; totalSteps: number; epoch: number; loss: number }) => void;
