@@ -315,23 +315,42 @@ function spawnJson<T>(args: string[]): T {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
 }
 
-/** The profile table: op types (and parts) by their time on the standard and the blocked path. */
-function profileTable(key: 'byOp' | 'byPart', profiles: StepProfile[], top: number): string[] {
-  const [std, blk] = ['standard', 'blocked'].map((p) => profiles.find((x) => x.convPath === p));
+/**
+ * The profile the code before the blocked path and the composite adjoints measured (bench/results/
+ * train-step-profile-before.json, written once by this same method on its commit and machine), for the table's
+ * "before" column; undefined when absent.
+ */
+const BEFORE = fileURLToPath(new URL('./results/train-step-profile-before.json', import.meta.url));
+function profileBefore(): (StepProfile & { label: string }) | undefined {
+  try {
+    return JSON.parse(readFileSync(BEFORE, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The profile table: op types (and parts) by their time before, and now on the standard and the blocked path. */
+function profileTable(
+  key: 'byOp' | 'byPart',
+  columns: (StepProfile | undefined)[],
+  top: number,
+  what: string,
+): string[] {
   const total = (x?: StepProfile) => (x ? Object.values(x[key]).reduce((a, v) => a + v, 0) : 0);
-  const names = new Set([...Object.keys(std?.[key] ?? {}), ...Object.keys(blk?.[key] ?? {})]);
-  const sorted = [...names].sort((a, b) => (std?.[key][b] ?? 0) - (std?.[key][a] ?? 0));
-  const shown = key === 'byOp' ? sorted.slice(0, top) : sorted;
+  const names = new Set(columns.flatMap((x) => Object.keys(x?.[key] ?? {})));
+  const lead = columns.find((x) => x !== undefined);
+  const sorted = [...names].sort((a, b) => (lead?.[key][b] ?? 0) - (lead?.[key][a] ?? 0));
+  const shown = sorted.slice(0, top);
   const rest = sorted.slice(shown.length);
   const cell = (x: StepProfile | undefined, n: string[]) => {
     if (!x) return '– | –';
     const v = n.reduce((a, k) => a + (x[key][k] ?? 0), 0);
     return `${v.toFixed(0)} | ${((100 * v) / total(x)).toFixed(1)} %`;
   };
-  const rows = shown.map((n) => `| ${n} | ${cell(std, [n])} | ${cell(blk, [n])} |`);
+  const rows = shown.map((n) => `| ${n} | ${columns.map((x) => cell(x, [n])).join(' | ')} |`);
   if (rest.length)
-    rows.push(`| the other ${rest.length} op types | ${cell(std, rest)} | ${cell(blk, rest)} |`);
-  rows.push(`| **total kernel time** | **${total(std).toFixed(0)}** | | **${total(blk).toFixed(0)}** | |`);
+    rows.push(`| the other ${rest.length} ${what} | ${columns.map((x) => cell(x, rest)).join(' | ')} |`);
+  rows.push(`| **total kernel time** | ${columns.map((x) => `**${total(x).toFixed(0)}** |`).join(' | ')} |`);
   return rows;
 }
 
@@ -387,6 +406,12 @@ export async function runTrainStepBench(): Promise<string> {
       ? ' **The load exceeded the core count: absolute times, and the ratio to PyTorch (whose OpenMP threads suffer most from oversubscription), are not meaningful; rerun `npm run bench -- train-step` on a quiet machine.**'
       : '';
   const profMs = (p: Path) => profiles.find((x) => x.convPath === p)?.stepMs;
+  const before = profileBefore();
+  const columns: [string, StepProfile | undefined][] = [
+    ...(before ? [['before', before] as [string, StepProfile]] : []),
+    ['standard', profiles.find((x) => x.convPath === 'standard')],
+    ['blocked', profiles.find((x) => x.convPath === 'blocked')],
+  ];
   return [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; Node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? '?'}; NCHWc block ${block ?? 'none (standard path only)'}. Load average at start/end: ${load0.toFixed(1)} / ${load1.toFixed(1)} (a shared VM: times rise with other load). ${peakSentence()}${busy}`,
     '',
@@ -402,17 +427,27 @@ export async function runTrainStepBench(): Promise<string> {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...split,
     '',
-    `The bundled model's step graph at batch ${fashion.batch} under onnxruntime's profiler (${fashion.runs} runs after ${fashion.warmup} warm-up, ms per step of kernel time; the profiler itself slows a step: ${paths.map((p) => `${p} ${f(profMs(p) ?? Number.NaN)} ms`).join(', ')} per profiled step). Op types as onnxruntime runs them after its fusions (FusedMatMul: MatMul with a transpose or scale folded in; on the blocked path "Conv" is mostly the NCHWc kernel, with ReorderInput/ReorderOutput converting layouts around it):`,
+    `The bundled model's step graph at batch ${fashion.batch} under onnxruntime's profiler (${fashion.runs} runs after ${fashion.warmup} warm-up, ms per step of kernel time; the profiler itself slows a step: ${paths.map((p) => `${p} ${f(profMs(p) ?? Number.NaN)} ms`).join(', ')} per profiled step)${before ? `, and the same profile of the code before the blocked path and the composite adjoints (${before.label}; ${f(before.stepMs)} ms per profiled step)` : ''}. Op types as onnxruntime runs them after its fusions (FusedMatMul: MatMul with a transpose or scale folded in; FusedConv: Conv with its activation or Add; on the blocked path "Conv" is mostly the NCHWc kernel, with ReorderInput/ReorderOutput converting layouts around it):`,
     '',
-    '| op type | standard ms | share | blocked ms | share |',
-    '| --- | --- | --- | --- | --- |',
-    ...profileTable('byOp', profiles, 16),
+    `| op type | ${columns.map(([label]) => `${label} ms | share`).join(' | ')} |`,
+    `| --- | ${columns.map(() => '--- | ---').join(' | ')} |`,
+    ...profileTable(
+      'byOp',
+      columns.map(([, x]) => x),
+      16,
+      'op types',
+    ),
     '',
-    "The same by part of the step (from the node names: the forward's module paths, the backward's `grad/…`, a composite op's adjoint `grad.<kind>/…`):",
+    "The same by part of the step (from the node names: the forward's module paths, the backward's `grad/…`, a composite op's adjoint `grad.<kind>/…`; before, the composites' backward was spread over the other parts):",
     '',
-    '| part | standard ms | share | blocked ms | share |',
-    '| --- | --- | --- | --- | --- |',
-    ...profileTable('byPart', profiles, 100),
+    `| part | ${columns.map(([label]) => `${label} ms | share`).join(' | ')} |`,
+    `| --- | ${columns.map(() => '--- | ---').join(' | ')} |`,
+    ...profileTable(
+      'byPart',
+      columns.map(([, x]) => x),
+      100,
+      'parts',
+    ),
   ].join('\n');
 }
 

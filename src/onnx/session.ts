@@ -175,7 +175,7 @@ let blockSize: Promise<number | null> | undefined;
 /**
  * The channel block of onnxruntime's NCHWc kernels on this machine (16 with AVX-512, 8 with AVX2), or null where
  * they are missing. Probed once per process with a one-node session: `ReorderInput` of 4 channels pads them to one
- * block, so the output's channel count is the block size.
+ * block, so the output's channel count is the block size (a build without the kernels has block 1 and leaves 4).
  */
 export function nchwcBlockSize(): Promise<number | null> {
   blockSize ??= (async () => {
@@ -197,7 +197,8 @@ export function nchwcBlockSize(): Promise<number | null> {
       try {
         const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) });
         const b = Number(r.y.dims[1]);
-        return Number.isInteger(b) && b >= 4 && b % 4 === 0 ? b : null;
+        // A build without NCHWc kernels reports block 1 (4 channels stay 4): only 8 and up are real blocks.
+        return Number.isInteger(b) && b >= 8 && b % 4 === 0 ? b : null;
       } finally {
         await s.release();
       }

@@ -99,15 +99,24 @@ export class DsmStepGraph {
   static async create(config: Readonly<UNet2DConfig>, options: DsmGraphOptions): Promise<DsmStepGraph> {
     checkGraphSize('DsmStepGraph', options);
     const { batchSize, height, width } = options;
-    const g = DsmStepGraph.build(config, batchSize, height, width);
     const conv = await resolveConvPath(options.convPath, options.executionProviders);
+    const g = DsmStepGraph.build(config, batchSize, height, width, conv.block);
     if (conv.block !== null) lowerConvsToNchwc(g.graph, conv.block);
     const session = await gradientSession(g.graph.toModelBytes(), options);
     return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, conv.path, session);
   }
 
-  /** The graph alone (for FLOP counts and tests): forward, loss, backward. */
-  static build(config: Readonly<UNet2DConfig>, batchSize: number, height: number, width: number) {
+  /**
+   * The graph alone (for FLOP counts and tests): forward, loss, backward. `nchwcBlock`: the graph will be lowered
+   * to the NCHWc kernels of that block size (the backward then takes the formulations that run fastest there).
+   */
+  static build(
+    config: Readonly<UNet2DConfig>,
+    batchSize: number,
+    height: number,
+    width: number,
+    nchwcBlock: number | null = null,
+  ) {
     const params = new InputParams();
     const g = buildUnetGraph(config, params, { height, width, batch: batchSize, dropoutMasks: true });
     const dims = [batchSize, config.out_channels, height, width];
@@ -129,7 +138,7 @@ export class DsmStepGraph {
     g.output(perSample, 'per_sample_loss');
     g.output(loss, 'loss');
     const names = [...params.trainable.keys()];
-    const grads = grad(g, loss, names);
+    const grads = grad(g, loss, names, { nchwcBlock });
     for (const n of names) g.output(grads.get(n)!, `grad/${n}`);
     const dropout = new Map<string, number[]>();
     for (const i of g.inputs) if (i.name.startsWith('dropout/')) dropout.set(i.name, i.dims as number[]);

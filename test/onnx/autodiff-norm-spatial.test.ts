@@ -186,6 +186,14 @@ describe('autodiff: spatial resampling', () => {
       },
     });
   });
+  it('FIR downsample of an odd size (its adjoint falls back to the transposed convolution)', async () => {
+    const dd = [1, 2, 7, 5];
+    await checkGrad({
+      inputs: { x: { dims: dd } },
+      build: (g, v) => firDownsample(g, v.x),
+      ref: (v) => ref.upfirdn2d(arr(v.x, dd), [1, 3, 3, 1], 1, 1, 2, 1, 1).data,
+    });
+  });
   it('AveragePool 2×2 stride 2 on an odd size', async () => {
     const dd = [1, 2, 5, 4];
     await checkGrad({

@@ -84,7 +84,7 @@ export function trainingGraph(
   const total = g.reduceSum(g.mul(onehot, logp), [0, 1], false);
   const loss = g.mul(total, g.constFloat([-1 / batchSize], []));
   g.output(loss, 'loss');
-  const grads = grad(g, loss, names);
+  const grads = grad(g, loss, names, { nchwcBlock });
   const outputs = new Map<string, string>();
   for (const name of names) outputs.set(name, g.output(grads.get(name)!, `grad.${name}`));
   if (nchwcBlock !== null) lowerConvsToNchwc(g, nchwcBlock);

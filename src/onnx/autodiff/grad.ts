@@ -16,7 +16,7 @@
 import type { Composite, GraphBuilder, GraphNode } from '../graph.js';
 import { COMPOSITE_RULES } from './rules/composite.js';
 import { RULES } from './rules/index.js';
-import type { RuleContext } from './types.js';
+import type { GradOptions, RuleContext } from './types.js';
 import { zerosLike } from './util.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
@@ -24,9 +24,15 @@ const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
 /**
  * Appends d `loss` / d `wrt[i]` to `g` and returns the gradient value name for each `wrt` (a zero constant for
  * a value the loss does not depend on). `loss` is usually a scalar; otherwise the seed is a tensor of ones,
- * i.e. the gradient of the sum of its elements.
+ * i.e. the gradient of the sum of its elements. `options.nchwcBlock`: the graph will be lowered to the blocked
+ * convolutions afterwards (GradOptions).
  */
-export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, string> {
+export function grad(
+  g: GraphBuilder,
+  loss: string,
+  wrt: string[],
+  options: GradOptions = {},
+): Map<string, string> {
   const nodes = [...g.nodes];
   const producer = new Map<string, GraphNode>();
   for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
@@ -138,6 +144,7 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
       needs: (i) => node.inputs[i] !== undefined && varies.has(node.inputs[i]),
       producer: (v) => producer.get(v),
       isTarget: (v) => targets.has(v),
+      options,
     };
     const grads = g.scoped(`grad`, () => rule(ctx));
     grads.forEach((d, i) => {

@@ -2,4 +2,4 @@
 export { grad } from './grad.js';
 export { COMPOSITE_RULES } from './rules/composite.js';
 export { RULES as GRADIENT_RULES } from './rules/index.js';
-export type { CompositeContext, CompositeRule, GradRule, RuleContext } from './types.js';
+export type { CompositeContext, CompositeRule, GradOptions, GradRule, RuleContext } from './types.js';

@@ -15,6 +15,17 @@ export interface RuleContext {
   producer(value: string): GraphNode | undefined;
   /** Whether `value` is one of the `wrt` values (its own gradient is wanted, so it may not be fused away). */
   isTarget(value: string): boolean;
+  /** The options grad() was called with. */
+  options: GradOptions;
+}
+
+/** How grad() writes the backward. */
+export interface GradOptions {
+  /**
+   * The NCHWc block size when the graph will be lowered to onnxruntime's blocked convolutions
+   * (lowerConvsToNchwc) afterwards: rules may then pick the formulations that run fastest there.
+   */
+  nchwcBlock?: number | null;
 }
 
 export type GradRule = (ctx: RuleContext) => (string | undefined)[];

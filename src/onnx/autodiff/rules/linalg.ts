@@ -85,12 +85,36 @@ function convInputGrad(
  * dw of a group-1 convolution: for each kernel tap (i, j), dw[:, :, i, j] = dyᵀ · x̃ with x̃ the (strided)
  * shifted view of the padded input. With a static batch, x and dy are transposed once to channel-first
  * (C, N·H·W) so that each tap is one MatMul contracting over N·oh·ow, with no per-tap batch sum; with a free
- * batch dim each tap is a batched MatMul summed over N. One MatMul per tap measured fastest on onnxruntime's
- * CPU provider: about a forward convolution's time, against ~2× for im2col + one MatMul (the Concat copy)
- * and ~10× for a Conv of xᵀ with dyᵀ as the kernel. A 1×1 convolution needs no views. The views are copies
+ * batch dim each tap is a batched MatMul summed over N. A 1×1 convolution needs no views. The views are copies
  * (memory-bound): at stride 1, where the output has fewer channels than the input (a decoder conv after a skip
  * Concat, conv_out), the taps shift views of the zero-padded dy across the unsliced x instead, which copies
  * M·H·W values per tap instead of C·oh·ow.
+ *
+ * Formulations measured against each other on this project's shapes (AMD EPYC, AVX2, NCHWc block 8; ms of the
+ * dw graph alone; the shared machine moves single numbers by ±10–30 %, so only consistent gaps count):
+ *
+ *   shape class (C→M, H×W, 3×3 s1, batch 64)  taps   taps batched over N   im2col + one GEMM   Conv of xᵀ by dyᵀ: blocked (standard)
+ *   one thread, CPU ms:
+ *   32→32, 28×28                               43–47  44                    61 (54 swapped)     47–48 (82)
+ *   64→64, 14×14                               33–39  38                    39–44               34–40 (66)
+ *   128→64, 14×14                              61–69  74                    87–88               63–73 (131)
+ *   64→64, 7×7                                 10–11  11                    13                  8–9 (17)
+ *   96→32, 28×28 (decoder, dy shifted)         120    –                     161–181             –
+ *   1×1 64→64, 14×14                           5      –                     –                   12 (15)
+ *   two threads, wall ms (quiet machine):
+ *   32→32, 28×28                               45–47  34–35                 –                   36–38
+ *   64→32, 28×28 (dy shifted)                  60–61  64–67                 –                   54–56
+ *   64→64, 28×28                               116    87–90                 –                   98–115
+ *   64→64, 14×14                               21–34  22–28                 –                   20–23
+ *   128→64, 14×14                              48     54                    –                   39
+ *   64→64, 7×7                                 10–12  8–10                  –                   5–6
+ *   128→64, 7×7                                15     19                    –                   10
+ *
+ * One thread ties them (the MatMuls run at ~27 GFLOP/s a thread, the blocked convolution at ~30); two threads
+ * favour the blocked convolution, whose contraction runs in a threaded kernel where the taps run 8 single-threaded
+ * Slice copies and two Transposes a convolution. So a graph that will be lowered to the NCHWc kernels takes it
+ * (convWeightGradBlocked; on the bundled model's step 1 %, on the 1×32×32 preset 4–6 % faster than the taps), and
+ * the standard path keeps the taps (its own Conv of xᵀ by dyᵀ runs 2× slower). A 1×1 convolution is one MatMul.
  */
 function convWeightGrad(
   g: GraphBuilder,
@@ -172,7 +196,7 @@ function convWeightGradShiftingDy(
 }
 
 /** Conv (NCHW): dx (convInputGrad), dw (convWeightGrad, group 1), db = Σ dy over N, H, W. */
-const Conv: GradRule = ({ g, node, dy, needs }) => {
+const Conv: GradRule = ({ g, node, dy, needs, options }) => {
   const [x, w] = node.inputs;
   const o = {
     strides: attrInts(node, 'strides', [1, 1]),
@@ -187,10 +211,42 @@ const Conv: GradRule = ({ g, node, dy, needs }) => {
   if (needs(1)) {
     if (o.group !== 1)
       throw new RangeError(`autodiff: Conv weight gradient with group ${o.group} (node ${node.name})`);
-    out[1] = convWeightGrad(g, x, dy, g.shape(w) as number[], o);
+    const wDims = g.shape(w) as number[];
+    out[1] = batchAsChannels(g, x, wDims, o, options.nchwcBlock)
+      ? convWeightGradBlocked(g, x, dy, o.pads)
+      : convWeightGrad(g, x, dy, wDims, o);
   }
   return out;
 };
+
+/**
+ * Whether dw runs as one convolution with the batch as channels (convWeightGradBlocked): only for a graph that
+ * will be lowered to the NCHWc kernels (on the standard kernels that convolution runs ~2× slower than the taps),
+ * for a k > 1 stride-1 convolution, with a static batch the blocked kernels take as channels.
+ */
+function batchAsChannels(
+  g: GraphBuilder,
+  x: string,
+  [, , kh, kw]: number[],
+  o: { strides: number[]; dil: number[] },
+  block: number | null | undefined,
+): boolean {
+  const n = g.shape(x)[0];
+  if (!block || typeof n !== 'number' || !(n % block === 0 || n < block)) return false;
+  return kh * kw > 1 && o.strides.every((v) => v === 1) && o.dil.every((v) => v === 1);
+}
+
+/**
+ * dw of a stride-1 convolution as one convolution, for the NCHWc kernels: x channel-first (C, N, H, W) is a batch
+ * of C images with N channels, dy channel-first (M, N, oh, ow) the kernel, so
+ * out[c, m, i, j] = Σ_{n,a,b} x[n, c, a + i − p, b + j − p] · dy[n, m, a, b] = dw[m, c, i, j] (pads as the
+ * forward's). The contraction runs in the threaded blocked kernel instead of per-tap copies and MatMuls.
+ */
+function convWeightGradBlocked(g: GraphBuilder, x: string, dy: string, pads: number[]): string {
+  const xc = g.transpose(x, [1, 0, 2, 3]); // (C, N, H, W)
+  const dyc = g.transpose(dy, [1, 0, 2, 3]); // (M, N, oh, ow)
+  return g.transpose(g.conv(xc, dyc, undefined, { pads }), [1, 0, 2, 3]); // (C, M, kh, kw) → (M, C, kh, kw)
+}
 
 /** numpy matmul: da = dy · bᵀ, db = aᵀ · dy, each summed over broadcast batch axes. */
 const MatMul: GradRule = ({ g, node, dy, needs }) => {
