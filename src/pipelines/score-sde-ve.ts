@@ -5,11 +5,11 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GaussianStatistics } from '../diagnostics/gaussian.js';
 import { findModelGaussian } from '../diagnostics/statistics-file.js';
 import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import { UNet2DModel } from '../models/unet-2d/index.js';
 import { ProgressBar, type ProgressStream } from '../progress.js';
 import type { Generator } from '../random/index.js';
