@@ -33,7 +33,7 @@ import {
   type TrainOptions,
 } from './options.js';
 import { TRAINING_PRESETS } from './presets.js';
-import { loadTrainingState, trainingStateStep } from './training-state.js';
+import { loadTrainingState, type TrainingState, trainingStateStep } from './training-state.js';
 
 export interface TrainingSetup {
   outDir: string;
@@ -251,10 +251,10 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   };
 }
 
-async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
-  let state: Awaited<ReturnType<typeof loadTrainingState>>;
+/** The checkpoint in `outDir`, or a ConfigError saying there is none. */
+async function resumableState(outDir: string): Promise<TrainingState> {
   try {
-    state = await loadTrainingState(outDir);
+    return await loadTrainingState(outDir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
       throw new ConfigError(
@@ -262,6 +262,10 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
       );
     throw e;
   }
+}
+
+async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
+  const state = await resumableState(outDir);
   const { info } = state;
   const saved = info.options as unknown as SavedTrainOptions;
   const cfg = resolveUnetConfig(info.unetConfig);
@@ -292,12 +296,8 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   if (!sameJson(expectedKeys, [...info.trainedKeys].sort()))
     throw new ConfigError(`${outDir}: the checkpoint's trained parameters do not match its model`);
   const trainedKeys = info.trainedKeys;
-  const loop = trainingLoop(
-    options,
-    trainedKeys.map((k) => state.params.get(k)!),
-    dataset,
-  );
   const pick = (m: Map<string, Float32Array>) => trainedKeys.map((k) => m.get(k)!);
+  const loop = trainingLoop(options, pick(state.params), dataset);
   loop.optimizer.restore({
     adamSteps: info.adamSteps,
     emaUpdates: info.emaUpdates,
