@@ -185,7 +185,7 @@ function randomWeights(cfg: UNet2DConfig, seed: number): NonNullable<StartingMod
 }
 
 /** The optimiser, generator and loader of a run over `dataset`, as the resolved options say. */
-function trainingLoop(
+function optimiserAndLoader(
   options: ResolvedTrainOptions,
   trained: readonly Float32Array[],
   dataset: ImageDataset,
@@ -238,7 +238,7 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     params,
     shapes,
     trainedKeys,
-    ...trainingLoop(
+    ...optimiserAndLoader(
       options,
       trainedKeys.map((k) => params.get(k)!),
       dataset,
@@ -297,7 +297,7 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     throw new ConfigError(`${outDir}: the checkpoint's trained parameters do not match its model`);
   const trainedKeys = info.trainedKeys;
   const pick = (m: Map<string, Float32Array>) => trainedKeys.map((k) => m.get(k)!);
-  const loop = trainingLoop(options, pick(state.params), dataset);
+  const loop = optimiserAndLoader(options, pick(state.params), dataset);
   loop.optimizer.restore({
     adamSteps: info.adamSteps,
     emaUpdates: info.emaUpdates,
