@@ -17,8 +17,30 @@ import {
   requireString,
   UsageError,
 } from './args.js';
+import { type FlagSection, flagHelp, flagOptions } from './flags.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, MAX_INPUT_PIXELS, prepareOutputDir } from './preflight.js';
+
+const INTERPOLATE_FLAGS: FlagSection = {
+  flags: [
+    {
+      name: 'a',
+      value: '<png>',
+      also: [{ name: 'b', value: '<png>' }],
+      help: "the two images (resized and centre-cropped to the model's size, grey for 1-channel models)",
+    },
+    { name: 'frames', value: '<k>', help: 'frames including both ends (default 8)' },
+    { name: 'out', short: 'o', value: '<file.png>', help: 'the strip (default interpolation.png)' },
+    { name: 'force', help: 'overwrite --out if it exists' },
+    {
+      name: 'rtol',
+      value: '<x>',
+      also: [{ name: 'atol', value: '<x>' }],
+      help: 'RK45 tolerances (default 1e-5)',
+    },
+    { name: 'quiet', short: 'q', help: 'no progress bar' },
+  ],
+};
 
 export const INTERPOLATE_HELP = `Usage: scoresde interpolate [--model <id|dir>] --a <png> --b <png> [options]
 
@@ -27,27 +49,11 @@ Encodes two images to their latents through the probability-flow ODE
 every frame and writes them side by side as one PNG. The first and last frames
 are the round trip of the inputs; its error is printed.
 
-      --a <png>, --b <png> the two images (resized and centre-cropped to the
-                           model's size, grey for 1-channel models)
-      --frames <k>         frames including both ends (default 8)
-      --out <file.png>     the strip (default interpolation.png)
-      --force              overwrite --out if it exists
-      --rtol <x>, --atol <x>  RK45 tolerances (default 1e-5)
-  -q, --quiet              no progress bar
+${flagHelp([INTERPOLATE_FLAGS])}
 
 ${MODEL_OPTIONS_HELP}`;
 
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  a: { type: 'string' },
-  b: { type: 'string' },
-  frames: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  force: { type: 'boolean' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+const OPTIONS = { ...MODEL_OPTIONS, ...flagOptions([INTERPOLATE_FLAGS]) };
 
 /** Frames (K, C, H, W) → 8-bit RGB images (grey repeated), as the pipeline converts its output. */
 function framesToImages(frames: Tensor<'float32'>) {
