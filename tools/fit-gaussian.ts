@@ -26,4 +26,6 @@ const t0 = performance.now();
 const g = await fitDatasetGaussian(ds);
 const out = join(modelDir, GAUSSIAN_FILE);
 await saveGaussian(out, g);
-console.log(`${out}: ${g.kind} Gaussian of ${g.count} images (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(
+  `${out}: ${g.kind} Gaussian of ${g.count} images (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+);
