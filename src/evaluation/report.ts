@@ -15,7 +15,6 @@ export function smallCountNote(count: number, floor: number): string | undefined
   return `Note: ${count} images are too few to rank models; below ${INDICATIVE_BELOW} these numbers are only indicative (the floor, what real images score at this count, is ${f(floor)}: compare FD − floor, and use --count ${INDICATIVE_BELOW} or more to rank).`;
 }
 
-
 /** A few aligned lines: FD against its floor, the histogram, the memorisation check. */
 export function formatReport(r: EvaluationReport, what = 'samples'): string {
   const h = r.labelHistogram;
