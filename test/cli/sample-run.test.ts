@@ -208,7 +208,11 @@ describe('sample: writing, interrupting, cleaning up', () => {
       },
     );
     assert.equal(r.code, 130, r.stderr);
-    assert.match(r.stderr, /interrupted/);
+    // …and says what is done and how to finish.
+    assert.match(
+      r.stderr,
+      /scoresde: interrupted; 1 image\(s\) written to .*sigint; run the same command again to make the rest \(finished images are kept\)\n$/,
+    );
     assert.deepEqual(pngs(out), ['sample-dpmpp-2m-1-s0.png']);
     assert.deepEqual(
       readdirSync(out).filter((f) => f.endsWith('.tmp')),
