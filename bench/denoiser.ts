@@ -43,7 +43,13 @@ export async function runDenoiserBench(): Promise<string> {
   }
   const fd = files
     .filter((n) => n.startsWith('fd-'))
-    .map((n) => JSON.parse(readFileSync(join(DIR, n), 'utf8')) as FdResult);
+    .map((n) => JSON.parse(readFileSync(join(DIR, n), 'utf8')) as FdResult)
+    .sort(
+      (a, b) =>
+        String(a.sampler).localeCompare(String(b.sampler)) ||
+        (a.steps ?? 0) - (b.steps ?? 0) ||
+        (a.samplerOptions?.gaussianAbove ?? 0) - (b.samplerOptions?.gaussianAbove ?? 0),
+    );
   if (fd.length > 0) {
     out.push(
       'Deterministic sampling with the Gaussian safety net (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s), 1000 images, seeds 0…999, against the same sampler without it:',
