@@ -14,6 +14,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DivergenceError } from '../errors.js';
+import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { ProgressBar } from '../progress.js';
 import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
@@ -101,11 +102,22 @@ async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
   });
 }
 
+/** Runs `use` on a UNet holding the current EMA weights (what gets published), then frees it. */
+async function withEmaUnet<T>(s: TrainingSetup, use: (unet: UNet2DModel) => Promise<T>): Promise<T> {
+  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, {
+    intraOpThreads: s.options.intraOpThreads,
+  });
+  try {
+    return await use(unet);
+  } finally {
+    await unet.release();
+  }
+}
+
 /** Samples a grid from the EMA weights into samples/step-<k>.png; returns its path. */
 async function writeSamples(s: TrainingSetup, step: number, signal?: AbortSignal): Promise<string> {
-  const { intraOpThreads, sampleCount, sampleSteps, sigmaMin, sigmaMax } = s.options;
-  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads });
-  try {
+  const { sampleCount, sampleSteps, sigmaMin, sigmaMax } = s.options;
+  return withEmaUnet(s, async (unet) => {
     const grid = await sampleGrid(unet, {
       count: sampleCount,
       steps: sampleSteps,
@@ -118,9 +130,7 @@ async function writeSamples(s: TrainingSetup, step: number, signal?: AbortSignal
     await mkdir(join(s.outDir, 'samples'), { recursive: true });
     await grid.save(path);
     return path;
-  } finally {
-    await unet.release();
-  }
+  });
 }
 
 /** The per-σ table of the EMA weights, logged as one train_log.jsonl record (see diagnose.ts). */
@@ -129,11 +139,10 @@ async function writeDiagnostic(
   step: number,
   diag: TrainingDiagnostic,
   log: TrainLog,
-  o: TrainOptions,
+  signal?: AbortSignal,
 ) {
-  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
-  try {
-    const r = await diag.run(unet, o.signal);
+  return withEmaUnet(s, async (unet) => {
+    const r = await diag.run(unet, signal);
     const denoiser = r.rows.map(({ sigma, model, gaussian, ratio }) => ({ sigma, model, gaussian, ratio }));
     await log.writeDiagnostic({
       step,
@@ -143,9 +152,7 @@ async function writeDiagnostic(
       source: diag.source,
     });
     return r;
-  } finally {
-    await unet.release();
-  }
+  });
 }
 
 /**
@@ -281,7 +288,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const grid = await sampleAt(s, step, options);
       if (grid) samples.push(grid);
       if (diagnostic && step % tr.diagnoseEvery === 0 && !options.signal?.aborted)
-        options.onDiagnostic?.(step, await writeDiagnostic(s, step, diagnostic, log, options));
+        options.onDiagnostic?.(step, await writeDiagnostic(s, step, diagnostic, log, options.signal));
       if ((tr.checkpointEvery > 0 && step % tr.checkpointEvery === 0) || step === total) await commit();
     }
     if (step !== lastCheckpoint) await commit();
