@@ -183,6 +183,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
       width,
       split,
       signal: io.signal,
+      onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
     }).catch((e: Error) => {
       if (e.name === 'AbortError') throw e;
       throw new CliError(`--data: ${e.message}`);

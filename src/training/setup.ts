@@ -272,7 +272,7 @@ async function resumeSetup(
     }
   };
   const cfg = fromState(() => resolveUnetConfig(info.unetConfig));
-  const size = checkTrainable(cfg);
+  const size = fromState(() => checkTrainable(cfg));
   fromState(() => checkNumericOptions({ ...saved, out: outDir, resume: true }));
   checkParamsMatchModel(state.shapes, unetFootprint(cfg, size[0], size[1]).shapes, stateDir);
   if (o.config !== undefined) {
