@@ -291,7 +291,7 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
     withEntry(name, expect ?? 'refuse', (d) => writeFileSync(join(d, 'x.png'), bytes()));
     withEntry(
       `${name}, --skip-unreadable`,
-      'warn-or-refuse',
+      expect ?? 'warn-or-refuse',
       (d) => writeFileSync(join(d, 'x.png'), bytes()),
       ['--skip-unreadable'],
     );
