@@ -15,7 +15,6 @@ import { formatReport } from '../evaluation/report.js';
 import { readSampleFolder } from '../evaluation/sample-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { BASELINE_BYTES, checkMemory, type MemoryBudget, memoryBudget } from '../memory-budget.js';
-import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { SAMPLER_NAMES, SAMPLERS, type SamplerName } from '../samplers/index.js';
 import {
@@ -97,10 +96,12 @@ const OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
-/** --count images of the model's size, held as float32 with a cropped, quantised copy: refused before sampling. */
-function checkSamplesFit(pipe: ScoreSdeVePipeline, count: number, budget: MemoryBudget): void {
-  const [h, w] = pipe.sampleSize;
-  const bytes = 4 * count * pipe.unet.config.in_channels * h * w;
+/**
+ * --count images of C×H×W, held as float32 with a cropped, quantised copy: refused before anything is read
+ * (with the smallest images the evaluator takes, 1×28×28), and again with the model's size before sampling.
+ */
+function checkSamplesFit(count: number, [c, h, w]: readonly number[], budget: MemoryBudget): void {
+  const bytes = 4 * count * c * h * w;
   try {
     checkMemory(
       `evaluating --count ${count}`,
@@ -173,6 +174,8 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const referenceCount =
     values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
 
+  const budget = memoryBudget(maxMemory);
+  if (samplesFlag === undefined) checkSamplesFit(count, [1, 28, 28], budget); // --samples: bounded by the files
   // Before any long work: every input readable, the report's folder writable.
   const dataDir = await checkFolder((values.data as string | undefined) ?? FASHION_MNIST_DIR, 'data');
   const samplesDir = samplesFlag === undefined ? undefined : await checkFolder(samplesFlag, 'samples');
@@ -186,7 +189,6 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       : join(await prepareOutputDir(dirname(outValue), 'out'), basename(outValue));
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
-  const budget = memoryBudget(maxMemory);
   const folder =
     samplesDir === undefined
       ? undefined
@@ -221,7 +223,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       try {
         const pipe = configurePipeline(loaded.pipe, flags.scheduler);
         checkBatchFits(pipe, Math.min(batchSize, count));
-        checkSamplesFit(pipe, count, budget);
+        checkSamplesFit(count, [pipe.unet.config.in_channels, ...pipe.sampleSize], budget);
         const c = pipe.scheduler.config;
         const progress = new SamplingProgress({
           stream: io.stderr,
