@@ -335,7 +335,7 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
     add('train --config', name, expect, (dir) => {
       const file = join(dir, 'config.json');
       const c = config();
-      if (typeof c === 'string') writeFileSync(file, c);
+      writeFileSync(file, typeof c === 'string' ? c : JSON.stringify(c));
       return trainArgs(base.images, dir, extra).map((a) => (a === base.micro ? file : a));
     });
   configCase('in_channels 7', 'refuse', () => ({ ...MICRO, in_channels: 7, out_channels: 7 }));
@@ -506,8 +506,9 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
   const journalCase = (name: string, expect: Expect, make: (file: string, j: Json) => void) =>
     add('likelihood journal', name, expect, (dir) => {
       const result = join(dir, 'r.json');
-      const batches = [...shards[0].batches, ...shards[1].batches].slice(0, -1);
-      const settings = shards[0].settings;
+      // a copy: edits must not reach the shards that later cases start from
+      const batches = structuredClone([...shards[0].batches, ...shards[1].batches].slice(0, -1));
+      const settings = structuredClone(shards[0].settings);
       const j = { format: 'scoresde-likelihood-journal', version: 2, settings, batches, sha256: '' };
       j.sha256 = contentDigest(settings, batches);
       make(`${result}.partial.json`, j);
