@@ -185,9 +185,20 @@ async function newRunSetup(
     if (o.config === undefined)
       throw new ConfigError('--config is required (a preset name or a config.json), or --init-from');
     const read = await readConfigOption(o.config);
-    cfg = resolveUnetConfig(read.raw);
+    const config = o.config;
+    // a config file's problem names the file, in the CLI's words
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof ConfigError) || typeof config !== 'string' || TRAINING_PRESETS[config]) throw e;
+        throw new ConfigError(`--config ${config}: ${e.message}`);
+      }
+    };
+    cfg = named(() => resolveUnetConfig(read.raw));
     sigma = read.sigma;
-    checkTrainingMemory(cfg, checkTrainable(cfg), given.batchSize, o.maxMemory); // before any allocation
+    const trainable = named(() => checkTrainable(cfg));
+    checkTrainingMemory(cfg, trainable, given.batchSize, o.maxMemory); // before any allocation
     stateDict = new Map();
     for (const [k, t] of randomStateDict(cfg, given.seed % 2 ** 32)) {
       stateDict.set(k, t.data);
