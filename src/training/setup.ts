@@ -248,7 +248,19 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   if (o.initFrom !== undefined) model = await pretrainedModel(o, o.initFrom);
   else if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
-    model = { cfg: resolveUnetConfig(read.raw), sigma: read.sigma };
+    const config = o.config;
+    // a config file's problem names the file, in the CLI's words
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof ConfigError) || typeof config !== 'string' || TRAINING_PRESETS[config]) throw e;
+        throw new ConfigError(`--config ${config}: ${e.message}`);
+      }
+    };
+    const cfg = named(() => resolveUnetConfig(read.raw));
+    named(() => checkTrainable(cfg));
+    model = { cfg, sigma: read.sigma };
   } else
     throw new OptionError(
       (n) => `${n('config')} is required (a preset name or a config.json), or ${n('initFrom')}`,
@@ -313,7 +325,7 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     }
   };
   const cfg = fromState(() => resolveUnetConfig(info.unetConfig));
-  const size = checkTrainable(cfg);
+  const size = fromState(() => checkTrainable(cfg));
   fromState(() =>
     checkTrainOptions({ ...saved, ...saved.cadence, out: outDir, resume: true } as TrainOptions),
   );
