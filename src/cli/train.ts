@@ -127,6 +127,12 @@ const TRAIN_FLAGS: readonly FlagSection[] = [
         option: 'maxMemory',
         help: "memory the run may use, e.g. 16G (default: this machine's); a run estimated larger is refused",
       },
+      {
+        name: 'conv-path',
+        value: '<p>',
+        option: 'convPath',
+        help: "convolution kernels: auto (default: blocked where onnxruntime has them), blocked (onnxruntime's NCHWc kernels) or standard; the two differ by float32 rounding",
+      },
     ],
   },
   {

@@ -2,7 +2,7 @@
  * The options and the onnxruntime session every gradient graph (a training step, the score's input VJP)
  * shares: a fixed batch and image size, and session settings tuned for graphs with a backward half.
  */
-import type { ExecutionProvider } from '../onnx/session.js';
+import type { ConvPathOption, ExecutionProvider } from '../onnx/session.js';
 import { OnnxSession } from '../onnx/session.js';
 
 export interface GradientGraphOptions {
@@ -18,6 +18,13 @@ export interface GradientGraphOptions {
   allowSpinning?: boolean;
   /** Write an onnxruntime profile (JSON) whose file name starts with this prefix, at release(). */
   profileFilePrefix?: string;
+  /**
+   * The convolution kernels: 'blocked' (onnxruntime's NCHWc kernels, src/onnx/nchwc.ts), 'standard', or 'auto'
+   * (default: blocked where this onnxruntime has the kernels and the provider is the CPU alone). The paths differ
+   * by float32 rounding; each is deterministic for a given thread count. What each means per graph:
+   * DsmGraphOptions, ScoreVjpOptions.
+   */
+  convPath?: ConvPathOption;
 }
 
 /** Throws unless batchSize, height and width are positive integers; `what` names the graph. */
@@ -28,9 +35,17 @@ export function checkGraphSize(what: string, options: GradientGraphOptions): voi
       throw new RangeError(`${what}: ${k} must be a positive integer, got ${v}`);
 }
 
-/** The session for a gradient graph's bytes. */
-export function gradientSession(bytes: Uint8Array, options: GradientGraphOptions): Promise<OnnxSession> {
+/**
+ * The session for a gradient graph's bytes; `nchwcTransformer: false` turns off onnxruntime's own NCHWc rewrite of
+ * constant-weight convolutions (OnnxSessionOptions.nchwcTransformer).
+ */
+export function gradientSession(
+  bytes: Uint8Array,
+  options: GradientGraphOptions,
+  { nchwcTransformer = true }: { nchwcTransformer?: boolean } = {},
+): Promise<OnnxSession> {
   return OnnxSession.create(bytes, {
+    nchwcTransformer,
     executionProviders: options.executionProviders,
     intraOpThreads: options.intraOpThreads,
     allowSpinning: options.allowSpinning ?? false,

@@ -8,11 +8,17 @@ import { type ClassLabels, conditioningFeeds } from '../models/unet-2d/feeds.js'
 import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { ParamTable } from '../models/unet-2d/weights.js';
 import { grad } from '../onnx/autodiff/grad.js';
-import type { OnnxSession } from '../onnx/session.js';
+import type { ConvPath } from '../onnx/nchwc.js';
+import { type OnnxSession, resolveConvPath } from '../onnx/session.js';
 import { Tensor } from '../tensor.js';
 import { checkGraphSize, type GradientGraphOptions, gradientSession } from './gradient-session.js';
 
-/** The graph's batch and image size and its session settings. */
+/**
+ * The graph's batch and image size and its session settings. The weights are constants here, so onnxruntime itself
+ * runs the convolutions (the forward's and the transposed ones of the backward) on its NCHWc kernels where it has
+ * them: `convPath` 'auto' and 'blocked' keep that; 'standard' turns it off, so every convolution runs on the
+ * standard kernels (as onnxruntime-web and other providers run them).
+ */
 export type ScoreVjpOptions = GradientGraphOptions;
 
 export interface ScoreVjpResult {
@@ -28,6 +34,8 @@ export class ScoreVjpGraph {
     readonly batchSize: number,
     readonly height: number,
     readonly width: number,
+    /** The convolution kernels the session runs (see ScoreVjpOptions.convPath). */
+    readonly convPath: ConvPath,
     private session: OnnxSession | null,
   ) {}
 
@@ -43,8 +51,11 @@ export class ScoreVjpGraph {
     const eps = g.input('eps', 'float32', dims);
     const dot = g.reduceSum(g.mul('output', eps), [0, 1, 2, 3], false);
     g.output(grad(g, dot, ['sample']).get('sample')!, 'vjp');
-    const session = await gradientSession(g.toModelBytes(), options);
-    return new ScoreVjpGraph(unet, batchSize, height, width, session);
+    const conv = await resolveConvPath(options.convPath, options.executionProviders);
+    const session = await gradientSession(g.toModelBytes(), options, {
+      nchwcTransformer: conv.path === 'blocked',
+    });
+    return new ScoreVjpGraph(unet, batchSize, height, width, conv.path, session);
   }
 
   /** Score and VJP at x (B, C, H, W) and σ (B, one per row) for the probe ε (B, C, H, W). */

@@ -35,6 +35,28 @@ export interface Initializer {
   data?: Uint8Array;
 }
 
+/**
+ * A composite op: a group of nodes built as one mathematical op (GroupNorm, SiLU, FIR resampling, attention)
+ * and tagged as such when the graph is built, so that autodiff gives it one adjoint instead of differentiating
+ * its nodes one by one (and so that a profile can be read by composite: its nodes are named under `kind`).
+ */
+export interface Composite {
+  /** What it computes, e.g. 'GroupNorm'; autodiff looks its adjoint up by this name. */
+  kind: string;
+  /** A unique name (the scope path and kind), for messages. */
+  name: string;
+  /** The values it reads from outside, in the order its adjoint returns their gradients. */
+  inputs: string[];
+  /** Its one result. */
+  output: string;
+  /** Internal values its adjoint may read (e.g. GroupNorm's normalised x̂), by role. */
+  values: Record<string, string>;
+  /** Static parameters (group count, ε, the attention scale). */
+  attributes: Record<string, number>;
+  /** Its nodes. */
+  nodes: ReadonlySet<GraphNode>;
+}
+
 /** The IR version and opset the graphs are written for (accepted by onnxruntime 1.17+). */
 export const IR_VERSION = 8;
 export const OPSET = 17;
@@ -54,7 +76,10 @@ export class GraphBuilder {
   readonly initializers: Initializer[] = [];
   readonly inputs: ValueInit[] = [];
   readonly outputs: ValueInit[] = [];
+  /** The composite ops tagged while building (see `composite`). */
+  readonly composites: Composite[] = [];
   private readonly values = new Map<string, ValueInfo>();
+  private building: Composite | null = null;
   private readonly scopes: string[] = [];
   private counter = 0;
 
@@ -75,6 +100,46 @@ export class GraphBuilder {
   private fresh(op: string): string {
     const prefix = this.scopes.length ? `${this.scopes.join('.')}/` : '';
     return `${prefix}${op}_${this.counter++}`;
+  }
+
+  /**
+   * Builds a composite op: `build` emits its nodes (named under `kind`) and returns its output plus the internal
+   * values its adjoint reads. `inputs` are the outside values it reads (its gradients come back in this order).
+   */
+  composite(
+    kind: string,
+    inputs: string[],
+    attributes: Record<string, number>,
+    build: () => { output: string; values?: Record<string, string> },
+  ): string {
+    if (this.building)
+      throw new RangeError(`GraphBuilder: composite ${kind} inside composite ${this.building.name}`);
+    for (const i of inputs) this.info(i);
+    const first = this.nodes.length;
+    const prefix = this.scopes.length ? `${this.scopes.join('.')}/` : '';
+    const c: Composite = {
+      kind,
+      name: `${prefix}${kind}_${this.counter}`,
+      inputs: [...inputs],
+      output: '',
+      values: {},
+      attributes: { ...attributes },
+      nodes: new Set(),
+    };
+    this.building = c;
+    let r: { output: string; values?: Record<string, string> };
+    try {
+      r = this.scoped(kind, build);
+    } finally {
+      this.building = null;
+    }
+    c.output = r.output;
+    c.values = { ...(r.values ?? {}) };
+    c.nodes = new Set(this.nodes.slice(first));
+    if (!this.nodes.slice(first).some((n) => n.outputs.includes(r.output)))
+      throw new RangeError(`GraphBuilder: composite ${c.name} must compute its output`);
+    this.composites.push(c);
+    return r.output;
   }
 
   /** Shape and dtype of a value. */
@@ -140,6 +205,23 @@ export class GraphBuilder {
     return out;
   }
 
+  /**
+   * A node of another operator domain, e.g. onnxruntime's internal 'com.microsoft.nchwc' kernels; the model
+   * imports version 1 of every domain its nodes use.
+   */
+  domainOp(
+    domain: string,
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, AttrValue>,
+    dims: Dim[],
+    dtype: OnnxDType = 'float32',
+  ): string {
+    const out = this.op(opType, inputs, attributes, dims, dtype);
+    this.nodes[this.nodes.length - 1].domain = domain;
+    return out;
+  }
+
   // ----- elementwise -----
 
   private broadcast(a: string, b: string): Dim[] {
@@ -200,9 +282,12 @@ export class GraphBuilder {
     const erf = this.unary('Erf', this.mul(x, this.constFloat([Math.SQRT1_2], [])));
     return this.mul(this.mul(x, this.add(erf, this.constFloat([1], []))), this.constFloat([0.5], []));
   }
-  /** SiLU as x · sigmoid(x): the pattern onnxruntime fuses. */
+  /** SiLU as x · sigmoid(x) (the pattern onnxruntime fuses), tagged as the composite 'SiLU'. */
   silu(x: string): string {
-    return this.mul(x, this.sigmoid(x));
+    return this.composite('SiLU', [x], {}, () => {
+      const sigmoid = this.sigmoid(x);
+      return { output: this.mul(x, sigmoid), values: { sigmoid } };
+    });
   }
   softmax(x: string, axis = -1): string {
     return this.unary('Softmax', x, { axis: { type: 'int', value: axis } });
@@ -441,9 +526,12 @@ export class GraphBuilder {
         throw new RangeError(`GraphBuilder: initializer "${t.name}" has no data (shape-only build)`);
       return { name: t.name, dtype: t.dtype, dims: t.dims, data: t.data };
     });
+    const domains = new Set<string>();
+    for (const n of this.nodes) if (n.domain) domains.add(n.domain);
     return encodeModel({
       irVersion: IR_VERSION,
       opsetVersion: OPSET,
+      extraOpsets: [...domains].map((domain) => ({ domain, version: 1 })),
       producerName,
       graph: { name: this.name, nodes: this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
     });

@@ -191,6 +191,8 @@ export interface ModelInit {
   graph: GraphInit;
   irVersion: number;
   opsetVersion: number;
+  /** Opsets of other operator domains the nodes use (e.g. onnxruntime's 'com.microsoft.nchwc'). */
+  extraOpsets?: readonly { domain: string; version: number }[];
   producerName: string;
   producerVersion?: string;
 }
@@ -271,6 +273,7 @@ export function encodeModel(m: ModelInit): Uint8Array {
   if (m.producerVersion) w.string(3, m.producerVersion);
   w.message(7, encodeGraph(m.graph));
   w.message(8, new ProtoWriter().string(1, '').int(2, m.opsetVersion));
+  for (const o of m.extraOpsets ?? []) w.message(8, new ProtoWriter().string(1, o.domain).int(2, o.version));
   return w.finish();
 }
 

@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tensor } from '../tensor.js';
+import { type ConvPath, NCHWC_DOMAIN } from './nchwc.js';
+import { encodeModel } from './proto.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -30,6 +32,11 @@ export interface OnnxSessionOptions {
    * 1670 → 940 MiB; bench/train-step.ts), while a forward alone runs a few per cent slower.
    */
   memoryPattern?: boolean;
+  /**
+   * onnxruntime's own NCHWc rewrite of convolutions with constant weights (and of pools), on by default; false
+   * runs every convolution on the standard kernels, as onnxruntime-web and the other providers do.
+   */
+  nchwcTransformer?: boolean;
 }
 
 const ORT_DTYPES = new Set(['float32', 'int64', 'int32', 'float64', 'uint8', 'bool']);
@@ -103,9 +110,12 @@ export class OnnxSession {
         profileFilePrefix: options.profileFilePrefix,
         logSeverityLevel: 3,
         enableMemPattern: options.memoryPattern ?? true,
-        ...(options.allowSpinning === false
-          ? { extra: { session: { intra_op: { allow_spinning: '0' } } } }
-          : {}),
+        extra: {
+          ...(options.allowSpinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
+          ...(options.nchwcTransformer === false
+            ? { optimization: { disable_specified_optimizers: 'NchwcTransformer' } }
+            : {}),
+        },
       });
     } catch (e) {
       const hint = eps.includes('cuda')
@@ -158,4 +168,70 @@ export class OnnxSession {
     await Promise.allSettled([...this.running]);
     await s?.release();
   }
+}
+
+let blockSize: Promise<number | null> | undefined;
+
+/**
+ * The channel block of onnxruntime's NCHWc kernels on this machine (16 with AVX-512, 8 with AVX2), or null where
+ * they are missing. Probed once per process with a one-node session: `ReorderInput` of 4 channels pads them to one
+ * block, so the output's channel count is the block size.
+ */
+export function nchwcBlockSize(): Promise<number | null> {
+  blockSize ??= (async () => {
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetVersion: 17,
+      extraOpsets: [{ domain: NCHWC_DOMAIN, version: 1 }],
+      producerName: 'scoresde',
+      graph: {
+        name: 'nchwc_probe',
+        nodes: [{ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: ['x'], outputs: ['y'] }],
+        initializers: [],
+        inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4, 1, 1] }],
+        outputs: [{ name: 'y', dtype: 'float32', dims: [1, 'block', 1, 1] }],
+      },
+    });
+    try {
+      const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 4, intraOpNumThreads: 1 });
+      try {
+        const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) });
+        const b = Number(r.y.dims[1]);
+        return Number.isInteger(b) && b >= 4 && b % 4 === 0 ? b : null;
+      } finally {
+        await s.release();
+      }
+    } catch {
+      return null;
+    }
+  })();
+  return blockSize;
+}
+
+/** Which convolution path a gradient graph takes: 'auto' (the default) is 'blocked' where the probe finds the kernels. */
+export type ConvPathOption = ConvPath | 'auto';
+
+/**
+ * Resolves a requested convolution path for a session on `eps`: the blocked kernels only run on the CPU
+ * provider, so any other provider gets the standard path; 'blocked' where the kernels are missing is an error.
+ */
+export async function resolveConvPath(
+  requested: ConvPathOption = 'auto',
+  eps: readonly ExecutionProvider[] = ['cpu'],
+): Promise<{ path: ConvPath; block: number | null }> {
+  if (requested !== 'auto' && requested !== 'standard' && requested !== 'blocked')
+    throw new RangeError(`convPath: expected 'auto', 'standard' or 'blocked', got ${String(requested)}`);
+  if (requested === 'standard') return { path: 'standard', block: null };
+  const cpuOnly = eps.every((e) => e === 'cpu');
+  const block = cpuOnly ? await nchwcBlockSize() : null;
+  if (block === null) {
+    if (requested === 'blocked')
+      throw new Error(
+        cpuOnly
+          ? "convPath 'blocked': this onnxruntime has no NCHWc kernels"
+          : "convPath 'blocked' needs the CPU execution provider alone",
+      );
+    return { path: 'standard', block: null };
+  }
+  return { path: 'blocked', block };
 }

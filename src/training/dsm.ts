@@ -16,7 +16,8 @@ import type { UNet2DConfig } from '../models/unet-2d/config.js';
 import { type ClassLabels, conditioningFeeds } from '../models/unet-2d/feeds.js';
 import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { grad } from '../onnx/autodiff/grad.js';
-import type { OnnxSession } from '../onnx/session.js';
+import { type ConvPath, lowerConvsToNchwc } from '../onnx/nchwc.js';
+import { type ConvPathOption, type OnnxSession, resolveConvPath } from '../onnx/session.js';
 import type { Generator } from '../random/generator.js';
 import { rand } from '../random/sampling.js';
 import { assertFloat32, Tensor } from '../tensor.js';
@@ -36,7 +37,11 @@ export function vesdeSigma(
   return Float32Array.from(t, (v) => f32(sigmaMin * f32(ratio ** f32(v))));
 }
 
-/** The graph's batch and image size and its session settings. */
+/**
+ * The graph's batch and image size and its session settings. `convPath` 'blocked' rewrites the convolutions (whose
+ * weights are graph inputs here, forward and input-gradient) to onnxruntime's NCHWc kernels; 'standard' keeps the
+ * graph of standard ops.
+ */
 export type DsmGraphOptions = GradientGraphOptions;
 
 export interface DsmBatch {
@@ -86,6 +91,8 @@ export class DsmStepGraph {
     readonly parameterShapes: ReadonlyMap<string, readonly number[]>,
     /** Dropout mask inputs (one per ResnetBlock2D when config.dropout > 0) with their shapes. */
     readonly dropoutInputs: ReadonlyMap<string, readonly number[]>,
+    /** The convolution kernels the session runs (see DsmGraphOptions.convPath). */
+    readonly convPath: ConvPath,
     private session: OnnxSession | null,
   ) {}
 
@@ -93,8 +100,10 @@ export class DsmStepGraph {
     checkGraphSize('DsmStepGraph', options);
     const { batchSize, height, width } = options;
     const g = DsmStepGraph.build(config, batchSize, height, width);
+    const conv = await resolveConvPath(options.convPath, options.executionProviders);
+    if (conv.block !== null) lowerConvsToNchwc(g.graph, conv.block);
     const session = await gradientSession(g.graph.toModelBytes(), options);
-    return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, session);
+    return new DsmStepGraph(config, batchSize, height, width, g.params, g.dropout, conv.path, session);
   }
 
   /** The graph alone (for FLOP counts and tests): forward, loss, backward. */
@@ -215,6 +224,8 @@ export interface DsmOptions {
   classLabels?: ClassLabels;
   /** Dropout masks (configs with dropout > 0); see DsmStepGraph.drawDropoutMasks. */
   dropoutMasks?: Map<string, Float32Array>;
+  /** The convolution kernels (DsmGraphOptions.convPath). */
+  convPath?: ConvPathOption;
 }
 
 /**
@@ -230,7 +241,12 @@ export async function dsmLossAndGradients(unet: UNet2DModel, options: DsmOptions
   if (options.t.length !== b)
     throw new RangeError(`dsmLossAndGradients: t has ${options.t.length} values for ${b} rows`);
   const sigma = vesdeSigma(options.t, options.sigmaMin, options.sigmaMax);
-  const step = await DsmStepGraph.create(unet.config, { batchSize: b, height: h, width: w });
+  const step = await DsmStepGraph.create(unet.config, {
+    batchSize: b,
+    height: h,
+    width: w,
+    convPath: options.convPath,
+  });
   try {
     const params = new Map([...unet.stateDict()].map(([k, t]) => [k, t.data]));
     return await step.run(params, {

@@ -6,6 +6,7 @@
 import type { ImageDataset } from '../data/types.js';
 import type { PerSigmaReport } from '../diagnostics/per-sigma.js';
 import { ConfigError, OptionError } from '../errors.js';
+import type { ConvPathOption } from '../onnx/session.js';
 import type { ProgressStream } from '../progress.js';
 import { DEFAULT_SIGMA_MAX, DEFAULT_SIGMA_MIN } from './noise.js';
 import { OPTIMIZATION_DEFAULTS } from './optimization.js';
@@ -109,6 +110,13 @@ export interface TrainOptions {
   maxMemory?: number;
   /** Called once before the first step, after every check passed and everything loaded. */
   onStart?: (info: TrainStart) => void;
+  /**
+   * The step graph's convolution kernels (DsmGraphOptions.convPath): 'auto' (default), 'blocked' or 'standard'.
+   * The paths differ by float32 rounding (gradients ~2e-7 apart), so a resumed run continues bit for bit on the
+   * path it ran on ('auto' picks the same one on the same machine). Not part of the saved trajectory: a resumed
+   * run takes whatever is given here.
+   */
+  convPath?: ConvPathOption;
   /** Called after every step. */
   onStep?: (info: TrainStep) => void;
   /** Called after each checkpoint with the step it holds. */
@@ -282,6 +290,10 @@ export function checkTrainOptions(o: TrainOptions): void {
     if (problem) throw new OptionError((n) => `train: ${n(key)} ${problem}, got ${v}`);
   }
   if (o.sigmaMin !== undefined && o.sigmaMax !== undefined) checkSigmaRange(o.sigmaMin, o.sigmaMax);
+  if (o.convPath !== undefined && !['auto', 'standard', 'blocked'].includes(o.convPath))
+    throw new OptionError(
+      (n) => `train: ${n('convPath')} must be auto, blocked or standard, got ${String(o.convPath)}`,
+    );
   if (o.resume && o.initFrom !== undefined)
     throw new OptionError(
       (n) =>

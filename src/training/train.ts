@@ -235,6 +235,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     height: size[0],
     width: size[1],
     intraOpThreads: tr.intraOpThreads,
+    convPath: options.convPath,
   });
   const log = await TrainLog.open(s.outDir, s.startStep);
   const bar = options.progressStream

@@ -11,7 +11,7 @@ import {
   trainClassifier,
   trainingGraph,
 } from '../../src/evaluation/classifier/train.js';
-import { OnnxSession } from '../../src/onnx/session.js';
+import { nchwcBlockSize, OnnxSession } from '../../src/onnx/session.js';
 import { Tensor } from '../../src/tensor.js';
 import { TINY_CLASSIFIER } from './helpers.js';
 
@@ -136,6 +136,44 @@ describe('classifier training graph', () => {
     const gb = out.get(grads.get('fc2.bias')!)!.data as Float32Array;
     for (let k = 0; k < 10; k++)
       assert.ok(Math.abs(gb[k] - dBias[k]) < 1e-6, `d/d fc2.bias[${k}]: ${gb[k]} vs ${dBias[k]}`);
+  });
+
+  it('gives the same loss and gradients on the blocked (NCHWc) convolutions', async (t) => {
+    const block = await nchwcBlockSize();
+    if (block === null) return t.skip('no NCHWc kernels here');
+    const batch = 8;
+    const test = await openFixture('test');
+    const pixels = await readImages(test, 0, batch);
+    const params = initClassifierParameters(TINY, 3);
+    const onehot = new Float32Array(batch * 10);
+    for (let i = 0; i < batch; i++) onehot[i * 10 + test.labels![i]] = 1;
+    const feeds: Record<string, Tensor> = {
+      images: new Tensor('float32', pixels, [batch, 1, 28, 28]),
+      onehot: new Tensor('float32', onehot, [batch, 10]),
+    };
+    for (const [name, p] of params) feeds[name] = p;
+    const results: { out: Map<string, Tensor>; grads: Map<string, string> }[] = [];
+    for (const b of [null, block]) {
+      const { bytes, grads } = trainingGraph(TINY, batch, b);
+      const session = await OnnxSession.create(bytes);
+      const out = await session.run(feeds);
+      await session.release();
+      results.push({ out, grads });
+    }
+    const [std, blk] = results;
+    const loss = (r: (typeof results)[0]) => (r.out.get('loss')!.data as Float32Array)[0];
+    assert.ok(Math.abs(loss(std) - loss(blk)) <= 1e-6 * loss(std), `loss ${loss(std)} vs ${loss(blk)}`);
+    for (const name of std.grads.keys()) {
+      const a = std.out.get(std.grads.get(name)!)!.data as Float32Array;
+      const b = blk.out.get(blk.grads.get(name)!)!.data as Float32Array;
+      let d = 0;
+      let m = 0;
+      for (let i = 0; i < a.length; i++) {
+        d = Math.max(d, Math.abs(a[i] - b[i]));
+        m = Math.max(m, Math.abs(a[i]));
+      }
+      assert.ok(d <= 1e-5 * m, `${name}: ${d} of ${m}`);
+    }
   });
 
   it('lowers the training loss over a few Adam steps on the fixture images', async () => {

@@ -203,6 +203,72 @@ describe('autodiff engine', () => {
     });
   });
 
+  it('gives the same GroupNorm gradients (composite adjoint) with a free batch dim as with a static one', async () => {
+    for (const groups of [2, 4]) {
+      const grads = async (batch: number | string) => {
+        const g = new GraphBuilder('t');
+        const x = g.input('x', 'float32', [batch, 4, 3, 3]);
+        const gamma = g.input('gamma', 'float32', [4]);
+        const beta = g.input('beta', 'float32', [4]);
+        const y = g.composite('GroupNorm', [x, gamma, beta], { groups, epsilon: 1e-5 }, () => {
+          const n = g.instanceNorm(
+            g.reshape(x, [0, groups, -1]),
+            g.constFloat(new Float32Array(groups).fill(1)),
+            g.constFloat(new Float32Array(groups)),
+            1e-5,
+          );
+          const normalized = g.reshape(n, [0, 4, 3, 3]);
+          return { output: g.channelAffine(normalized, gamma, beta), values: { normalized } };
+        });
+        const v = g.constFloat(
+          Float32Array.from({ length: 36 }, (_, i) => Math.cos(i * 1.3)),
+          [1, 4, 3, 3],
+        );
+        const loss = g.op('ReduceSumSquare', [g.mul(y, v)], { keepdims: { type: 'int', value: 0 } }, []);
+        const d = grad(g, loss, [x, gamma, beta]);
+        for (const [k, n] of [
+          ['dx', x],
+          ['dgamma', gamma],
+          ['dbeta', beta],
+        ])
+          g.output(d.get(n)!, k);
+        const out = await run(g, {
+          x: new Tensor(
+            'float32',
+            Float32Array.from({ length: 72 }, (_, i) => Math.sin(i * 0.7) + i / 72),
+            [2, 4, 3, 3],
+          ),
+          gamma: new Tensor('float32', Float32Array.from([0.5, 1.5, -1, 2]), [4]),
+          beta: new Tensor('float32', Float32Array.from([0.1, 0, 0.3, -0.2]), [4]),
+        });
+        return ['dx', 'dgamma', 'dbeta'].map((k) => out.get(k)!.data as Float32Array);
+      };
+      const [a, b] = [await grads(2), await grads('batch')];
+      for (let k = 0; k < 3; k++)
+        assert.ok(
+          a[k].every((v, i) => Math.abs(v - b[k][i]) <= 1e-5 * (1 + Math.abs(v))),
+          `${groups} groups: ${['dx', 'dgamma', 'dbeta'][k]}`,
+        );
+    }
+  });
+
+  it('differentiates a tagged composite by its adjoint, and names a composite without one', () => {
+    const g = new GraphBuilder('t');
+    const a = g.input('a', 'float32', [3]);
+    const y = g.silu(a);
+    const loss = g.op('ReduceSum', [y], { keepdims: { type: 'int', value: 0 } }, []);
+    grad(g, loss, [a]);
+    assert.ok(
+      g.nodes.some((n) => n.name.startsWith('grad.SiLU/')),
+      'the SiLU adjoint',
+    );
+    assert.ok(!g.nodes.some((n) => n.name.startsWith('grad/') && n.opType === 'Sigmoid'));
+    const h = new GraphBuilder('t');
+    const b = h.input('b', 'float32', [3]);
+    const z = h.composite('Swoosh', [b], {}, () => ({ output: h.tanh(b) }));
+    assert.throws(() => grad(h, z, [b]), /no gradient rule for the composite Swoosh \(Swoosh_\d+\)/);
+  });
+
   it('names an op without a rule', () => {
     const g = new GraphBuilder('t');
     const a = g.input('a', 'float32', [3]);

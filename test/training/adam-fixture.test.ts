@@ -7,10 +7,11 @@
  * parameters are only held to how far Adam can move them.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
+import { nchwcBlockSize } from '../../src/onnx/session.js';
 import { DsmStepGraph } from '../../src/training/dsm.js';
 import { vesdeSigma } from '../../src/training/noise.js';
 import { ScoreSdeOptimizer } from '../../src/training/optimization.js';
@@ -27,8 +28,14 @@ const NOISE_GRADS = new Set([
   'mid_block.attentions.0.to_k.bias',
 ]);
 const GRAD_SPREAD = 1e-3;
+const noBlocked = (await nchwcBlockSize()) === null ? 'no NCHWc kernels here' : false;
 
-test('4 steps of tiny-ncsnpp (lr 2e-3, warmup 2, clip 1, EMA 0.999) match torch', async () => {
+describe('4 steps of tiny-ncsnpp (lr 2e-3, warmup 2, clip 1, EMA 0.999) match torch', () => {
+  for (const convPath of ['standard', 'blocked'] as const)
+    it(`${convPath} convolutions`, { skip: convPath === 'blocked' && noBlocked }, () => fourSteps(convPath));
+});
+
+async function fourSteps(convPath: 'standard' | 'blocked'): Promise<void> {
   const { tensors: fx, metadata } = await loadSafetensors(FIXTURE);
   const f = (k: string) => {
     const t = fx.get(k);
@@ -46,7 +53,8 @@ test('4 steps of tiny-ncsnpp (lr 2e-3, warmup 2, clip 1, EMA 0.999) match torch'
   assert.deepEqual([...trained].sort(), [...params.keys()].filter((k) => k !== 'time_proj.weight').sort());
   const list = trained.map((k) => params.get(k)!);
   const opt = new ScoreSdeOptimizer(list, { lr: 2e-3, warmup: 2, gradClip: 1, emaDecay: 0.999 });
-  const step = await DsmStepGraph.create(unet.config, { batchSize: 2, height: 32, width: 32 });
+  const step = await DsmStepGraph.create(unet.config, { batchSize: 2, height: 32, width: 32, convPath });
+  assert.equal(step.convPath, convPath);
   let lrSum = 0;
   try {
     for (let k = 0; k < 4; k++) {
@@ -103,4 +111,4 @@ test('4 steps of tiny-ncsnpp (lr 2e-3, warmup 2, clip 1, EMA 0.999) match torch'
   // diffusers creates the fourier projection with requires_grad=False: neither Adam nor the EMA touch it.
   assert.deepEqual(params.get('time_proj.weight'), init.get('time_proj.weight'));
   assert.deepEqual(f('final/param/time_proj.weight'), init.get('time_proj.weight')!.slice(0, 256));
-});
+}

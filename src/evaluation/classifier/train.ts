@@ -8,7 +8,8 @@ import type { ImageDataset } from '../../data/types.js';
 import { Adam } from '../../gradients/adam.js';
 import { grad } from '../../onnx/autodiff/grad.js';
 import { GraphBuilder } from '../../onnx/graph.js';
-import { OnnxSession } from '../../onnx/session.js';
+import { lowerConvsToNchwc } from '../../onnx/nchwc.js';
+import { type ConvPathOption, OnnxSession, resolveConvPath } from '../../onnx/session.js';
 import { Generator, randn } from '../../random/index.js';
 import { Tensor } from '../../tensor.js';
 import { topOneAccuracy } from '../label-histogram.js';
@@ -29,6 +30,12 @@ export interface TrainClassifierOptions {
   finalLrScale?: number;
   /** Train on the first `limit` images only (tests). */
   limit?: number;
+  /**
+   * The convolution kernels of the training graph (as DsmGraphOptions.convPath): 'auto' (default), 'blocked'
+   * (onnxruntime's NCHWc kernels) or 'standard' (as earlier versions trained, bit for bit: the classifier has
+   * no composite ops).
+   */
+  convPath?: ConvPathOption;
   onStep?: (info: { step: number; totalSteps: number; epoch: number; loss: number }) => void;
   signal?: AbortSignal;
 }
@@ -54,10 +61,14 @@ export function initClassifierParameters(
   return params;
 }
 
-/** The training step graph: (images, one-hot labels, parameters) → (loss, d loss / d each parameter). */
+/**
+ * The training step graph: (images, one-hot labels, parameters) → (loss, d loss / d each parameter). With
+ * `nchwcBlock` (the probed block size) its convolutions run on onnxruntime's blocked NCHWc kernels.
+ */
 export function trainingGraph(
   config: ClassifierConfig,
   batchSize: number,
+  nchwcBlock: number | null = null,
 ): { bytes: Uint8Array; grads: Map<string, string> } {
   const g = new GraphBuilder('classifier_training');
   const s = config.sample_size;
@@ -76,6 +87,7 @@ export function trainingGraph(
   const grads = grad(g, loss, names);
   const outputs = new Map<string, string>();
   for (const name of names) outputs.set(name, g.output(grads.get(name)!, `grad.${name}`));
+  if (nchwcBlock !== null) lowerConvsToNchwc(g, nchwcBlock);
   return { bytes: g.toModelBytes(), grads: outputs };
 }
 
@@ -101,7 +113,10 @@ function batchFeeds(
   };
 }
 
-/** Trains from scratch; returns the final parameters. Deterministic for a given seed and thread count. */
+/**
+ * Trains from scratch; returns the final parameters. Deterministic for a given seed, thread count and
+ * convolution path.
+ */
 export async function trainClassifier(
   options: TrainClassifierOptions,
 ): Promise<Map<string, Tensor<'float32'>>> {
@@ -117,7 +132,8 @@ export async function trainClassifier(
   const labels = train.labels;
 
   const params = initClassifierParameters(config, seed);
-  const { bytes, grads } = trainingGraph(config, batchSize);
+  const conv = await resolveConvPath(options.convPath);
+  const { bytes, grads } = trainingGraph(config, batchSize, conv.block);
   const session = await OnnxSession.create(bytes);
   const shuffle = new Generator().manualSeed(seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);

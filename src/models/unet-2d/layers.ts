@@ -47,7 +47,8 @@ export function activation(g: GraphBuilder, x: string, fn: Activation): string {
 /**
  * torch.nn.GroupNorm(groups, C, eps, affine=True) on (B, C, H, W), written as
  * Reshape (B, G, -1) → InstanceNormalization → Reshape → per-channel affine, because onnxruntime's CPU
- * provider has no GroupNormalization kernel (its expansion runs 1.5× slower).
+ * provider has no GroupNormalization kernel (its expansion runs 1.5× slower). Tagged as the composite 'GroupNorm'
+ * (inputs x, γ, β; the normalised x̂ for its adjoint).
  */
 export function groupNorm(ctx: BuildContext, x: string, path: string, groups: number, eps: number): string {
   const { g } = ctx;
@@ -57,26 +58,22 @@ export function groupNorm(ctx: BuildContext, x: string, path: string, groups: nu
     throw new ConfigError(
       `UNet2DModel config: ${path} is a GroupNorm of ${groups} groups over ${c} channels (not divisible)`,
     );
-  if (groups === c) {
+  const scale = ctx.params.param(g, `${path}.weight`, [c]);
+  const bias = ctx.params.param(g, `${path}.bias`, [c]);
+  return g.composite('GroupNorm', [x, scale, bias], { groups, epsilon: eps }, () => {
     // One channel per group: InstanceNormalization is GroupNorm, affine included.
-    const scale = ctx.params.param(g, `${path}.weight`, [c]);
-    const bias = ctx.params.param(g, `${path}.bias`, [c]);
-    return g.instanceNorm(x, scale, bias, eps);
-  }
-  const grouped = g.reshape(x, [0, groups, -1]); // (B, G, C/G·H·W)
-  const ones = g.constFloat(new Float32Array(groups).fill(1));
-  const zeros = g.constFloat(new Float32Array(groups));
-  const normed = g.instanceNorm(grouped, ones, zeros, eps);
-  const back = g.reshape(
-    normed,
-    dims.map((d, i) => (i === 0 ? 0 : (d as number))),
-  );
-  // One pass for the affine instead of Mul + Add.
-  return g.channelAffine(
-    back,
-    ctx.params.param(g, `${path}.weight`, [c]),
-    ctx.params.param(g, `${path}.bias`, [c]),
-  );
+    if (groups === c) return { output: g.instanceNorm(x, scale, bias, eps) };
+    const grouped = g.reshape(x, [0, groups, -1]); // (B, G, C/G·H·W)
+    const ones = g.constFloat(new Float32Array(groups).fill(1));
+    const zeros = g.constFloat(new Float32Array(groups));
+    const normed = g.instanceNorm(grouped, ones, zeros, eps);
+    const normalized = g.reshape(
+      normed,
+      dims.map((d, i) => (i === 0 ? 0 : (d as number))),
+    );
+    // One pass for the affine instead of Mul + Add.
+    return { output: g.channelAffine(normalized, scale, bias), values: { normalized } };
+  });
 }
 
 export interface ConvSpec {
@@ -112,10 +109,16 @@ const FIR_1D = [1, 3, 3, 1].map((v) => v / 8);
  * stride-2 4×4 convolution (the kernel is symmetric, so torch's flip changes nothing).
  */
 export function firDownsample(g: GraphBuilder, x: string): string {
+  return g.composite('FirDownsample', [x], {}, () => ({ output: firDownsampleConv(g, x, 1) }));
+}
+
+/** The depthwise stride-2 convolution of firDownsample with the kernel scaled by `gain`. */
+export function firDownsampleConv(g: GraphBuilder, x: string, gain: number): string {
   const c = g.shape(x)[1] as number;
   const k = new Float32Array(c * 16);
   for (let ch = 0; ch < c; ch++)
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) k[ch * 16 + i * 4 + j] = FIR_1D[i] * FIR_1D[j];
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) k[ch * 16 + i * 4 + j] = gain * FIR_1D[i] * FIR_1D[j];
   const w = g.constFloat(k, [c, 1, 4, 4]);
   return g.conv(x, w, undefined, { strides: [2, 2], pads: [1, 1, 1, 1], group: c });
 }
@@ -128,12 +131,18 @@ export function firDownsample(g: GraphBuilder, x: string): string {
  * this is also cheaper than Pad → Resize → Slice.
  */
 export function firUpsample(g: GraphBuilder, x: string): string {
+  return g.composite('FirUpsample', [x], {}, () => ({ output: firUpsampleResize(g, x, 1) }));
+}
+
+/** firUpsample's Resize and edge mask, scaled by `gain`. */
+export function firUpsampleResize(g: GraphBuilder, x: string, gain: number): string {
   const [, , h, w] = g.shape(x) as number[];
   const up = g.resize(x, [1, 1, 2, 2], 'linear', 'half_pixel');
   const [oh, ow] = [2 * h, 2 * w];
   const edge = (i: number, n: number) => (i === 0 || i === n - 1 ? 0.75 : 1);
   const mask = new Float32Array(oh * ow);
-  for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) mask[i * ow + j] = edge(i, oh) * edge(j, ow);
+  for (let i = 0; i < oh; i++)
+    for (let j = 0; j < ow; j++) mask[i * ow + j] = gain * edge(i, oh) * edge(j, ow);
   return g.mul(up, g.constFloat(mask, [1, 1, oh, ow]));
 }
 
@@ -248,15 +257,31 @@ export function attentionBlock(ctx: BuildContext, x: string, path: string, s: At
   const q = g.reshape(proj('to_q', c, inner, h), [0, s.heads, s.headDim, hw]); // (B, h, d, HW)
   const k = g.reshape(proj('to_k', c, inner, h), [0, s.heads, s.headDim, hw]);
   const v = g.reshape(proj('to_v', c, inner, h), [0, s.heads, s.headDim, hw]);
-  const scores = g.mul(g.matmul(g.transpose(q, [0, 1, 3, 2]), k), g.constFloat([s.headDim ** -0.5], [])); // (B, h, HWq, HWk)
-  const probs = g.softmax(scores, -1);
-  const o = g.matmul(v, g.transpose(probs, [0, 1, 3, 2])); // (B, h, d, HWq)
+  const o = scaledDotProductAttention(g, q, k, v, s.headDim ** -0.5); // (B, h, d, HWq)
   h = g.reshape(o, [0, inner, hh, ww]);
   h = proj('to_out.0', inner, c, h);
   h = g.add(h, x);
   if (s.rescaleOutputFactor !== 1) h = g.div(h, g.constFloat([s.rescaleOutputFactor], []));
   ctx.record(path, h);
   return h;
+}
+
+/**
+ * softmax(qᵀk · scale) applied to v, channel-first: q, k, v (B, h, d, HW) → (B, h, d, HWq). Tagged as the
+ * composite 'Attention' (inputs q, k, v; the probabilities for its adjoint).
+ */
+export function scaledDotProductAttention(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  scale: number,
+): string {
+  return g.composite('Attention', [q, k, v], { scale }, () => {
+    const scores = g.mul(g.matmul(g.transpose(q, [0, 1, 3, 2]), k), g.constFloat([scale], [])); // (B, h, HWq, HWk)
+    const probs = g.softmax(scores, -1);
+    return { output: g.matmul(v, g.transpose(probs, [0, 1, 3, 2])), values: { probs } };
+  });
 }
 
 /** Downsample2D(use_conv=True): 3×3 stride-2 conv; padding 0 pads (0, 1, 0, 1) first, as diffusers does. */

@@ -3,12 +3,18 @@
  * standard ONNX (opset 17) nodes that onnxruntime's CPU provider runs, so one session computes the forward
  * values and every requested gradient.
  *
+ * A composite op the builder tagged (GraphBuilder.composite: GroupNorm, SiLU, FIR resampling, attention) is
+ * differentiated as one op by its adjoint in rules/composite.ts, unless one of its internal values is read from
+ * outside or is itself a `wrt` value (then its nodes are differentiated one by one); a composite kind without an
+ * adjoint fails here, with its name.
+ *
  * Only nodes that both depend on a `wrt` value and feed the loss are differentiated. Where a value fans out,
  * the gradients of its consumers are summed. Integer values (indices, shapes) stop the gradient. Each rule
  * reads as few forward values as it can (e.g. Sigmoid' from the output), so that onnxruntime can free the
  * other activations as soon as the forward has used them.
  */
-import type { GraphBuilder, GraphNode } from '../graph.js';
+import type { Composite, GraphBuilder, GraphNode } from '../graph.js';
+import { COMPOSITE_RULES } from './rules/composite.js';
 import { RULES } from './rules/index.js';
 import type { RuleContext } from './types.js';
 import { zerosLike } from './util.js';
@@ -40,6 +46,34 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
   }
 
   const targets = new Set(wrt);
+
+  // Composites differentiated whole: their nodes' outputs other than the result are read only inside them.
+  const compositeOf = new Map<GraphNode, Composite>();
+  {
+    const readers = new Map<string, GraphNode[]>();
+    for (const n of nodes)
+      for (const i of n.inputs) {
+        const list = readers.get(i);
+        if (list) list.push(n);
+        else readers.set(i, [n]);
+      }
+    const graphOutputs = new Set(g.outputs.map((o) => o.name));
+    for (const c of g.composites) {
+      const members = [...c.nodes];
+      if (!members.every((n) => producer.get(n.outputs[0]) === n)) continue; // rewritten since
+      const sealed = members.every((n) =>
+        n.outputs.every(
+          (o) =>
+            o === c.output ||
+            (!targets.has(o) && !graphOutputs.has(o) && (readers.get(o) ?? []).every((r) => c.nodes.has(r))),
+        ),
+      );
+      if (!sealed) continue;
+      if (!COMPOSITE_RULES[c.kind])
+        throw new RangeError(`autodiff: no gradient rule for the composite ${c.kind} (${c.name})`);
+      for (const n of members) compositeOf.set(n, c);
+    }
+  }
   const contributions = new Map<string, string[]>();
   const add = (v: string, d: string) => {
     const list = contributions.get(v);
@@ -71,14 +105,33 @@ export function grad(g: GraphBuilder, loss: string, wrt: string[]): Map<string, 
 
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k];
+    const composite = compositeOf.get(node);
+    if (composite) {
+      // The whole composite at its result's node; its other nodes get no gradient of their own.
+      const out = composite.output;
+      if (!node.outputs.includes(out) || !varies.has(out) || !feeds.has(out)) continue;
+      const dy = total(out);
+      if (dy === undefined) continue;
+      const needs = (i: number) => composite.inputs[i] !== undefined && varies.has(composite.inputs[i]);
+      const grads = g.scoped('grad', () =>
+        g.scoped(composite.kind, () => COMPOSITE_RULES[composite.kind]({ g, composite, dy, needs })),
+      );
+      grads.forEach((d, i) => {
+        if (d !== undefined && needs(i)) add(composite.inputs[i], d);
+      });
+      continue;
+    }
     if (!node.outputs.some((o) => varies.has(o) && feeds.has(o))) continue;
     if (node.outputs.length !== 1)
       throw new RangeError(`autodiff: ${node.opType} with several outputs (node ${node.name})`);
     const out = node.outputs[0];
     const dy = total(out);
     if (dy === undefined) continue;
-    const rule = RULES[node.opType];
-    if (!rule) throw new RangeError(`autodiff: no gradient rule for ${node.opType} (node ${node.name})`);
+    const rule = node.domain ? undefined : RULES[node.opType];
+    if (!rule)
+      throw new RangeError(
+        `autodiff: no gradient rule for ${node.domain ? `${node.domain}:` : ''}${node.opType} (node ${node.name})`,
+      );
     const ctx: RuleContext = {
       g,
       node,

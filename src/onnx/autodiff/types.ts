@@ -2,7 +2,7 @@
  * What a gradient rule sees: the forward node, the gradient of its output, and helpers to emit backward
  * nodes. A rule returns one gradient value name per node input (undefined where the input needs none).
  */
-import type { GraphBuilder, GraphNode } from '../graph.js';
+import type { Composite, GraphBuilder, GraphNode } from '../graph.js';
 
 export interface RuleContext {
   g: GraphBuilder;
@@ -18,3 +18,16 @@ export interface RuleContext {
 }
 
 export type GradRule = (ctx: RuleContext) => (string | undefined)[];
+
+/** What a composite op's adjoint sees (GraphBuilder.composite). */
+export interface CompositeContext {
+  g: GraphBuilder;
+  composite: Composite;
+  /** d loss / d output. */
+  dy: string;
+  /** Whether composite input `i` needs a gradient. */
+  needs(i: number): boolean;
+}
+
+/** Returns one gradient per composite input (undefined where none is needed). */
+export type CompositeRule = (ctx: CompositeContext) => (string | undefined)[];

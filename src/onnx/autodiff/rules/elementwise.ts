@@ -22,19 +22,10 @@ const Sub: GradRule = ({ g, node, dy, needs }) => {
   ];
 };
 
-/**
- * y = a · b. SiLU, written y = a · s with s = sigmoid(a), is differentiated as one op from s and y:
- * da = dy · (s + y (1 − s)). y is kept anyway (the next convolution's weight gradient reads it), so the
- * backward holds s instead of a, and needs four elementwise ops instead of six.
- */
-const Mul: GradRule = ({ g, node, dy, needs, producer, isTarget }) => {
+/** y = a · b (a · a: 2 a dy). */
+const Mul: GradRule = ({ g, node, dy, needs }) => {
   const [a, b] = node.inputs;
-  const p = producer(b);
   if (a === b) return [g.mul(g.mul(dy, a), g.constFloat([2], [])), undefined];
-  if (p?.opType === 'Sigmoid' && p.inputs[0] === a && !isTarget(b)) {
-    const y = node.outputs[0];
-    return [g.mul(dy, g.add(g.mul(y, g.sub(one(g), b)), b)), undefined];
-  }
   return [
     needs(0) ? unbroadcast(g, g.mul(dy, b), g.shape(a)) : undefined,
     needs(1) ? unbroadcast(g, g.mul(dy, a), g.shape(b)) : undefined,

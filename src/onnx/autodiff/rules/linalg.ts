@@ -2,7 +2,7 @@
 import type { Dim, GraphBuilder } from '../../graph.js';
 import type { AttrValue } from '../../proto.js';
 import type { GradRule } from '../types.js';
-import { attrFloat, attrInt, attrInts, constFloats, scale, unbroadcast } from '../util.js';
+import { attrFloat, attrInt, attrInts, scale, unbroadcast } from '../util.js';
 
 const ints = (value: number[]): AttrValue => ({ type: 'ints', value });
 const int = (value: number): AttrValue => ({ type: 'int', value });
@@ -40,18 +40,11 @@ function sliceSteps(
   return g.op('Slice', inputs, {}, dims, g.info(x).dtype);
 }
 
-/** Whether w is the constant depthwise FIR kernel (1,3,3,1)⊗(1,3,3,1)/64 of firDownsample. */
-function isFirKernel(g: GraphBuilder, w: string): boolean {
-  const v = constFloats(g, w);
-  if (!v) return false;
-  const k = [1, 3, 3, 1];
-  return v.every((x, i) => x === Math.fround((k[(i >> 2) & 3] * k[i & 3]) / 64));
-}
-
 /**
  * dx of a convolution. Stride 1 (group 1): a plain Conv of dy with the flipped, transposed kernel, which
- * onnxruntime runs much faster than ConvTranspose. The FIR downsample (depthwise stride-2 4×4 binomial):
- * its adjoint is ¼ of the FIR upsample, a bilinear Resize with an edge mask. Otherwise ConvTranspose.
+ * onnxruntime runs much faster than ConvTranspose (and which the blocked path runs on the NCHWc kernels).
+ * Otherwise ConvTranspose. (The FIR downsample, a depthwise stride-2 convolution, has its own adjoint:
+ * rules/composite.ts.)
  */
 function convInputGrad(
   g: GraphBuilder,
@@ -70,25 +63,6 @@ function convInputGrad(
       const flipped = sliceSteps(g, w, [-1, -1], [-kh - 1, -kw - 1], [2, 3], [-1, -1], [m, cg, kh, kw]);
       return g.conv(dy, g.transpose(flipped, [1, 0, 2, 3]), undefined, { pads });
     }
-  }
-  const firDown =
-    o.group === m &&
-    cg === 1 &&
-    kh === 4 &&
-    kw === 4 &&
-    o.strides.every((s) => s === 2) &&
-    o.pads.every((p) => p === 1) &&
-    unit(o.dil) &&
-    h === 2 * oh &&
-    wd === 2 * ow &&
-    isFirKernel(g, w);
-  if (firDown) {
-    const up = g.resize(dy, [1, 1, 2, 2], 'linear', 'half_pixel');
-    const edge = (i: number, n: number) => (i === 0 || i === n - 1 ? 0.75 : 1);
-    const mask = new Float32Array(h * wd);
-    for (let i = 0; i < h; i++)
-      for (let j = 0; j < wd; j++) mask[i * wd + j] = 0.25 * edge(i, h) * edge(j, wd);
-    return g.mul(up, g.constFloat(mask, [1, 1, h, wd]));
   }
   const full = (i: number, size: number, k: number) =>
     (i === 0 ? oh - 1 : ow - 1) * o.strides[i] + (k - 1) * o.dil[i] + 1 - o.pads[i] - o.pads[i + 2] - size;

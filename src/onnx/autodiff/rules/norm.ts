@@ -1,7 +1,7 @@
 /** Gradient rules of the normalisations (InstanceNormalization, inference BatchNormalization) and softmaxes. */
 import type { GraphBuilder } from '../../graph.js';
 import type { GradRule } from '../types.js';
-import { attrFloat, attrInt, constFloats, isConstantFill, neg } from '../util.js';
+import { attrFloat, attrInt, constFloats, neg } from '../util.js';
 
 /** A per-channel vector (C) viewed as (C, 1, …) to broadcast over (N, C, …) of the given rank. */
 function perChannel(g: GraphBuilder, v: string, rank: number): string {
@@ -12,17 +12,15 @@ function perChannel(g: GraphBuilder, v: string, rank: number): string {
 /**
  * InstanceNormalization y = x̂ · γ + β with x̂ = (x − μ) / √(σ² + ε) over the axes ≥ 2:
  * dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(σ² + ε) with g = dy · γ; dγ = Σ dy · x̂; dβ = Σ dy.
- * The statistics are recomputed from x; x̂ is the output itself when γ = 1 and β = 0 (GroupNorm's inner step,
- * whose output the following affine keeps anyway).
+ * The statistics are recomputed from x. (GroupNorm, built on this op, has its own adjoint: rules/composite.ts.)
  */
 const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
-  const [x, gamma, beta] = node.inputs;
+  const [x, gamma] = node.inputs;
   const dims = g.shape(x);
   const rank = dims.length;
   const axes = [...Array(rank).keys()].slice(2);
   const n = (dims.slice(2) as number[]).reduce((p, d) => p * d, 1);
   const eps = attrFloat(node, 'epsilon', 1e-5);
-  const unitGamma = isConstantFill(g, gamma, 1);
   const mu = g.reduceMean(x, axes, true);
   const xc = g.sub(x, mu);
   const sumSq = g.op('ReduceSumSquare', [xc], { axes: { type: 'ints', value: axes } }, g.shape(mu));
@@ -33,10 +31,10 @@ const InstanceNormalization: GradRule = ({ g, node, dy, needs }) => {
     {},
     g.shape(mu),
   );
-  const xhat = unitGamma && isConstantFill(g, beta, 0) ? node.outputs[0] : g.mul(xc, invStd);
+  const xhat = g.mul(xc, invStd);
   const out: (string | undefined)[] = [undefined, undefined, undefined];
   if (needs(0)) {
-    const gs = unitGamma ? dy : g.mul(dy, perChannel(g, gamma, rank));
+    const gs = g.mul(dy, perChannel(g, gamma, rank));
     const m1 = g.reduceMean(gs, axes, true);
     const m2 = g.reduceMean(g.mul(gs, xhat), axes, true);
     const [nb, c] = dims;
