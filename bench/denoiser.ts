@@ -54,11 +54,11 @@ export async function runDenoiserBench(): Promise<string> {
     out.push(
       'Deterministic sampling with the Gaussian safety net (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s), 1000 images, seeds 0…999, against the same sampler without it:',
       '',
-      '| sampler | steps | Gaussian above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| sampler | steps | churn | Gaussian above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...fd.map(
         (r) =>
-          `| ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
+          `| ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
       ),
     );
   }
