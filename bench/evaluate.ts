@@ -173,7 +173,8 @@ export async function runEvaluateBench(log: (s: string) => void = (s) => console
 
   const t0 = performance.now();
   const classifier = await FashionMnistClassifier.fromPretrained();
-  const pipe = await ScoreSdeVePipeline.fromPretrained(model);
+  // Warnings (a model without a scheduler config) go where the bench's progress goes.
+  const pipe = await ScoreSdeVePipeline.fromPretrained(model, { onWarning: (m) => log(`warning: ${m}`) });
   pipe.setProgressBarConfig({ disable: true });
   const rows: Row[] = [];
   try {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (unet | web | train-step | samplers | data | evaluate | likelihood | bpd-table); the others keep their last results
+ *   npm run bench -- unet         # one section (first-run | unet | web | train-step | samplers | data | evaluate | denoiser | likelihood | bpd-table); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +16,11 @@ interface Section {
 }
 
 const sections: Section[] = [
+  {
+    name: 'first-run',
+    title: 'First run: scoresde sample on the bundled model',
+    run: async () => (await import('./first-run.js')).runFirstRunBench(),
+  },
   {
     name: 'unet',
     title: 'UNet2DModel forward',
@@ -45,6 +50,11 @@ const sections: Section[] = [
     name: 'evaluate',
     title: 'Fashion-MNIST: Fréchet distance against network calls',
     run: async () => (await import('./evaluate.js')).runEvaluateBench(),
+  },
+  {
+    name: 'denoiser',
+    title: 'Fashion-MNIST: per-σ denoiser and the Gaussian safety net',
+    run: async () => (await import('./denoiser.js')).runDenoiserBench(),
   },
   {
     name: 'likelihood',

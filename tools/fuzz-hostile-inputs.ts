@@ -50,7 +50,7 @@ const { values: flags } = parseArgs({
     work: { type: 'string' },
     only: { type: 'string' },
     cases: { type: 'string' },
-    timeout: { type: 'string', default: '60' },
+    timeout: { type: 'string', default: '120' },
     as: { type: 'string', default: '4000000000' },
     report: { type: 'string' },
     jobs: { type: 'string', default: '3' },
@@ -271,9 +271,9 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
   withEntry('name not UTF-8', 'any', (d) =>
     writeFileSync(Buffer.from(`${d}/\xe9.png`, 'latin1'), greyPng(8, 9)),
   );
-  const bad: [string, () => Uint8Array][] = [
+  const bad: [string, () => Uint8Array, Expect?][] = [
     ['67000000x1 PNG (65 KB)', () => pngDeclaring(67_000_000, 1, 1)],
-    ['100000x1 PNG', () => pngDeclaring(100_000, 1, 1)],
+    ['100000x1 PNG (6.4 MP resized for 8x8: within the limit)', () => pngDeclaring(100_000, 1, 1), 'any'],
     ['100000x100000 PNG bomb', () => pngDeclaring(100_000, 100_000, 2)],
     ['1x67000000 PNG', () => pngDeclaring(1, 67_000_000, 4)],
     ['8192x8192 PNG, 4 rows', () => pngDeclaring(8192, 8192, 4)],
@@ -287,11 +287,11 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
     ],
     ['GIF magic, 65535x65535', () => Buffer.from('GIF89a\xff\xff\xff\xff\x00\x00\x00;', 'latin1')],
   ];
-  for (const [name, bytes] of bad) {
-    withEntry(name, 'refuse', (d) => writeFileSync(join(d, 'x.png'), bytes()));
+  for (const [name, bytes, expect] of bad) {
+    withEntry(name, expect ?? 'refuse', (d) => writeFileSync(join(d, 'x.png'), bytes()));
     withEntry(
       `${name}, --skip-unreadable`,
-      'warn-or-refuse',
+      expect ?? 'warn-or-refuse',
       (d) => writeFileSync(join(d, 'x.png'), bytes()),
       ['--skip-unreadable'],
     );
@@ -335,7 +335,7 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
     add('train --config', name, expect, (dir) => {
       const file = join(dir, 'config.json');
       const c = config();
-      if (typeof c === 'string') writeFileSync(file, c);
+      writeFileSync(file, typeof c === 'string' ? c : JSON.stringify(c));
       return trainArgs(base.images, dir, extra).map((a) => (a === base.micro ? file : a));
     });
   configCase('in_channels 7', 'refuse', () => ({ ...MICRO, in_channels: 7, out_channels: 7 }));
@@ -506,8 +506,9 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
   const journalCase = (name: string, expect: Expect, make: (file: string, j: Json) => void) =>
     add('likelihood journal', name, expect, (dir) => {
       const result = join(dir, 'r.json');
-      const batches = [...shards[0].batches, ...shards[1].batches].slice(0, -1);
-      const settings = shards[0].settings;
+      // a copy: edits must not reach the shards that later cases start from
+      const batches = structuredClone([...shards[0].batches, ...shards[1].batches].slice(0, -1));
+      const settings = structuredClone(shards[0].settings);
       const j = { format: 'scoresde-likelihood-journal', version: 2, settings, batches, sha256: '' };
       j.sha256 = contentDigest(settings, batches);
       make(`${result}.partial.json`, j);
@@ -795,12 +796,25 @@ const worker = async () => {
     const { verdict, line } = classify(c, o, [dir, base.run, base.images, base.samples, W]);
     results[i] = { surface: c.surface, name: c.name, verdict, seconds: Number(o.seconds.toFixed(1)), line };
     process.stderr.write(
-      `${String(++finished).padStart(3)}/${all.length} ${verdict.padEnd(8)} ${c.surface}: ${c.name}  ${line.slice(0, 160)}\n`,
+      `${String(++finished).padStart(3)}/${all.length} ${verdict.padEnd(8)} ${o.seconds.toFixed(0).padStart(3)} s ${c.surface}: ${c.name}  ${line.slice(0, 160)}\n`,
     );
     rmSync(dir, { recursive: true, force: true });
   }
 };
 await Promise.all(Array.from({ length: Number(flags.jobs) }, worker));
+// A case still running at the timeout on a loaded machine runs once more, alone: a hang is one that times
+// out both times.
+const retried: string[] = [];
+for (const [i, r] of results.entries()) {
+  if (r.verdict !== 'hang') continue;
+  const dir = join(W, 'cases', String(i));
+  mkdirSync(dir, { recursive: true });
+  const o = await runCli(all[i].build(dir));
+  const { verdict, line } = classify(all[i], o, [dir, base.run, base.images, base.samples, W]);
+  results[i] = { ...r, verdict, seconds: Number(o.seconds.toFixed(1)), line };
+  retried.push(`${r.surface}: ${r.name} (${verdict} in ${o.seconds.toFixed(0)} s alone)`);
+  rmSync(dir, { recursive: true, force: true });
+}
 
 const VERDICTS: Verdict[] = ['refused', 'accepted', 'silent', 'unclean', 'blow-up', 'crash', 'hang'];
 const surfaces = [...new Set(results.map((r) => r.surface))];
@@ -817,6 +831,7 @@ const slowest = Math.max(...results.map((r) => r.seconds));
 console.log(
   `\n${results.length} cases, each under a ${TIMEOUT_S} s timeout and prlimit --as=${flags.as}; slowest ${slowest} s`,
 );
+for (const r of retried) console.log(`timed out with ${flags.jobs} jobs, rerun alone: ${r}`);
 for (const r of results.filter((x) => !['refused', 'accepted'].includes(x.verdict)))
   console.log(`${r.verdict}: ${r.surface}: ${r.name}: ${r.line}`);
 if (flags.report) writeFileSync(flags.report, `${JSON.stringify({ table, results }, null, 1)}\n`);

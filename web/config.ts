@@ -12,6 +12,8 @@ export const DEFAULT_MODEL_URL = 'models/fashion-mnist/';
 /** The sampler and steps the demo starts with: the bundled model's own default, as `scoresde sample` uses it. */
 export const DEFAULT_SAMPLER = DEFAULT_SAMPLING.sampler;
 export const DEFAULT_STEPS = DEFAULT_SAMPLING.steps;
+/** Samplers the default model's card advises against, with why: the demo marks them while it is loaded. */
+export const DEFAULT_NOT_ADVISED = DEFAULT_SAMPLING.notAdvised;
 /** heun's churn the demo starts with: the default's, else 0 (deterministic). */
 export const DEFAULT_CHURN = DEFAULT_SAMPLING.options.churn ?? 0;
 

@@ -7,6 +7,7 @@ import {
   DEFAULT_CHURN,
   DEFAULT_HUB_ENDPOINT,
   DEFAULT_MODEL_URL,
+  DEFAULT_NOT_ADVISED,
   DEFAULT_SAMPLER,
   DEFAULT_STEPS,
 } from './config.js';
@@ -22,6 +23,10 @@ interface DemoState {
   inpaintInput: { image: Float32Array; mask: Float32Array } | null;
   /** Steps previewed in the current / last run. */
   stepsSeen: number;
+  /** The previews of the current / last run's first step (RGBA), as drawn. */
+  firstPreview: RgbaImage[] | null;
+  /** Whether the loaded model is the demo's default (the bundled model, whose card advises against some samplers). */
+  defaultModel: boolean;
   cancelled: boolean;
   error: string | null;
 }
@@ -31,6 +36,8 @@ const demo: DemoState = {
   last: null,
   inpaintInput: null,
   stepsSeen: 0,
+  firstPreview: null,
+  defaultModel: false,
   cancelled: false,
   error: null,
 };
@@ -53,6 +60,8 @@ const cancelBtn = $<HTMLButtonElement>('cancel');
 const inpaintBtn = $<HTMLButtonElement>('inpaint');
 const useResultBtn = $<HTMLButtonElement>('use-result');
 const results = $<HTMLDivElement>('results');
+const inpaintResults = $<HTMLDivElement>('inpaint-results');
+const samplerNote = $<HTMLSpanElement>('sampler-note');
 const errorBox = $<HTMLDivElement>('error');
 const imageCanvas = $<HTMLCanvasElement>('inpaint-image');
 const maskCanvas = $<HTMLCanvasElement>('inpaint-mask');
@@ -84,9 +93,23 @@ function showSource(): void {
 }
 sourceKind.onchange = showSource;
 showSource();
+/** The default model's card advises against some samplers: their options say so, and choosing one shows why. */
+function markSamplers(): void {
+  for (const o of samplerSel.options) {
+    const why = demo.defaultModel ? DEFAULT_NOT_ADVISED[o.value as SamplerName] : undefined;
+    o.textContent = why ? `${o.value} (not advised for this model)` : o.value;
+    o.title = why
+      ? `${SAMPLER_DESCRIPTIONS[o.value as SamplerName]}; ${why}`
+      : SAMPLER_DESCRIPTIONS[o.value as SamplerName];
+  }
+  samplerChanged();
+}
 function samplerChanged(): void {
   stepsIn.disabled = samplerSel.value === 'ode'; // adaptive: steps follow the tolerances
   churnIn.disabled = samplerSel.value !== 'heun';
+  const why = demo.defaultModel ? DEFAULT_NOT_ADVISED[samplerSel.value as SamplerName] : undefined;
+  samplerNote.hidden = why === undefined;
+  samplerNote.textContent = why ? `not advised for this model: ${why}` : '';
 }
 samplerSel.onchange = samplerChanged;
 samplerChanged();
@@ -117,12 +140,33 @@ function setPhase(phase: DemoState['phase']): void {
   cancelBtn.disabled = phase !== 'running';
 }
 
-/** One canvas per batch image, at the model's resolution (CSS scales it up). */
+/**
+ * One canvas per batch image, at the model's resolution (CSS scales it up), in the Images section for a
+ * generation or below the inpainting canvas for an inpainting run, led by the original it started from: each
+ * kind of run keeps the other's images.
+ */
 let slots: HTMLCanvasElement[] = [];
-function makeSlots(n: number, note: string): void {
-  results.replaceChildren();
+function makeSlots(n: number, note: string, original?: HTMLCanvasElement): void {
+  const container = original ? inpaintResults : results;
+  container.replaceChildren();
   slots = [];
-  $('results-note').textContent = note;
+  if (original) {
+    $('inpaint-results-title').hidden = false;
+    $('inpaint-results-note').textContent = note;
+    const box = document.createElement('div');
+    box.className = 'result original';
+    const c = document.createElement('canvas');
+    c.width = original.width;
+    c.height = original.height;
+    c.getContext('2d')!.drawImage(original, 0, 0);
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = 'original';
+    box.append(c, label);
+    container.append(box);
+  } else {
+    $('results-note').textContent = note;
+  }
   for (let i = 0; i < n; i++) {
     const box = document.createElement('div');
     box.className = 'result';
@@ -130,7 +174,7 @@ function makeSlots(n: number, note: string): void {
     c.width = demo.model?.width ?? 32;
     c.height = demo.model?.height ?? 32;
     box.append(c);
-    results.append(box);
+    container.append(box);
     slots.push(c);
   }
 }
@@ -181,9 +225,12 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       $('step-info').textContent = 'ready';
       setPhase('ready');
       resetInpaintImage();
+      markSamplers();
       break;
     case 'step':
       demo.stepsSeen = m.step + 1;
+      if (m.step === 0)
+        demo.firstPreview = m.preview.map((p) => ({ ...p, data: new Uint8ClampedArray(p.data) }));
       draw(m.preview);
       setBar('step-bar', (m.step + 1) / m.totalSteps);
       $('step-info').textContent =
@@ -224,6 +271,7 @@ loadBtn.onclick = () => {
     sourceKind.value === 'repo'
       ? { repo: modelRepo.value.trim(), endpoint: hubEndpoint.value.trim() }
       : { url: new URL(modelUrl.value.trim(), location.href).href };
+  demo.defaultModel = 'url' in source && source.url === new URL(DEFAULT_MODEL_URL, location.href).href;
   send({ type: 'load', source, webgpu: useWebgpu.checked });
 };
 
@@ -243,13 +291,14 @@ function runOptions(): { steps: number | undefined; seed: number; batchSize: num
   return problem ? null : { steps, seed, batchSize, churn };
 }
 
-function start(note: string, batchSize: number, seed: number): void {
+function start(note: string, batchSize: number, seed: number, original?: HTMLCanvasElement): void {
   showError(null);
   demo.last = null;
   demo.stepsSeen = 0;
+  demo.firstPreview = null;
   demo.cancelled = false;
   runSeed = seed;
-  makeSlots(batchSize, note);
+  makeSlots(batchSize, note, original);
   setBar('step-bar', 0);
   $('step-info').textContent = 'starting…';
   setPhase('running');
@@ -273,7 +322,8 @@ function resetInpaintImage(): void {
   g.fillRect(0, 0, imageCanvas.width, imageCanvas.height);
 }
 useResultBtn.onclick = () => {
-  const first = slots[0];
+  // Image 1 of the last generation (inpainting results stay below, beside their original).
+  const first = results.querySelector('canvas');
   if (!first) return;
   imageCanvas.width = first.width;
   imageCanvas.height = first.height;
@@ -344,7 +394,7 @@ inpaintBtn.onclick = () => {
   for (let p = 0; p < w * h; p++) for (let c = 0; c < 3; c++) image[c * w * h + p] = px[p * 4 + c] / 255;
   const mask = maskTensor(w, h);
   if (!mask.some((v) => v === 1)) return showError('paint the part to regenerate on the image first');
-  start(`inpainting, seed ${o.seed}`, o.batchSize, o.seed);
+  start(`seed ${o.seed}`, o.batchSize, o.seed, imageCanvas);
   demo.inpaintInput = { image: image.slice(), mask: mask.slice() };
   send({ type: 'inpaint', ...o, image, mask }, [image.buffer, mask.buffer]);
 };

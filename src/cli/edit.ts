@@ -1,5 +1,5 @@
 /** `scoresde inpaint` and `scoresde colorize`: PNG in, PNGs out, predictor–corrector sampling. */
-import { loadImage, type PipelineImage } from '../pipelines/index.js';
+import { loadImage, type PipelineImage, type ScoreSdeVePipeline } from '../pipelines/index.js';
 import { SAMPLER_OPTION_TABLE, SAMPLERS, type SamplerOptionName } from '../samplers/index.js';
 import {
   CliError,
@@ -85,6 +85,38 @@ async function readImageArg(path: string, name: string, size: [number, number]):
   }
 }
 
+/** One batch of inpainting (with a mask) or colorization of `image`, for the image run. */
+function editBatch(
+  command: 'inpaint' | 'colorize',
+  pipe: ScoreSdeVePipeline,
+  o: {
+    image: PipelineImage;
+    mask?: PipelineImage;
+    steps: number;
+    flags: ReturnType<typeof parseSamplerFlags>;
+    signal?: AbortSignal;
+  },
+): ImageRun['sample'] {
+  return async (generators, onStep) => {
+    const common = {
+      image: o.image,
+      batchSize: generators.length,
+      numInferenceSteps: o.steps,
+      generator: generators,
+      samplerOptions: o.flags.samplerOptions,
+      onStep,
+      signal: o.signal,
+    };
+    try {
+      return (o.mask ? await pipe.inpaint({ ...common, mask: o.mask }) : await pipe.colorize(common)).images;
+    } catch (e) {
+      // Size mismatches and the like are the user's input, not a bug.
+      if (e instanceof RangeError) throw new CliError(`${command}: ${e.message}`);
+      throw e;
+    }
+  };
+}
+
 async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(
     command,
@@ -129,24 +161,7 @@ async function runEdit(command: 'inpaint' | 'colorize', argv: string[], io: CliI
     checkBatchFits(pipe, out.batchSize);
     const image = await readImageArg(imagePath, 'image', pipe.sampleSize);
     const mask = maskPath === undefined ? undefined : await readImageArg(maskPath, 'mask', pipe.sampleSize);
-    sampleBatch = async (generators, onStep) => {
-      const common = {
-        image,
-        batchSize: generators.length,
-        numInferenceSteps: steps,
-        generator: generators,
-        samplerOptions: flags.samplerOptions,
-        onStep,
-        signal: io.signal,
-      };
-      try {
-        return (mask ? await pipe.inpaint({ ...common, mask }) : await pipe.colorize(common)).images;
-      } catch (e) {
-        // Size mismatches and the like are the user's input, not a bug.
-        if (e instanceof RangeError) throw new CliError(`${command}: ${e.message}`);
-        throw e;
-      }
-    };
+    sampleBatch = editBatch(command, pipe, { image, mask, steps, flags, signal: io.signal });
     const progress = new SamplingProgress({
       stream: io.stderr,
       disable: out.quiet,

@@ -17,7 +17,6 @@ import { formatReport } from '../evaluation/report.js';
 import { readSampleFolder } from '../evaluation/sample-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { BASELINE_BYTES, checkMemory, type MemoryBudget, memoryBudget } from '../memory-budget.js';
-import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { SAMPLER_NAMES, SAMPLERS, type SamplerName } from '../samplers/index.js';
 import {
@@ -105,10 +104,12 @@ const OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
-/** --count images of the model's size, held as float32 with a cropped, quantised copy: refused before sampling. */
-function checkSamplesFit(pipe: ScoreSdeVePipeline, count: number, budget: MemoryBudget): void {
-  const [h, w] = pipe.sampleSize;
-  const bytes = 4 * count * pipe.unet.config.in_channels * h * w;
+/**
+ * --count images of C×H×W, held as float32 with a cropped, quantised copy: refused before anything is read
+ * (with the smallest images the evaluator takes, 1×28×28), and again with the model's size before sampling.
+ */
+function checkSamplesFit(count: number, [c, h, w]: readonly number[], budget: MemoryBudget): void {
+  const bytes = 4 * count * c * h * w;
   try {
     checkMemory(
       `evaluating --count ${count}`,
@@ -205,7 +206,7 @@ async function sampleImages(
   try {
     const pipe = configurePipeline(loaded.pipe, flags.scheduler);
     checkBatchFits(pipe, Math.min(batchSize, count));
-    checkSamplesFit(pipe, count, s.budget);
+    checkSamplesFit(count, [pipe.unet.config.in_channels, ...pipe.sampleSize], s.budget);
     const c = pipe.scheduler.config;
     const progress = new SamplingProgress({
       stream: io.stderr,
@@ -294,6 +295,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
     budget: memoryBudget(maxMemoryOption(values)),
   };
   const { count, quiet, budget } = sampling;
+  if (samplesFlag === undefined) checkSamplesFit(count, [1, 28, 28], budget); // --samples: bounded by the files
   const referenceCount =
     values['reference-count'] === undefined ? undefined : intOption(values, 'reference-count', 0, 2);
 

@@ -19,11 +19,13 @@ export interface Flag {
   after?: string;
   /** The library option this flag sets, where it sets one (a camelCase name). */
   option?: string;
+  /** Flags documented on the same line (`--a <png>, --b <png>`), sharing its help. */
+  also?: readonly Omit<Flag, 'help' | 'after' | 'also'>[];
 }
 
 export interface FlagSection {
-  /** The section's heading, e.g. 'Output:'. */
-  title: string;
+  /** The section's heading, e.g. 'Output:' (none: the flags follow the text above them). */
+  title?: string;
   flags: readonly Flag[];
 }
 
@@ -51,7 +53,8 @@ export function wrapWords(text: string, first: string, indent: string, width = W
 
 /** One flag's help: `  -o, --out <dir>          output folder …`, wrapped. */
 function flagLine(f: Flag): string {
-  const label = `${f.short ? `  -${f.short}, ` : '      '}--${f.name}${f.value ? ` ${f.value}` : ''}`;
+  const names = [f, ...(f.also ?? [])].map((x) => `--${x.name}${x.value ? ` ${x.value}` : ''}`);
+  const label = `${f.short ? `  -${f.short}, ` : '      '}${names.join(', ')}`;
   const indent = ' '.repeat(HELP_COLUMN);
   // A label that reaches into the help column pushes the text right by two spaces, or a long one onto the next line.
   const first =
@@ -66,13 +69,19 @@ function flagLine(f: Flag): string {
 
 /** The help text of `sections`. */
 export function flagHelp(sections: readonly FlagSection[]): string {
-  return sections.map((s) => [s.title, ...s.flags.map(flagLine)].join('\n')).join('\n\n');
+  return sections
+    .map((s) => [...(s.title ? [s.title] : []), ...s.flags.map(flagLine)].join('\n'))
+    .join('\n\n');
 }
+
+/** Every flag of `sections`, those sharing a line included. */
+const allFlags = (sections: readonly FlagSection[]) =>
+  sections.flatMap((s) => s.flags).flatMap((f) => [f, ...(f.also ?? [])]);
 
 /** node's parseArgs options of `sections`. */
 export function flagOptions(sections: readonly FlagSection[]): OptionSpec {
   const spec: OptionSpec = {};
-  for (const f of sections.flatMap((s) => s.flags))
+  for (const f of allFlags(sections))
     spec[f.name] = { type: f.value ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}) };
   return spec;
 }
@@ -80,7 +89,7 @@ export function flagOptions(sections: readonly FlagSection[]): OptionSpec {
 /** Library option → its flag (`emaDecay` → `--ema`); an option without a flag keeps its name. */
 export function flagNamer(sections: readonly FlagSection[]): (option: string) => string {
   const flags = new Map(
-    sections.flatMap((s) => s.flags).flatMap((f) => (f.option ? [[f.option, `--${f.name}`] as const] : [])),
+    allFlags(sections).flatMap((f) => (f.option ? [[f.option, `--${f.name}`] as const] : [])),
   );
   return (option) => flags.get(option) ?? option;
 }

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { decodeImage } from '../data/image-decode.js';
 import { interpolateImages } from '../likelihood/index.js';
-import { makeImageGrid, numpyToPil, toClampedNHWC } from '../pipelines/index.js';
+import { makeImageGrid, numpyToPil, type ScoreSdeVePipeline, toClampedNHWC } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { Tensor } from '../tensor.js';
 import {
@@ -17,8 +17,30 @@ import {
   requireString,
   UsageError,
 } from './args.js';
+import { type FlagSection, flagHelp, flagOptions } from './flags.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, MAX_INPUT_PIXELS, prepareOutputDir } from './preflight.js';
+
+const INTERPOLATE_FLAGS: FlagSection = {
+  flags: [
+    {
+      name: 'a',
+      value: '<png>',
+      also: [{ name: 'b', value: '<png>' }],
+      help: "the two images (resized and centre-cropped to the model's size, grey for 1-channel models)",
+    },
+    { name: 'frames', value: '<k>', help: 'frames including both ends (default 8)' },
+    { name: 'out', short: 'o', value: '<file.png>', help: 'the strip (default interpolation.png)' },
+    { name: 'force', help: 'overwrite --out if it exists' },
+    {
+      name: 'rtol',
+      value: '<x>',
+      also: [{ name: 'atol', value: '<x>' }],
+      help: 'RK45 tolerances (default 1e-5)',
+    },
+    { name: 'quiet', short: 'q', help: 'no progress bar' },
+  ],
+};
 
 export const INTERPOLATE_HELP = `Usage: scoresde interpolate [--model <id|dir>] --a <png> --b <png> [options]
 
@@ -27,27 +49,11 @@ Encodes two images to their latents through the probability-flow ODE
 every frame and writes them side by side as one PNG. The first and last frames
 are the round trip of the inputs; its error is printed.
 
-      --a <png>, --b <png> the two images (resized and centre-cropped to the
-                           model's size, grey for 1-channel models)
-      --frames <k>         frames including both ends (default 8)
-      --out <file.png>     the strip (default interpolation.png)
-      --force              overwrite --out if it exists
-      --rtol <x>, --atol <x>  RK45 tolerances (default 1e-5)
-  -q, --quiet              no progress bar
+${flagHelp([INTERPOLATE_FLAGS])}
 
 ${MODEL_OPTIONS_HELP}`;
 
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  a: { type: 'string' },
-  b: { type: 'string' },
-  frames: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  force: { type: 'boolean' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+const OPTIONS = { ...MODEL_OPTIONS, ...flagOptions([INTERPOLATE_FLAGS]) };
 
 /** Frames (K, C, H, W) → 8-bit RGB images (grey repeated), as the pipeline converts its output. */
 function framesToImages(frames: Tensor<'float32'>) {
@@ -58,6 +64,33 @@ function framesToImages(frames: Tensor<'float32'>) {
     for (let ch = 0; ch < 3; ch++)
       rgb.set(frames.data.subarray(i * h * w, (i + 1) * h * w), (i * 3 + ch) * h * w);
   return numpyToPil(toClampedNHWC(new Tensor('float32', rgb, [k, 3, h, w])));
+}
+
+/** Before the model loads: readable PNG inputs, a writable output folder, no silent overwrite. */
+async function checkPaths(aPath: string, bPath: string, out: string, force: boolean): Promise<void> {
+  await checkPngInput(aPath, 'a');
+  await checkPngInput(bPath, 'b');
+  await prepareOutputDir(dirname(out), 'out');
+  const existing = await stat(out).catch(() => undefined);
+  if (existing?.isDirectory()) throw new CliError(`--out ${out}: is a folder, not a file`);
+  if (existing && !force) throw new CliError(`--out ${out}: exists; pass --force to overwrite`);
+}
+
+/** An image as (1, C, H, W) in [0, 1] at the model's channel count and size. */
+async function readForModel(pipe: ScoreSdeVePipeline, path: string): Promise<Tensor<'float32'>> {
+  const [height, width] = pipe.sampleSize;
+  const channels = pipe.unet.config.in_channels;
+  if (channels !== 1 && channels !== 3)
+    throw new CliError(`interpolate: the model has ${channels} input channels; images need 1 or 3`);
+  const target = { channels, height, width, resize: 'resize', maxInputPixels: MAX_INPUT_PIXELS } as const;
+  const bytes = await decodeImage(path, target).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+  return new Tensor(
+    'float32',
+    Float32Array.from(bytes, (v) => v / 255),
+    [1, channels, height, width],
+  );
 }
 
 export async function runInterpolate(argv: string[], io: CliIO): Promise<number> {
@@ -74,34 +107,12 @@ export async function runInterpolate(argv: string[], io: CliIO): Promise<number>
   if (extname(out).toLowerCase() !== '.png') throw new UsageError(`--out must end in .png, got "${out}"`);
   const rtol = positiveNumberOption(values, 'rtol');
   const atol = positiveNumberOption(values, 'atol');
-  // Before the model loads: readable PNG inputs, a writable output folder, no silent overwrite.
-  await checkPngInput(aPath, 'a');
-  await checkPngInput(bPath, 'b');
-  await prepareOutputDir(dirname(out), 'out');
-  const existing = await stat(out).catch(() => undefined);
-  if (existing?.isDirectory()) throw new CliError(`--out ${out}: is a folder, not a file`);
-  if (existing && values.force !== true)
-    throw new CliError(`--out ${out}: exists; pass --force to overwrite`);
+  await checkPaths(aPath, bPath, out, values.force === true);
 
   const { pipe } = await loadPipelineFromArgs('interpolate', values, io);
   try {
-    const [height, width] = pipe.sampleSize;
-    const channels = pipe.unet.config.in_channels;
-    if (channels !== 1 && channels !== 3)
-      throw new CliError(`interpolate: the model has ${channels} input channels; images need 1 or 3`);
-    const target = { channels, height, width, resize: 'resize', maxInputPixels: MAX_INPUT_PIXELS } as const;
-    const read = async (path: string) => {
-      const bytes = await decodeImage(path, target).catch((e: Error) => {
-        throw new CliError(e.message);
-      });
-      return new Tensor(
-        'float32',
-        Float32Array.from(bytes, (v) => v / 255),
-        [1, channels, height, width],
-      );
-    };
-    const a = await read(aPath);
-    const b = await read(bPath);
+    const a = await readForModel(pipe, aPath);
+    const b = await readForModel(pipe, bPath);
     const { sigma_min: sigmaMin, sigma_max: sigmaMax } = pipe.scheduler.config;
     // Two adaptive solves (encode the pair, decode the frames) of unknown length: one bar counting RK45 steps.
     const bar = new ProgressBar({

@@ -206,6 +206,7 @@ async function openLikelihoodData(pipe: ScoreSdeVePipeline, args: LikelihoodArgs
     width,
     split: args.split,
     signal: io.signal,
+    onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
   }).catch((e: Error) => {
     if (e.name === 'AbortError') throw e;
     throw new CliError(`--data: ${e.message}`);

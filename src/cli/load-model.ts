@@ -1,8 +1,9 @@
 /** Loads the pipeline a command names, turning loading failures into one clear line. */
 import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
+import { ProgressBar } from '../progress.js';
 import { CliError, type CliIO, executionProvidersFor, requireString } from './args.js';
-import { renderLoadFailure } from './messages.js';
+import { renderLoadFailure, renderWarning } from './messages.js';
 
 /** --model, or the bundled default model when it is not given. */
 export function modelArg(values: Record<string, unknown>, command: string): string {
@@ -25,6 +26,12 @@ export async function loadPipelineFromArgs(
       executionProviders,
       progressStream: io.stderr,
       signal: io.signal,
+      // On this command's stderr (above a live bar), worded for its flags.
+      onWarning: (message, code) =>
+        ProgressBar.write(
+          `scoresde: warning: ${renderWarning(Object.assign(new Error(message), { code }))}`,
+          io.stderr,
+        ),
     });
     return { pipe, model };
   } catch (e) {

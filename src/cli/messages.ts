@@ -4,12 +4,13 @@
  * library's full text instead.
  */
 import { HubConnectionError, LocalEntryNotFoundError, resolveHubEndpoint } from '../io/hub.js';
+import { DEFAULT_SCHEDULER_WARNING } from '../pipelines/score-sde-ve.js';
 
 export const debugMode = (): boolean => process.env.SCORESDE_DEBUG === '1';
 
 /** One warning line for the terminal (without the `scoresde: warning: ` prefix). */
 export function renderWarning(w: Error & { code?: string }): string {
-  if (w.code === 'SCORESDE_DEFAULT_SCHEDULER' && !debugMode()) {
+  if (w.code === DEFAULT_SCHEDULER_WARNING && !debugMode()) {
     // The library's text ends "…; using ScoreSdeVeScheduler's defaults …", prefixed with the model.
     const model = /^(.*): no scheduler_config\.json/s.exec(w.message)?.[1] ?? 'the model';
     return `${model} has no scheduler_config.json: using the default σ range (sigma_max 1348, snr 0.15); if it was trained with another, pass --sigma-max`;

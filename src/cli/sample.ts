@@ -109,12 +109,14 @@ export function listSamplers(bundled: boolean): string {
   const lines = SAMPLER_NAMES.map((n) => {
     const own = bundled && n === DEFAULT_MODEL.sampler;
     const steps = own ? `${DEFAULT_MODEL.steps} steps` : defaultSteps(n);
-    const notes = [
-      own ? `default here${defaultOptionsText().replace(/^ \(/, ': ').replace(/\)$/, '')}` : '',
-      bundled ? (DEFAULT_MODEL.notAdvised[n] ?? '') : '',
-    ].filter((t) => t !== '');
-    const mark = bundled && DEFAULT_MODEL.notAdvised[n] ? 'not advised here: ' : '';
-    return `${n.padEnd(width)}  ${steps.padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}${notes.length > 0 ? ` [${mark}${notes.join('; ')}]` : ''}`;
+    const options = Object.entries(DEFAULT_MODEL.options).map(([k, v]) => `${k} ${v}`);
+    const advice = bundled ? DEFAULT_MODEL.notAdvised[n] : undefined;
+    const note = own
+      ? ` [default here${options.length > 0 ? `: ${options.join(', ')}` : ''}]`
+      : advice
+        ? ` [not advised here: ${advice}]`
+        : '';
+    return `${n.padEnd(width)}  ${steps.padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}${note}`;
   });
   const about = bundled
     ? `the bundled model (without --model); without --sampler it runs ${DEFAULT_MODEL.sampler}, with --model <m> diffusers' loop (pc)`

@@ -262,10 +262,12 @@ export function parseTrainArgs(values: Record<string, unknown>): Omit<TrainOptio
   return o as Omit<TrainOptions, 'signal'>;
 }
 
-/** The file named by a data error, when it lies inside a --data folder (an image that could not be read). */
-function isDataFile(e: unknown, data: unknown): boolean {
+/** Whether a data error names an image file inside the --data folder (what --skip-unreadable skips). */
+function isDataImage(e: unknown, data: unknown): boolean {
   if (!(e instanceof FileFormatError) || typeof data !== 'string') return false;
-  return resolve(e.file).startsWith(resolve(data) + sep);
+  return (
+    resolve(e.file).startsWith(resolve(data) + sep) && /\.(png|jpe?g|webp|gif|tiff?|avif)$/i.test(e.file)
+  );
 }
 
 /** The lines printed when a run ends: what was done and where everything is. */
@@ -324,7 +326,7 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     // The user's input (config, data, output folder, a checkpoint): one line, no stack, flags for options.
     if (e instanceof OptionError || e instanceof DivergenceError) throw new CliError(e.render(flagOf));
-    if (isDataFile(e, options.data))
+    if (isDataImage(e, options.data))
       throw new CliError(`${(e as Error).message} (--skip-unreadable skips such files)`);
     if (e instanceof ConfigError || e instanceof FileFormatError) throw new CliError((e as Error).message);
     throw e;

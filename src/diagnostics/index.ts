@@ -9,7 +9,7 @@ export {
   LOW_RANK_RANK,
   LOW_RANK_ROWS,
   type RowReader,
-} from './gaussian.js';
+} from '../math/gaussian.js';
 export {
   type Denoiser,
   DIAGNOSTIC_SIGMAS,

@@ -8,8 +8,9 @@
  * A model whose denoiser is worse than the Gaussian one at some σ drives the probability-flow ODE (and every
  * deterministic sampler built on it) off the data there; stochastic samplers' fresh noise hides part of it.
  */
+
+import { type GaussianStatistics, gaussianDenoise } from '../math/gaussian.js';
 import { Generator, randn } from '../random/index.js';
-import { type GaussianStatistics, gaussianDenoise } from './gaussian.js';
 
 /** σ values of the table, clipped to a model's range by {@link diagnosticSigmas}. */
 export const DIAGNOSTIC_SIGMAS = Object.freeze([50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.01]);

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import type { ImageDataset } from '../data/types.js';
 import { FileFormatError } from '../errors.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { fitGaussian, type GaussianStatistics } from '../math/gaussian.js';
 import { Tensor } from '../tensor.js';
-import { fitGaussian, type GaussianStatistics } from './gaussian.js';
 
 export const GAUSSIAN_FILE = 'gaussian.safetensors';
 

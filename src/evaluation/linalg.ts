@@ -30,7 +30,8 @@ export function assertSymmetric(a: Float64Array, n: number, name = 'matrix'): vo
 /**
  * Eigendecomposition of a symmetric matrix by cyclic Jacobi rotations (Numerical Recipes' `jacobi`, without
  * its early-sweep thresholds): each rotation zeroes one off-diagonal pair exactly, and sweeps repeat until
- * the off-diagonal mass is below double precision of the whole matrix.
+ * the off-diagonal mass is below double precision of the whole matrix. Numerical Recipes' routine kept as one
+ * body, so it can be read against the book.
  */
 export function symmetricEigen(matrix: Float64Array, n: number, maxSweeps = 100): SymmetricEigen {
   assertSymmetric(matrix, n);

@@ -52,8 +52,8 @@ export async function readSampleFolder(
   }
   if (skipped.length > 0)
     onWarning?.(
-      `${dir}: skipped ${skipped.length} .png ${skipped.length === 1 ? 'entry' : 'entries'} that are not ` +
-        `regular files (${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''})`,
+      `${dir}: skipped ${skipped.length === 1 ? '1 .png entry that is not a regular file' : `${skipped.length} .png entries that are not regular files`} ` +
+        `(${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''})`,
     );
   if (files.length < 2) throw new FileFormatError(dir, `need at least 2 PNG images, found ${files.length}`);
   let data = new Float32Array(0);

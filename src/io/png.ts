@@ -81,7 +81,10 @@ export function encodePNG(image: Image): Uint8Array {
   return out;
 }
 
-/** Decodes an 8-bit, non-interlaced PNG. Palette images become RGB (RGBA if they carry tRNS). */
+/**
+ * Decodes an 8-bit, non-interlaced PNG. Palette images become RGB (RGBA if they carry tRNS). One pass over
+ * the chunks, then unfiltering: kept in one body so every bound check sits next to the read it guards.
+ */
 export function decodePNG(bytes: Uint8Array, file = '<png>', options: DecodePngOptions = {}): Image {
   const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(file, `invalid PNG: ${msg}`);

@@ -49,7 +49,10 @@ export function viewAs<D extends DType>(
   return new Ctor(copy.buffer, 0, numel);
 }
 
-/** Parses a safetensors buffer. `file` names the source in error messages. */
+/**
+ * Parses a safetensors buffer. `file` names the source in error messages. One body on purpose: the header's
+ * every field is checked in the order the format defines it, before any tensor is viewed.
+ */
 export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): SafetensorsFile {
   const fail: (msg: string) => never = (msg) => {
     throw new FileFormatError(file, `invalid safetensors file: ${msg}`);

@@ -431,7 +431,10 @@ function isLegacyTorchFile(bytes: Uint8Array): boolean {
   return pickled || tar;
 }
 
-/** Parses a torch.save zip checkpoint holding a state dict; `file` names the source in error messages. */
+/**
+ * Parses a torch.save zip checkpoint holding a state dict; `file` names the source in error messages. Long
+ * because each step (zip, pickle, storages, strided copies) checks its sizes before the next one allocates.
+ */
 export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Map<string, Tensor> {
   if (!looksLikeZip(bytes)) {
     if (isLegacyTorchFile(bytes)) {

@@ -17,6 +17,7 @@ export { type ModelLayout, resolveModelLayout } from './layout.js';
 export type { LoadPipelineOptions } from './load.js';
 export {
   type ColorizeCallOptions,
+  DEFAULT_SCHEDULER_WARNING,
   DIFFUSERS_VERSION,
   type EditCallOptions,
   type ImagesOf,

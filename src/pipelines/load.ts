@@ -30,6 +30,11 @@ export interface LoadPipelineOptions {
   progressStream?: ProgressStream;
   /** Cancels a download. */
   signal?: AbortSignal;
+  /**
+   * Receives the load's warnings (unknown config keys; no scheduler config, with the code
+   * DEFAULT_SCHEDULER_WARNING) instead of `process.emitWarning`.
+   */
+  onWarning?: (message: string, code?: string) => void;
 }
 
 /** A tqdm-like byte bar per downloaded file, as huggingface_hub shows. */

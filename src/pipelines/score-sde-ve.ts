@@ -5,11 +5,11 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GaussianStatistics } from '../diagnostics/gaussian.js';
 import { findModelGaussian } from '../diagnostics/statistics-file.js';
 import { DIFFUSERS_VERSION } from '../diffusers.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import { UNet2DModel } from '../models/unet-2d/index.js';
 import { ProgressBar, type ProgressStream } from '../progress.js';
 import type { Generator } from '../random/index.js';
@@ -29,6 +29,9 @@ import type { Tensor } from '../tensor.js';
 import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
 import { numpyToPil, type PipelineImage, toClampedNHWC } from './images.js';
 import { type LoadPipelineOptions, resolvePipelineSource } from './load.js';
+
+/** The code of the warning for a model folder without a scheduler config (the CLI words it for its flags). */
+export const DEFAULT_SCHEDULER_WARNING = 'SCORESDE_DEFAULT_SCHEDULER';
 
 export { DIFFUSERS_VERSION } from '../diffusers.js';
 
@@ -147,11 +150,13 @@ export class ScoreSdeVePipeline {
     options: LoadPipelineOptions = {},
   ): Promise<ScoreSdeVePipeline> {
     const source = await resolvePipelineSource(idOrDir, options);
+    const warn = options.onWarning;
     const unet = await UNet2DModel.fromPretrained(source.dir, {
       subfolder: source.unetSubfolder,
       variant: options.variant,
       useSafetensors: options.useSafetensors,
       executionProviders: options.executionProviders,
+      onWarning: warn && ((m) => warn(m)),
     });
     try {
       checkPipelineUnet(unet.config, join(source.dir, source.unetSubfolder ?? '', 'config.json'));
@@ -163,13 +168,13 @@ export class ScoreSdeVePipeline {
     if (source.hasSchedulerConfig) {
       scheduler = await ScoreSdeVeScheduler.fromPretrained(source.dir, {
         subfolder: source.schedulerSubfolder,
+        onWarning: warn && ((m) => warn(m)),
       });
     } else {
       // Not silent: a model trained with another σ range (celebahq: sigma_max 380) would sample wrongly.
-      process.emitWarning(
-        `${idOrDir}: no scheduler_config.json found; using ScoreSdeVeScheduler's defaults (sigma_max 1348, snr 0.15). Pass a scheduler with new ScoreSdeVePipeline({ unet, scheduler }) if the model needs others.`,
-        { code: 'SCORESDE_DEFAULT_SCHEDULER' },
-      );
+      const message = `${idOrDir}: no scheduler_config.json found; using ScoreSdeVeScheduler's defaults (sigma_max 1348, snr 0.15). Pass a scheduler with new ScoreSdeVePipeline({ unet, scheduler }) if the model needs others.`;
+      if (warn) warn(message, DEFAULT_SCHEDULER_WARNING);
+      else process.emitWarning(message, { code: DEFAULT_SCHEDULER_WARNING });
       scheduler = new ScoreSdeVeScheduler();
     }
     let gaussian: GaussianStatistics | undefined;

@@ -4,7 +4,7 @@
  * σ (src/diagnostics/per-sigma.ts measures it); there the Gaussian's score is the better guess, and it
  * costs no network call.
  */
-import { type GaussianStatistics, gaussianScore } from '../diagnostics/gaussian.js';
+import { type GaussianStatistics, gaussianScore } from '../math/gaussian.js';
 import { Tensor } from '../tensor.js';
 import type { ScoreFn } from './types.js';
 

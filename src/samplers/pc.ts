@@ -67,7 +67,8 @@ export async function samplePc(
 
 /**
  * The PC loop. `start` (optional) replaces the initial σmax·z; it is called with the drawn noise
- * already scaled so that inpainting can mix in known values.
+ * already scaled so that inpainting can mix in known values. diffusers' loop (corrector steps, then the
+ * predictor) with every predictor and corrector as one loop: one loop per algorithm.
  */
 export async function runPc(
   score: ScoreFn,

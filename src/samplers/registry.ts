@@ -14,8 +14,8 @@
  * Samples are in the model's data range ([0, 1] for diffusers' NCSN++ checkpoints), unclamped.
  */
 
-import type { GaussianStatistics } from '../diagnostics/gaussian.js';
 import { DEFAULT_NUM_INFERENCE_STEPS } from '../diffusers.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-config.js';
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';

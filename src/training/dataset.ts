@@ -12,6 +12,9 @@ export interface TrainingDataShape {
 }
 
 /** The dataset `data` names (or is), checked against the model's channels and size and for emptiness. */
+/** Folders with fewer files than this are indexed without a progress bar. */
+export const INDEX_BAR_MIN_FILES = 1000;
+
 export async function openTrainingData(
   data: string | ImageDataset,
   shape: TrainingDataShape,
@@ -23,10 +26,11 @@ export async function openTrainingData(
     progressStream?: ProgressStream;
   } = {},
 ): Promise<ImageDataset> {
-  // Indexing a large folder takes seconds: a bar once files are being checked (total known)
+  // Indexing a large folder takes seconds: a bar once files are being checked (total known); a small folder
+  // (under INDEX_BAR_MIN_FILES) is indexed in a blink and gets none.
   let bar: ProgressBar | undefined;
   const onProgress = (done: number, total: number) => {
-    if (!options.progressStream || done === 0) return;
+    if (!options.progressStream || done === 0 || total < INDEX_BAR_MIN_FILES) return;
     bar ??= new ProgressBar({ total, desc: 'data', unit: 'file', stream: options.progressStream });
     bar.update(done - bar.n);
   };

@@ -314,14 +314,14 @@ export function resolveTrainOptions(
   fallback: Partial<ResolvedTrainOptions> = {},
 ): ResolvedTrainOptions {
   const given = o as unknown as Record<string, unknown>;
+  const saved = fallback as Record<string, unknown>;
+  // Only undefined is absent: `gradClip: null` is a value (no clipping), given or saved.
   const resolved = Object.fromEntries(
     Object.entries(TRAIN_OPTION_TABLE).map(([k, row]) => [
       k,
-      given[k] ?? fallback[k as keyof ResolvedTrainOptions] ?? row.default,
+      given[k] !== undefined ? given[k] : saved[k] !== undefined ? saved[k] : row.default,
     ]),
   ) as ResolvedTrainOptions;
-  // `gradClip: null` is a value (no clipping), not an absent option.
-  if (o.gradClip === null) resolved.gradClip = null;
   checkSigmaRange(resolved.sigmaMin, resolved.sigmaMax);
   return resolved;
 }

@@ -35,7 +35,7 @@ import {
   type TrainOptions,
 } from './options.js';
 import { TRAINING_PRESETS } from './presets.js';
-import { loadTrainingState, STATE_DIR, trainingStateStep } from './training-state.js';
+import { loadTrainingState, STATE_DIR, type TrainingState, trainingStateStep } from './training-state.js';
 import { checkParamsMatchModel } from './training-state-checks.js';
 
 export interface TrainingSetup {
@@ -218,7 +218,7 @@ function randomWeights(cfg: UNet2DConfig, seed: number): NonNullable<StartingMod
 }
 
 /** The optimiser, generator and loader of a run over `dataset`, as the resolved options say. */
-function trainingLoop(
+function optimiserAndLoader(
   options: ResolvedTrainOptions,
   trained: readonly Float32Array[],
   dataset: ImageDataset,
@@ -248,7 +248,19 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   if (o.initFrom !== undefined) model = await pretrainedModel(o, o.initFrom);
   else if (o.config !== undefined) {
     const read = await readConfigOption(o.config);
-    model = { cfg: resolveUnetConfig(read.raw), sigma: read.sigma };
+    const config = o.config;
+    // a config file's problem names the file, in the CLI's words
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof ConfigError) || typeof config !== 'string' || TRAINING_PRESETS[config]) throw e;
+        throw new ConfigError(`--config ${config}: ${e.message}`);
+      }
+    };
+    const cfg = named(() => resolveUnetConfig(read.raw));
+    named(() => checkTrainable(cfg));
+    model = { cfg, sigma: read.sigma };
   } else
     throw new OptionError(
       (n) => `${n('config')} is required (a preset name or a config.json), or ${n('initFrom')}`,
@@ -272,7 +284,7 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     params,
     shapes,
     trainedKeys,
-    ...trainingLoop(
+    ...optimiserAndLoader(
       options,
       trainedKeys.map((k) => params.get(k)!),
       dataset,
@@ -285,10 +297,10 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   };
 }
 
-async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
-  let state: Awaited<ReturnType<typeof loadTrainingState>>;
+/** The checkpoint in `outDir`, or a ConfigError saying there is none. */
+async function resumableState(outDir: string): Promise<TrainingState> {
   try {
-    state = await loadTrainingState(outDir);
+    return await loadTrainingState(outDir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
       throw new ConfigError(
@@ -296,6 +308,10 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
       );
     throw e;
   }
+}
+
+async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
+  const state = await resumableState(outDir);
   const { info } = state;
   const saved = info.options as unknown as SavedTrainOptions;
   const stateDir = join(outDir, STATE_DIR);
@@ -309,7 +325,7 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
     }
   };
   const cfg = fromState(() => resolveUnetConfig(info.unetConfig));
-  const size = checkTrainable(cfg);
+  const size = fromState(() => checkTrainable(cfg));
   fromState(() =>
     checkTrainOptions({ ...saved, ...saved.cadence, out: outDir, resume: true } as TrainOptions),
   );
@@ -346,12 +362,8 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   if (!sameJson(expectedKeys, [...info.trainedKeys].sort()))
     throw new ConfigError(`${outDir}: the checkpoint's trained parameters do not match its model`);
   const trainedKeys = info.trainedKeys;
-  const loop = trainingLoop(
-    options,
-    trainedKeys.map((k) => state.params.get(k)!),
-    dataset,
-  );
   const pick = (m: Map<string, Float32Array>) => trainedKeys.map((k) => m.get(k)!);
+  const loop = optimiserAndLoader(options, pick(state.params), dataset);
   loop.optimizer.restore({
     adamSteps: info.adamSteps,
     emaUpdates: info.emaUpdates,

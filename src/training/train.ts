@@ -14,16 +14,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DivergenceError } from '../errors.js';
+import type { UNet2DModel } from '../models/unet-2d/model.js';
 import { ProgressBar } from '../progress.js';
 import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
 import { learningRate } from './optimization.js';
-import { cadenceOf, type TrainOptions, type TrainStep, trajectoryOf } from './options.js';
+import { cadenceOf, type TrainOptions, trajectoryOf } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
-import { parseSigmaSampling } from './sigma-sampling.js';
+import { parseSigmaSampling, type SigmaAllocation } from './sigma-sampling.js';
 import { TrainLog } from './train-log.js';
 import { saveTrainingState } from './training-state.js';
 
@@ -101,11 +102,22 @@ async function checkpoint(s: TrainingSetup, step: number): Promise<void> {
   });
 }
 
+/** Runs `use` on a UNet holding the current EMA weights (what gets published), then frees it. */
+async function withEmaUnet<T>(s: TrainingSetup, use: (unet: UNet2DModel) => Promise<T>): Promise<T> {
+  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, {
+    intraOpThreads: s.options.intraOpThreads,
+  });
+  try {
+    return await use(unet);
+  } finally {
+    await unet.release();
+  }
+}
+
 /** Samples a grid from the EMA weights into samples/step-<k>.png; returns its path. */
 async function writeSamples(s: TrainingSetup, step: number, signal?: AbortSignal): Promise<string> {
-  const { intraOpThreads, sampleCount, sampleSteps, sigmaMin, sigmaMax } = s.options;
-  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads });
-  try {
+  const { sampleCount, sampleSteps, sigmaMin, sigmaMax } = s.options;
+  return withEmaUnet(s, async (unet) => {
     const grid = await sampleGrid(unet, {
       count: sampleCount,
       steps: sampleSteps,
@@ -118,9 +130,7 @@ async function writeSamples(s: TrainingSetup, step: number, signal?: AbortSignal
     await mkdir(join(s.outDir, 'samples'), { recursive: true });
     await grid.save(path);
     return path;
-  } finally {
-    await unet.release();
-  }
+  });
 }
 
 /** The per-σ table of the EMA weights, logged as one train_log.jsonl record (see diagnose.ts). */
@@ -129,11 +139,10 @@ async function writeDiagnostic(
   step: number,
   diag: TrainingDiagnostic,
   log: TrainLog,
-  o: TrainOptions,
+  signal?: AbortSignal,
 ) {
-  const unet = unetFromWeights(s.unetConfig, emaWeights(s), s.shapes, { intraOpThreads: o.intraOpThreads });
-  try {
-    const r = await diag.run(unet, o.signal);
+  return withEmaUnet(s, async (unet) => {
+    const r = await diag.run(unet, signal);
     const denoiser = r.rows.map(({ sigma, model, gaussian, ratio }) => ({ sigma, model, gaussian, ratio }));
     await log.writeDiagnostic({
       step,
@@ -143,25 +152,77 @@ async function writeDiagnostic(
       source: diag.source,
     });
     return r;
-  } finally {
-    await unet.release();
+  });
+}
+
+/**
+ * One optimisation step k = `step` (0-based): the batch and its noise in the fixed draw order (σ through the
+ * run's allocation), the loss and gradients, then clipping, Adam and the EMA. A non-finite loss stops before
+ * the update, so the checkpoint of step `kept` stays the last good state.
+ */
+async function takeStep(
+  s: TrainingSetup,
+  dsm: DsmStepGraph,
+  allocation: SigmaAllocation,
+  step: number,
+  kept: number,
+) {
+  const { options: tr, size, cfg } = s;
+  const shape = [tr.batchSize, cfg.in_channels, size[0], size[1]] as const;
+  const { x: x0 } = await s.loader.nextBatch();
+  const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax, allocation);
+  const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
+  const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
+  if (!Number.isFinite(out.loss)) {
+    throw new DivergenceError(
+      (n) =>
+        `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${kept} is kept). Lower ${n('lr')} or ${n('sigmaMax')}, or raise ${n('warmup')}`,
+    );
+  }
+  const grads = s.trainedKeys.map((k) => {
+    const g = out.grads.get(k);
+    if (!g) throw new Error(`the DSM step returned no gradient for ${k}`);
+    return g;
+  });
+  const trained = s.trainedKeys.map((k) => s.params.get(k)!);
+  return { loss: out.loss, ...s.optimizer.update(step, trained, grads) };
+}
+
+/** The loss's bias-corrected exponential moving average (0.9), as the progress bar shows it. */
+function lossSmoother(): (loss: number) => number {
+  let sum = 0;
+  let weight = 0;
+  return (loss) => {
+    sum = SMOOTHING * sum + (1 - SMOOTHING) * loss;
+    weight = SMOOTHING * weight + (1 - SMOOTHING);
+    return sum / weight;
+  };
+}
+
+/** A sample grid after step `step` when the cadence says so (its path, or undefined); an abort skips it. */
+async function sampleAt(s: TrainingSetup, step: number, options: TrainOptions): Promise<string | undefined> {
+  const every = s.options.sampleEvery;
+  if (!(every > 0 && step % every === 0) || options.signal?.aborted) return undefined;
+  try {
+    const path = await writeSamples(s, step, options.signal);
+    options.onSample?.(step, path);
+    return path;
+  } catch (e) {
+    if ((e as Error).name !== 'AbortError') throw e;
+    return undefined;
   }
 }
 
 /** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
-  const { options: tr, size, cfg } = s;
+  const { options: tr, size } = s;
   const total = s.totalSteps;
-  const { checkpointEvery, sampleEvery } = tr;
   const warning = warmupWarning(tr.warmup, tr.lr, total);
   if (warning) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(warning);
-  const batch = tr.batchSize;
-  const shape = [batch, cfg.in_channels, size[0], size[1]] as const;
   const allocation = parseSigmaSampling(tr.sigmaSampling);
-  const { diagnoseEvery } = tr;
   const diagnostic =
-    diagnoseEvery > 0
+    tr.diagnoseEvery > 0
       ? await prepareDiagnostic(
           s.dataset,
           [tr.sigmaMin, tr.sigmaMax],
@@ -169,9 +230,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           typeof options.data === 'string' ? options.data : s.dataset.source,
         )
       : undefined;
-
-  const dsm = await DsmStepGraph.create(cfg, {
-    batchSize: batch,
+  const dsm = await DsmStepGraph.create(s.cfg, {
+    batchSize: tr.batchSize,
     height: size[0],
     width: size[1],
     intraOpThreads: tr.intraOpThreads,
@@ -192,18 +252,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     totalSteps: total,
     resumed: options.resume === true,
     cadence: cadenceOf(tr),
-    dims: shape[1] * shape[2] * shape[3],
+    dims: s.cfg.in_channels * size[0] * size[1],
   });
   const started = performance.now();
   const samples: string[] = [];
-  const trainedParams = s.trainedKeys.map((k) => s.params.get(k)!);
+  const smooth = lossSmoother();
   let step = s.startStep;
   let lastCheckpoint = s.startStep;
   let loss = Number.NaN;
   let smoothed = Number.NaN;
-  let smoothSum = 0;
-  let smoothWeight = 0;
   let interrupted = false;
+  const commit = async () => {
+    await checkpoint(s, step);
+    lastCheckpoint = step;
+    options.onCheckpoint?.(step);
+  };
   try {
     while (step < total) {
       if (options.signal?.aborted) {
@@ -211,69 +274,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
       const t0 = performance.now();
-      const { x: x0 } = await s.loader.nextBatch();
-      const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax, allocation);
-      const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
-      const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
-      if (!Number.isFinite(out.loss)) {
-        // Diverged: stop before the update so the last checkpoint stays the last good state.
-        const kept = lastCheckpoint;
-        throw new DivergenceError(
-          (n) =>
-            `the loss is ${out.loss} at step ${step + 1}; stopping (the checkpoint of step ${kept} is kept). Lower ${n('lr')} or ${n('sigmaMax')}, or raise ${n('warmup')}`,
-        );
-      }
-      const grads = s.trainedKeys.map((k) => {
-        const g = out.grads.get(k);
-        if (!g) throw new Error(`the DSM step returned no gradient for ${k}`);
-        return g;
-      });
-      const { lr, gradNorm } = s.optimizer.update(step, trainedParams, grads);
+      const taken = await takeStep(s, dsm, allocation, step, lastCheckpoint);
+      const { lr, gradNorm } = taken;
       step += 1;
       const seconds = (performance.now() - t0) / 1000;
-      loss = out.loss;
-      smoothSum = SMOOTHING * smoothSum + (1 - SMOOTHING) * loss;
-      smoothWeight = SMOOTHING * smoothWeight + (1 - SMOOTHING);
-      smoothed = smoothSum / smoothWeight;
+      loss = taken.loss;
+      smoothed = smooth(loss);
       await log.write({ step, loss, lr, grad_norm: gradNorm, seconds });
-      const info: TrainStep = {
-        step,
-        totalSteps: total,
-        loss,
-        smoothedLoss: smoothed,
-        lr,
-        gradNorm,
-        seconds,
-      };
-      options.onStep?.(info);
+      options.onStep?.({ step, totalSteps: total, loss, smoothedLoss: smoothed, lr, gradNorm, seconds });
       if (bar) {
         bar.postfix = `loss=${smoothed.toPrecision(4)}, lr=${lr.toExponential(1)}`;
         bar.update();
       }
-      if (sampleEvery > 0 && step % sampleEvery === 0 && !options.signal?.aborted) {
-        try {
-          const path = await writeSamples(s, step, options.signal);
-          samples.push(path);
-          options.onSample?.(step, path);
-        } catch (e) {
-          if ((e as Error).name !== 'AbortError') throw e;
-        }
-      }
-      if (diagnostic && step % diagnoseEvery === 0 && !options.signal?.aborted) {
-        const r = await writeDiagnostic(s, step, diagnostic, log, options);
-        options.onDiagnostic?.(step, r);
-      }
-      if ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === total) {
-        await checkpoint(s, step);
-        lastCheckpoint = step;
-        options.onCheckpoint?.(step);
-      }
+      const grid = await sampleAt(s, step, options);
+      if (grid) samples.push(grid);
+      if (diagnostic && step % tr.diagnoseEvery === 0 && !options.signal?.aborted)
+        options.onDiagnostic?.(step, await writeDiagnostic(s, step, diagnostic, log, options.signal));
+      if ((tr.checkpointEvery > 0 && step % tr.checkpointEvery === 0) || step === total) await commit();
     }
-    if (step !== lastCheckpoint) {
-      await checkpoint(s, step);
-      lastCheckpoint = step;
-      options.onCheckpoint?.(step);
-    }
+    if (step !== lastCheckpoint) await commit();
   } finally {
     bar?.close();
     await log.close();

@@ -56,8 +56,9 @@ function parseJson(url: string, bytes: Uint8Array): Record<string, unknown> {
 }
 
 /**
- * Fetches and parses a model's files: config.json, the weights and an optional scheduler_config.json in
- * the folder, or (when the folder has no config.json) a diffusers pipeline's unet/ and scheduler/.
+ * Fetches and parses a model's files: a diffusers pipeline's unet/ and scheduler/ (when the folder has a
+ * model_index.json, or no config.json), else config.json, the weights and an optional scheduler_config.json in
+ * the folder.
  */
 export async function loadModelFiles(
   source: ModelSource,
@@ -69,21 +70,24 @@ export async function loadModelFiles(
     fetchModelFile(modelFileUrl(source, file), { ...options, validate, optional: true });
 
   const jsonCheck = (file: string) => (b: Uint8Array) => void parseJson(modelFileUrl(source, file), b);
-  // A bare UNet folder has config.json at its root; a diffusers pipeline folder has it under unet/.
-  let unet = '';
-  let configBytes = await getOptional('config.json', jsonCheck('config.json'));
-  const pipeline = configBytes === null;
-  if (pipeline) {
-    unet = 'unet/';
+  // A diffusers pipeline folder (what scoresde train writes, the bundled model, the Hub's ncsnpp repos) has
+  // model_index.json and its UNet under unet/; a bare UNet folder has config.json at its root. model_index.json
+  // is read first, so a pipeline loads with no 404 (a browser logs every failed request as a console error).
+  const index = await getOptional('model_index.json', jsonCheck('model_index.json'));
+  let pipeline = index !== null;
+  let configBytes = pipeline ? null : await getOptional('config.json', jsonCheck('config.json'));
+  if (configBytes === null) {
+    pipeline = true;
     configBytes = await get('unet/config.json', jsonCheck('unet/config.json')).catch((e: Error) => {
       if ((e as { status?: number }).status !== 404) throw e;
       throw new ModelFetchError(
         modelFileUrl(source, 'config.json'),
-        'HTTP 404: no config.json here (nor unet/config.json); is the model URL or repo id right?',
+        'HTTP 404: no config.json here (nor model_index.json and unet/config.json); is the model URL or repo id right?',
         404,
       );
     });
   }
+  const unet = pipeline ? 'unet/' : '';
   const configUrl = modelFileUrl(source, `${unet}config.json`);
   const config = parseJson(configUrl, configBytes!);
   if (config._class_name !== undefined && config._class_name !== 'UNet2DModel') {

@@ -8,7 +8,12 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodePNG, encodePNG } from '../../src/io/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { numpyToPil, PipelineImage, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
+import {
+  DEFAULT_SCHEDULER_WARNING,
+  numpyToPil,
+  PipelineImage,
+  ScoreSdeVePipeline,
+} from '../../src/pipelines/index.js';
 import { Generator } from '../../src/random/index.js';
 import { SAMPLER_NAMES, SAMPLERS } from '../../src/samplers/index.js';
 import { COMMITS, startFakeHub } from '../io/hub-fake-server.js';
@@ -53,6 +58,16 @@ function finish(child: ChildProcess, onStderr?: (all: string) => void): Promise<
 }
 
 const run = (args: string[], env?: Record<string, string>) => finish(start(args, env));
+
+/** The fixture model in-process; it has no scheduler config, so the default-scheduler warning is expected. */
+async function tinyNcsnpp(): Promise<ScoreSdeVePipeline> {
+  const codes: (string | undefined)[] = [];
+  const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'), {
+    onWarning: (_message, code) => codes.push(code),
+  });
+  assert.deepEqual(codes, [DEFAULT_SCHEDULER_WARNING]);
+  return pipe;
+}
 
 describe('scoresde CLI', () => {
   it('prints help for the program and every command, exit 0', async () => {
@@ -169,7 +184,7 @@ describe('scoresde CLI', () => {
     );
 
     // One generator per image: the library's pipe.call with generator=[manual_seed(1), manual_seed(2)].
-    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    const pipe = await tinyNcsnpp();
     pipe.setProgressBarConfig({ disable: true });
     try {
       const { images } = await pipe.call({
@@ -230,7 +245,7 @@ describe('scoresde CLI', () => {
       '-q',
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    const pipe = await tinyNcsnpp();
     pipe.setProgressBarConfig({ disable: true });
     try {
       const { images } = await pipe.call({
@@ -253,7 +268,7 @@ describe('scoresde CLI', () => {
     const common = ['--model', fixture('models/tiny-ncsnpp'), '--steps', '3', '--seed', '4', '-q'];
     const r = await run(['sample', ...common, '--sampler', 'pc', ...flags, '--out', out]);
     assert.equal(r.code, 0, r.stderr);
-    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    const pipe = await tinyNcsnpp();
     pipe.setProgressBarConfig({ disable: true });
     try {
       const call = (samplerOptions: object) =>
@@ -396,7 +411,7 @@ describe('scoresde inpaint / colorize', () => {
       '-q',
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const pipe = await ScoreSdeVePipeline.fromPretrained(fixture('models/tiny-ncsnpp'));
+    const pipe = await tinyNcsnpp();
     pipe.setProgressBarConfig({ disable: true });
     try {
       const { images } = await pipe.colorize({

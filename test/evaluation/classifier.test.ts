@@ -3,11 +3,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openImageDataset } from '../../src/data/index.js';
 import { readImages } from '../../src/data/read-images.js';
-import {
-  type ClassifierConfig,
-  DEFAULT_CLASSIFIER_CONFIG,
-  parseClassifierConfig,
-} from '../../src/evaluation/classifier/config.js';
+import { DEFAULT_CLASSIFIER_CONFIG, parseClassifierConfig } from '../../src/evaluation/classifier/config.js';
 import { classifierParameterShapes } from '../../src/evaluation/classifier/graph.js';
 import { FashionMnistClassifier } from '../../src/evaluation/classifier/model.js';
 import {
@@ -17,14 +13,10 @@ import {
 } from '../../src/evaluation/classifier/train.js';
 import { nchwcBlockSize, OnnxSession } from '../../src/onnx/session.js';
 import { Tensor } from '../../src/tensor.js';
+import { TINY_CLASSIFIER } from './helpers.js';
 
 const fixtureDir = fileURLToPath(new URL('../fixtures/fashion-mnist', import.meta.url));
-const TINY: ClassifierConfig = {
-  ...DEFAULT_CLASSIFIER_CONFIG,
-  conv_channels: [4, 8],
-  conv_strides: [2, 2],
-  feature_dim: 16,
-};
+const TINY = TINY_CLASSIFIER;
 
 const openFixture = (split: 'train' | 'test') =>
   openImageDataset(fixtureDir, { channels: 1, height: 28, width: 28, split });

@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/run.js';
 import { readImages } from '../../src/data/read-images.js';
-import { DEFAULT_CLASSIFIER_CONFIG } from '../../src/evaluation/classifier/config.js';
 import { initClassifierParameters } from '../../src/evaluation/classifier/train.js';
 import { openFashionMnist } from '../../src/evaluation/fashion-mnist.js';
 import { encodePNG } from '../../src/io/png.js';
@@ -16,6 +15,7 @@ import { configToJson, resolveUnetConfig } from '../../src/models/unet-2d/config
 import { randomStateDict } from '../../src/models/unet-2d/random-init.js';
 import { trainingScheduler, writePipelineFolder } from '../../src/training/pipeline-folder.js';
 import { MICRO_CONFIG } from '../training/helpers.js';
+import { TINY_CLASSIFIER } from './helpers.js';
 
 const fixture = (rel: string) => fileURLToPath(new URL(`../fixtures/${rel}`, import.meta.url));
 const data = fixture('fashion-mnist');
@@ -36,12 +36,7 @@ async function cli(args: string[]) {
 
 describe('scoresde evaluate', () => {
   before(async () => {
-    const config = {
-      ...DEFAULT_CLASSIFIER_CONFIG,
-      conv_channels: [4, 8],
-      conv_strides: [2, 2],
-      feature_dim: 16,
-    };
+    const config = TINY_CLASSIFIER;
     mkdirSync(classifierDir, { recursive: true });
     writeFileSync(join(classifierDir, 'config.json'), JSON.stringify(config));
     await saveSafetensors(join(classifierDir, 'model.safetensors'), initClassifierParameters(config, 3));

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readImages } from '../../src/data/read-images.js';
-import { DEFAULT_CLASSIFIER_CONFIG } from '../../src/evaluation/classifier/config.js';
 import { FashionMnistClassifier } from '../../src/evaluation/classifier/model.js';
 import { initClassifierParameters } from '../../src/evaluation/classifier/train.js';
 import { Evaluator } from '../../src/evaluation/evaluator.js';
 import { openFashionMnist } from '../../src/evaluation/fashion-mnist.js';
 import { quantize8Bit } from '../../src/evaluation/images.js';
+import { TINY_CLASSIFIER } from './helpers.js';
 
 const fixtureDir = fileURLToPath(new URL('../fixtures/fashion-mnist', import.meta.url));
 
@@ -17,12 +17,7 @@ describe('Evaluator on the Fashion-MNIST fixture (256 train, 256 test images)', 
   let data: Awaited<ReturnType<typeof openFashionMnist>>;
   before(async () => {
     // Random weights suffice: these tests check the bookkeeping, not the features' quality.
-    const config = {
-      ...DEFAULT_CLASSIFIER_CONFIG,
-      conv_channels: [4, 8],
-      conv_strides: [2, 2],
-      feature_dim: 16,
-    };
+    const config = TINY_CLASSIFIER;
     classifier = await FashionMnistClassifier.fromParameters(config, initClassifierParameters(config, 5));
     data = await openFashionMnist(fixtureDir);
     evaluator = await Evaluator.create({ classifier, ...data });

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileFormatError } from '../../src/errors.js';
 import { checkConfigKeys, readJsonConfig, UNKNOWN_CONFIG_KEYS_WARNING } from '../../src/io/config.js';
+import { captureProcessWarnings } from '../capture-warnings.js';
 import { withTempDir } from './builders.js';
 
 const NCSNPP_CONFIG = fileURLToPath(new URL('../fixtures/models/tiny-ncsnpp/config.json', import.meta.url));
@@ -70,18 +71,12 @@ describe('checkConfigKeys', () => {
   });
 
   it('emits a process warning with a code when no callback is given, and none when all keys are known', async () => {
-    const seen: Error[] = [];
-    const listener = (w: Error) => seen.push(w);
-    process.on('warning', listener);
-    try {
+    const { warnings: seen } = await captureProcessWarnings(() => {
       checkConfigKeys({ a: 1, b: 2 }, ['a'], { what: 'ScoreSdeVeScheduler' });
       checkConfigKeys({ a: 1, _x: 2 }, ['a'], { what: 'ScoreSdeVeScheduler' });
-      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-    } finally {
-      process.off('warning', listener);
-    }
+    });
     assert.equal(seen.length, 1);
-    assert.equal((seen[0] as Error & { code?: string }).code, UNKNOWN_CONFIG_KEYS_WARNING);
+    assert.equal(seen[0].code, UNKNOWN_CONFIG_KEYS_WARNING);
     assert.equal(seen[0].name, 'ConfigWarning');
     assert.equal(
       seen[0].message,

@@ -13,10 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalEntryNotFoundError } from '../../src/io/index.js';
-import { type PipelineStep, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
+import {
+  DEFAULT_SCHEDULER_WARNING,
+  type PipelineStep,
+  ScoreSdeVePipeline,
+} from '../../src/pipelines/index.js';
 import { Generator, manualSeed } from '../../src/random/index.js';
 import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import type { Tensor } from '../../src/tensor.js';
+import { captureProcessWarnings } from '../capture-warnings.js';
 import { assertRel, fixturePath, fixturePipeline, loadRun } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-pipe-'));
@@ -80,7 +85,9 @@ describe('ScoreSdeVePipeline loading and saving', () => {
   });
 
   it('loads the fixture UNet folder with the default scheduler, as diffusers made the runs', async () => {
-    const pipe = await load(fixturePath('models/tiny-ncsnpp'));
+    const warned: string[] = [];
+    const pipe = await load(fixturePath('models/tiny-ncsnpp'), { onWarning: (m: string) => warned.push(m) });
+    assert.match(warned.join('\n'), /^.*tiny-ncsnpp: no scheduler_config\.json found/);
     assert.deepEqual(pipe.scheduler.config, new ScoreSdeVeScheduler().config);
     const ref = await loadRun('tiny-ncsnpp_N2_b1_manualseed0');
     const steps: PipelineStep[] = [];
@@ -222,18 +229,28 @@ describe('ScoreSdeVePipeline.call arguments, abort and progress', () => {
 
 describe('ScoreSdeVePipeline.fromPretrained without a scheduler config', () => {
   it('warns (code SCORESDE_DEFAULT_SCHEDULER) and uses the scheduler defaults', async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
-      const pipe = await load(fixturePath('models/tiny-ncsnpp'));
-      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-      const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SCORESDE_DEFAULT_SCHEDULER');
-      assert.equal(ours.length, 1);
-      assert.match(ours[0].message, /tiny-ncsnpp: no scheduler_config\.json found/);
-      assert.equal(pipe.scheduler.config.sigma_max, 1348);
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const { value: pipe, warnings } = await captureProcessWarnings(() =>
+      load(fixturePath('models/tiny-ncsnpp')),
+    );
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['SCORESDE_DEFAULT_SCHEDULER'],
+    );
+    assert.match(warnings[0].message, /tiny-ncsnpp: no scheduler_config\.json found/);
+    assert.equal(pipe.scheduler.config.sigma_max, 1348);
+  });
+
+  it('passes the warning to onWarning, with its code, instead', async () => {
+    const got: [string, string | undefined][] = [];
+    const { warnings } = await captureProcessWarnings(() =>
+      load(fixturePath('models/tiny-ncsnpp'), {
+        onWarning: (m: string, code?: string) => got.push([m, code]),
+      }),
+    );
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(
+      got.map(([, code]) => code),
+      [DEFAULT_SCHEDULER_WARNING],
+    );
   });
 });

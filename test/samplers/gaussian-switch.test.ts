@@ -98,6 +98,7 @@ test("a pipeline loads its folder's gaussian.safetensors and passes it to the sa
     recursive: true,
   });
   const bare = await ScoreSdeVePipeline.fromPretrained(dir);
+  bare.setProgressBarConfig({ disable: true });
   assert.equal(bare.gaussian, undefined);
   await assert.rejects(
     bare.call({
@@ -112,6 +113,7 @@ test("a pipeline loads its folder's gaussian.safetensors and passes it to the sa
   const g = await statistics();
   await saveGaussian(join(dir, 'gaussian.safetensors'), g);
   const pipe = await ScoreSdeVePipeline.fromPretrained(dir);
+  pipe.setProgressBarConfig({ disable: true });
   try {
     assert.equal(pipe.gaussian?.dim, D);
     const call = (gaussianAbove?: number) =>

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { randomStateDict, resolveUnetConfig, UNet2DModel } from '../../src/models/unet-2d/index.js';
+import { DEFAULT_MODEL } from '../../src/pipelines/default-model.js';
 import { keepMask } from '../../src/pipelines/edit-inputs.js';
 import { numpyToPil, toClampedNHWC } from '../../src/pipelines/images.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
@@ -28,6 +29,9 @@ import {
   waitPhase,
 } from './browser.js';
 
+/** The bundled model (models/fashion-mnist), the demo page's own default, served at /models/fashion-mnist/. */
+const BUNDLED_MODEL = DEFAULT_MODEL.dir;
+
 const skip = chromiumMissing();
 if (skip) console.log(`# skipping the browser tests: ${skip}`);
 
@@ -42,6 +46,7 @@ interface Last {
 type DemoGlobal = {
   scoresdeDemo: {
     stepsSeen: number;
+    firstPreview: { width: number; height: number; data: Uint8ClampedArray }[] | null;
     cancelled: boolean;
     last: unknown;
     inpaintInput: { image: Float32Array; mask: Float32Array } | null;
@@ -88,7 +93,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
   const errors: string[] = [];
   before(async () => {
     dir = await testModels();
-    [server, chromium] = await Promise.all([startDemo([dir]), launchChromium()]);
+    [server, chromium] = await Promise.all([startDemo([dir, dirname(BUNDLED_MODEL)]), launchChromium()]);
     page = await openDemo(await chromium.newContext(), fixtureDemoUrl(server.url), errors);
     assert.equal(await waitPhase(page, 'ready'), null);
   });
@@ -145,7 +150,9 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     assert.deepEqual(errors.filter(notA404), []);
   });
 
-  it('inpaints a brush-painted region like the Node inpaint for the same seed', async () => {
+  it('inpaints a brush-painted region like the Node inpaint for the same seed, keeping the generated images', async () => {
+    const generated = await page.locator('#results canvas').count();
+    assert.ok(generated > 0);
     // Paint a stroke across the middle of the (gray) image.
     const box = (await page.locator('#inpaint-mask').boundingBox())!;
     await page.mouse.move(box.x + 40, box.y + 128);
@@ -163,6 +170,22 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     });
     const painted = input.mask.filter((v) => v === 1).length;
     assert.ok(painted > 50 && painted < 600, `${painted} of 1024 pixels painted`);
+    // Both kept: the generated images above, and below the inpainting canvas the original beside its result.
+    assert.equal(await page.locator('#results canvas').count(), generated);
+    assert.equal(await page.locator('#inpaint-results canvas').count(), 2);
+    const original = await page.$eval('#inpaint-results .original canvas', (el) => {
+      const c = el as unknown as {
+        width: number;
+        height: number;
+        getContext(kind: '2d'): {
+          getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+        };
+      };
+      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+    });
+    for (let p = 0; p < 1024; p++)
+      for (let c = 0; c < 3; c++)
+        assert.equal(original[p * 4 + c], Math.round(input.image[c * 1024 + p] * 255));
 
     const pipe = await fixturePipeline('tiny-ncsnpp');
     try {
@@ -243,6 +266,72 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       assertClose(web.sample, node.sample.data, 'gray-28 heun');
     } finally {
       await pipe.release();
+    }
+  });
+
+  it('opens on the bundled model with no console error, marks the samplers its card advises against, and previews the denoised estimate', async () => {
+    const pageErrors: string[] = [];
+    const context = await chromium.newContext();
+    const own = await openDemo(context, server.url, pageErrors);
+    try {
+      assert.equal(await waitPhase(own, 'ready', 60_000), null);
+      assert.match((await own.textContent('#model-info')) ?? '', /^28×28, 1\.12M parameters/);
+      const options = await own.$$eval('#sampler option', (os) => os.map((o) => o.textContent));
+      assert.deepEqual(options, [
+        'pc',
+        'ode (not advised for this model)',
+        'heun',
+        'dpmpp-2m (not advised for this model)',
+      ]);
+      assert.equal(await own.isVisible('#sampler-note'), false);
+      await own.selectOption('#sampler', 'dpmpp-2m');
+      assert.match(
+        (await own.textContent('#sampler-note')) ?? '',
+        /^not advised for this model: about a third/,
+      );
+      // heun, the default: the first step's preview is the denoiser's estimate D(x, σ) (a picture), not the
+      // noisy sample (static).
+      await setRun(own, { sampler: 'heun', steps: 2, seed: 4, batch: 1, churn: 40 });
+      await own.click('#generate');
+      assert.equal(await waitPhase(own, 'ready', 60_000), null);
+      const preview = await own.evaluate(() => {
+        const p = (globalThis as unknown as DemoGlobal).scoresdeDemo.firstPreview![0];
+        return Array.from(p.data);
+      });
+      const pipe = await ScoreSdeVePipeline.fromPretrained(BUNDLED_MODEL);
+      try {
+        let first: { denoised: Tensor<'float32'>; sample: Tensor<'float32'> } | undefined;
+        await runSampler(
+          'heun',
+          pipe.scoreFn,
+          { ...schedulerSettings(pipe), shape: [1, 1, 28, 28], steps: 2, churn: 40 },
+          {
+            generator: new Generator().manualSeed(4),
+            onStep: (s) => {
+              first ??= { denoised: s.denoised!, sample: s.sample };
+            },
+          },
+        );
+        const gray = (t: Tensor<'float32'>) => numpyToPil(toClampedNHWC(t))[0].data;
+        const denoised = gray(first!.denoised);
+        const noisy = gray(first!.sample);
+        let off = 0;
+        let fromNoisy = 0;
+        for (let p = 0; p < 784; p++) {
+          off = Math.max(off, Math.abs(preview[p * 4] - denoised[p]));
+          fromNoisy += Math.abs(preview[p * 4] - noisy[p]);
+        }
+        assert.ok(off <= 1, `the preview differs from D(x, σ) by ${off} levels`);
+        assert.ok(
+          fromNoisy / 784 > 50,
+          `the preview is the noisy sample (mean difference ${fromNoisy / 784})`,
+        );
+      } finally {
+        await pipe.release();
+      }
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await context.close();
     }
   });
 

@@ -95,8 +95,20 @@ describe('browser model loading (in Node)', () => {
     const last = progress.filter((p) => p.url === bare.weightsUrl).at(-1)!;
     assert.ok(last.total && last.loaded === last.total && !last.fromCache);
 
+    const before = requests.length;
     const pipe = await loadModelFiles({ repo: 'someone/pipe', endpoint: `${server.url}hub` });
     assert.match(pipe.configUrl, /\/hub\/someone\/pipe\/resolve\/main\/unet\/config\.json$/);
+    // model_index.json first: a pipeline folder loads without probing for a root config.json (a 404 that a
+    // browser logs as a console error).
+    assert.deepEqual(
+      requests.slice(before).map((p) => p.replace(/^.*\/resolve\/main\//, '')),
+      [
+        'model_index.json',
+        'unet/config.json',
+        'scheduler/scheduler_config.json',
+        'unet/diffusion_pytorch_model.safetensors',
+      ],
+    );
     assert.equal(pipe.config.in_channels, 1);
     assert.equal(pipe.schedulerConfig?.sigma_max, 20);
     assert.match(pipe.schedulerUrl, /\/resolve\/main\/scheduler\/scheduler_config\.json$/);

@@ -91,6 +91,28 @@ export function trainingGraph(
   return { bytes: g.toModelBytes(), grads: outputs };
 }
 
+/** The graph's image and one-hot label inputs for the images at `indices` of `pixels` (N, C, S, S). */
+function batchFeeds(
+  config: ClassifierConfig,
+  pixels: Float32Array,
+  labels: Uint8Array,
+  indices: Int32Array,
+): Record<string, Tensor> {
+  const b = indices.length;
+  const { in_channels: c, sample_size: s, num_classes: k } = config;
+  const size = c * s * s;
+  const images = new Float32Array(b * size);
+  const onehot = new Float32Array(b * k);
+  indices.forEach((idx, row) => {
+    images.set(pixels.subarray(idx * size, (idx + 1) * size), row * size);
+    onehot[row * k + labels[idx]] = 1;
+  });
+  return {
+    images: new Tensor('float32', images, [b, c, s, s]),
+    onehot: new Tensor('float32', onehot, [b, k]),
+  };
+}
+
 /**
  * Trains from scratch; returns the final parameters. Deterministic for a given seed, thread count and
  * convolution path.
@@ -100,10 +122,12 @@ export async function trainClassifier(
 ): Promise<Map<string, Tensor<'float32'>>> {
   const { config, train, seed, epochs, batchSize = 128, lr = 1e-3, finalLrScale = 0.1 } = options;
   if (!train.labels) throw new RangeError(`${train.source}: training the classifier needs labels`);
+  const s = config.sample_size;
+  if (train.channels !== config.in_channels || train.height !== s || train.width !== s)
+    throw new RangeError(`${train.source}: the classifier takes ${config.in_channels}×${s}×${s} images`);
   const n = Math.min(options.limit ?? train.length, train.length);
   const perEpoch = Math.floor(n / batchSize);
   if (perEpoch < 1) throw new RangeError(`need at least one batch of ${batchSize} images, have ${n}`);
-  const size = train.channels * train.height * train.width;
   const pixels = await readImages(train, 0, n, { signal: options.signal });
   const labels = train.labels;
 
@@ -116,8 +140,6 @@ export async function trainClassifier(
   const names = [...params.keys()];
   const adam = new Adam(names.map((name) => params.get(name)!.data.length));
   const weights = names.map((name) => params.get(name)!.data);
-  const images = new Float32Array(batchSize * size);
-  const onehot = new Float32Array(batchSize * config.num_classes);
   const totalSteps = epochs * perEpoch;
   try {
     let step = 0;
@@ -130,21 +152,7 @@ export async function trainClassifier(
       const epochLr = epoch === epochs - 1 && epochs > 1 ? lr * finalLrScale : lr;
       for (let b = 0; b < perEpoch; b++) {
         options.signal?.throwIfAborted();
-        onehot.fill(0);
-        for (let k = 0; k < batchSize; k++) {
-          const idx = order[b * batchSize + k];
-          images.set(pixels.subarray(idx * size, (idx + 1) * size), k * size);
-          onehot[k * config.num_classes + labels[idx]] = 1;
-        }
-        const feeds: Record<string, Tensor> = {
-          images: new Tensor('float32', images, [
-            batchSize,
-            config.in_channels,
-            config.sample_size,
-            config.sample_size,
-          ]),
-          onehot: new Tensor('float32', onehot, [batchSize, config.num_classes]),
-        };
+        const feeds = batchFeeds(config, pixels, labels, order.subarray(b * batchSize, (b + 1) * batchSize));
         for (const [name, p] of params) feeds[name] = p;
         const out = await session.run(feeds);
         const g = names.map((name) => out.get(grads.get(name)!)!.data as Float32Array);

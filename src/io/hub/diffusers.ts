@@ -37,7 +37,9 @@ function weightNames(variant: string | undefined, useSafetensors: boolean | unde
 
 /**
  * Downloads (or finds in the cache) the UNet config and weights and the scheduler config of a
- * diffusers model repo; returns `<cache>/models--org--name/snapshots/<commit>`.
+ * diffusers model repo; returns `<cache>/models--org--name/snapshots/<commit>`. It tries
+ * diffusers' layouts in order (unet/ or the root, safetensors or .bin, the variant), all at one pinned commit:
+ * one sequence of fallbacks, hence its length.
  */
 export async function downloadDiffusersModel(
   repoId: string,

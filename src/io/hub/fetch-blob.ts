@@ -51,7 +51,10 @@ function contentRangeStart(header: string | null): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** One request: appends to (or restarts) the .incomplete file until the body ends. */
+/**
+ * One request: appends to (or restarts) the .incomplete file until the body ends. The resume, range and
+ * stall handling belong to one response, so they stay in one body.
+ */
 async function fetchOnce(d: BlobDownload, ctx: HubRequestContext, tmp: string, label: string): Promise<void> {
   let offset = await sizeOf(tmp);
   if (offset > d.expectedSize) {

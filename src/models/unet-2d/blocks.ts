@@ -49,6 +49,11 @@ function headDim(cfg: UNet2DConfig, ch: number): number {
   return cfg.attention_head_dim ?? ch;
 }
 
+/**
+ * Every diffusers down block type (DownBlock2D, AttnDownBlock2D, the NCSN++ Skip blocks, ResnetDownsampleBlock2D)
+ * in one function: they share the resnet / attention loop and differ in flags and the downsampler, and one body
+ * shows those differences side by side (longer than a screen for that reason).
+ */
 export function downBlock(
   ctx: BuildContext,
   cfg: UNet2DConfig,
@@ -184,6 +189,7 @@ export interface UpResult {
   skip: string | null;
 }
 
+/** The up-block counterpart of downBlock, one body for every type for the same reason. */
 export function upBlock(
   ctx: BuildContext,
   cfg: UNet2DConfig,

@@ -65,11 +65,8 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   if (opts.dropoutMasks && cfg.dropout > 0) {
     ctx.dropout = (path, x) => g.mul(x, g.input(dropoutInputName(path), 'float32', g.shape(x)));
   }
-  const boc = cfg.block_out_channels;
-  const c0 = boc[0];
-  const tembCh = c0 * 4;
-  const projCh = timeProjChannels(cfg);
-  const blocks = boc.length;
+  const c0 = cfg.block_out_channels[0];
+  const blocks = cfg.block_out_channels.length;
   const factor = 2 ** (blocks - 1);
   if (opts.height % factor !== 0 || opts.width % factor !== 0) {
     throw new RangeError(
@@ -77,7 +74,36 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
     );
   }
 
-  // 1. time. time_proj also embeds class labels for class_embed_type 'timestep' (its own graph input).
+  // 1. time (and class) embedding; act_fn(emb) is shared by every resnet's time_emb_proj.
+  const embAct = activation(g, embedding(ctx, cfg, B), cfg.act_fn);
+
+  // 2. pre-process
+  let sample = g.input('sample', 'float32', [B, cfg.in_channels, opts.height, opts.width]);
+  if (cfg.center_input_sample) sample = g.sub(g.mul(sample, g.constFloat([2], [])), g.constFloat([1], []));
+  const h = g.scoped('conv_in', () =>
+    conv2d(ctx, sample, 'conv_in', { inCh: cfg.in_channels, outCh: c0, kernel: 3, padding: 1 }),
+  );
+  ctx.record('conv_in', h);
+
+  // 3. down, 4. mid, 5. up
+  const down = downPath(ctx, cfg, h, embAct, sample);
+  const mid = g.scoped('mid_block', () =>
+    midBlock(ctx, cfg, cfg.block_out_channels[blocks - 1], 4 * c0, down.h, embAct),
+  );
+  const up = upPath(ctx, cfg, mid, down.residuals, embAct);
+
+  // 6. post-process
+  g.output(postProcess(ctx, cfg, up.h, up.skip, B), 'output');
+  return g;
+}
+
+/** Step 1: the time embedding (plus the class embedding, when the config has one), before its activation. */
+function embedding(ctx: BuildContext, cfg: UNet2DConfig, B: number | string): string {
+  const { g, params } = ctx;
+  const c0 = cfg.block_out_channels[0];
+  const tembCh = c0 * 4;
+  const projCh = timeProjChannels(cfg);
+  // time_proj also embeds class labels for class_embed_type 'timestep' (its own graph input).
   const half = Math.floor(c0 / 2);
   const timeProj = (input: string): string => {
     if (cfg.time_embedding_type === 'learned') {
@@ -102,61 +128,55 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
         tembCh,
       ),
     );
-  let emb = timeEmbedding(tEmb, 'time_embedding');
+  const emb = timeEmbedding(tEmb, 'time_embedding');
   ctx.record('time_embedding', emb);
 
   if (cfg.class_embed_type === null && cfg.num_class_embeds !== null) {
     const labels = g.input('class_labels', 'int64', [B]);
-    emb = g.add(
+    return g.add(
       emb,
       g.gather(params.param(g, 'class_embedding.weight', [cfg.num_class_embeds, tembCh]), labels),
     );
-  } else if (cfg.class_embed_type === 'timestep') {
-    emb = g.add(emb, timeEmbedding(timeProj('class'), 'class_embedding'));
-  } else if (cfg.class_embed_type === 'identity') {
-    emb = g.add(emb, g.input('class_emb', 'float32', [B, tembCh]));
   }
+  if (cfg.class_embed_type === 'timestep')
+    return g.add(emb, timeEmbedding(timeProj('class'), 'class_embedding'));
+  if (cfg.class_embed_type === 'identity') return g.add(emb, g.input('class_emb', 'float32', [B, tembCh]));
+  return emb;
+}
 
-  // act_fn(emb), shared by every resnet's time_emb_proj.
-  const embAct = activation(g, emb, cfg.act_fn);
-
-  // 2. pre-process
-  let sample = g.input('sample', 'float32', [B, cfg.in_channels, opts.height, opts.width]);
-  if (cfg.center_input_sample) sample = g.sub(g.mul(sample, g.constFloat([2], [])), g.constFloat([1], []));
-  let skip = sample;
-  let h = g.scoped('conv_in', () =>
-    conv2d(ctx, sample, 'conv_in', { inCh: cfg.in_channels, outCh: c0, kernel: 3, padding: 1 }),
-  );
-  ctx.record('conv_in', h);
-
-  // 3. down
+/** Step 3: the down blocks; returns their output, the residuals the up blocks take and the Skip blocks' path. */
+function downPath(ctx: BuildContext, cfg: UNet2DConfig, h: string, embAct: string, skip: string) {
+  const boc = cfg.block_out_channels;
+  const tembCh = 4 * boc[0];
   const residuals: string[] = [h];
-  let outCh = c0;
-  for (let i = 0; i < blocks; i++) {
+  let outCh = boc[0];
+  for (let i = 0; i < boc.length; i++) {
     const inCh = outCh;
     outCh = boc[i];
-    const r = g.scoped(`down_blocks.${i}`, () =>
-      downBlock(ctx, cfg, i, { inCh, outCh, tembCh, isFinal: i === blocks - 1 }, h, embAct, skip),
+    const r = ctx.g.scoped(`down_blocks.${i}`, () =>
+      downBlock(ctx, cfg, i, { inCh, outCh, tembCh, isFinal: i === boc.length - 1 }, h, embAct, skip),
     );
     h = r.h;
     skip = r.skip;
     residuals.push(...r.res);
   }
+  return { h, residuals };
+}
 
-  // 4. mid
-  h = g.scoped('mid_block', () => midBlock(ctx, cfg, boc[blocks - 1], tembCh, h, embAct));
-
-  // 5. up
-  const rev = [...boc].reverse();
-  let upSkip: string | null = null;
-  outCh = rev[0];
+/** Step 5: the up blocks, each taking its layers_per_block + 1 residuals from the end of `residuals`. */
+function upPath(ctx: BuildContext, cfg: UNet2DConfig, h: string, residuals: string[], embAct: string) {
+  const rev = [...cfg.block_out_channels].reverse();
+  const blocks = rev.length;
+  const tembCh = 4 * cfg.block_out_channels[0];
+  let skip: string | null = null;
+  let outCh = rev[0];
   for (let i = 0; i < blocks; i++) {
     const prevOutCh = outCh;
     outCh = rev[i];
     const inCh = rev[Math.min(i + 1, blocks - 1)];
     const n = cfg.layers_per_block + 1;
     const res = residuals.splice(residuals.length - n, n);
-    const r = g.scoped(`up_blocks.${i}`, () =>
+    const r = ctx.g.scoped(`up_blocks.${i}`, () =>
       upBlock(
         ctx,
         cfg,
@@ -165,14 +185,25 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
         h,
         res,
         embAct,
-        upSkip,
+        skip,
       ),
     );
     h = r.h;
-    upSkip = r.skip;
+    skip = r.skip;
   }
+  return { h, skip };
+}
 
-  // 6. post-process
+/** Step 6: norm, SiLU, conv_out, the Skip blocks' sum and, for fourier models, the division by σ. */
+function postProcess(
+  ctx: BuildContext,
+  cfg: UNet2DConfig,
+  h: string,
+  skip: string | null,
+  B: number | string,
+) {
+  const { g } = ctx;
+  const c0 = cfg.block_out_channels[0];
   const groupsOut = cfg.norm_num_groups ?? Math.min(Math.floor(c0 / 4), 32);
   h = g.scoped('conv_norm_out', () => groupNorm(ctx, h, 'conv_norm_out', groupsOut, cfg.norm_eps));
   ctx.record('conv_norm_out', h);
@@ -180,8 +211,7 @@ export function buildUnetGraph(cfg: UNet2DConfig, params: ParamSource, opts: Bui
   ctx.record('conv_act', h);
   h = conv2d(ctx, h, 'conv_out', { inCh: c0, outCh: cfg.out_channels, kernel: 3, padding: 1 });
   ctx.record('conv_out', h);
-  if (upSkip !== null) h = g.add(h, upSkip);
+  if (skip !== null) h = g.add(h, skip);
   if (cfg.time_embedding_type === 'fourier') h = g.div(h, g.input('timesteps', 'float32', [B, 1, 1, 1]));
-  g.output(h, 'output');
-  return g;
+  return h;
 }

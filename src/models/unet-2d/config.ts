@@ -145,6 +145,7 @@ export function resolveUnetConfig(
 
 type Fail = (key: string, value: unknown, why: string) => never;
 
+/** Every check of a resolved config, one after another: a flat list of independent rules, read top to bottom. */
 function validate(c: UNet2DConfig, fail: Fail): void {
   const L = UNET2D_LIMITS;
   const inRange = (v: unknown, min: number, max: number): v is number => isInt(v, min) && v <= max;

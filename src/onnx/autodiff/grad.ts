@@ -25,7 +25,8 @@ const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
  * Appends d `loss` / d `wrt[i]` to `g` and returns the gradient value name for each `wrt` (a zero constant for
  * a value the loss does not depend on). `loss` is usually a scalar; otherwise the seed is a tensor of ones,
  * i.e. the gradient of the sum of its elements. `options.nchwcBlock`: the graph will be lowered to the blocked
- * convolutions afterwards (GradOptions).
+ * convolutions afterwards (GradOptions). Two marking passes (what varies, what feeds the loss), then one reverse
+ * sweep: the algorithm, kept in one body.
  */
 export function grad(
   g: GraphBuilder,

@@ -12,7 +12,7 @@
  * rows (from their Gram matrix), and the remaining variance spread evenly over the other d − k directions
  * (probabilistic PCA); D then shrinks that residual by ρ/(ρ + σ²).
  */
-import { symmetricEigenQl } from '../math/symmetric-eigen.js';
+import { symmetricEigenQl } from './symmetric-eigen.js';
 
 /** Largest image size (values per image) whose full covariance is fitted: its eigendecomposition is O(d³). */
 export const FULL_COVARIANCE_MAX_DIM = 1024;

@@ -1,0 +1,66 @@
+/**
+ * The bundled model's per-σ denoiser table and the Gaussian safety net, rendered from committed results
+ * (bench/results/denoiser/; each took 20–40 minutes of 2 cores, so they are not rerun here):
+ *   per-sigma-*.json   node --import tsx tools/denoise-per-sigma.ts MODEL 1000 --json FILE
+ *   fd-*.json          scoresde evaluate --sampler S --steps N [--gaussian-above G] --count 1000
+ *                        --denoiser-count 0 --out FILE
+ *
+ *   npm run bench -- denoiser
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatPerSigmaReport, type PerSigmaReport } from '../src/diagnostics/index.js';
+
+const DIR = 'bench/results/denoiser';
+
+interface FdResult {
+  count: number;
+  frechetDistance: number;
+  floorFrechetDistance: number;
+  sampler: string | null;
+  steps: number | null;
+  networkCallsPerImage: number | null;
+  samplerOptions?: { gaussianAbove?: number; churn?: number };
+  labelHistogram: { totalVariation: number; counts: number[] };
+  nearestTrain: { median: number };
+  testNearestTrain: { median: number };
+}
+
+const f = (x: number, d = 2) => x.toFixed(d);
+
+export async function runDenoiserBench(): Promise<string> {
+  if (!existsSync(DIR)) return `No results in ${DIR}.`;
+  const files = readdirSync(DIR).sort();
+  const out: string[] = [];
+  for (const name of files.filter((n) => n.startsWith('per-sigma-'))) {
+    const r = JSON.parse(readFileSync(join(DIR, name), 'utf8')) as PerSigmaReport & { model: string };
+    out.push(
+      `Per-σ denoiser of \`${r.model}\` on the first ${r.count} Fashion-MNIST test images, fixed noise (seed 0): MSE per pixel of D(x) = x + σ²·score against the mean image and the Gaussian (Wiener) denoiser of the 60,000 training images (\`${name}\`).`,
+      '',
+      formatPerSigmaReport(r),
+      '',
+    );
+  }
+  const fd = files
+    .filter((n) => n.startsWith('fd-'))
+    .map((n) => JSON.parse(readFileSync(join(DIR, n), 'utf8')) as FdResult)
+    .sort(
+      (a, b) =>
+        String(a.sampler).localeCompare(String(b.sampler)) ||
+        (a.steps ?? 0) - (b.steps ?? 0) ||
+        (a.samplerOptions?.gaussianAbove ?? 0) - (b.samplerOptions?.gaussianAbove ?? 0),
+    );
+  if (fd.length > 0) {
+    out.push(
+      'Deterministic sampling with the Gaussian safety net (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s), 1000 images, seeds 0…999, against the same sampler without it:',
+      '',
+      '| sampler | steps | churn | Gaussian above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...fd.map(
+        (r) =>
+          `| ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
+      ),
+    );
+  }
+  return out.join('\n');
+}
