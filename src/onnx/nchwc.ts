@@ -44,13 +44,14 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
   if (!Number.isInteger(block) || block < 4 || block % 4 !== 0)
     throw new RangeError(`lowerConvsToNchwc: block size must be a multiple of 4, got ${block}`);
   const old = g.nodes.splice(0, g.nodes.length);
+  const producer = new Map<string, GraphNode>();
+  for (const n of old) for (const o of n.outputs) producer.set(o, n);
   const constant = new Set<string>(g.initializers.map((t) => t.name));
   for (const n of old)
     if (n.inputs.every((i) => i === '' || constant.has(i))) for (const o of n.outputs) constant.add(o);
 
   const blockedOf = new Map<string, string>(); // NCHW value → its NCHWc twin
   const weights = new Map<string, string>(); // `${w}|${format}` → reordered weight
-  const added = new Set<GraphNode>(); // ReorderOutput nodes, dropped again when nothing reads them
   const stats: NchwcLowering = { lowered: 0, kept: 0 };
   const roundUp = (c: number) => Math.ceil(c / block) * block;
 
@@ -60,15 +61,31 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
     if (done) return done;
     const [m, cg, kh, kw] = g.shape(w) as number[];
     const mp = roundUp(m);
-    const padded = mp === m ? w : g.pad(w, [0, 0, 0, 0, mp - m, 0, 0, 0]);
+    const padded = () => (mp === m ? w : g.pad(w, [0, 0, 0, 0, mp - m, 0, 0, 0]));
     let r: string;
-    if (format === 'BiBo') {
+    const p = producer.get(w);
+    const perm = p?.attributes.perm;
+    if (
+      format === 'BiBo' &&
+      p?.opType === 'Transpose' &&
+      !p.domain &&
+      perm?.type === 'ints' &&
+      perm.value.join() === '1,0,2,3' &&
+      m % 4 === 0
+    ) {
+      // W is a transposed activation (a weight gradient's dyᵀ, as large as an activation): block its source's
+      // channels with the threaded ReorderInput, then move 8- or 16-float runs, instead of transposing float by
+      // float. R[c][mb][h][w][bo] = src[c][mb·B + bo][h][w] = W[mb·B + bo][c][h][w].
+      const blocked = g.domainOp(NCHWC_DOMAIN, 'ReorderInput', [p.inputs[0]], {}, [cg, mp, kh, kw]);
+      const split = g.reshape(blocked, [cg / block, block, mp / block, kh, kw, block]); // cb, bi, mb, h, w, bo
+      r = g.reshape(g.transpose(split, [2, 0, 3, 4, 1, 5]), [mp, cg, kh, kw]);
+    } else if (format === 'BiBo') {
       // D[mb][cb][h][w][bi][bo] = W[mb·B + bo][cb·B + bi][h][w]
-      const split = g.reshape(padded, [mp / block, block, cg / block, block, kh, kw]);
+      const split = g.reshape(padded(), [mp / block, block, cg / block, block, kh, kw]);
       r = g.reshape(g.transpose(split, [0, 2, 4, 5, 3, 1]), [mp, cg, kh, kw]);
     } else {
       // D[mb][c][h][w][bo] = W[mb·B + bo][c][h][w]
-      const split = g.reshape(padded, [mp / block, block, cg, kh, kw]);
+      const split = g.reshape(padded(), [mp / block, block, cg, kh, kw]);
       r = g.reshape(g.transpose(split, [0, 2, 3, 4, 1]), [mp, cg, kh, kw]);
     }
     weights.set(key, r);
@@ -105,17 +122,20 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
     const reorder = g.nodes[g.nodes.length - 1];
     reorder.name = `${n.name}/ReorderOutput`;
     reorder.outputs = [y];
-    added.add(reorder);
     if (mp === m) blockedOf.set(y, yr);
     stats.lowered++;
   }
 
-  // Drop the ReorderOutput nodes whose NCHW output nothing reads (every consumer took the blocked twin).
-  const read = new Set<string>(g.outputs.map((o) => o.name));
-  for (const n of g.nodes) for (const i of n.inputs) read.add(i);
+  // Drop what nothing reads any more: ReorderOutputs whose every consumer took the blocked twin, transposes whose
+  // only reader was a weight reordered from their source (onnxruntime would still run them).
+  const read = new Map<string, number>();
+  for (const o of g.outputs) read.set(o.name, 1);
+  for (const n of g.nodes) for (const i of n.inputs) read.set(i, (read.get(i) ?? 0) + 1);
   for (let k = g.nodes.length - 1; k >= 0; k--) {
     const n = g.nodes[k];
-    if (added.has(n) && !read.has(n.outputs[0])) g.nodes.splice(k, 1);
+    if (n.outputs.some((o) => (read.get(o) ?? 0) > 0)) continue;
+    g.nodes.splice(k, 1);
+    for (const i of n.inputs) read.set(i, (read.get(i) ?? 0) - 1);
   }
   return stats;
 }

@@ -81,6 +81,19 @@ function cases(b: number): ConvCase[] {
       o: { strides: [2, 2], pads: [1, 1, 1, 1], group: b },
     },
     {
+      name: 'batch = B (dw as one convolution with the batch blocked)',
+      x: [b, b, 5, 5],
+      w: [b, b, 3, 3],
+      o: { pads: [1, 1, 1, 1] },
+    },
+    {
+      name: 'batch = B, M = 12 (dyᵀ padded to the block)',
+      x: [b, b, 4, 4],
+      w: [12, b, 3, 3],
+      o: { pads: [1, 1, 1, 1] },
+      bias: true,
+    },
+    {
       name: 'asymmetric pads, dilation 2',
       x: [1, b, 9, 9],
       w: [b, b, 3, 3],
@@ -210,6 +223,7 @@ describe('lowerConvsToNchwc', { skip }, () => {
     const w = g.input('w', 'float32', [b, b, 3, 3]);
     const y = g.conv(x, w, undefined, { pads: [1, 1, 1, 1] });
     const loss = g.op('ReduceSum', [y], { keepdims: { type: 'int', value: 0 } }, []);
+    g.output(loss);
     lowerConvsToNchwc(g, b);
     assert.throws(() => grad(g, loss, [w]), /no gradient rule for com\.microsoft\.nchwc:/);
   });
