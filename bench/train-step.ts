@@ -239,20 +239,24 @@ interface StepProfile {
 
 /**
  * Which part of the step a node belongs to, from its name: forward nodes carry their module path, the backward's
- * `grad/…`, and a composite's adjoint `grad.<kind>/…` (GraphBuilder.composite); the lowered convolutions keep their
- * node's name and their reorders end in `/ReorderOutput` or are `ReorderInput_…`.
+ * `grad/…`, a composite's adjoint `grad.<kind>/…` (GraphBuilder.composite), a convolution's input and weight
+ * gradients `grad.InputGrad/…` and `grad.WeightGrad/…` (the Conv rule); the lowered convolutions keep their node's
+ * name. Nodes onnxruntime creates or moves while it optimises (a transpose pushed up into the forward, a
+ * weight's reorder) carry new names and count as forward.
  */
 function partOf(name: string, op: string): string {
   const back = name.startsWith('grad');
   const m = /^grad\.(\w+)\//.exec(name);
+  if (m?.[1] === 'InputGrad') return 'backward: conv input gradients (dx)';
+  if (m?.[1] === 'WeightGrad') return 'backward: conv weight gradients (dW)';
   if (m) return `backward: ${m[1]} adjoint`;
-  if (op === 'ReorderInput' || op === 'ReorderOutput') return 'NCHWc reorders (both halves)';
+  if (op === 'ReorderInput' || op === 'ReorderOutput') return 'NCHWc reorders of activations';
   if (op === 'Conv' || op === 'FusedConv' || op === 'ConvTranspose')
-    return back ? 'backward: convolutions (dx)' : 'forward: convolutions';
+    return back ? 'backward: convolutions' : 'forward: convolutions';
   if (back && (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm'))
-    return 'backward: matrix products (conv dW, Linear)';
+    return 'backward: other matrix products';
   if (back && ['Slice', 'Transpose', 'Concat', 'Pad', 'Unsqueeze', 'Reshape', 'Split'].includes(op))
-    return 'backward: data movement (dW views, …)';
+    return 'backward: other data movement';
   return back ? 'backward: other ops' : 'forward: other ops';
 }
 
@@ -438,7 +442,7 @@ export async function runTrainStepBench(): Promise<string> {
       'op types',
     ),
     '',
-    "The same by part of the step (from the node names: the forward's module paths, the backward's `grad/…`, a composite op's adjoint `grad.<kind>/…`; before, the composites' backward was spread over the other parts):",
+    "The same by part of the step (from the node names: the forward's module paths, the backward's `grad/…`, a convolution's input and weight gradients `grad.InputGrad/…` and `grad.WeightGrad/…`, a composite op's adjoint `grad.<kind>/…`; the code before named neither, so its dx, dW and composite backward fall under the backward's other rows):",
     '',
     `| part | ${columns.map(([label]) => `${label} ms | share`).join(' | ')} |`,
     `| --- | ${columns.map(() => '--- | ---').join(' | ')} |`,

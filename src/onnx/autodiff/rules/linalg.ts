@@ -207,14 +207,17 @@ const Conv: GradRule = ({ g, node, dy, needs, options }) => {
   const out: (string | undefined)[] = [undefined, undefined, undefined];
   // db and dx first: then dw's Reshape of dy is dy's last reader and onnxruntime reshapes in place.
   if (needs(2)) out[2] = g.reduceSum(dy, [0, 2, 3], false);
-  if (needs(0)) out[0] = convInputGrad(g, dy, w, g.shape(x), o);
+  // Named under InputGrad / WeightGrad, so that a profile tells the two apart.
+  if (needs(0)) out[0] = g.scoped('InputGrad', () => convInputGrad(g, dy, w, g.shape(x), o));
   if (needs(1)) {
     if (o.group !== 1)
       throw new RangeError(`autodiff: Conv weight gradient with group ${o.group} (node ${node.name})`);
     const wDims = g.shape(w) as number[];
-    out[1] = batchAsChannels(g, x, wDims, o, options.nchwcBlock)
-      ? convWeightGradBlocked(g, x, dy, o.pads)
-      : convWeightGrad(g, x, dy, wDims, o);
+    out[1] = g.scoped('WeightGrad', () =>
+      batchAsChannels(g, x, wDims, o, options.nchwcBlock)
+        ? convWeightGradBlocked(g, x, dy, o.pads)
+        : convWeightGrad(g, x, dy, wDims, o),
+    );
   }
   return out;
 };
