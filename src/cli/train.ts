@@ -110,6 +110,12 @@ const TRAIN_FLAGS: readonly FlagSection[] = [
         help: `how σ is drawn (default ${d.sigmaSampling}, score_sde's): edm (EDM's allocation), log-normal:MEAN,STD (of ln σ), or a mix such as 0.5*log-uniform+0.5*log-normal:2.3,1`,
       },
       {
+        name: 'reference-batch',
+        value: '<n>',
+        option: 'referenceBatch',
+        help: `Stable Target Field: regress on the posterior mean over n reference images (the batch plus draws from the data; n ≥ the batch size) instead of each row's own image, less noisy at large σ (default ${d.referenceBatch}: plain DSM, score_sde's)`,
+      },
+      {
         name: 'seed',
         value: '<n>',
         option: 'seed',

@@ -61,7 +61,7 @@ export interface Batch {
 }
 
 /** Reverses every row of one (C, H, W) image in place. */
-function flipRows(x: Float32Array, offset: number, rows: number, width: number): void {
+export function flipRows(x: Float32Array, offset: number, rows: number, width: number): void {
   for (let r = 0; r < rows; r++) x.subarray(offset + r * width, offset + (r + 1) * width).reverse();
 }
 

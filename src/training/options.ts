@@ -75,6 +75,12 @@ export interface TrainOptions {
    * before this option resume with the default.
    */
   sigmaSampling?: string;
+  /**
+   * Stable Target Field (stable-target.ts): regress on the posterior mean over a reference batch of this many
+   * images (the training batch plus draws from the data set; at least batchSize) instead of the row's own
+   * image, which cuts the target's noise at large σ. Default 0: plain denoising score matching, score_sde's.
+   */
+  referenceBatch?: number;
   /** Seeds the weights' initialisation, the shuffling, the flips and all noise (default 0). */
   seed?: number;
   /** Random horizontal flips of training images (default false). */
@@ -179,6 +185,8 @@ export const TRAIN_OPTION_TABLE = Object.freeze({
     default: DEFAULT_SIGMA_SAMPLING as string,
     trajectory: true,
   },
+  // Added after runs were saved without it, as sigmaSampling.
+  referenceBatch: { value: integer(0), default: 0, trajectory: true },
   seed: { value: integer(0), default: 0, trajectory: true },
   flip: { value: { kind: 'boolean' }, default: false, trajectory: true },
   checkpointEvery: { value: integer(0), default: 1000 },
@@ -323,6 +331,12 @@ export function resolveTrainOptions(
     ]),
   ) as ResolvedTrainOptions;
   checkSigmaRange(resolved.sigmaMin, resolved.sigmaMax);
+  const { referenceBatch, batchSize } = resolved;
+  if (referenceBatch > 0 && referenceBatch < batchSize)
+    throw new OptionError(
+      (n) =>
+        `train: ${n('referenceBatch')} (${referenceBatch}) must be 0 or at least ${n('batchSize')} (${batchSize}): the reference batch holds the training batch`,
+    );
   return resolved;
 }
 

@@ -25,6 +25,7 @@ import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipel
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
 import { parseSigmaSampling, type SigmaAllocation } from './sigma-sampling.js';
+import { drawReferenceImages, StableTargets } from './stable-target.js';
 import { TrainLog } from './train-log.js';
 import { saveTrainingState } from './training-state.js';
 
@@ -163,6 +164,7 @@ async function writeDiagnostic(
 async function takeStep(
   s: TrainingSetup,
   dsm: DsmStepGraph,
+  stf: StableTargets | undefined,
   allocation: SigmaAllocation,
   step: number,
   kept: number,
@@ -172,7 +174,16 @@ async function takeStep(
   const { x: x0 } = await s.loader.nextBatch();
   const noise = drawNoise(s.generator, shape, tr.sigmaMin, tr.sigmaMax, allocation);
   const dropoutMasks = dsm.dropoutInputs.size > 0 ? dsm.drawDropoutMasks(s.generator) : undefined;
-  const out = await dsm.run(s.params, { x0, sigma: noise.sigma, z: noise.z, dropoutMasks });
+  // STF draws its reference images last, so that a run without it keeps score_sde's draw order.
+  const target = stf
+    ? await stf.targets(
+        x0,
+        noise.z,
+        noise.sigma,
+        await drawReferenceImages(s.dataset, s.generator, x0, tr.referenceBatch, tr.flip),
+      )
+    : { x0, z: noise.z };
+  const out = await dsm.run(s.params, { x0: target.x0, sigma: noise.sigma, z: target.z, dropoutMasks });
   if (!Number.isFinite(out.loss)) {
     throw new DivergenceError(
       (n) =>
@@ -237,6 +248,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     intraOpThreads: tr.intraOpThreads,
     convPath: options.convPath,
   });
+  const stf =
+    tr.referenceBatch > 0
+      ? await StableTargets.create(s.cfg.in_channels * size[0] * size[1], tr.intraOpThreads)
+      : undefined;
   const log = await TrainLog.open(s.outDir, s.startStep);
   const bar = options.progressStream
     ? new ProgressBar({
@@ -274,7 +289,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
       const t0 = performance.now();
-      const taken = await takeStep(s, dsm, allocation, step, lastCheckpoint);
+      const taken = await takeStep(s, dsm, stf, allocation, step, lastCheckpoint);
       const { lr, gradNorm } = taken;
       step += 1;
       const seconds = (performance.now() - t0) / 1000;
@@ -297,6 +312,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     bar?.close();
     await log.close();
     await dsm.release();
+    await stf?.release();
   }
   return {
     step,
