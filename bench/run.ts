@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (atomically).
  *   npm run bench                 # all sections
- *   npm run bench -- unet         # one section (first-run | unet | web | train-step | samplers | data | evaluate | denoiser | likelihood | bpd-table); the others keep their last results
+ *   npm run bench -- unet         # one section (first-run | unet | web | train-step | gradient-graphs | samplers | data | evaluate | denoiser | likelihood | bpd-table); the others keep their last results
  * Sections are measured on this machine; the file says which machine.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,6 +35,12 @@ const sections: Section[] = [
     name: 'train-step',
     title: 'Training step (DSM forward + backward, clip, Adam, EMA)',
     run: async () => (await import('./train-step.js')).runTrainStepBench(),
+  },
+  {
+    name: 'gradient-graphs',
+    title:
+      'Gradient graphs before and after the blocked NCHWc path: training step, likelihood VJP, classifier',
+    run: async () => (await import('./gradient-graphs.js')).runGradientGraphsBench(),
   },
   {
     name: 'samplers',
