@@ -11,17 +11,18 @@ import {
   type SamplerOptionName,
   type SamplerOptions,
 } from '../samplers/index.js';
-import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
+import { type CliIO, intOption, MODEL_FLAGS, parseCommandArgs } from './args.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import {
   checkBatchFits,
   chooseSampling,
   configurePipeline,
+  defaultStepsText,
   MAX_STEPS,
-  OUTPUT_OPTIONS,
-  outputOptionsHelp,
+  outputFlags,
+  paragraph,
   parseOutputArgs,
-  SAMPLER_FLAG_OPTIONS,
-  samplerFlagsHelp,
+  samplerFlagList,
 } from './generate-common.js';
 import {
   checkSeedRange,
@@ -46,6 +47,41 @@ function defaultSteps(name: SamplerName): string {
   return steps === undefined ? 'adaptive' : `${steps} steps`;
 }
 
+/** The flags of `scoresde sample` but the model's, by help section. */
+const SAMPLE_FLAGS: readonly FlagSection[] = [
+  {
+    title: 'Sampling options:',
+    flags: [
+      { name: 'count', value: '<n>', help: 'images to make (default: --batch-size)' },
+      {
+        name: 'shard',
+        value: '<i>/<n>',
+        help: 'make part i of n (0 ≤ i < n) of the --count images, in whole batches: n machines write what one would',
+      },
+      {
+        name: 'sampler',
+        value: '<name>',
+        help: `${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop`,
+      },
+      {
+        name: 'list-samplers',
+        help: 'list the samplers and the steps they run at for the model (default: the bundled one), then exit',
+      },
+      ...samplerFlagList(SAMPLER_NAMES, (o) =>
+        o === 'steps' ? `${defaultStepsText()}; at most ${MAX_STEPS}` : defaultText(o),
+      ),
+    ],
+  },
+  { title: 'Output options:', flags: outputFlags(SAMPLE_DEFAULT_OUT) },
+];
+
+/** How `sample` names its files, for the help. */
+const SAMPLE_FILES =
+  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png; heun with --churn: <prefix>-heun-<steps>-churn<x>-s<seed + k>.png), and, for 2 to ' +
+  `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
+  'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
+  'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.';
+
 export const SAMPLE_HELP = `Usage: scoresde sample [--model <id|dir>] [options]
 
 Generates images with diffusers' ScoreSdeVePipeline loop (predictor-corrector
@@ -60,24 +96,11 @@ images batched with it. Never on --shard.
 Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
 ${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.
 
-Sampling options:
-      --count <n>          images to make (default: --batch-size)
-      --shard <i>/<n>      make part i of n (0 ≤ i < n) of the --count images,
-                           in whole batches: n machines write what one would
-      --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
-      --list-samplers      list the samplers and the steps they run at for the
-                           model (default: the bundled one), then exit
-${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpmpp-2m 50; at most ${MAX_STEPS}` : defaultText(o)))}
+${flagHelp(SAMPLE_FLAGS)}
 
-${outputOptionsHelp(
-  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png; heun with --churn: <prefix>-heun-<steps>-churn<x>-s<seed + k>.png), and, for 2 to ' +
-    `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
-    'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
-    'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
-  SAMPLE_DEFAULT_OUT,
-)}
+${paragraph(SAMPLE_FILES)}
 
-${MODEL_OPTIONS_HELP}`;
+${flagHelp([MODEL_FLAGS])}`;
 
 /** A flag's default for help texts, from the samplers' defaults table. */
 function defaultText(option: SamplerOptionName): string {
@@ -87,18 +110,12 @@ function defaultText(option: SamplerOptionName): string {
     (n) => (SAMPLER_DEFAULTS[n] as Record<string, unknown>)[option],
   );
   if (found.length === 0 || !found.every((v) => v === found[0])) return '';
-  return typeof found[0] === 'number' && found[0] < 1e-3 ? found[0].toExponential() : String(found[0]);
+  const v = found[0];
+  return typeof v === 'number' && v > 0 && v < 1e-3 ? v.toExponential() : String(v);
 }
 
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  ...OUTPUT_OPTIONS,
-  ...SAMPLER_FLAG_OPTIONS,
-  count: { type: 'string' },
-  shard: { type: 'string' },
-  sampler: { type: 'string' },
-  'list-samplers': { type: 'boolean' },
-} as const;
+/** What `sample`'s parser accepts: exactly the flags its help lists. */
+export const SAMPLE_OPTIONS: OptionSpec = flagOptions([...SAMPLE_FLAGS, MODEL_FLAGS]);
 
 /**
  * Each sampler with the steps `sample` would run it at: for the bundled model (`bundled`, no --model) its
@@ -146,7 +163,7 @@ export function runLabel(
 }
 
 export async function runSample(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('sample', argv, OPTIONS);
+  const { values } = parseCommandArgs('sample', argv, SAMPLE_OPTIONS);
   if (values.help) {
     io.stdout.write(`${SAMPLE_HELP}\n`);
     return 0;
