@@ -301,17 +301,23 @@ function reportJson(
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 
-export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('evaluate', argv, EVALUATE_OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${EVALUATE_HELP}\n`);
-    return 0;
-  }
+/** Up to `count` images of the --samples folder, within the memory budget. */
+function readSamples(dir: string, count: number, budget: MemoryBudget, io: CliIO) {
+  return userInput(
+    readSampleFolder(dir, count, {
+      onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
+      // the images, then their cropped and quantised copies
+      maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
+    }),
+  );
+}
+
+/** The sampling flags (read even with --samples, which refuses --model), checked before anything is read. */
+function samplingArgs(values: Record<string, unknown>, samplesFlag: string | undefined): Sampling {
   const chosen = chooseSampling(values, values.sampler as SamplerName | undefined);
-  const samplesFlag = values.samples as string | undefined;
   if (samplesFlag !== undefined && values.model !== undefined)
     throw new UsageError('evaluate: give either --model or --samples, not both');
-  const sampling: Sampling = {
+  return {
     ...chosen,
     count: intOption(values, 'count', samplesFlag === undefined ? DEFAULT_COUNT : MAX_COUNT, 2, MAX_COUNT),
     batchSize: intOption(values, 'batch-size', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE),
@@ -321,6 +327,33 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       samplesFlag === undefined ? intOption(values, 'denoiser-count', DEFAULT_DENOISER_COUNT, 0, 10_000) : 0,
     budget: memoryBudget(maxMemoryOption(values)),
   };
+}
+
+/** The report on stdout, then the network calls per image and the per-σ denoiser table of sampled images. */
+function printReport(
+  report: EvaluationReport,
+  generated: { nfe?: number; denoiser?: PerSigmaReport | string } | undefined,
+  samplesDir: string | undefined,
+  io: CliIO,
+): void {
+  const what = samplesDir === undefined ? 'samples' : 'images';
+  io.stdout.write(`${formatReport(report, what)}\n`);
+  const nfe = generated?.nfe;
+  if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
+  const denoiser = generated?.denoiser;
+  if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
+  else if (denoiser)
+    io.stdout.write(`\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`);
+}
+
+export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('evaluate', argv, EVALUATE_OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${EVALUATE_HELP}\n`);
+    return 0;
+  }
+  const samplesFlag = values.samples as string | undefined;
+  const sampling = samplingArgs(values, samplesFlag);
   const { count, quiet, budget } = sampling;
   if (samplesFlag === undefined) checkSamplesFit(count, [1, 28, 28], budget); // --samples: bounded by the files
   const referenceCount =
@@ -329,16 +362,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const { dataDir, samplesDir, classifierDir, reportPath } = await checkPaths(values, samplesFlag);
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
-  const folder =
-    samplesDir === undefined
-      ? undefined
-      : await userInput(
-          readSampleFolder(samplesDir, count, {
-            onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
-            // the images, then their cropped and quantised copies
-            maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
-          }),
-        );
+  const folder = samplesDir === undefined ? undefined : await readSamples(samplesDir, count, budget, io);
   const bars = stageBars(io, quiet);
   const classifier = await userInput(FashionMnistClassifier.fromPretrained(classifierDir));
   try {
@@ -364,18 +388,10 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       throw e;
     }
     bars.close();
-    const what = samplesDir === undefined ? 'samples' : 'images';
-    io.stdout.write(`${formatReport(report, what)}\n`);
-    const nfe = generated?.nfe;
-    if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
-    const denoiser = generated?.denoiser;
-    if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
-    else if (denoiser)
-      io.stdout.write(
-        `\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`,
-      );
+    await printReport(report, generated, samplesDir, io);
     if (reportPath) {
-      await writeFileAtomic(reportPath, reportJson(report, values, sampling, samplesDir, nfe, denoiser));
+      const json = reportJson(report, values, sampling, samplesDir, generated?.nfe, generated?.denoiser);
+      await writeFileAtomic(reportPath, json);
       io.stdout.write(`${reportPath}\n`);
     }
     return 0;

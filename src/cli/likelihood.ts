@@ -367,6 +367,70 @@ async function solveWithProgress(
   }
 }
 
+/** The journal of --out (none without), this shard's batches and their images; says what is done already. */
+async function shardPlan(
+  values: Record<string, unknown>,
+  args: LikelihoodArgs,
+  settings: ReturnType<typeof runSettings>['settings'],
+  batchesPerPass: number,
+  io: CliIO,
+) {
+  const { batchSize, count } = settings;
+  const journal =
+    args.outFormat === undefined
+      ? undefined
+      : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
+  const batchRange = shardRange(batchesPerPass, args.shard);
+  const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
+  resumeNote(journal, batchRange, args.repeats, io);
+  return { journal, batchRange, images };
+}
+
+/** datasetLikelihood's options for this run: the flags, the model's σ range, and each batch's seed. */
+function solveOptions(
+  args: LikelihoodArgs,
+  settings: ReturnType<typeof runSettings>['settings'],
+  graphRows: number,
+  batchesPerPass: number,
+): DatasetLikelihoodOptions {
+  const { count, sigmaMin, sigmaMax, dequantize } = settings;
+  const { repeats, batchSize, divergence, rtol, atol, seed } = args;
+  return {
+    count,
+    repeats,
+    batchSize,
+    divergence,
+    sigmaMin,
+    sigmaMax,
+    rtol,
+    atol,
+    dequantize,
+    exactRowsPerCall: graphRows,
+    generatorFor: (pass, batch) => new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
+  };
+}
+
+/** The score + VJP graph of `rows` rows, refused first when it would not fit in --max-memory. */
+async function scoreVjpFor(pipe: ScoreSdeVePipeline, rows: number, args: LikelihoodArgs) {
+  try {
+    checkVjpMemory(pipe.unet.config, pipe.sampleSize, rows, args.maxMemory);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return unetScoreVjp(pipe.unet, { batchSize: rows, intraOpThreads: args.threads });
+}
+
+/** --out written; the journal goes, as the result holds all it held. */
+async function writeResult(
+  path: string,
+  format: 'csv' | 'json',
+  run: LikelihoodRun,
+  journal: LikelihoodJournal | undefined,
+): Promise<void> {
+  await writeFileAtomic(path, resultText(format, run));
+  await journal?.remove();
+}
+
 export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('likelihood', argv, LIKELIHOOD_OPTIONS, true);
   if (values.help) {
@@ -377,45 +441,22 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   if (positionals.length > 0)
     throw new UsageError(`likelihood: unexpected argument "${positionals[0]}" (files go after --merge)`);
   const args = await likelihoodArgs(values);
-  const { dataPath, divergence, repeats, batchSize, seed, outFormat } = args;
+  const { repeats, outFormat } = args;
 
   const { pipe } = await loadPipelineFromArgs('likelihood', values, io);
   let fn: Awaited<ReturnType<typeof unetScoreVjp>> | undefined;
   try {
     const { dataset, count, batchesPerPass } = await openLikelihoodData(pipe, args, io);
     const { settings, graphRows } = runSettings(pipe, args, count, values['no-dequantize'] !== true);
-    const { sigmaMin, sigmaMax, dequantize } = settings;
-    const journal =
-      outFormat === undefined
-        ? undefined
-        : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
-    const batchRange = shardRange(batchesPerPass, args.shard);
-    const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
-    resumeNote(journal, batchRange, repeats, io);
-    try {
-      checkVjpMemory(pipe.unet.config, pipe.sampleSize, graphRows, args.maxMemory);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: args.threads });
+    const { journal, batchRange, images } = await shardPlan(values, args, settings, batchesPerPass, io);
+    fn = await scoreVjpFor(pipe, graphRows, args);
     const scoreFn = fn;
     const t0 = performance.now();
     const { result, reused } = await solveWithProgress(
       (progress) =>
         datasetLikelihood(scoreFn, dataset, {
-          count,
-          repeats,
-          batchSize,
-          divergence,
-          sigmaMin,
-          sigmaMax,
-          rtol: args.rtol,
-          atol: args.atol,
-          exactRowsPerCall: graphRows,
-          dequantize,
+          ...solveOptions(args, settings, graphRows, batchesPerPass),
           batchRange,
-          generatorFor: (pass, batch) =>
-            new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
           ...progress,
         }),
       images * repeats,
@@ -425,7 +466,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     );
     const run: LikelihoodRun = {
       model: modelArg(values, 'likelihood'),
-      data: dataPath,
+      data: args.dataPath,
       settings,
       shard: args.shard ?? null,
       seconds: (performance.now() - t0) / 1000,
@@ -433,10 +474,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     };
     // The rate of this process's own solves: batches taken from the journal cost nothing.
     io.stdout.write(summaryLine(run, `, ${((images * repeats - reused) / run.seconds).toFixed(2)} images/s`));
-    if (outFormat !== undefined) {
-      await writeFileAtomic(values.out as string, resultText(outFormat, run));
-      await journal?.remove();
-    }
+    if (outFormat !== undefined) await writeResult(values.out as string, outFormat, run, journal);
     return 0;
   } finally {
     await fn?.release();

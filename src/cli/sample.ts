@@ -1,6 +1,7 @@
 /** `scoresde sample`: generate images as a resumable, shardable run and write them as PNGs (atomically). */
 
 import { DEFAULT_MODEL } from '../pipelines/default-model.js';
+import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import {
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,
@@ -162,16 +163,8 @@ export function runLabel(
   return `${sampler}-${steps}${churn}${gaussian}`;
 }
 
-export async function runSample(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('sample', argv, SAMPLE_OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${SAMPLE_HELP}\n`);
-    return 0;
-  }
-  if (values['list-samplers']) {
-    io.stdout.write(`${listSamplers(values.model === undefined)}\n`);
-    return 0;
-  }
+/** The flags of a sampling run, checked before anything is read or loaded. */
+function sampleArgs(values: Record<string, string | boolean | undefined>) {
   // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
   const bundled = values.model === undefined;
   const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
@@ -181,12 +174,16 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
   const shard = parseShard(values.shard);
   checkSeedRange(out.seed, count);
+  return { sampler, kind, steps, flags, out, count, shard };
+}
 
-  // Before the model loads: the output folder, stale temp files, and what is already done.
-  const outDir = await prepareOutputDir(out.out, 'out');
+type SampleArgs = ReturnType<typeof sampleArgs>;
+
+/** The run's images in `outDir`, sampled by the pipeline `pipe()` gives once the model is loaded. */
+function sampleRun(a: SampleArgs, outDir: string, io: CliIO, pipe: () => ScoreSdeVePipeline): ImageRun {
+  const { out, kind, steps, sampler, flags, count, shard } = a;
   const batches = shardBatches(count, Math.min(out.batchSize, count), shard);
-  let loaded: Awaited<ReturnType<typeof loadPipelineFromArgs>> | undefined;
-  const run: ImageRun = {
+  return {
     io,
     outDir,
     prefix: out.prefix,
@@ -199,8 +196,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     rowsIndependent: SAMPLERS[kind].rowsIndependent,
     grid: shard === undefined && count <= MAX_GRID_IMAGES ? batches.flat() : undefined,
     sample: async (generators, onStep) => {
-      const pipe = loaded!.pipe;
-      const { images } = await pipe.call({
+      const { images } = await pipe().call({
         batchSize: generators.length,
         numInferenceSteps: steps,
         generator: generators,
@@ -212,11 +208,30 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
       return images;
     },
   };
+}
+
+export async function runSample(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('sample', argv, SAMPLE_OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${SAMPLE_HELP}\n`);
+    return 0;
+  }
+  if (values['list-samplers']) {
+    io.stdout.write(`${listSamplers(values.model === undefined)}\n`);
+    return 0;
+  }
+  const args = sampleArgs(values);
+  const { kind, steps, flags, out, count, shard } = args;
+
+  // Before the model loads: the output folder, stale temp files, and what is already done.
+  const outDir = await prepareOutputDir(out.out, 'out');
+  let pipe: ScoreSdeVePipeline | undefined;
+  const run = sampleRun(args, outDir, io, () => pipe!);
   const { work, kept } = await planRun(run);
   if (kept > 0) {
     io.stderr.write(`scoresde: ${kept} image(s) already in ${outDir} are kept (--force makes them again)\n`);
   }
-  if (shard !== undefined && batches.length === 0) {
+  if (shard !== undefined && run.batches.length === 0) {
     io.stderr.write(`scoresde: shard ${shard.index}/${shard.of} has no images (${count} images)\n`);
   }
   if (work.length === 0) {
@@ -225,10 +240,10 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
 
-  loaded = await loadPipelineFromArgs('sample', values, io);
+  const loaded = await loadPipelineFromArgs('sample', values, io);
+  pipe = loaded.pipe;
   try {
-    const pipe = configurePipeline(loaded.pipe, flags.scheduler);
-    loaded = { ...loaded, pipe };
+    pipe = configurePipeline(loaded.pipe, flags.scheduler);
     checkBatchFits(pipe, Math.max(0, ...work.map((w) => w.rows.length)));
     const c = pipe.scheduler.config;
     const progress = new SamplingProgress({
@@ -244,6 +259,6 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     await executeRun(run, work, progress);
     return 0;
   } finally {
-    await loaded.pipe.release();
+    await pipe.release();
   }
 }
