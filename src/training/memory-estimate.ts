@@ -16,9 +16,29 @@ const PARAMETER_COPIES = { 'parameters and gradients': 2, 'Adam moments and EMA'
  */
 const GRADIENT_GRAPH_SHARE = 0.8;
 
-/** Bytes of activations of a gradient graph (a training step, a likelihood VJP) over `rows` images. */
-function gradientActivations(activationBytesPerImage: number, rows: number): number {
-  return Math.ceil(GRADIENT_GRAPH_SHARE * rows * activationBytesPerImage);
+/**
+ * Refuses a gradient graph (a training step, a likelihood VJP) over `rows` images of `size` whose estimate
+ * exceeds `maxMemory` (default: the machine's): the parameter copies `copies` names, plus the activations the
+ * graph keeps. `what` says what is refused, from the parameter count.
+ */
+function checkGradientGraph(
+  cfg: UNet2DConfig,
+  size: readonly [number, number],
+  rows: number,
+  maxMemory: number | undefined,
+  run: { what: (parameters: number) => string; copies: Record<string, number>; remedy: string },
+): number {
+  const f = unetFootprint(cfg, size[0], size[1]);
+  const parts = Object.entries(run.copies).map(
+    ([name, copies]) => [name, copies * 4 * f.parameters] as const,
+  );
+  const activations = Math.ceil(GRADIENT_GRAPH_SHARE * rows * f.activationBytesPerImage);
+  return checkMemory(
+    run.what(f.parameters),
+    [...parts, [`activations of ${rows} images`, activations]],
+    memoryBudget(maxMemory),
+    run.remedy,
+  );
 }
 
 /**
@@ -31,19 +51,11 @@ export function checkTrainingMemory(
   batchSize: number,
   maxMemory?: number,
 ): number {
-  const f = unetFootprint(cfg, size[0], size[1]);
-  const parts = Object.entries(PARAMETER_COPIES).map(
-    ([name, copies]) => [name, copies * 4 * f.parameters] as const,
-  );
-  return checkMemory(
-    `training ${f.parameters.toLocaleString('en-US')} parameters at batch size ${batchSize}`,
-    [
-      ...parts,
-      [`activations of ${batchSize} images`, gradientActivations(f.activationBytesPerImage, batchSize)],
-    ],
-    memoryBudget(maxMemory),
-    "lower --batch-size, or the config's block_out_channels or layers_per_block",
-  );
+  return checkGradientGraph(cfg, size, batchSize, maxMemory, {
+    what: (n) => `training ${n.toLocaleString('en-US')} parameters at batch size ${batchSize}`,
+    copies: PARAMETER_COPIES,
+    remedy: "lower --batch-size, or the config's block_out_channels or layers_per_block",
+  });
 }
 
 /**
@@ -56,14 +68,9 @@ export function checkVjpMemory(
   rows: number,
   maxMemory?: number,
 ): number {
-  const f = unetFootprint(cfg, size[0], size[1]);
-  return checkMemory(
-    `the likelihood of ${rows} images a network call`,
-    [
-      ['weights', 2 * 4 * f.parameters],
-      [`activations of ${rows} images`, gradientActivations(f.activationBytesPerImage, rows)],
-    ],
-    memoryBudget(maxMemory),
-    'lower --batch-size',
-  );
+  return checkGradientGraph(cfg, size, rows, maxMemory, {
+    what: () => `the likelihood of ${rows} images a network call`,
+    copies: { weights: 2 },
+    remedy: 'lower --batch-size',
+  });
 }
