@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { openImageDataset } from '../../src/data/index.js';
 import { ConfigError, FileFormatError } from '../../src/errors.js';
-import { at, fromPixels, noise, type Pixels, pngBomb, px, tempDir, writePng } from './helpers.js';
+import { at, fromPixels, noise, openWarned, type Pixels, pngBomb, px, tempDir, writePng } from './helpers.js';
 
 /** Opens `dir` at C x S x S and reads image `index`. */
 async function readOne(
@@ -360,14 +360,8 @@ describe('image folders: refusals', () => {
     const whole = readFileSync(bad);
     writeFileSync(bad, whole.subarray(0, whole.length >> 1));
     await rejectsFile(openImageDataset(dir, { channels: 1, height: 32, width: 32 }), bad, /unreadable image/);
-    const warnings: string[] = [];
-    const ds = await openImageDataset(dir, {
-      channels: 1,
-      height: 32,
-      width: 32,
-      skipUnreadable: true,
-      onWarning: (m) => warnings.push(m),
-    });
+    const skipping = { channels: 1, height: 32, width: 32, skipUnreadable: true };
+    const { ds, warnings } = await openWarned(dir, skipping);
     assert.equal(ds.length, 2);
     assert.equal(ds.skipped, 1);
     assert.ok(warnings.some((w) => w.includes(bad)));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { FileFormatError } from '../../src/errors.js';
 import { crc32, crc32Table } from '../../src/io/crc32.js';
-import { decodePNG, encodePNG, type Image } from '../../src/io/png.js';
+import { pngChunk as chunk, decodePNG, encodePNG, type Image } from '../../src/io/png.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 
 const PIPELINE = fileURLToPath(
@@ -19,16 +19,6 @@ function bytes(n: number, seed: number): Uint8Array {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     out[i] = s >>> 24;
   }
-  return out;
-}
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  out.set(Buffer.from(type, 'latin1'), 4);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
   return out;
 }
 
