@@ -1,4 +1,6 @@
 /** Shared helpers of the data tests: temporary folders, images written with sharp, hand-made PNGs. */
+
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +8,7 @@ import { after } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { openImageDataset } from '../../src/data/index.js';
+import { FileFormatError } from '../../src/errors.js';
 import { pngChunk as chunk } from '../../src/io/png.js';
 
 /** A fresh temporary folder, removed when the test file ends. */
@@ -13,6 +16,16 @@ export function tempDir(prefix = 'scoresde-data-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Asserts that `p` rejects with a FileFormatError naming `file`, its message matching `pattern`. */
+export async function rejectsFile(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof FileFormatError, `expected FileFormatError, got ${e}`);
+    assert.equal(e.file, file);
+    assert.match(e.message, pattern);
+    return true;
+  });
 }
 
 /** Deterministic pseudo-random bytes (an LCG). */
