@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { DataLoader, openImageDataset, readIdx } from '../src/data/index.js';
-import { crc32 } from '../src/io/crc32.js';
+import { pngChunk } from '../src/io/png.js';
 
 const FULL_FMNIST = '/usr/share/datasets/fashion-mnist';
 const SUBSET = fileURLToPath(new URL('../test/fixtures/fashion-mnist', import.meta.url));
@@ -24,16 +24,6 @@ interface Result {
 
 const now = () => performance.now();
 const rssMiB = () => (process.resourceUsage().maxRSS / 1024).toFixed(0);
-
-function pngChunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  out.set(Buffer.from(type, 'latin1'), 4);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
-  return out;
-}
 
 /** The cases, each run in a child process: `node --import tsx bench/data.ts --case NAME DIR`. */
 const CASES: Record<string, (dir: string) => Promise<Result>> = {

@@ -37,9 +37,11 @@ import { parseArgs } from 'node:util';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { contentDigest } from '../src/cli/likelihood-integrity.js';
 import { encodeIdx } from '../src/data/idx.js';
-import { crc32 } from '../src/io/crc32.js';
 import { encodePNG, parseSafetensors, serializeSafetensors } from '../src/io/index.js';
+import { pngChunk as chunk } from '../src/io/png.js';
 import { Tensor } from '../src/tensor.js';
+import { STATE_INFO_KEYS } from '../src/training/training-state-checks.js';
+import { MICRO_CONFIG } from '../test/training/helpers.js';
 
 /** Parsed JSON being edited on purpose. */
 // biome-ignore lint/suspicious/noExplicitAny: the fuzz edits arbitrary fields of parsed JSON
@@ -113,19 +115,6 @@ function runCli(args: string[]): Promise<Outcome> {
 
 // ----- small valid inputs -----
 
-const MICRO = {
-  sample_size: 8,
-  in_channels: 1,
-  out_channels: 1,
-  time_embedding_type: 'fourier',
-  block_out_channels: [8, 16],
-  down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
-  up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 8,
-  norm_num_groups: 4,
-};
-
 let seed = 12345;
 const rand = () => {
   seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
@@ -140,16 +129,6 @@ const greyPng = (size: number, k: number) =>
     channels: 1,
     data: Uint8Array.from({ length: size * size }, (_, i) => (i * 7 + k * 31) & 255),
   });
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  out.set(Buffer.from(type, 'latin1'), 4);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
-  return out;
-}
 
 /** A grey PNG declaring width × height whose IDAT holds `rows` zero rows (a bomb when rows < height). */
 function pngDeclaring(width: number, height: number, rows: number): Uint8Array {
@@ -182,7 +161,7 @@ const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest
 
 async function setup() {
   const micro = join(W, 'micro.json');
-  writeFileSync(micro, JSON.stringify(MICRO));
+  writeFileSync(micro, JSON.stringify(MICRO_CONFIG));
   const images = join(W, 'images');
   mkdirSync(images, { recursive: true });
   for (let k = 0; k < 4; k++) writeFileSync(join(images, `img-${k}.png`), greyPng(8, k));
@@ -338,22 +317,22 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
       writeFileSync(file, typeof c === 'string' ? c : JSON.stringify(c));
       return trainArgs(base.images, dir, extra).map((a) => (a === base.micro ? file : a));
     });
-  configCase('in_channels 7', 'refuse', () => ({ ...MICRO, in_channels: 7, out_channels: 7 }));
+  configCase('in_channels 7', 'refuse', () => ({ ...MICRO_CONFIG, in_channels: 7, out_channels: 7 }));
   configCase('block_out_channels [2048, 2048]', 'refuse', () => ({
-    ...MICRO,
+    ...MICRO_CONFIG,
     block_out_channels: [2048, 2048],
     down_block_types: ['DownBlock2D', 'DownBlock2D'],
     up_block_types: ['UpBlock2D', 'UpBlock2D'],
   }));
-  configCase('layers_per_block 1e6', 'refuse', () => ({ ...MICRO, layers_per_block: 1e6 }));
-  configCase('sample_size 4096', 'refuse', () => ({ ...MICRO, sample_size: 4096 }));
-  configCase('norm_num_groups 0', 'refuse', () => ({ ...MICRO, norm_num_groups: 0 }));
-  configCase('16x16 model on 8x8 images', 'any', () => ({ ...MICRO, sample_size: 16 }));
+  configCase('layers_per_block 1e6', 'refuse', () => ({ ...MICRO_CONFIG, layers_per_block: 1e6 }));
+  configCase('sample_size 4096', 'refuse', () => ({ ...MICRO_CONFIG, sample_size: 4096 }));
+  configCase('norm_num_groups 0', 'refuse', () => ({ ...MICRO_CONFIG, norm_num_groups: 0 }));
+  configCase('16x16 model on 8x8 images', 'any', () => ({ ...MICRO_CONFIG, sample_size: 16 }));
   configCase('not JSON', 'refuse', () => '{"sample_size": 8,');
   configCase('nested 10^5 deep', 'refuse', () => `${'['.repeat(1e5)}${']'.repeat(1e5)}`);
-  configCase('--batch-size 100000', 'refuse', () => MICRO, ['--batch-size', '100000']);
-  configCase('--max-memory 1M', 'refuse', () => MICRO, ['--max-memory', '1M']);
-  configCase('--max-memory lots', 'refuse', () => MICRO, ['--max-memory', 'lots']);
+  configCase('--batch-size 100000', 'refuse', () => MICRO_CONFIG, ['--batch-size', '100000']);
+  configCase('--max-memory 1M', 'refuse', () => MICRO_CONFIG, ['--max-memory', '1M']);
+  configCase('--max-memory lots', 'refuse', () => MICRO_CONFIG, ['--max-memory', 'lots']);
   for (const [name, make] of SPECIALS)
     add('train --config', `config.json is ${name}`, 'refuse', (dir) => {
       const file = join(dir, 'config.json');
@@ -428,18 +407,7 @@ function cases(base: Awaited<ReturnType<typeof setup>>): Case[] {
   stateEdit('unetConfig in_channels 7', (i) => (i.unetConfig.in_channels = 7));
   stateEdit('data length 10^6', (i) => (i.data.length = 1e6));
   stateEdit('step a string', (i) => (i.step = '1'));
-  for (const key of [
-    'step',
-    'trainedKeys',
-    'unetConfig',
-    'options',
-    'generator',
-    'loader',
-    'adamSteps',
-    'emaUpdates',
-    'data',
-  ])
-    stateEdit(`field ${key} deleted`, (i) => delete i[key]);
+  for (const key of STATE_INFO_KEYS) stateEdit(`field ${key} deleted`, (i) => delete i[key]);
   for (const key of ['format', 'version', 'step', 'current', 'files'])
     manifestEdit(`entry ${key} deleted`, (m) => delete m[key]);
   const tensorEdit = (name: string, change: (t: Map<string, Tensor>) => void) =>

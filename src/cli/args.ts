@@ -161,7 +161,7 @@ export function executionProvidersFor(device: unknown): ExecutionProvider[] | un
 }
 
 /** The Hub / loading flags every model command accepts. */
-const MODEL_FLAGS: FlagSection = {
+export const MODEL_FLAGS: FlagSection = {
   title: 'Model options:',
   flags: [
     {

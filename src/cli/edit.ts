@@ -9,6 +9,7 @@ import {
   parseCommandArgs,
   requireString,
 } from './args.js';
+import { flagHelp } from './flags.js';
 import {
   checkBatchFits,
   configurePipeline,
@@ -18,7 +19,7 @@ import {
   parseOutputArgs,
   parseSamplerFlags,
   SAMPLER_FLAG_OPTIONS,
-  samplerFlagsHelp,
+  samplerFlagList,
 } from './generate-common.js';
 import { checkSeedRange, executeRun, type ImageRun, planRun, shardBatches } from './image-run.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
@@ -36,8 +37,7 @@ const pcDefault = (o: SamplerOptionName): string =>
       : String(PC_DEFAULTS[o] ?? '');
 
 const editHelp = (command: string) => `
-Sampling options (pc):
-${samplerFlagsHelp(['pc'], pcDefault)}
+${flagHelp([{ title: 'Sampling options (pc):', flags: samplerFlagList(['pc'], pcDefault) }])}
 
 ${outputOptionsHelp(
   `Files: ${command}-pc-<steps>-s<seed + k>.png for images k = 0 … batch size − 1; ` +
@@ -67,13 +67,14 @@ ${editHelp('colorize')}
 
 ${MODEL_OPTIONS_HELP}`;
 
-const COLORIZE_OPTIONS = {
+/** What `colorize`'s parser accepts: its help's flags, and the other samplers' flags (refused by name). */
+export const COLORIZE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...OUTPUT_OPTIONS,
   ...SAMPLER_FLAG_OPTIONS,
   image: { type: 'string' },
 } as const;
-const INPAINT_OPTIONS = { ...COLORIZE_OPTIONS, mask: { type: 'string' } } as const;
+export const INPAINT_OPTIONS = { ...COLORIZE_OPTIONS, mask: { type: 'string' } } as const;
 
 async function readImageArg(path: string, name: string, size: [number, number]): Promise<PipelineImage> {
   // The header first: a small file may declare a huge image.

@@ -23,26 +23,91 @@ import {
   CliError,
   type CliIO,
   intOption,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
+  MODEL_FLAGS,
   maxMemoryOption,
   parseCommandArgs,
   seedOption,
   UsageError,
 } from './args.js';
 import { evaluateDenoiser } from './evaluate-denoiser.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import {
   checkBatchFits,
   chooseSampling,
   configurePipeline,
+  defaultStepsText,
   MAX_BATCH_SIZE,
-  SAMPLER_FLAG_OPTIONS,
-  samplerFlagsHelp,
+  samplerFlagList,
 } from './generate-common.js';
 import { MAX_COUNT } from './image-run.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkInputFile, prepareOutputDir } from './preflight.js';
 import { SamplingProgress } from './sampling-progress.js';
+
+/** Defaults of the flags, for the parser and the help alike. */
+const DEFAULT_COUNT = 1000;
+const DEFAULT_BATCH_SIZE = 64;
+const DEFAULT_DENOISER_COUNT = 1000;
+
+/** The flags of `scoresde evaluate`, by help section. */
+const EVALUATE_FLAGS: readonly FlagSection[] = [
+  {
+    title: 'Evaluation options:',
+    flags: [
+      {
+        name: 'count',
+        value: '<n>',
+        help: `images to sample (default ${DEFAULT_COUNT}), or at most this many to read with --samples`,
+      },
+      {
+        name: 'samples',
+        value: '<dir>',
+        help: 'evaluate the PNGs in this folder instead of sampling (grid files skipped)',
+      },
+      { name: 'data', value: '<dir>', help: `Fashion-MNIST IDX files\n(default ${FASHION_MNIST_DIR})` },
+      { name: 'classifier', value: '<dir>', help: 'feature classifier (default: the one shipped)' },
+      {
+        name: 'reference-count',
+        value: '<n>',
+        help: 'test images in the FD reference (default: all)',
+      },
+      {
+        name: 'denoiser-count',
+        value: '<n>',
+        help: `test images in the per-σ denoiser table (default ${DEFAULT_DENOISER_COUNT}; 0: none): the model's denoiser x + σ²·score against the mean image and the Gaussian denoiser of the training data, at each σ (with --model only)`,
+      },
+      { name: 'out', short: 'o', value: '<file>', help: 'also write the report as JSON' },
+      {
+        name: 'max-memory',
+        value: '<size>',
+        help: "memory the images may use, e.g. 16G (default: this machine's); more is refused before sampling",
+      },
+      { name: 'quiet', short: 'q', help: 'no progress bars' },
+    ],
+  },
+  {
+    title: 'Sampling options:',
+    flags: [
+      {
+        name: 'sampler',
+        value: '<name>',
+        help: `${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop`,
+      },
+      ...samplerFlagList(SAMPLER_NAMES, (o) => (o === 'steps' ? defaultStepsText() : '')),
+      {
+        name: 'batch-size',
+        value: '<n>',
+        help: `images per network batch (default ${DEFAULT_BATCH_SIZE})`,
+      },
+      {
+        name: 'seed',
+        value: '<n>',
+        help: 'seed of image 0 (default 0); image k uses\ntorch.Generator().manual_seed(seed + k)',
+      },
+    ],
+  },
+  MODEL_FLAGS,
+];
 
 export const EVALUATE_HELP = `Usage: scoresde evaluate [--model <id|dir>] [options]
        scoresde evaluate --samples <dir> [options]
@@ -60,49 +125,10 @@ Image k is sampled as "scoresde sample" makes it (seed + k, batches of
   scoresde sample --count N --shard i/n --out DIR
 is evaluated afterwards with --samples DIR.
 
-Evaluation options:
-      --count <n>          images to sample (default 1000), or at most this many
-                           to read with --samples
-      --samples <dir>      evaluate the PNGs in this folder instead of sampling
-                           (grid files skipped)
-      --data <dir>         Fashion-MNIST IDX files
-                           (default ${FASHION_MNIST_DIR})
-      --classifier <dir>   feature classifier (default: the one shipped)
-      --reference-count <n>  test images in the FD reference (default: all)
-      --denoiser-count <n>  test images in the per-σ denoiser table (default
-                           1000; 0: none): the model's denoiser x + σ²·score
-                           against the mean image and the Gaussian denoiser
-                           of the training data, at each σ (with --model only)
-  -o, --out <file>         also write the report as JSON
-      --max-memory <size>  memory the images may use, e.g. 16G (default: this
-                           machine's); more is refused before sampling
-  -q, --quiet              no progress bars
+${flagHelp(EVALUATE_FLAGS)}`;
 
-Sampling options:
-      --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
-${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? 'pc 2000, heun 50, dpmpp-2m 50' : ''))}
-      --batch-size <n>     images per network batch (default 64)
-      --seed <n>           seed of image 0 (default 0); image k uses
-                           torch.Generator().manual_seed(seed + k)
-
-${MODEL_OPTIONS_HELP.replace(' (required)', ' (or --samples)')}`;
-
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  ...SAMPLER_FLAG_OPTIONS,
-  sampler: { type: 'string' },
-  count: { type: 'string' },
-  samples: { type: 'string' },
-  data: { type: 'string' },
-  classifier: { type: 'string' },
-  'reference-count': { type: 'string' },
-  'denoiser-count': { type: 'string' },
-  'batch-size': { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  'max-memory': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+/** What `evaluate`'s parser accepts: exactly the flags its help lists. */
+export const EVALUATE_OPTIONS: OptionSpec = flagOptions(EVALUATE_FLAGS);
 
 /**
  * --count images of C×H×W, held as float32 with a cropped, quantised copy: refused before anything is read
@@ -275,25 +301,59 @@ function reportJson(
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 
+/** Up to `count` images of the --samples folder, within the memory budget. */
+function readSamples(dir: string, count: number, budget: MemoryBudget, io: CliIO) {
+  return userInput(
+    readSampleFolder(dir, count, {
+      onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
+      // the images, then their cropped and quantised copies
+      maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
+    }),
+  );
+}
+
+/** The sampling flags (read even with --samples, which refuses --model), checked before anything is read. */
+function samplingArgs(values: Record<string, unknown>, samplesFlag: string | undefined): Sampling {
+  const chosen = chooseSampling(values, values.sampler as SamplerName | undefined);
+  if (samplesFlag !== undefined && values.model !== undefined)
+    throw new UsageError('evaluate: give either --model or --samples, not both');
+  return {
+    ...chosen,
+    count: intOption(values, 'count', samplesFlag === undefined ? DEFAULT_COUNT : MAX_COUNT, 2, MAX_COUNT),
+    batchSize: intOption(values, 'batch-size', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE),
+    seed: seedOption(values),
+    quiet: values.quiet === true,
+    denoiserCount:
+      samplesFlag === undefined ? intOption(values, 'denoiser-count', DEFAULT_DENOISER_COUNT, 0, 10_000) : 0,
+    budget: memoryBudget(maxMemoryOption(values)),
+  };
+}
+
+/** The report on stdout, then the network calls per image and the per-σ denoiser table of sampled images. */
+function printReport(
+  report: EvaluationReport,
+  generated: { nfe?: number; denoiser?: PerSigmaReport | string } | undefined,
+  samplesDir: string | undefined,
+  io: CliIO,
+): void {
+  const what = samplesDir === undefined ? 'samples' : 'images';
+  io.stdout.write(`${formatReport(report, what)}\n`);
+  const nfe = generated?.nfe;
+  if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
+  const denoiser = generated?.denoiser;
+  if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
+  else if (denoiser)
+    io.stdout.write(`\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`);
+}
+
 export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('evaluate', argv, OPTIONS);
+  const { values } = parseCommandArgs('evaluate', argv, EVALUATE_OPTIONS);
   if (values.help) {
     io.stdout.write(`${EVALUATE_HELP}\n`);
     return 0;
   }
-  const chosen = chooseSampling(values, values.sampler as SamplerName | undefined);
   const samplesFlag = values.samples as string | undefined;
-  if (samplesFlag !== undefined && values.model !== undefined)
-    throw new UsageError('evaluate: give either --model or --samples, not both');
-  const sampling: Sampling = {
-    ...chosen,
-    count: intOption(values, 'count', samplesFlag === undefined ? 1000 : MAX_COUNT, 2, MAX_COUNT),
-    batchSize: intOption(values, 'batch-size', 64, 1, MAX_BATCH_SIZE),
-    seed: seedOption(values),
-    quiet: values.quiet === true,
-    denoiserCount: samplesFlag === undefined ? intOption(values, 'denoiser-count', 1000, 0, 10_000) : 0,
-    budget: memoryBudget(maxMemoryOption(values)),
-  };
+  const sampling = samplingArgs(values, samplesFlag);
   const { count, quiet, budget } = sampling;
   if (samplesFlag === undefined) checkSamplesFit(count, [1, 28, 28], budget); // --samples: bounded by the files
   const referenceCount =
@@ -302,16 +362,7 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
   const { dataDir, samplesDir, classifierDir, reportPath } = await checkPaths(values, samplesFlag);
 
   // A folder of samples is read first: it is quick, and a bad one should fail before anything else.
-  const folder =
-    samplesDir === undefined
-      ? undefined
-      : await userInput(
-          readSampleFolder(samplesDir, count, {
-            onWarning: (m) => io.stderr.write(`scoresde: ${m}\n`),
-            // the images, then their cropped and quantised copies
-            maxBytes: (budget.bytes - BASELINE_BYTES) / 2,
-          }),
-        );
+  const folder = samplesDir === undefined ? undefined : await readSamples(samplesDir, count, budget, io);
   const bars = stageBars(io, quiet);
   const classifier = await userInput(FashionMnistClassifier.fromPretrained(classifierDir));
   try {
@@ -337,18 +388,10 @@ export async function runEvaluate(argv: string[], io: CliIO): Promise<number> {
       throw e;
     }
     bars.close();
-    const what = samplesDir === undefined ? 'samples' : 'images';
-    io.stdout.write(`${formatReport(report, what)}\n`);
-    const nfe = generated?.nfe;
-    if (nfe !== undefined) io.stdout.write(`\n${nfe} network calls per image\n`);
-    const denoiser = generated?.denoiser;
-    if (typeof denoiser === 'string') io.stdout.write(`\n${denoiser}\n`);
-    else if (denoiser)
-      io.stdout.write(
-        `\nPer-σ denoiser, ${denoiser.count} test images:\n${formatPerSigmaReport(denoiser)}\n`,
-      );
+    await printReport(report, generated, samplesDir, io);
     if (reportPath) {
-      await writeFileAtomic(reportPath, reportJson(report, values, sampling, samplesDir, nfe, denoiser));
+      const json = reportJson(report, values, sampling, samplesDir, generated?.nfe, generated?.denoiser);
+      await writeFileAtomic(reportPath, json);
       io.stdout.write(`${reportPath}\n`);
     }
     return 0;

@@ -15,6 +15,8 @@ export interface Flag {
   value?: string;
   /** One paragraph, wrapped to 80 columns under the flag. */
   help: string;
+  /** Positional arguments the switch takes (`<f.json>...`): shown after its name; it stays a boolean. */
+  rest?: string;
   /** Lines printed as they are below the help (a list of choices). */
   after?: string;
   /** The library option this flag sets, where it sets one (a camelCase name). */
@@ -33,19 +35,28 @@ export interface FlagSection {
 const HELP_COLUMN = 27;
 const WIDTH = 80;
 
-/** Words of `text` wrapped to `width` columns: the first line after `first`, the others after `indent`. */
+/**
+ * Words of `text` wrapped to `width` columns: the first line after `first`, the others after `indent`; a
+ * newline in `text` starts a new line (to keep a phrase such as a call on a line of its own).
+ */
 export function wrapWords(text: string, first: string, indent: string, width = WIDTH): string {
   const lines: string[] = [];
   let line = first;
-  let empty = true;
-  for (const word of text.split(' ')) {
-    if (!empty && line.length + 1 + word.length > width) {
+  for (const [i, part] of text.split('\n').entries()) {
+    if (i > 0) {
       lines.push(line);
       line = indent;
-      empty = true;
     }
-    line += empty ? word : ` ${word}`;
-    empty = false;
+    let empty = true;
+    for (const word of part.split(' ')) {
+      if (!empty && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = indent;
+        empty = true;
+      }
+      line += empty ? word : ` ${word}`;
+      empty = false;
+    }
   }
   lines.push(line);
   return lines.join('\n');
@@ -53,7 +64,9 @@ export function wrapWords(text: string, first: string, indent: string, width = W
 
 /** One flag's help: `  -o, --out <dir>          output folder …`, wrapped. */
 function flagLine(f: Flag): string {
-  const names = [f, ...(f.also ?? [])].map((x) => `--${x.name}${x.value ? ` ${x.value}` : ''}`);
+  const names = [f, ...(f.also ?? [])].map((x) =>
+    [`--${x.name}`, x.value ?? x.rest].filter(Boolean).join(' '),
+  );
   const label = `${f.short ? `  -${f.short}, ` : '      '}${names.join(', ')}`;
   const indent = ' '.repeat(HELP_COLUMN);
   // A label that reaches into the help column pushes the text right by two spaces, or a long one onto the next line.

@@ -14,7 +14,7 @@ import {
 } from '../samplers/index.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { CliError, intOption, positiveNumberOption, seedOption, UsageError } from './args.js';
-import { wrapWords } from './flags.js';
+import { type Flag, flagHelp, flagOptions, type OptionSpec, wrapWords } from './flags.js';
 
 /** Most steps accepted: 100,000 is 50× diffusers' 2000 and days per image on a CPU. */
 export const MAX_STEPS = 100_000;
@@ -34,15 +34,28 @@ export const SAMPLER_FLAG_OPTIONS = Object.fromEntries(
   SAMPLER_FLAGS.map(([flag]) => [flag, { type: 'string' as const }]),
 ) as Record<string, { type: 'string' }>;
 
-/** Flags every generating command has besides the sampler flags. */
-export const OUTPUT_OPTIONS = {
-  'batch-size': { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  prefix: { type: 'string' },
-  force: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+/** Flags every generating command has besides the sampler flags; `defaultOut` is --out's default. */
+export function outputFlags(defaultOut = '.'): Flag[] {
+  return [
+    {
+      name: 'out',
+      short: 'o',
+      value: '<dir>',
+      help: `output folder (default ${defaultOut}), created if needed`,
+    },
+    { name: 'prefix', value: '<name>', help: "file name prefix (default: the command's name)" },
+    { name: 'force', help: 'make and overwrite files that exist' },
+    { name: 'batch-size', value: '<n>', help: 'images per network batch (default 1)' },
+    {
+      name: 'seed',
+      value: '<n>',
+      help: 'seed of image 0, from 0 to 2^64 − 1 (default 0);\nimage k uses torch.Generator().manual_seed(seed + k)',
+    },
+    { name: 'quiet', short: 'q', help: 'no progress bar' },
+  ];
+}
+
+export const OUTPUT_OPTIONS: OptionSpec = flagOptions([{ flags: outputFlags() }]);
 
 /** Who reads an option, for help texts: "pc", "heun, dpmpp-2m", or "" for every sampler. */
 function owners(info: SamplerOptionInfo, samplers: readonly SamplerName[]): string {
@@ -50,51 +63,42 @@ function owners(info: SamplerOptionInfo, samplers: readonly SamplerName[]): stri
   return mine.length === samplers.length ? '' : `${mine.join(', ')}: `;
 }
 
-/**
- * Help lines for the sampler flags the given samplers read (each ≤ 80 columns), with each sampler's default
- * where it has one; `samplers` = ['pc'] for inpaint / colorize.
- */
-export function samplerFlagsHelp(
-  samplers: readonly SamplerName[],
-  defaults: (o: SamplerOptionName) => string,
-): string {
-  const lines: string[] = [];
-  for (const [flag, name, info] of SAMPLER_FLAGS) {
-    if (!info.samplers.some((s) => samplers.includes(s))) continue;
-    const left = `      --${flag} ${info.cli!.arg}`;
-    const d = defaults(name);
-    const choices = info.cli!.choices ? ` ${info.cli!.choices.join(' | ')}` : '';
-    const text = `${owners(info, samplers)}${info.cli!.help}${choices}${d ? ` (default ${d})` : ''}`;
-    lines.push(...wrap(left, text));
-  }
-  return lines.join('\n');
+/** Each sampler's default steps, from the samplers table: "pc 2000, heun 50, dpmpp-2m 50". */
+export function defaultStepsText(samplers: readonly SamplerName[] = SAMPLER_NAMES): string {
+  return samplers
+    .flatMap((n) => {
+      const steps = (SAMPLERS[n].defaults as { steps?: number }).steps;
+      return steps === undefined ? [] : [`${n} ${steps}`];
+    })
+    .join(', ');
 }
 
-/** A help entry: `left` padded to 27 columns, then `text` wrapped at `width` columns under itself. */
-export function wrap(left: string, text: string, width = 80): string[] {
-  const head = left.length < 27 ? left.padEnd(27) : `${left} `;
-  return wrapWords(text, head, ' '.repeat(27), width).split('\n');
+/**
+ * The sampler flags the given samplers read, for a help section, with each sampler's default where it has
+ * one; `samplers` = ['pc'] for inpaint / colorize.
+ */
+export function samplerFlagList(
+  samplers: readonly SamplerName[],
+  defaults: (o: SamplerOptionName) => string,
+): Flag[] {
+  return SAMPLER_FLAGS.filter(([, , info]) => info.samplers.some((s) => samplers.includes(s))).map(
+    ([flag, name, info]) => {
+      const d = defaults(name);
+      const choices = info.cli!.choices ? ` ${info.cli!.choices.join(' | ')}` : '';
+      const help = `${owners(info, samplers)}${info.cli!.help}${choices}${d ? ` (default ${d})` : ''}`;
+      return { name: flag, value: info.cli!.arg, option: name, help };
+    },
+  );
 }
 
 /** `text` as lines of at most `width` columns. */
 export function paragraph(text: string, width = 80): string {
-  return wrap('', text, width + 27)
-    .map((l) => l.slice(27))
-    .join('\n');
+  return wrapWords(text, '', '', width);
 }
 
-/** Help lines for OUTPUT_OPTIONS, then `files`: how the files are named (a paragraph). */
+/** The output flags' help section, then `files`: how the files are named (a paragraph). */
 export function outputOptionsHelp(files: string, defaultOut = '.'): string {
-  return `Output options:
-  -o, --out <dir>          output folder (default ${defaultOut}), created if needed
-      --prefix <name>      file name prefix (default: the command's name)
-      --force              make and overwrite files that exist
-      --batch-size <n>     images per network batch (default 1)
-      --seed <n>           seed of image 0, from 0 to 2^64 − 1 (default 0);
-                           image k uses torch.Generator().manual_seed(seed + k)
-  -q, --quiet              no progress bar
-
-${paragraph(files)}`;
+  return `${flagHelp([{ title: 'Output options:', flags: outputFlags(defaultOut) }])}\n\n${paragraph(files)}`;
 }
 
 export interface SamplerFlags {

@@ -2,9 +2,27 @@
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
 import type { SamplerName } from '../samplers/index.js';
-import { type CliIO, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
+import { type CliIO, MODEL_FLAGS, parseCommandArgs } from './args.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import { chooseSampling, describeSampling } from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
+
+/** The flags of `scoresde info`, then the model's; --sampler and --steps are read as `sample` reads them. */
+const INFO_FLAGS: readonly FlagSection[] = [
+  {
+    title: 'Options:',
+    flags: [
+      {
+        name: 'sampler',
+        value: '<name>',
+        help: 'the sampler to estimate (default: what "scoresde sample" runs for the model: the bundled model\'s own sampler without --model, else diffusers\' loop)',
+      },
+      { name: 'steps', value: '<n>', help: 'its steps (default: likewise)' },
+      { name: 'no-timing', help: 'skip the timed forwards' },
+    ],
+  },
+  MODEL_FLAGS,
+];
 
 export const INFO_HELP = `Usage: scoresde info [--model <id|dir>] [options]
 
@@ -12,20 +30,10 @@ Prints the UNet architecture, its parameter count and FLOPs per forward, the
 scheduler settings, then times a few UNet forwards on this machine and
 estimates the time per image.
 
-Options:
-      --sampler <name>     the sampler to estimate (default: what "scoresde
-                           sample" runs for the model: the bundled model's own
-                           sampler without --model, else diffusers' loop)
-      --steps <n>          its steps (default: likewise)
-      --no-timing          skip the timed forwards
-${MODEL_OPTIONS_HELP}`;
+${flagHelp(INFO_FLAGS)}`;
 
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  sampler: { type: 'string' },
-  steps: { type: 'string' },
-  'no-timing': { type: 'boolean' },
-} as const;
+/** What `info`'s parser accepts: exactly the flags its help lists. */
+export const INFO_OPTIONS: OptionSpec = flagOptions(INFO_FLAGS);
 
 /** 1234567 → "1,234,567". */
 export function groupThousands(n: number): string {
@@ -85,7 +93,7 @@ export async function timeForward(
 }
 
 export async function runInfo(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('info', argv, OPTIONS);
+  const { values } = parseCommandArgs('info', argv, INFO_OPTIONS);
   if (values.help) {
     io.stdout.write(`${INFO_HELP}\n`);
     return 0;

@@ -17,7 +17,7 @@ import {
   requireString,
   UsageError,
 } from './args.js';
-import { type FlagSection, flagHelp, flagOptions } from './flags.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { checkPngInput, MAX_INPUT_PIXELS, prepareOutputDir } from './preflight.js';
 
@@ -53,7 +53,8 @@ ${flagHelp([INTERPOLATE_FLAGS])}
 
 ${MODEL_OPTIONS_HELP}`;
 
-const OPTIONS = { ...MODEL_OPTIONS, ...flagOptions([INTERPOLATE_FLAGS]) };
+/** What `interpolate`'s parser accepts: exactly the flags its help lists. */
+export const INTERPOLATE_OPTIONS: OptionSpec = { ...MODEL_OPTIONS, ...flagOptions([INTERPOLATE_FLAGS]) };
 
 /** Frames (K, C, H, W) → 8-bit RGB images (grey repeated), as the pipeline converts its output. */
 function framesToImages(frames: Tensor<'float32'>) {
@@ -94,7 +95,7 @@ async function readForModel(pipe: ScoreSdeVePipeline, path: string): Promise<Ten
 }
 
 export async function runInterpolate(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('interpolate', argv, OPTIONS);
+  const { values } = parseCommandArgs('interpolate', argv, INTERPOLATE_OPTIONS);
   if (values.help) {
     io.stdout.write(`${INTERPOLATE_HELP}\n`);
     return 0;

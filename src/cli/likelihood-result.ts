@@ -163,12 +163,8 @@ function ranges(values: number[]): string {
   return out.join(', ');
 }
 
-/**
- * The run that `paths` (JSON results of shards of one run) make together. Refused, naming the file: a file
- * given twice, one that is not a result, other settings or weights than the first, a batch in two files, a
- * batch that does not belong to the run, and (naming them) batches that no file holds.
- */
-export async function mergeResults(paths: string[]): Promise<LikelihoodRun> {
+/** The shards' files, each once, all of one run (the same settings). */
+async function readShards(paths: string[]): Promise<ResultFile[]> {
   const seen = new Map<string, string>();
   for (const path of paths) {
     const again = seen.get(resolve(path));
@@ -178,19 +174,19 @@ export async function mergeResults(paths: string[]): Promise<LikelihoodRun> {
   const files: ResultFile[] = [];
   for (const path of paths) files.push(await readResult(path));
   const [first] = files;
-  const { settings } = first;
   for (const f of files.slice(1)) {
-    const key = settingsDifference(settings, f.settings);
+    const key = settingsDifference(first.settings, f.settings);
     if (key !== undefined)
       throw new CliError(
         `${f.path}: a run with other settings than ${first.path} (${key} ${JSON.stringify(f.settings[key])}, ` +
-          `there ${JSON.stringify(settings[key])}); only shards of one run merge`,
+          `there ${JSON.stringify(first.settings[key])}); only shards of one run merge`,
       );
   }
-  const count = settings.count as number;
-  const batchSize = settings.batchSize as number;
-  const repeats = settings.repeats as number;
-  const perPass = Math.ceil(count / batchSize);
+  return files;
+}
+
+/** Every batch of the files, each checked against the run's settings and found in one file only. */
+function collectBatches(files: readonly ResultFile[], settings: ResultFile['settings']) {
   const owner = new Map<string, string>();
   const batches: LikelihoodBatch[] = [];
   for (const f of files) {
@@ -208,9 +204,25 @@ export async function mergeResults(paths: string[]): Promise<LikelihoodRun> {
       batches.push(b);
     }
   }
+  return { batches, has: (pass: number, batch: number) => owner.has(`${pass}/${batch}`) };
+}
+
+/**
+ * The run that `paths` (JSON results of shards of one run) make together. Refused, naming the file: a file
+ * given twice, one that is not a result, other settings or weights than the first, a batch in two files, a
+ * batch that does not belong to the run, and (naming them) batches that no file holds.
+ */
+export async function mergeResults(paths: string[]): Promise<LikelihoodRun> {
+  const files = await readShards(paths);
+  const [first] = files;
+  const { settings } = first;
+  const count = settings.count as number;
+  const repeats = settings.repeats as number;
+  const perPass = Math.ceil(count / (settings.batchSize as number));
+  const { batches, has } = collectBatches(files, settings);
   const missing: string[] = [];
   for (let pass = 0; pass < repeats; pass++) {
-    const lacking = Array.from({ length: perPass }, (_, b) => b).filter((b) => !owner.has(`${pass}/${b}`));
+    const lacking = Array.from({ length: perPass }, (_, b) => b).filter((b) => !has(pass, b));
     if (lacking.length > 0) missing.push(`pass ${pass}: ${ranges(lacking)}`);
   }
   if (missing.length > 0)

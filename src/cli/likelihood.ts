@@ -21,8 +21,7 @@ import {
   type CliIO,
   intOption,
   MAX_SEED,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
+  MODEL_FLAGS,
   maxMemoryOption,
   parseCommandArgs,
   positiveNumberOption,
@@ -30,11 +29,95 @@ import {
   seedOption,
   UsageError,
 } from './args.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import { parseShard, shardRange } from './image-run.js';
 import { journalPath, LikelihoodJournal, weightsDigest } from './likelihood-journal.js';
 import { type LikelihoodRun, mergeResults, resultText, summaryLine } from './likelihood-result.js';
 import { loadPipelineFromArgs, modelArg } from './load-model.js';
 import { prepareOutputDir } from './preflight.js';
+
+/** Defaults of the flags, for the parser and the help alike. */
+const DEFAULT_SPLIT = 'test';
+const DEFAULT_DIVERGENCE: DivergenceMethod = 'hutchinson-rademacher';
+const DEFAULT_BATCH_SIZE = 16;
+/** score_sde's RK45 tolerances (rtol and atol). */
+const DEFAULT_TOLERANCE = 1e-5;
+
+const otherDivergences = DIVERGENCE_METHODS.filter((m) => m !== DEFAULT_DIVERGENCE && m !== 'exact');
+
+/** The flags of `scoresde likelihood`, then the model's. */
+const LIKELIHOOD_FLAGS: readonly FlagSection[] = [
+  {
+    flags: [
+      {
+        name: 'data',
+        value: '<path>',
+        help: 'a folder of images, an IDX images file, or a folder with MNIST-style IDX files (required)',
+      },
+      {
+        name: 'split',
+        value: '<name>',
+        help: `IDX folders: train or test (default ${DEFAULT_SPLIT})`,
+      },
+      { name: 'count', value: '<n>', help: 'the first n images (default all)' },
+      {
+        name: 'repeats',
+        value: '<r>',
+        help: 'passes over the images, each with fresh dequantization and Hutchinson noise (default 1)',
+      },
+      {
+        name: 'divergence',
+        value: '<m>',
+        help: `${DEFAULT_DIVERGENCE} (default), ${otherDivergences.join(', ')}, or exact (D network calls per step: small images)`,
+      },
+      {
+        name: 'batch-size',
+        value: '<n>',
+        help: `images per ODE solve and network call (default ${DEFAULT_BATCH_SIZE})`,
+      },
+      {
+        name: 'no-dequantize',
+        help: 'evaluate the density at the 8-bit values k/255 instead of (k + u)/256',
+      },
+      {
+        name: 'rtol',
+        value: '<x>',
+        also: [{ name: 'atol', value: '<x>' }],
+        help: `RK45 tolerances (default ${DEFAULT_TOLERANCE.toExponential()})`,
+      },
+      { name: 'seed', value: '<n>', help: 'seed of the noise (default 0)' },
+      {
+        name: 'out',
+        short: 'o',
+        value: '<file>',
+        help: 'also write the results as .csv or .json (and resume from <file>.partial.json if it exists)',
+      },
+      { name: 'force', help: 'start over instead of resuming' },
+      {
+        name: 'shard',
+        value: '<i/n>',
+        help: 'solve part i of n (whole batches, the seeds of one run) and write it to --out <file>.json',
+      },
+      {
+        name: 'merge',
+        rest: '<f.json>...',
+        help: "join the --out JSON files of all shards of a run into that run's result (loads no model)",
+      },
+      {
+        name: 'threads',
+        value: '<n>',
+        help: 'onnxruntime threads (default: all cores; 1 for several shards on one machine)',
+      },
+      {
+        name: 'max-memory',
+        value: '<size>',
+        help: "memory the run may use, e.g. 16G (default: this machine's); a batch estimated larger is refused",
+      },
+      { name: 'quiet', short: 'q', help: 'no progress bar' },
+    ],
+  },
+  MODEL_FLAGS,
+];
 
 export const LIKELIHOOD_HELP = `Usage: scoresde likelihood [--model <id|dir>] --data <path> [options]
        scoresde likelihood --merge <part.json>... [--out <file>]
@@ -48,54 +131,10 @@ its noise from torch.Generator().manual_seed(seed + r*B + b), so batches are
 independent. With --out, F.partial.json keeps every finished batch while the
 run goes, and the same command resumes an interrupted run where it stopped.
 
-      --data <path>        a folder of images, an IDX images file, or a folder
-                           with MNIST-style IDX files (required)
-      --split <name>       IDX folders: train or test (default test)
-      --count <n>          the first n images (default all)
-      --repeats <r>        passes over the images, each with fresh
-                           dequantization and Hutchinson noise (default 1)
-      --divergence <m>     hutchinson-rademacher (default), hutchinson-gaussian,
-                           or exact (D network calls per step: small images)
-      --batch-size <n>     images per ODE solve and network call (default 16)
-      --no-dequantize      evaluate the density at the 8-bit values k/255
-                           instead of (k + u)/256
-      --rtol <x>, --atol <x>  RK45 tolerances (default 1e-5)
-      --seed <n>           seed of the noise (default 0)
-      --out <file>         also write the results as .csv or .json (and
-                           resume from <file>.partial.json if it exists)
-      --force              start over instead of resuming
-      --shard <i/n>        solve part i of n (whole batches, the seeds of one
-                           run) and write it to --out <file>.json
-      --merge <f.json>...  join the --out JSON files of all shards of a run
-                           into that run's result (loads no model)
-      --threads <n>        onnxruntime threads (default: all cores; 1 for
-                           several shards on one machine)
-      --max-memory <size>  memory the run may use, e.g. 16G (default: this
-                           machine's); a batch estimated larger is refused
-  -q, --quiet              no progress bar
+${flagHelp(LIKELIHOOD_FLAGS)}`;
 
-${MODEL_OPTIONS_HELP}`;
-
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  data: { type: 'string' },
-  split: { type: 'string' },
-  count: { type: 'string' },
-  repeats: { type: 'string' },
-  divergence: { type: 'string' },
-  'batch-size': { type: 'string' },
-  'no-dequantize': { type: 'boolean' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string', short: 'o' },
-  force: { type: 'boolean' },
-  shard: { type: 'string' },
-  merge: { type: 'boolean' },
-  threads: { type: 'string' },
-  'max-memory': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
+/** What `likelihood`'s parser accepts: exactly the flags its help lists. */
+export const LIKELIHOOD_OPTIONS: OptionSpec = flagOptions(LIKELIHOOD_FLAGS);
 
 /**
  * Batch b of pass r, of B batches a pass, is seeded seed + r·B + b: consecutive seeds, because torch's
@@ -168,11 +207,10 @@ interface LikelihoodArgs {
 async function likelihoodArgs(values: Record<string, unknown>): Promise<LikelihoodArgs> {
   modelArg(values, 'likelihood');
   const dataPath = requireString(values, 'data', 'likelihood');
-  const split = (values.split as string | undefined) ?? 'test';
+  const split = (values.split as string | undefined) ?? DEFAULT_SPLIT;
   if (split !== 'train' && split !== 'test')
     throw new UsageError(`--split must be train or test, got "${split}"`);
-  const divergence = ((values.divergence as string | undefined) ??
-    'hutchinson-rademacher') as DivergenceMethod;
+  const divergence = ((values.divergence as string | undefined) ?? DEFAULT_DIVERGENCE) as DivergenceMethod;
   if (!DIVERGENCE_METHODS.includes(divergence))
     throw new UsageError(`--divergence must be one of ${DIVERGENCE_METHODS.join(', ')}, got "${divergence}"`);
   const args: LikelihoodArgs = {
@@ -180,7 +218,7 @@ async function likelihoodArgs(values: Record<string, unknown>): Promise<Likeliho
     split,
     divergence,
     repeats: intOption(values, 'repeats', 1, 1, 1000),
-    batchSize: intOption(values, 'batch-size', 16, 1, 4096),
+    batchSize: intOption(values, 'batch-size', DEFAULT_BATCH_SIZE, 1, 4096),
     countArg: values.count === undefined ? undefined : intOption(values, 'count', 1, 1),
     rtol: positiveNumberOption(values, 'rtol'),
     atol: positiveNumberOption(values, 'atol'),
@@ -246,8 +284,8 @@ function runSettings(pipe: ScoreSdeVePipeline, args: LikelihoodArgs, count: numb
     divergence: args.divergence,
     dequantize,
     batchSize: args.batchSize,
-    rtol: args.rtol ?? 1e-5,
-    atol: args.atol ?? 1e-5,
+    rtol: args.rtol ?? DEFAULT_TOLERANCE,
+    atol: args.atol ?? DEFAULT_TOLERANCE,
     seed: args.seed.toString(),
     seeds: SEED_SCHEME,
     sigmaMin,
@@ -329,8 +367,72 @@ async function solveWithProgress(
   }
 }
 
+/** The journal of --out (none without), this shard's batches and their images; says what is done already. */
+async function shardPlan(
+  values: Record<string, unknown>,
+  args: LikelihoodArgs,
+  settings: ReturnType<typeof runSettings>['settings'],
+  batchesPerPass: number,
+  io: CliIO,
+) {
+  const { batchSize, count } = settings;
+  const journal =
+    args.outFormat === undefined
+      ? undefined
+      : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
+  const batchRange = shardRange(batchesPerPass, args.shard);
+  const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
+  resumeNote(journal, batchRange, args.repeats, io);
+  return { journal, batchRange, images };
+}
+
+/** datasetLikelihood's options for this run: the flags, the model's σ range, and each batch's seed. */
+function solveOptions(
+  args: LikelihoodArgs,
+  settings: ReturnType<typeof runSettings>['settings'],
+  graphRows: number,
+  batchesPerPass: number,
+): DatasetLikelihoodOptions {
+  const { count, sigmaMin, sigmaMax, dequantize } = settings;
+  const { repeats, batchSize, divergence, rtol, atol, seed } = args;
+  return {
+    count,
+    repeats,
+    batchSize,
+    divergence,
+    sigmaMin,
+    sigmaMax,
+    rtol,
+    atol,
+    dequantize,
+    exactRowsPerCall: graphRows,
+    generatorFor: (pass, batch) => new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
+  };
+}
+
+/** The score + VJP graph of `rows` rows, refused first when it would not fit in --max-memory. */
+async function scoreVjpFor(pipe: ScoreSdeVePipeline, rows: number, args: LikelihoodArgs) {
+  try {
+    checkVjpMemory(pipe.unet.config, pipe.sampleSize, rows, args.maxMemory);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return unetScoreVjp(pipe.unet, { batchSize: rows, intraOpThreads: args.threads });
+}
+
+/** --out written; the journal goes, as the result holds all it held. */
+async function writeResult(
+  path: string,
+  format: 'csv' | 'json',
+  run: LikelihoodRun,
+  journal: LikelihoodJournal | undefined,
+): Promise<void> {
+  await writeFileAtomic(path, resultText(format, run));
+  await journal?.remove();
+}
+
 export async function runLikelihood(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('likelihood', argv, OPTIONS, true);
+  const { values, positionals } = parseCommandArgs('likelihood', argv, LIKELIHOOD_OPTIONS, true);
   if (values.help) {
     io.stdout.write(`${LIKELIHOOD_HELP}\n`);
     return 0;
@@ -339,45 +441,22 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   if (positionals.length > 0)
     throw new UsageError(`likelihood: unexpected argument "${positionals[0]}" (files go after --merge)`);
   const args = await likelihoodArgs(values);
-  const { dataPath, divergence, repeats, batchSize, seed, outFormat } = args;
+  const { repeats, outFormat } = args;
 
   const { pipe } = await loadPipelineFromArgs('likelihood', values, io);
   let fn: Awaited<ReturnType<typeof unetScoreVjp>> | undefined;
   try {
     const { dataset, count, batchesPerPass } = await openLikelihoodData(pipe, args, io);
     const { settings, graphRows } = runSettings(pipe, args, count, values['no-dequantize'] !== true);
-    const { sigmaMin, sigmaMax, dequantize } = settings;
-    const journal =
-      outFormat === undefined
-        ? undefined
-        : await LikelihoodJournal.open(journalPath(values.out as string), settings, values.force === true);
-    const batchRange = shardRange(batchesPerPass, args.shard);
-    const images = Math.min(batchRange.to * batchSize, count) - Math.min(batchRange.from * batchSize, count);
-    resumeNote(journal, batchRange, repeats, io);
-    try {
-      checkVjpMemory(pipe.unet.config, pipe.sampleSize, graphRows, args.maxMemory);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-    fn = await unetScoreVjp(pipe.unet, { batchSize: graphRows, intraOpThreads: args.threads });
+    const { journal, batchRange, images } = await shardPlan(values, args, settings, batchesPerPass, io);
+    fn = await scoreVjpFor(pipe, graphRows, args);
     const scoreFn = fn;
     const t0 = performance.now();
     const { result, reused } = await solveWithProgress(
       (progress) =>
         datasetLikelihood(scoreFn, dataset, {
-          count,
-          repeats,
-          batchSize,
-          divergence,
-          sigmaMin,
-          sigmaMax,
-          rtol: args.rtol,
-          atol: args.atol,
-          exactRowsPerCall: graphRows,
-          dequantize,
+          ...solveOptions(args, settings, graphRows, batchesPerPass),
           batchRange,
-          generatorFor: (pass, batch) =>
-            new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
           ...progress,
         }),
       images * repeats,
@@ -387,7 +466,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     );
     const run: LikelihoodRun = {
       model: modelArg(values, 'likelihood'),
-      data: dataPath,
+      data: args.dataPath,
       settings,
       shard: args.shard ?? null,
       seconds: (performance.now() - t0) / 1000,
@@ -395,10 +474,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     };
     // The rate of this process's own solves: batches taken from the journal cost nothing.
     io.stdout.write(summaryLine(run, `, ${((images * repeats - reused) / run.seconds).toFixed(2)} images/s`));
-    if (outFormat !== undefined) {
-      await writeFileAtomic(values.out as string, resultText(outFormat, run));
-      await journal?.remove();
-    }
+    if (outFormat !== undefined) await writeResult(values.out as string, outFormat, run, journal);
     return 0;
   } finally {
     await fn?.release();

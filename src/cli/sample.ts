@@ -1,6 +1,7 @@
 /** `scoresde sample`: generate images as a resumable, shardable run and write them as PNGs (atomically). */
 
 import { DEFAULT_MODEL } from '../pipelines/default-model.js';
+import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import {
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,
@@ -11,17 +12,18 @@ import {
   type SamplerOptionName,
   type SamplerOptions,
 } from '../samplers/index.js';
-import { type CliIO, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs } from './args.js';
+import { type CliIO, intOption, MODEL_FLAGS, parseCommandArgs } from './args.js';
+import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import {
   checkBatchFits,
   chooseSampling,
   configurePipeline,
+  defaultStepsText,
   MAX_STEPS,
-  OUTPUT_OPTIONS,
-  outputOptionsHelp,
+  outputFlags,
+  paragraph,
   parseOutputArgs,
-  SAMPLER_FLAG_OPTIONS,
-  samplerFlagsHelp,
+  samplerFlagList,
 } from './generate-common.js';
 import {
   checkSeedRange,
@@ -46,6 +48,41 @@ function defaultSteps(name: SamplerName): string {
   return steps === undefined ? 'adaptive' : `${steps} steps`;
 }
 
+/** The flags of `scoresde sample` but the model's, by help section. */
+const SAMPLE_FLAGS: readonly FlagSection[] = [
+  {
+    title: 'Sampling options:',
+    flags: [
+      { name: 'count', value: '<n>', help: 'images to make (default: --batch-size)' },
+      {
+        name: 'shard',
+        value: '<i>/<n>',
+        help: 'make part i of n (0 ≤ i < n) of the --count images, in whole batches: n machines write what one would',
+      },
+      {
+        name: 'sampler',
+        value: '<name>',
+        help: `${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop`,
+      },
+      {
+        name: 'list-samplers',
+        help: 'list the samplers and the steps they run at for the model (default: the bundled one), then exit',
+      },
+      ...samplerFlagList(SAMPLER_NAMES, (o) =>
+        o === 'steps' ? `${defaultStepsText()}; at most ${MAX_STEPS}` : defaultText(o),
+      ),
+    ],
+  },
+  { title: 'Output options:', flags: outputFlags(SAMPLE_DEFAULT_OUT) },
+];
+
+/** How `sample` names its files, for the help. */
+const SAMPLE_FILES =
+  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png; heun with --churn: <prefix>-heun-<steps>-churn<x>-s<seed + k>.png), and, for 2 to ' +
+  `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
+  'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
+  'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.';
+
 export const SAMPLE_HELP = `Usage: scoresde sample [--model <id|dir>] [options]
 
 Generates images with diffusers' ScoreSdeVePipeline loop (predictor-corrector
@@ -60,24 +97,11 @@ images batched with it. Never on --shard.
 Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
 ${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.
 
-Sampling options:
-      --count <n>          images to make (default: --batch-size)
-      --shard <i>/<n>      make part i of n (0 ≤ i < n) of the --count images,
-                           in whole batches: n machines write what one would
-      --sampler <name>     ${SAMPLER_NAMES.join(' | ')} instead of diffusers' loop
-      --list-samplers      list the samplers and the steps they run at for the
-                           model (default: the bundled one), then exit
-${samplerFlagsHelp(SAMPLER_NAMES, (o) => (o === 'steps' ? `pc 2000, heun 50, dpmpp-2m 50; at most ${MAX_STEPS}` : defaultText(o)))}
+${flagHelp(SAMPLE_FLAGS)}
 
-${outputOptionsHelp(
-  'Files: <prefix>-<sampler>-<steps>-s<seed + k>.png (ode: <prefix>-ode-rtol<x>-s<seed + k>.png; heun with --churn: <prefix>-heun-<steps>-churn<x>-s<seed + k>.png), and, for 2 to ' +
-    `${MAX_GRID_IMAGES} images without --shard, a grid <prefix>-<sampler>-<steps>-s<first>-s<last>-grid.png. ` +
-    'An image whose file exists is kept, not made again: an interrupted run resumes. ' +
-    'Other settings (the model, --snr, --predictor, …) are not in the names: give them their own --out or --prefix.',
-  SAMPLE_DEFAULT_OUT,
-)}
+${paragraph(SAMPLE_FILES)}
 
-${MODEL_OPTIONS_HELP}`;
+${flagHelp([MODEL_FLAGS])}`;
 
 /** A flag's default for help texts, from the samplers' defaults table. */
 function defaultText(option: SamplerOptionName): string {
@@ -87,18 +111,12 @@ function defaultText(option: SamplerOptionName): string {
     (n) => (SAMPLER_DEFAULTS[n] as Record<string, unknown>)[option],
   );
   if (found.length === 0 || !found.every((v) => v === found[0])) return '';
-  return typeof found[0] === 'number' && found[0] < 1e-3 ? found[0].toExponential() : String(found[0]);
+  const v = found[0];
+  return typeof v === 'number' && v > 0 && v < 1e-3 ? v.toExponential() : String(v);
 }
 
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  ...OUTPUT_OPTIONS,
-  ...SAMPLER_FLAG_OPTIONS,
-  count: { type: 'string' },
-  shard: { type: 'string' },
-  sampler: { type: 'string' },
-  'list-samplers': { type: 'boolean' },
-} as const;
+/** What `sample`'s parser accepts: exactly the flags its help lists. */
+export const SAMPLE_OPTIONS: OptionSpec = flagOptions([...SAMPLE_FLAGS, MODEL_FLAGS]);
 
 /**
  * Each sampler with the steps `sample` would run it at: for the bundled model (`bundled`, no --model) its
@@ -145,16 +163,8 @@ export function runLabel(
   return `${sampler}-${steps}${churn}${gaussian}`;
 }
 
-export async function runSample(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('sample', argv, OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${SAMPLE_HELP}\n`);
-    return 0;
-  }
-  if (values['list-samplers']) {
-    io.stdout.write(`${listSamplers(values.model === undefined)}\n`);
-    return 0;
-  }
+/** The flags of a sampling run, checked before anything is read or loaded. */
+function sampleArgs(values: Record<string, string | boolean | undefined>) {
   // Without --model: the bundled model, with its own sampler, steps and count (one batch, one grid).
   const bundled = values.model === undefined;
   const { sampler, kind, steps, flags } = chooseSampling(values, values.sampler as SamplerName | undefined);
@@ -164,12 +174,16 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
   const count = intOption(values, 'count', out.batchSize, 1, MAX_COUNT);
   const shard = parseShard(values.shard);
   checkSeedRange(out.seed, count);
+  return { sampler, kind, steps, flags, out, count, shard };
+}
 
-  // Before the model loads: the output folder, stale temp files, and what is already done.
-  const outDir = await prepareOutputDir(out.out, 'out');
+type SampleArgs = ReturnType<typeof sampleArgs>;
+
+/** The run's images in `outDir`, sampled by the pipeline `pipe()` gives once the model is loaded. */
+function sampleRun(a: SampleArgs, outDir: string, io: CliIO, pipe: () => ScoreSdeVePipeline): ImageRun {
+  const { out, kind, steps, sampler, flags, count, shard } = a;
   const batches = shardBatches(count, Math.min(out.batchSize, count), shard);
-  let loaded: Awaited<ReturnType<typeof loadPipelineFromArgs>> | undefined;
-  const run: ImageRun = {
+  return {
     io,
     outDir,
     prefix: out.prefix,
@@ -182,8 +196,7 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     rowsIndependent: SAMPLERS[kind].rowsIndependent,
     grid: shard === undefined && count <= MAX_GRID_IMAGES ? batches.flat() : undefined,
     sample: async (generators, onStep) => {
-      const pipe = loaded!.pipe;
-      const { images } = await pipe.call({
+      const { images } = await pipe().call({
         batchSize: generators.length,
         numInferenceSteps: steps,
         generator: generators,
@@ -195,11 +208,30 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
       return images;
     },
   };
+}
+
+export async function runSample(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('sample', argv, SAMPLE_OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${SAMPLE_HELP}\n`);
+    return 0;
+  }
+  if (values['list-samplers']) {
+    io.stdout.write(`${listSamplers(values.model === undefined)}\n`);
+    return 0;
+  }
+  const args = sampleArgs(values);
+  const { kind, steps, flags, out, count, shard } = args;
+
+  // Before the model loads: the output folder, stale temp files, and what is already done.
+  const outDir = await prepareOutputDir(out.out, 'out');
+  let pipe: ScoreSdeVePipeline | undefined;
+  const run = sampleRun(args, outDir, io, () => pipe!);
   const { work, kept } = await planRun(run);
   if (kept > 0) {
     io.stderr.write(`scoresde: ${kept} image(s) already in ${outDir} are kept (--force makes them again)\n`);
   }
-  if (shard !== undefined && batches.length === 0) {
+  if (shard !== undefined && run.batches.length === 0) {
     io.stderr.write(`scoresde: shard ${shard.index}/${shard.of} has no images (${count} images)\n`);
   }
   if (work.length === 0) {
@@ -208,10 +240,10 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
 
-  loaded = await loadPipelineFromArgs('sample', values, io);
+  const loaded = await loadPipelineFromArgs('sample', values, io);
+  pipe = loaded.pipe;
   try {
-    const pipe = configurePipeline(loaded.pipe, flags.scheduler);
-    loaded = { ...loaded, pipe };
+    pipe = configurePipeline(loaded.pipe, flags.scheduler);
     checkBatchFits(pipe, Math.max(0, ...work.map((w) => w.rows.length)));
     const c = pipe.scheduler.config;
     const progress = new SamplingProgress({
@@ -227,6 +259,6 @@ export async function runSample(argv: string[], io: CliIO): Promise<number> {
     await executeRun(run, work, progress);
     return 0;
   } finally {
-    await loaded.pipe.release();
+    await pipe.release();
   }
 }

@@ -14,7 +14,7 @@ import {
 import { PRESET_NAMES, TRAINING_PRESETS } from '../training/presets.js';
 import { type TrainResult, train } from '../training/train.js';
 import { CliError, type CliIO, maxMemoryOption, parseCommandArgs, UsageError } from './args.js';
-import { type FlagSection, flagHelp, flagNamer, flagOptions, wrapWords } from './flags.js';
+import { type FlagSection, flagHelp, flagNamer, flagOptions, type OptionSpec, wrapWords } from './flags.js';
 
 const PRESET_INDENT = '            ';
 const presetLines = PRESET_NAMES.map(
@@ -228,7 +228,8 @@ Files: <dir>/train_log.jsonl has one line per step:
 {"step","loss","lr","grad_norm","seconds"}; with --diagnose-every, also
 {"step","denoiser":[{"sigma","model","gaussian","ratio"}, …]}.`;
 
-const OPTIONS = flagOptions(TRAIN_FLAGS);
+/** What `train`'s parser accepts: exactly the flags its help lists. */
+export const TRAIN_OPTIONS: OptionSpec = flagOptions(TRAIN_FLAGS);
 /** A train() option → the flag that sets it, for the library's messages. */
 const flagOf = flagNamer(TRAIN_FLAGS);
 
@@ -298,7 +299,7 @@ export function trainSummary(r: TrainResult, start: TrainStart | undefined): str
 }
 
 export async function runTrain(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs('train', argv, OPTIONS);
+  const { values } = parseCommandArgs('train', argv, TRAIN_OPTIONS);
   if (values.help) {
     io.stdout.write(`${TRAIN_HELP}\n`);
     return 0;

@@ -67,6 +67,43 @@ export interface WalkOptions {
   onProgress?: (entries: number) => void;
 }
 
+/**
+ * How the walk takes an entry: a folder to enter, a file, 'seen' (a folder already reached, through a link or
+ * a loop: passed over), or skipped for the reason given. Links are followed only inside `realRoot`; `seen`
+ * gains each real folder the walk will enter.
+ */
+async function entryKind(
+  entry: Dirent<Buffer>,
+  path: FsPath,
+  realRoot: string,
+  seen: Set<string>,
+): Promise<'dir' | 'file' | 'seen' | { why: string }> {
+  let isDir = entry.isDirectory();
+  let isFile = entry.isFile();
+  if (entry.isSymbolicLink()) {
+    const real = await realpath(path).catch(() => undefined);
+    const s = real === undefined ? undefined : await stat(real).catch(() => undefined);
+    if (real === undefined || s === undefined) return { why: 'a dangling link' };
+    const inside = real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+    if (!inside) return { why: `a link leading outside the folder (to ${real})` };
+    isDir = s.isDirectory();
+    isFile = s.isFile();
+    if (!isDir && !isFile) return { why: `a link to ${special(s)}` };
+    if (isDir) {
+      if (seen.has(real)) return 'seen'; // a loop, or a folder reached twice
+      seen.add(real);
+    }
+  } else if (isDir) {
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined || seen.has(real)) return 'seen';
+    seen.add(real);
+  } else if (!isFile) {
+    const s = await stat(path).catch(() => undefined);
+    return { why: s ? special(s) : 'unreadable' };
+  }
+  return isDir ? 'dir' : 'file';
+}
+
 /** Lists `root` recursively; see the module comment. */
 export async function walkFolder(root: string, options: WalkOptions): Promise<FolderListing> {
   const { extensions, signal, onProgress } = options;
@@ -74,8 +111,6 @@ export async function walkFolder(root: string, options: WalkOptions): Promise<Fo
   const others: string[] = [];
   const skipped: { name: string; why: string }[] = [];
   const realRoot = await realpath(root);
-  const inside = (real: string) =>
-    real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
   const seen = new Set<string>([realRoot]);
   let count = 0;
   const walk = async (dir: FsPath, rel: string[]): Promise<void> => {
@@ -96,39 +131,13 @@ export async function walkFolder(root: string, options: WalkOptions): Promise<Fo
       const path = joinPath(dir, entry.name, exact, text);
       const segments = [...rel, text];
       const name = segments.join('/');
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        const real = await realpath(path).catch(() => undefined);
-        const s = real === undefined ? undefined : await stat(real).catch(() => undefined);
-        if (real === undefined || s === undefined) {
-          skipped.push({ name, why: 'a dangling link' });
-          continue;
-        }
-        if (!inside(real)) {
-          skipped.push({ name, why: `a link leading outside the folder (to ${real})` });
-          continue;
-        }
-        isDir = s.isDirectory();
-        isFile = s.isFile();
-        if (!isDir && !isFile) {
-          skipped.push({ name, why: `a link to ${special(s)}` });
-          continue;
-        }
-        if (isDir) {
-          if (seen.has(real)) continue; // a loop, or a folder reached twice
-          seen.add(real);
-        }
-      } else if (isDir) {
-        const real = await realpath(path).catch(() => undefined);
-        if (real === undefined || seen.has(real)) continue;
-        seen.add(real);
-      } else if (!isFile) {
-        const s = await stat(path).catch(() => undefined);
-        skipped.push({ name, why: s ? special(s) : 'unreadable' });
+      const kind = await entryKind(entry, path, realRoot, seen);
+      if (kind === 'seen') continue;
+      if (typeof kind === 'object') {
+        skipped.push({ name, why: kind.why });
         continue;
       }
-      if (isDir) await walk(path, segments);
+      if (kind === 'dir') await walk(path, segments);
       else if (extensions.some((e) => text.toLowerCase().endsWith(e))) files.push({ segments, path });
       else others.push(name);
     }

@@ -79,7 +79,10 @@ async function readRaw(file: string, fh: RegularFile, ndims: number, maxBytes: n
   return { dims, data };
 }
 
-/** Inflates a gzip IDX file chunk by chunk; allocates once the header is known and stops at any excess. */
+/**
+ * Inflates a gzip IDX file chunk by chunk; allocates once the header is known and stops at any excess. One
+ * body: the streaming sink's header and data state, and the pipeline's error mapping, share its variables.
+ */
 async function readGzip(file: string, fh: RegularFile, ndims: number, maxBytes: number): Promise<IdxArray> {
   const headerLength = 4 + 4 * ndims;
   const head = new Uint8Array(headerLength);

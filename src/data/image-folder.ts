@@ -5,7 +5,7 @@
 import { FileFormatError } from '../errors.js';
 import { readInputFile, readInputFileSync } from '../io/read-file.js';
 import { ByteLruCache } from './byte-cache.js';
-import { type FsPath, walkFolder } from './folder-walk.js';
+import { type FolderListing, type FsPath, walkFolder } from './folder-walk.js';
 import {
   decodeImage,
   IMAGE_EXTENSIONS,
@@ -76,23 +76,8 @@ function classLabels(images: readonly string[][]): { labels?: Uint8Array; classe
   return { labels: Uint8Array.from(images, (p) => index.get(p[0]) ?? 0), classes };
 }
 
-/**
- * Opens a folder of images. Every file is checked when opened: decoded outright when there are at most
- * EAGER_DECODE_MAX_FILES and all decoded images fit in `cacheBytes` (they stay cached), else its header is
- * read (format, size, pixel limit).
- */
-export async function openImageFolder(
-  root: string,
-  target: ImageTarget,
-  cacheBytes: number,
-  options: OpenImageDatasetOptions,
-): Promise<ImageFolderDataset> {
-  const { skipUnreadable = false, onWarning, onProgress, signal, concurrency = 8 } = options;
-  const listing = await walkFolder(root, {
-    extensions: IMAGE_EXTENSIONS,
-    signal,
-    onProgress: (entries) => onProgress?.(0, entries),
-  });
+/** Warns of the listing's special entries and non-image files; refuses a folder without images. */
+function checkListing(root: string, listing: FolderListing, onWarning?: (message: string) => void): void {
   const { files: images, others, skipped: specials } = listing;
   if (specials.length > 0) {
     const shown = specials.slice(0, 3).map((s) => `${s.name}: ${s.why}`);
@@ -114,11 +99,21 @@ export async function openImageFolder(
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', ...' : '');
     onWarning(`${root}: ignored ${plural(others.length, 'file')} without an image extension (${shown})`);
   }
-  const imageBytes = target.channels * target.height * target.width;
-  const eager = images.length <= EAGER_DECODE_MAX_FILES && images.length * imageBytes <= cacheBytes;
-  const cache = new ByteLruCache<FsPath>(cacheBytes);
+}
+
+/**
+ * Each image's probe (undefined: unreadable and skipped), decoding it into `cache` as well when `eager`;
+ * an unreadable image stops the opening unless `skipUnreadable`.
+ */
+async function probeImages(
+  images: FolderListing['files'],
+  target: ImageTarget,
+  cache: ByteLruCache<FsPath> | undefined,
+  options: OpenImageDatasetOptions,
+) {
+  const { skipUnreadable = false, onWarning, onProgress, signal, concurrency = 8 } = options;
   let done = 0;
-  const ok = await mapLimit(
+  return mapLimit(
     images,
     Math.max(1, concurrency),
     async ({ path }, i) => {
@@ -127,7 +122,7 @@ export async function openImageFolder(
       try {
         const image = { name: String(path), bytes: readInputFileSync(path, 'image') };
         const probe = await probeImage(image, target);
-        if (eager) await cache.get(path, () => decodeImage(image, target, probe));
+        if (cache) await cache.get(path, () => decodeImage(image, target, probe));
         return probe;
       } catch (e) {
         if (!(e instanceof FileFormatError) || !skipUnreadable) throw e;
@@ -139,6 +134,31 @@ export async function openImageFolder(
     },
     signal,
   );
+}
+
+/**
+ * Opens a folder of images. Every file is checked when opened: decoded outright when there are at most
+ * EAGER_DECODE_MAX_FILES and all decoded images fit in `cacheBytes` (they stay cached), else its header is
+ * read (format, size, pixel limit).
+ */
+export async function openImageFolder(
+  root: string,
+  target: ImageTarget,
+  cacheBytes: number,
+  options: OpenImageDatasetOptions,
+): Promise<ImageFolderDataset> {
+  const { onWarning, onProgress, signal } = options;
+  const listing = await walkFolder(root, {
+    extensions: IMAGE_EXTENSIONS,
+    signal,
+    onProgress: (entries) => onProgress?.(0, entries),
+  });
+  checkListing(root, listing, onWarning);
+  const images = listing.files;
+  const imageBytes = target.channels * target.height * target.width;
+  const eager = images.length <= EAGER_DECODE_MAX_FILES && images.length * imageBytes <= cacheBytes;
+  const cache = new ByteLruCache<FsPath>(cacheBytes);
+  const ok = await probeImages(images, target, eager ? cache : undefined, options);
   const kept = images.filter((_, i) => ok[i]);
   const skipped = images.length - kept.length;
   if (skipped > 0) onWarning?.(`${root}: skipped ${plural(skipped, 'unreadable image')} of ${images.length}`);

@@ -19,17 +19,12 @@ export interface ReadSampleFolderOptions {
   maxBytes?: number;
 }
 
-/**
- * Reads every `*.png` in `dir` except grids (`*-grid.png`), in name order, at most `limit`. Gray images give
- * C = 1, colour C = 3 (alpha dropped); all must share one size and channel count. Entries that are not regular
- * files (FIFOs, devices, folders, dangling links) are skipped and counted.
- */
-export async function readSampleFolder(
+/** The first `limit` sample PNGs of `dir` in name order (grids left out); warns of those that are not files. */
+async function listSamples(
   dir: string,
-  limit = Number.POSITIVE_INFINITY,
-  options: ReadSampleFolderOptions = {},
-): Promise<ImageBatch> {
-  const { onWarning, maxBytes = Number.POSITIVE_INFINITY } = options;
+  limit: number,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -55,6 +50,21 @@ export async function readSampleFolder(
       `${dir}: skipped ${skipped.length === 1 ? '1 .png entry that is not a regular file' : `${skipped.length} .png entries that are not regular files`} ` +
         `(${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''})`,
     );
+  return files;
+}
+
+/**
+ * Reads every `*.png` in `dir` except grids (`*-grid.png`), in name order, at most `limit`. Gray images give
+ * C = 1, colour C = 3 (alpha dropped); all must share one size and channel count. Entries that are not regular
+ * files (FIFOs, devices, folders, dangling links) are skipped and counted.
+ */
+export async function readSampleFolder(
+  dir: string,
+  limit = Number.POSITIVE_INFINITY,
+  options: ReadSampleFolderOptions = {},
+): Promise<ImageBatch> {
+  const { onWarning, maxBytes = Number.POSITIVE_INFINITY } = options;
+  const files = await listSamples(dir, limit, onWarning);
   if (files.length < 2) throw new FileFormatError(dir, `need at least 2 PNG images, found ${files.length}`);
   let data = new Float32Array(0);
   let shape: [number, number, number] | undefined;

@@ -65,17 +65,27 @@ function rowTerms(model: GaussianMixture, x: ArrayLike<number>, offset: number, 
   return { r, a, invVar, score, logDensity: lse };
 }
 
+/** `f` of each row of x (B·D values), from the row's terms under the σ-noised mixture. */
+function perRow(
+  mixture: GaussianMixture | GaussianMixtureSpec | AnalyticScoreFn,
+  x: ArrayLike<number>,
+  sigma: number,
+  f: (terms: RowTerms, d: number) => number,
+): Float64Array {
+  const model = toMixture(mixture);
+  const d = model.means[0].length;
+  const out = new Float64Array(x.length / d);
+  for (let b = 0; b < out.length; b++) out[b] = f(rowTerms(model, x, b * d, sigma), d);
+  return out;
+}
+
 /** log p_σ(x) of each row of x (B·D values) under the σ-noised mixture. */
 export function mixtureLogDensity(
   mixture: GaussianMixture | GaussianMixtureSpec | AnalyticScoreFn,
   x: ArrayLike<number>,
   sigma: number,
 ): Float64Array {
-  const model = toMixture(mixture);
-  const d = model.means[0].length;
-  const out = new Float64Array(x.length / d);
-  for (let b = 0; b < out.length; b++) out[b] = rowTerms(model, x, b * d, sigma).logDensity;
-  return out;
+  return perRow(mixture, x, sigma, (t) => t.logDensity);
 }
 
 /** tr(∂score/∂x) of each row of x (B·D values) under the σ-noised mixture: the exact divergence. */
@@ -84,11 +94,7 @@ export function mixtureScoreTrace(
   x: ArrayLike<number>,
   sigma: number,
 ): Float64Array {
-  const model = toMixture(mixture);
-  const d = model.means[0].length;
-  const out = new Float64Array(x.length / d);
-  for (let b = 0; b < out.length; b++) {
-    const { r, a, invVar, score } = rowTerms(model, x, b * d, sigma);
+  return perRow(mixture, x, sigma, ({ r, a, invVar, score }, d) => {
     let tr = 0;
     for (let c = 0; c < r.length; c++) {
       let q = 0;
@@ -96,9 +102,8 @@ export function mixtureScoreTrace(
       tr += r[c] * q;
     }
     for (let i = 0; i < d; i++) tr -= score[i] * score[i];
-    out[b] = tr;
-  }
-  return out;
+    return tr;
+  });
 }
 
 /** The mixture's exact score with its exact VJP, as a ScoreVjpFn (computed in float64, returned in float32). */

@@ -21,7 +21,7 @@ import type { Generator } from '../random/generator.js';
 import { defaultGenerator, rand } from '../random/index.js';
 import { checkShape, throwIfAborted } from '../samplers/common.js';
 import { resolveProbabilityFlow } from '../samplers/probability-flow.js';
-import { integrateRk45Rows } from '../samplers/rk45.js';
+import { integrateRk45Rows, type OdeRowsFn } from '../samplers/rk45.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 import { drawHutchinsonNoise, exactTrace, hutchinsonTrace, type ScoreTraceFn } from './divergence.js';
 import { DIVERGENCE_METHODS, type DivergenceMethod, type ScoreVjpFn } from './types.js';
@@ -181,19 +181,89 @@ async function unetLikelihood(
   }
 }
 
-async function solveLikelihood(
-  model: ScoreVjpFn,
-  data: Tensor<'float32'>,
-  options: LikelihoodOptions,
-): Promise<LikelihoodResult> {
-  checkData(data);
+/**
+ * The ODE state's layout: one row [x_b (D), Δlogp_b] per image, or with `shared` score_sde's single
+ * [x (B·D), Δlogp (B)], whose steps all images share.
+ */
+function stateLayout(batch: number, d: number, shared: boolean) {
+  const n = batch * d;
+  return {
+    /** The rows at t = eps: the data, and Δlogp(eps) = 0. */
+    start: (x0: Float64Array): Float64Array[] =>
+      shared
+        ? [Float64Array.from({ length: n + batch }, (_, i) => (i < n ? x0[i] : 0))]
+        : Array.from({ length: batch }, (_, b) => {
+            const r = new Float64Array(d + 1);
+            r.set(x0.subarray(b * d, (b + 1) * d));
+            return r;
+          }),
+    /** Image b's time. */
+    time: (t: Float64Array, b: number) => (shared ? t[0] : t[b]),
+    /** Image b's slots in a derivative (or state): its D values and the index of its Δlogp. */
+    slots: (rows: readonly Float64Array[], b: number) =>
+      shared
+        ? { x: rows[0].subarray(b * d, (b + 1) * d), logp: [rows[0], n + b] as const }
+        : { x: rows[b].subarray(0, d), logp: [rows[b], d] as const },
+  };
+}
+
+/**
+ * The probability-flow ODE's right-hand side over `layout`'s rows (dx = c(t)·score, dΔlogp = c(t)·trace),
+ * counting its evaluations (`nfe`) and network calls as it goes.
+ */
+function flowDrift(
+  traceFn: ScoreTraceFn,
+  layout: ReturnType<typeof stateLayout>,
+  dims: readonly number[],
+  { sigmaAt, driftScale }: Pick<ReturnType<typeof resolveProbabilityFlow>, 'sigmaAt' | 'driftScale'>,
+) {
+  const batch = dims[0];
+  const n = dims.reduce((a, b) => a * b, 1);
+  const d = n / batch;
+  const counts = { nfe: 0, networkCalls: 0 };
+  const f: OdeRowsFn = async (t, rows) => {
+    const x = new Float32Array(n);
+    const sigmas = new Float32Array(batch);
+    for (let b = 0; b < batch; b++) {
+      x.set(layout.slots(rows, b).x, b * d);
+      sigmas[b] = sigmaAt(layout.time(t, b));
+    }
+    const { score, trace, calls } = await traceFn(new Tensor('float32', x, dims), sigmas);
+    counts.nfe++;
+    counts.networkCalls += calls;
+    const dy = rows.map((r) => new Float64Array(r.length));
+    for (let b = 0; b < batch; b++) {
+      const c = driftScale(layout.time(t, b));
+      const { x: out, logp } = layout.slots(dy, b);
+      for (let i = 0; i < d; i++) out[i] = c * score[b * d + i];
+      logp[0][logp[1]] = c * trace[b];
+    }
+    return dy;
+  };
+  return Object.assign(counts, { f });
+}
+
+/** The divergence method and exact rows per call, checked. */
+function checkMethod(options: LikelihoodOptions): { method: DivergenceMethod; rowsPerCall: number } {
   const method = options.divergence ?? 'hutchinson-rademacher';
   if (!DIVERGENCE_METHODS.includes(method))
     throw new RangeError(`divergence must be one of ${DIVERGENCE_METHODS.join(', ')}, got ${method}`);
   const rowsPerCall = options.exactRowsPerCall ?? 256;
   if (!(Number.isInteger(rowsPerCall) && rowsPerCall >= 1))
     throw new RangeError(`exactRowsPerCall must be an integer ≥ 1, got ${rowsPerCall}`);
-  const { rtol, atol, eps, sigmaAt, driftScale } = resolveProbabilityFlow(options);
+  return { method, rowsPerCall };
+}
+
+/** Bits/dim of `data` under `model`: the probability-flow ODE from eps to 1 with the divergence alongside. */
+async function solveLikelihood(
+  model: ScoreVjpFn,
+  data: Tensor<'float32'>,
+  options: LikelihoodOptions,
+): Promise<LikelihoodResult> {
+  checkData(data);
+  const { method, rowsPerCall } = checkMethod(options);
+  const flow = resolveProbabilityFlow(options);
+  const { rtol, atol, eps } = flow;
   const generator = options.generator ?? defaultGenerator;
   const { signal } = options;
   throwIfAborted(signal);
@@ -210,70 +280,26 @@ async function solveLikelihood(
   const batch = data.dims[0];
   const n = data.numel;
   const d = n / batch;
-  // The ODE state: one row [x_b (D), Δlogp_b] per image, or score_sde's single [x (B·D), Δlogp (B)].
-  const shared = options.sharedSteps === true;
-  const rows0 = shared
-    ? [Float64Array.from({ length: n + batch }, (_, i) => (i < n ? x0[i] : 0))]
-    : Array.from({ length: batch }, (_, b) => {
-        const r = new Float64Array(d + 1); // Δlogp(eps) = 0
-        r.set(x0.subarray(b * d, (b + 1) * d));
-        return r;
-      });
-  const xOf = (rows: readonly Float64Array[], b: number) =>
-    shared ? rows[0].subarray(b * d, (b + 1) * d) : rows[b].subarray(0, d);
-  const timeOf = (t: Float64Array, b: number) => (shared ? t[0] : t[b]);
-  let nfe = 0;
-  let networkCalls = 0;
-  const { y: rows } = await integrateRk45Rows(
-    async (t, rows) => {
-      const x = new Float32Array(n);
-      const sigmas = new Float32Array(batch);
-      for (let b = 0; b < batch; b++) {
-        x.set(xOf(rows, b), b * d);
-        sigmas[b] = sigmaAt(timeOf(t, b));
-      }
-      const { score, trace, calls } = await traceFn(new Tensor('float32', x, data.dims), sigmas);
-      nfe++;
-      networkCalls += calls;
-      const dy = rows.map((r) => new Float64Array(r.length));
-      for (let b = 0; b < batch; b++) {
-        const c = driftScale(timeOf(t, b));
-        const out = shared ? dy[0].subarray(b * d, (b + 1) * d) : dy[b];
-        for (let i = 0; i < d; i++) out[i] = c * score[b * d + i];
-        if (shared) dy[0][n + b] = c * trace[b];
-        else dy[b][d] = c * trace[b];
-      }
-      return dy;
+  const layout = stateLayout(batch, d, options.sharedSteps === true);
+  const drift = flowDrift(traceFn, layout, data.dims, flow);
+  const { y: rows } = await integrateRk45Rows(drift.f, eps, layout.start(x0), 1, {
+    rtol,
+    atol,
+    onRound: (t, _rows, step) => {
+      const tReached = Math.min(...t); // the row furthest from the end
+      options.onStep?.({ step, t: tReached, fraction: (tReached - eps) / (1 - eps), nfe: drift.nfe });
     },
-    eps,
-    rows0,
-    1,
-    {
-      rtol,
-      atol,
-      onRound: (t, _rows, step) => {
-        const tReached = Math.min(...t); // the row furthest from the end
-        options.onStep?.({ step, t: tReached, fraction: (tReached - eps) / (1 - eps), nfe });
-      },
-    },
-  );
-  const y = new Float64Array(n + batch);
+  });
+  const z = new Float64Array(n);
+  const deltaLogp = new Float64Array(batch);
   for (let b = 0; b < batch; b++) {
-    y.set(xOf(rows, b), b * d);
-    y[n + b] = shared ? rows[0][n + b] : rows[b][d];
+    const { x, logp } = layout.slots(rows, b);
+    z.set(x, b * d);
+    deltaLogp[b] = logp[0][logp[1]];
   }
-
-  const z = y.subarray(0, n);
-  const deltaLogp = Float64Array.from(y.subarray(n));
   const priorLogp = vePriorLogp(z, batch, options.sigmaMax);
   const bitsPerDim = new Float64Array(batch);
   for (let b = 0; b < batch; b++) bitsPerDim[b] = bitsPerDimOf(priorLogp[b] + deltaLogp[b], d);
-  return {
-    bitsPerDim,
-    priorLogp,
-    deltaLogp,
-    latent: new Tensor('float32', Float32Array.from(z), data.dims),
-    nfe,
-    networkCalls,
-  };
+  const latent = new Tensor('float32', Float32Array.from(z), data.dims);
+  return { bitsPerDim, priorLogp, deltaLogp, latent, nfe: drift.nfe, networkCalls: drift.networkCalls };
 }

@@ -34,7 +34,10 @@ function transpose(m: Float64Array, n: number): Float64Array {
   return t;
 }
 
-/** Householder tridiagonalisation: on return V holds the orthogonal transform, d the diagonal, e the sub-diagonal. */
+/**
+ * Householder tridiagonalisation: on return V holds the orthogonal transform, d the diagonal, e the sub-diagonal.
+ * JAMA's tred2 step for step, in one body so that it can be read against it.
+ */
 function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
   for (let i = n - 1; i > 0; i--) {
@@ -112,7 +115,7 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
 
 /**
  * Implicit QL on the tridiagonal (d, e), accumulating into W = Vᵀ (eigenvectors as rows); sorts eigenvalues
- * ascending with their vectors.
+ * ascending with their vectors. JAMA's tql2 step for step (on rows), in one body so that it can be read against it.
  */
 function tql2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];

@@ -55,52 +55,6 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
   const stats: NchwcLowering = { lowered: 0, kept: 0 };
   const roundUp = (c: number) => Math.ceil(c / block) * block;
 
-  const reorderWeight = (w: string, format: FilterFormat): string => {
-    const key = `${w}|${format}`;
-    const done = weights.get(key);
-    if (done) return done;
-    const [m, cg, kh, kw] = g.shape(w) as number[];
-    const mp = roundUp(m);
-    const padded = () => (mp === m ? w : g.pad(w, [0, 0, 0, 0, mp - m, 0, 0, 0]));
-    let r: string;
-    const p = producer.get(w);
-    const perm = p?.attributes.perm;
-    if (
-      format === 'BiBo' &&
-      p?.opType === 'Transpose' &&
-      !p.domain &&
-      perm?.type === 'ints' &&
-      perm.value.join() === '1,0,2,3' &&
-      m % 4 === 0
-    ) {
-      // W is a transposed activation (a weight gradient's dyᵀ, as large as an activation): block its source's
-      // channels with the threaded ReorderInput, then move 8- or 16-float runs, instead of transposing float by
-      // float. R[c][mb][h][w][bo] = src[c][mb·B + bo][h][w] = W[mb·B + bo][c][h][w].
-      const blocked = g.domainOp(NCHWC_DOMAIN, 'ReorderInput', [p.inputs[0]], {}, [cg, mp, kh, kw]);
-      const split = g.reshape(blocked, [cg / block, block, mp / block, kh, kw, block]); // cb, bi, mb, h, w, bo
-      r = g.reshape(g.transpose(split, [2, 0, 3, 4, 1, 5]), [mp, cg, kh, kw]);
-    } else if (format === 'BiBo') {
-      // D[mb][cb][h][w][bi][bo] = W[mb·B + bo][cb·B + bi][h][w]
-      const split = g.reshape(padded(), [mp / block, block, cg / block, block, kh, kw]);
-      r = g.reshape(g.transpose(split, [0, 2, 4, 5, 3, 1]), [mp, cg, kh, kw]);
-    } else {
-      // D[mb][c][h][w][bo] = W[mb·B + bo][c][h][w]
-      const split = g.reshape(padded(), [mp / block, block, cg, kh, kw]);
-      r = g.reshape(g.transpose(split, [0, 2, 3, 4, 1]), [mp, cg, kh, kw]);
-    }
-    weights.set(key, r);
-    return r;
-  };
-
-  const blockedInput = (x: string): string => {
-    let r = blockedOf.get(x);
-    if (!r) {
-      r = g.domainOp(NCHWC_DOMAIN, 'ReorderInput', [x], {}, g.shape(x));
-      blockedOf.set(x, r);
-    }
-    return r;
-  };
-
   for (const n of old) {
     const plan = n.opType === 'Conv' && !n.domain ? planConv(g, n, block, constant) : undefined;
     if (!plan) {
@@ -112,8 +66,12 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
     const y = n.outputs[0];
     const [nb, m, oh, ow] = g.shape(y);
     const mp = roundUp(m as number);
-    const xr = plan.reorderInput ? blockedInput(x) : x;
-    const wr = reorderWeight(w, plan.format);
+    const xr = plan.reorderInput
+      ? cached(blockedOf, x, () => g.domainOp(NCHWC_DOMAIN, 'ReorderInput', [x], {}, g.shape(x)))
+      : x;
+    const wr = cached(weights, `${w}|${plan.format}`, () =>
+      blockedWeight(g, w, plan.format, block, producer.get(w)),
+    );
     const inputs = [xr, wr];
     if (b !== undefined && b !== '') inputs.push(mp === m ? b : g.pad(b, [0, mp - (m as number)]));
     const yr = g.domainOp(NCHWC_DOMAIN, 'Conv', inputs, { ...n.attributes }, [nb, mp, oh, ow]);
@@ -126,8 +84,68 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
     stats.lowered++;
   }
 
-  // Drop what nothing reads any more: ReorderOutputs whose every consumer took the blocked twin, transposes whose
-  // only reader was a weight reordered from their source (onnxruntime would still run them).
+  dropUnread(g);
+  return stats;
+}
+
+/** `cache`'s value for `key`, made (once) by `make`. */
+function cached(cache: Map<string, string>, key: string, make: () => string): string {
+  let r = cache.get(key);
+  if (r === undefined) {
+    r = make();
+    cache.set(key, r);
+  }
+  return r;
+}
+
+/**
+ * `w` (M×C/g×kh×kw) in MLAS's blocked `format`, its output channels zero-padded to whole blocks. `p` is the node
+ * that produces `w`, if any: a transposed activation is blocked from its source.
+ */
+function blockedWeight(
+  g: GraphBuilder,
+  w: string,
+  format: FilterFormat,
+  block: number,
+  p: GraphNode | undefined,
+): string {
+  const roundUp = (c: number) => Math.ceil(c / block) * block;
+  const [m, cg, kh, kw] = g.shape(w) as number[];
+  const mp = roundUp(m);
+  const padded = () => (mp === m ? w : g.pad(w, [0, 0, 0, 0, mp - m, 0, 0, 0]));
+  let r: string;
+  const perm = p?.attributes.perm;
+  if (
+    format === 'BiBo' &&
+    p?.opType === 'Transpose' &&
+    !p.domain &&
+    perm?.type === 'ints' &&
+    perm.value.join() === '1,0,2,3' &&
+    m % 4 === 0
+  ) {
+    // W is a transposed activation (a weight gradient's dyᵀ, as large as an activation): block its source's
+    // channels with the threaded ReorderInput, then move 8- or 16-float runs, instead of transposing float by
+    // float. R[c][mb][h][w][bo] = src[c][mb·B + bo][h][w] = W[mb·B + bo][c][h][w].
+    const blocked = g.domainOp(NCHWC_DOMAIN, 'ReorderInput', [p.inputs[0]], {}, [cg, mp, kh, kw]);
+    const split = g.reshape(blocked, [cg / block, block, mp / block, kh, kw, block]); // cb, bi, mb, h, w, bo
+    r = g.reshape(g.transpose(split, [2, 0, 3, 4, 1, 5]), [mp, cg, kh, kw]);
+  } else if (format === 'BiBo') {
+    // D[mb][cb][h][w][bi][bo] = W[mb·B + bo][cb·B + bi][h][w]
+    const split = g.reshape(padded(), [mp / block, block, cg / block, block, kh, kw]);
+    r = g.reshape(g.transpose(split, [0, 2, 4, 5, 3, 1]), [mp, cg, kh, kw]);
+  } else {
+    // D[mb][c][h][w][bo] = W[mb·B + bo][c][h][w]
+    const split = g.reshape(padded(), [mp / block, block, cg, kh, kw]);
+    r = g.reshape(g.transpose(split, [0, 2, 3, 4, 1]), [mp, cg, kh, kw]);
+  }
+  return r;
+}
+
+/**
+ * Drops what nothing reads any more: ReorderOutputs whose every consumer took the blocked twin, transposes whose
+ * only reader was a weight reordered from their source (onnxruntime would still run them).
+ */
+function dropUnread(g: GraphBuilder): void {
   const read = new Map<string, number>();
   for (const o of g.outputs) read.set(o.name, 1);
   for (const n of g.nodes) for (const i of n.inputs) read.set(i, (read.get(i) ?? 0) + 1);
@@ -137,7 +155,6 @@ export function lowerConvsToNchwc(g: GraphBuilder, block: number): NchwcLowering
     g.nodes.splice(k, 1);
     for (const i of n.inputs) read.set(i, (read.get(i) ?? 0) - 1);
   }
-  return stats;
 }
 
 /** How a Conv node runs blocked, or undefined when it stays standard. */

@@ -24,6 +24,7 @@ import {
   type SamplerOptions,
 } from '../samplers/registry.js';
 import type { SamplerCommon, SamplerResult, ScoreFn } from '../samplers/types.js';
+import { schedulerSamplerSettings } from '../samplers/ve-scheduler.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import type { Tensor } from '../tensor.js';
 import { type ImageInput, imageBatch, keepMask } from './edit-inputs.js';
@@ -267,14 +268,8 @@ export class ScoreSdeVePipeline {
     numInferenceSteps?: number;
     samplerOptions?: Omit<SamplerOptions, 'shape'>;
   }): Omit<SamplerOptions, 'shape'> {
-    const c = this.scheduler.config;
     return {
-      sigmaMin: c.sigma_min,
-      sigmaMax: c.sigma_max,
-      snr: c.snr,
-      correctSteps: c.correct_steps,
-      samplingEps: c.sampling_eps,
-      numTrainTimesteps: c.num_train_timesteps,
+      ...schedulerSamplerSettings(this.scheduler.config),
       steps: options.numInferenceSteps,
       ...(options.samplerOptions?.gaussianAbove !== undefined && this.gaussian
         ? { gaussian: this.gaussian }

@@ -90,6 +90,9 @@ interface Row {
   rejectedSteps: number;
 }
 
+/** A row's counters and flags before its first step. */
+const START = { rejected: false, h: 0, done: false, acceptedSteps: 0, rejectedSteps: 0 } as const;
+
 /** scipy's select_initial_step (error estimator order 4) for every row: two batched evaluations. */
 async function initialSteps(
   f: OdeRowsFn,
@@ -125,6 +128,100 @@ async function initialSteps(
   });
 }
 
+/** Sets each active row's next step (`h`, `tNew`), clipped to t1; a finished row steps by 0 where it stopped. */
+function planSteps(rows: Row[], t1: number, direction: number, { rtol, atol }: Rk45Options): void {
+  for (const r of rows) {
+    if (r.done) {
+      r.h = 0;
+      r.tNew = r.t;
+      continue;
+    }
+    const minStep = 10 * Math.abs(nextAfter(r.t, direction) - r.t);
+    if (r.hAbs < minStep) {
+      if (r.rejected)
+        throw new RangeError(
+          `RK45: step size fell below ${minStep} at t=${r.t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`,
+        );
+      r.hAbs = minStep;
+    }
+    let tNew = r.t + r.hAbs * direction;
+    if (direction * (tNew - t1) > 0) tNew = t1;
+    r.tNew = tNew;
+    r.h = tNew - r.t;
+    r.hAbs = Math.abs(r.h);
+  }
+}
+
+/** Σ_k w[k]·K[k][i] for k < `stages`, times h, added to y: one Runge–Kutta combination. */
+function combine(y: Float64Array, h: number, w: readonly number[], K: Float64Array[], stages: number) {
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    let acc = 0;
+    for (let k = 0; k < stages; k++) acc += w[k] * K[k][i];
+    out[i] = y[i] + h * acc;
+  }
+  return out;
+}
+
+/** Stages 2 to 6 of every row's planned step (one batched evaluation each) into K, and the 5th-order states. */
+async function runStages(fun: OdeRowsFn, rows: Row[], K: Float64Array[][]): Promise<Float64Array[]> {
+  rows.forEach((r, b) => {
+    K[b][0] = r.fy;
+  });
+  for (let s = 1; s < 6; s++) {
+    const stage = rows.map((r, b) => combine(r.y, r.h, A[s], K[b], s));
+    const fs = await fun(
+      Float64Array.from(rows, (r) => r.t + C[s] * r.h),
+      stage,
+    );
+    rows.forEach((_, b) => {
+      K[b][s] = fs[b];
+    });
+  }
+  return rows.map((r, b) => combine(r.y, r.h, B, K[b], 6));
+}
+
+/** The RMS error norm of a row's step (its 7 stages in `k`), as scipy scales it. */
+function errorNorm(r: Row, yNew: Float64Array, k: Float64Array[], { rtol, atol }: Rk45Options): number {
+  const n = yNew.length;
+  let errSq = 0;
+  for (let i = 0; i < n; i++) {
+    let e = 0;
+    for (let j = 0; j < 7; j++) e += E[j] * k[j][i];
+    const sc = atol + Math.max(Math.abs(r.y[i]), Math.abs(yNew[i])) * rtol;
+    const q = (r.h * e) / sc;
+    errSq += q * q;
+  }
+  return Math.sqrt(errSq / n);
+}
+
+/** Takes or refuses a row's step by its error norm and sets the next step size; true when taken. */
+function acceptOrReject(
+  r: Row,
+  err: number,
+  yNew: Float64Array,
+  fNew: Float64Array,
+  t1: number,
+  direction: number,
+) {
+  if (err < 1) {
+    let factor = err === 0 ? MAX_FACTOR : Math.min(MAX_FACTOR, SAFETY * err ** ERROR_EXPONENT);
+    if (r.rejected) factor = Math.min(1, factor);
+    r.hAbs *= factor;
+    r.t = r.tNew;
+    r.y = yNew;
+    r.fy = fNew;
+    r.rejected = false;
+    r.acceptedSteps++;
+    r.done = direction * (t1 - r.t) <= 0;
+    return true;
+  }
+  r.hAbs *= Math.max(MIN_FACTOR, SAFETY * err ** ERROR_EXPONENT);
+  r.rejected = true;
+  r.rejectedSteps++;
+  return false;
+}
+
 /** Integrates every row of `y0` from t0 to t1 (either direction), each with its own adaptive steps. */
 export async function integrateRk45Rows(
   f: OdeRowsFn,
@@ -133,7 +230,6 @@ export async function integrateRk45Rows(
   t1: number,
   opts: Rk45RowsOptions,
 ): Promise<Rk45RowsResult> {
-  const { rtol, atol } = opts;
   const direction = Math.sign(t1 - t0);
   const batch = y0.length;
   let nfev = 0;
@@ -141,91 +237,18 @@ export async function integrateRk45Rows(
     nfev++;
     return f(t, y);
   };
-  const result = (rows: Row[]): Rk45RowsResult => ({
-    y: rows.map((r) => r.y),
-    nfev,
-    acceptedSteps: rows.map((r) => r.acceptedSteps),
-    rejectedSteps: rows.map((r) => r.rejectedSteps),
-  });
   const y = y0.map((v) => Float64Array.from(v));
   if (direction === 0 || batch === 0)
-    return {
-      y,
-      nfev,
-      acceptedSteps: y.map(() => 0),
-      rejectedSteps: y.map(() => 0),
-    };
+    return { y, nfev, acceptedSteps: y.map(() => 0), rejectedSteps: y.map(() => 0) };
   const fy = await fun(new Float64Array(batch).fill(t0), y);
   const h = await initialSteps(fun, t0, y, fy, Math.abs(t1 - t0), direction, opts);
-  const rows: Row[] = y.map((yb, b) => ({
-    t: t0,
-    y: yb,
-    fy: fy[b],
-    hAbs: h[b],
-    rejected: false,
-    h: 0,
-    tNew: t0,
-    done: false,
-    acceptedSteps: 0,
-    rejectedSteps: 0,
-  }));
+  const rows = y.map((yb, b): Row => ({ ...START, t: t0, tNew: t0, y: yb, fy: fy[b], hAbs: h[b] }));
 
-  const n = y[0].length;
   const K: Float64Array[][] = rows.map(() => new Array(7));
   let round = 0;
   while (rows.some((r) => !r.done)) {
-    // Each active row's next step; a finished row is evaluated where it stopped (h = 0) and left alone.
-    for (const r of rows) {
-      if (r.done) {
-        r.h = 0;
-        r.tNew = r.t;
-        continue;
-      }
-      const minStep = 10 * Math.abs(nextAfter(r.t, direction) - r.t);
-      if (r.hAbs < minStep) {
-        if (r.rejected)
-          throw new RangeError(
-            `RK45: step size fell below ${minStep} at t=${r.t}; the ODE is too stiff for rtol=${rtol}, atol=${atol}`,
-          );
-        r.hAbs = minStep;
-      }
-      let tNew = r.t + r.hAbs * direction;
-      if (direction * (tNew - t1) > 0) tNew = t1;
-      r.tNew = tNew;
-      r.h = tNew - r.t;
-      r.hAbs = Math.abs(r.h);
-    }
-    rows.forEach((r, b) => {
-      K[b][0] = r.fy;
-    });
-    for (let s = 1; s < 6; s++) {
-      const a = A[s];
-      const stage = rows.map((r, b) => {
-        const ys = new Float64Array(n);
-        for (let i = 0; i < n; i++) {
-          let acc = 0;
-          for (let k = 0; k < s; k++) acc += a[k] * K[b][k][i];
-          ys[i] = r.y[i] + r.h * acc;
-        }
-        return ys;
-      });
-      const fs = await fun(
-        Float64Array.from(rows, (r) => r.t + C[s] * r.h),
-        stage,
-      );
-      rows.forEach((_, b) => {
-        K[b][s] = fs[b];
-      });
-    }
-    const yNew = rows.map((r, b) => {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        let acc = 0;
-        for (let k = 0; k < 6; k++) acc += B[k] * K[b][k][i];
-        out[i] = r.y[i] + r.h * acc;
-      }
-      return out;
-    });
+    planSteps(rows, t1, direction, opts);
+    const yNew = await runStages(fun, rows, K);
     const fNew = await fun(
       Float64Array.from(rows, (r) => r.tNew),
       yNew,
@@ -234,32 +257,8 @@ export async function integrateRk45Rows(
     rows.forEach((r, b) => {
       if (r.done) return;
       K[b][6] = fNew[b];
-      let errSq = 0;
-      for (let i = 0; i < n; i++) {
-        let e = 0;
-        for (let k = 0; k < 7; k++) e += E[k] * K[b][k][i];
-        const sc = atol + Math.max(Math.abs(r.y[i]), Math.abs(yNew[b][i])) * rtol;
-        const q = (r.h * e) / sc;
-        errSq += q * q;
-      }
-      const errorNorm = Math.sqrt(errSq / n);
-      if (errorNorm < 1) {
-        let factor =
-          errorNorm === 0 ? MAX_FACTOR : Math.min(MAX_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
-        if (r.rejected) factor = Math.min(1, factor);
-        r.hAbs *= factor;
-        r.t = r.tNew;
-        r.y = yNew[b];
-        r.fy = fNew[b];
-        r.rejected = false;
-        r.acceptedSteps++;
-        r.done = direction * (t1 - r.t) <= 0;
-        anyAccepted = true;
-        return;
-      }
-      r.hAbs *= Math.max(MIN_FACTOR, SAFETY * errorNorm ** ERROR_EXPONENT);
-      r.rejected = true;
-      r.rejectedSteps++;
+      const err = errorNorm(r, yNew[b], K[b], opts);
+      if (acceptOrReject(r, err, yNew[b], fNew[b], t1, direction)) anyAccepted = true;
     });
     if (anyAccepted) {
       opts.onRound?.(
@@ -271,7 +270,12 @@ export async function integrateRk45Rows(
       round++;
     }
   }
-  return result(rows);
+  return {
+    y: rows.map((r) => r.y),
+    nfev,
+    acceptedSteps: rows.map((r) => r.acceptedSteps),
+    rejectedSteps: rows.map((r) => r.rejectedSteps),
+  };
 }
 
 /** Integrates one system from t0 to t1 (either direction) starting at y0. */

@@ -4,6 +4,7 @@
  */
 import type { Generator } from '../random/generator.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
+import type { ScoreSdeVeSchedulerConfig } from '../schedulers/score-sde-ve-config.js';
 import type { Tensor } from '../tensor.js';
 
 export interface VeSchedulerSettings {
@@ -14,6 +15,18 @@ export interface VeSchedulerSettings {
   samplingEps: number;
   correctSteps: number;
   numTrainTimesteps?: number;
+}
+
+/** A scheduler config as the sampler settings every pipeline (Node and web) passes its samplers. */
+export function schedulerSamplerSettings(c: ScoreSdeVeSchedulerConfig): Omit<VeSchedulerSettings, 'steps'> {
+  return {
+    sigmaMin: c.sigma_min,
+    sigmaMax: c.sigma_max,
+    snr: c.snr,
+    correctSteps: c.correct_steps,
+    samplingEps: c.sampling_eps,
+    numTrainTimesteps: c.num_train_timesteps,
+  };
 }
 
 export interface VeScheduler {

@@ -16,54 +16,53 @@ const PARAMETER_COPIES = { 'parameters and gradients': 2, 'Adam moments and EMA'
  */
 const GRADIENT_GRAPH_SHARE = 0.8;
 
-/** Bytes of activations of a gradient graph (a training step, a likelihood VJP) over `rows` images. */
-function gradientActivations(activationBytesPerImage: number, rows: number): number {
-  return Math.ceil(GRADIENT_GRAPH_SHARE * rows * activationBytesPerImage);
+/** What a gradient graph over `rows` images is, for a memory check. */
+interface GradientGraph {
+  /** What is refused, from the parameter count. */
+  what: (parameters: number) => string;
+  /** Float32 copies of the parameters it holds, by name. */
+  copies: Record<string, number>;
+  remedy: string;
 }
 
 /**
- * Refuses a config and batch size whose estimate exceeds `maxMemory` (default: the machine's): parameter
- * copies, and the forward intermediates the backward pass keeps.
+ * A check that refuses a gradient graph (a training step, a likelihood VJP) over `rows` images of `size` whose
+ * estimate exceeds `maxMemory` (default: the machine's): the parameter copies, plus the activations the graph
+ * keeps. Returns the estimate.
  */
-export function checkTrainingMemory(
-  cfg: UNet2DConfig,
-  size: readonly [number, number],
-  batchSize: number,
-  maxMemory?: number,
-): number {
-  const f = unetFootprint(cfg, size[0], size[1]);
-  const parts = Object.entries(PARAMETER_COPIES).map(
-    ([name, copies]) => [name, copies * 4 * f.parameters] as const,
-  );
-  return checkMemory(
-    `training ${f.parameters.toLocaleString('en-US')} parameters at batch size ${batchSize}`,
-    [
-      ...parts,
-      [`activations of ${batchSize} images`, gradientActivations(f.activationBytesPerImage, batchSize)],
-    ],
-    memoryBudget(maxMemory),
-    "lower --batch-size, or the config's block_out_channels or layers_per_block",
-  );
-}
+const gradientGraphCheck =
+  (graph: (rows: number) => GradientGraph) =>
+  (cfg: UNet2DConfig, size: readonly [number, number], rows: number, maxMemory?: number): number => {
+    const run = graph(rows);
+    const f = unetFootprint(cfg, size[0], size[1]);
+    const parts = Object.entries(run.copies).map(
+      ([name, copies]) => [name, copies * 4 * f.parameters] as const,
+    );
+    const activations = Math.ceil(GRADIENT_GRAPH_SHARE * rows * f.activationBytesPerImage);
+    return checkMemory(
+      run.what(f.parameters),
+      [...parts, [`activations of ${rows} images`, activations]],
+      memoryBudget(maxMemory),
+      run.remedy,
+    );
+  };
+
+/**
+ * Refuses a config and batch size (`rows`) whose estimate exceeds `maxMemory` (default: the machine's):
+ * parameter copies, and the forward intermediates the backward pass keeps.
+ */
+export const checkTrainingMemory = gradientGraphCheck((batchSize) => ({
+  what: (n) => `training ${n.toLocaleString('en-US')} parameters at batch size ${batchSize}`,
+  copies: PARAMETER_COPIES,
+  remedy: "lower --batch-size, or the config's block_out_channels or layers_per_block",
+}));
 
 /**
  * Refuses a likelihood run whose score VJP over `rows` images a call exceeds `maxMemory` (default: the
  * machine's): the weights (a copy in the session) and the gradient graph's activations.
  */
-export function checkVjpMemory(
-  cfg: UNet2DConfig,
-  size: readonly [number, number],
-  rows: number,
-  maxMemory?: number,
-): number {
-  const f = unetFootprint(cfg, size[0], size[1]);
-  return checkMemory(
-    `the likelihood of ${rows} images a network call`,
-    [
-      ['weights', 2 * 4 * f.parameters],
-      [`activations of ${rows} images`, gradientActivations(f.activationBytesPerImage, rows)],
-    ],
-    memoryBudget(maxMemory),
-    'lower --batch-size',
-  );
-}
+export const checkVjpMemory = gradientGraphCheck((rows) => ({
+  what: () => `the likelihood of ${rows} images a network call`,
+  copies: { weights: 2 },
+  remedy: 'lower --batch-size',
+}));

@@ -234,6 +234,29 @@ function optimiserAndLoader(
   return { optimizer, generator, loader };
 }
 
+/** A new run's model: --init-from's checkpoint, else --config's preset or config.json (random weights). */
+async function startingModel(o: TrainOptions): Promise<StartingModel> {
+  if (o.initFrom !== undefined) return pretrainedModel(o, o.initFrom);
+  if (o.config === undefined)
+    throw new OptionError(
+      (n) => `${n('config')} is required (a preset name or a config.json), or ${n('initFrom')}`,
+    );
+  const read = await readConfigOption(o.config);
+  const config = o.config;
+  // a config file's problem names the file, in the CLI's words
+  const named = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ConfigError) || typeof config !== 'string' || TRAINING_PRESETS[config]) throw e;
+      throw new ConfigError(`--config ${config}: ${e.message}`);
+    }
+  };
+  const cfg = named(() => resolveUnetConfig(read.raw));
+  named(() => checkTrainable(cfg));
+  return { cfg, sigma: read.sigma };
+}
+
 async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
   const existing = await trainingStateStep(outDir);
   if (existing !== undefined) {
@@ -244,27 +267,7 @@ async function newRunSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
   }
   if (o.data === undefined)
     throw new OptionError((n) => `${n('data')} is required (a folder of images or an IDX file)`);
-  let model: StartingModel;
-  if (o.initFrom !== undefined) model = await pretrainedModel(o, o.initFrom);
-  else if (o.config !== undefined) {
-    const read = await readConfigOption(o.config);
-    const config = o.config;
-    // a config file's problem names the file, in the CLI's words
-    const named = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        if (!(e instanceof ConfigError) || typeof config !== 'string' || TRAINING_PRESETS[config]) throw e;
-        throw new ConfigError(`--config ${config}: ${e.message}`);
-      }
-    };
-    const cfg = named(() => resolveUnetConfig(read.raw));
-    named(() => checkTrainable(cfg));
-    model = { cfg, sigma: read.sigma };
-  } else
-    throw new OptionError(
-      (n) => `${n('config')} is required (a preset name or a config.json), or ${n('initFrom')}`,
-    );
+  const model = await startingModel(o);
   const { cfg } = model;
   const size = checkTrainable(cfg);
   const options = resolveTrainOptions(o, model.sigma);
@@ -310,7 +313,8 @@ async function resumableState(outDir: string): Promise<TrainingState> {
   }
 }
 
-async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
+/** The checkpoint of the run in `outDir`, checked: its model, its options, its weights' shapes, --config. */
+async function checkedCheckpoint(o: TrainOptions, outDir: string) {
   const state = await resumableState(outDir);
   const { info } = state;
   const saved = info.options as unknown as SavedTrainOptions;
@@ -337,6 +341,11 @@ async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSet
         (n) => `${n('config')} differs from the model of the run being resumed in ${outDir}`,
       );
   }
+  return { state, info, saved, cfg, size, fromState };
+}
+
+async function resumeSetup(o: TrainOptions, outDir: string): Promise<TrainingSetup> {
+  const { state, info, saved, cfg, size, fromState } = await checkedCheckpoint(o, outDir);
   checkResumedOptions(o, saved);
   // Checkpoints written before the cadence was saved have none: those runs take the defaults.
   const options = resolveTrainOptions(o, {

@@ -20,7 +20,7 @@ import { prepareDiagnostic, type TrainingDiagnostic } from './diagnose.js';
 import { DsmStepGraph } from './dsm.js';
 import { drawNoise } from './noise.js';
 import { learningRate } from './optimization.js';
-import { cadenceOf, type TrainOptions, trajectoryOf } from './options.js';
+import { cadenceOf, type TrainOptions, type TrainStep, trajectoryOf } from './options.js';
 import { trainingScheduler, unetFromWeights, writePipelineFolder } from './pipeline-folder.js';
 import { sampleGrid } from './sample-grid.js';
 import { setupTraining, type TrainingSetup } from './setup.js';
@@ -224,9 +224,11 @@ async function sampleAt(s: TrainingSetup, step: number, options: TrainOptions): 
   }
 }
 
-/** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const s = await setupTraining(options);
+/**
+ * What the loop needs besides the setup: the σ allocation, the per-σ diagnostic (when asked for), the step
+ * graph, the log and the progress bar; warns first of a warmup too long for the run, and calls onStart last.
+ */
+async function runParts(s: TrainingSetup, options: TrainOptions) {
   const { options: tr, size } = s;
   const total = s.totalSteps;
   const warning = warmupWarning(tr.warmup, tr.lr, total);
@@ -269,6 +271,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     cadence: cadenceOf(tr),
     dims: s.cfg.in_channels * size[0] * size[1],
   });
+  return { allocation, diagnostic, dsm, log, bar };
+}
+
+/** A finished step in the log, to onStep and on the bar. */
+async function reportStep(
+  r: TrainStep,
+  log: TrainLog,
+  bar: ProgressBar | undefined,
+  options: TrainOptions,
+): Promise<void> {
+  await log.write({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, seconds: r.seconds });
+  options.onStep?.(r);
+  if (bar) {
+    bar.postfix = `loss=${r.smoothedLoss.toPrecision(4)}, lr=${r.lr.toExponential(1)}`;
+    bar.update();
+  }
+}
+
+/** Trains (or resumes) as `options` say; see the module comment for the algorithm. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const s = await setupTraining(options);
+  const { options: tr } = s;
+  const total = s.totalSteps;
+  const { allocation, diagnostic, dsm, log, bar } = await runParts(s, options);
   const started = performance.now();
   const samples: string[] = [];
   const smooth = lossSmoother();
@@ -295,12 +321,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const seconds = (performance.now() - t0) / 1000;
       loss = taken.loss;
       smoothed = smooth(loss);
-      await log.write({ step, loss, lr, grad_norm: gradNorm, seconds });
-      options.onStep?.({ step, totalSteps: total, loss, smoothedLoss: smoothed, lr, gradNorm, seconds });
-      if (bar) {
-        bar.postfix = `loss=${smoothed.toPrecision(4)}, lr=${lr.toExponential(1)}`;
-        bar.update();
-      }
+      const report = { step, totalSteps: total, loss, smoothedLoss: smoothed, lr, gradNorm, seconds };
+      await reportStep(report, log, bar, options);
       const grid = await sampleAt(s, step, options);
       if (grid) samples.push(grid);
       if (diagnostic && step % tr.diagnoseEvery === 0 && !options.signal?.aborted)

@@ -16,7 +16,8 @@ export function parseStrictJson(text: string, path: string): unknown {
   }
 }
 
-const INFO_KEYS: (keyof TrainingStateInfo)[] = [
+/** Every field of state.json, each required. */
+export const STATE_INFO_KEYS: readonly (keyof TrainingStateInfo)[] = [
   'step',
   'trainedKeys',
   'unetConfig',
@@ -38,9 +39,9 @@ export function checkStateInfo(value: unknown, path: string): TrainingStateInfo 
     throw new FileFormatError(path, `not a valid training state: ${what}`);
   };
   if (!isObject(value)) return bad('not a JSON object');
-  const unknown = Object.keys(value).filter((k) => !(INFO_KEYS as string[]).includes(k));
+  const unknown = Object.keys(value).filter((k) => !(STATE_INFO_KEYS as readonly string[]).includes(k));
   if (unknown.length > 0) bad(`unknown fields (${unknown.join(', ')})`);
-  const missing = INFO_KEYS.filter((k) => !(k in value));
+  const missing = STATE_INFO_KEYS.filter((k) => !(k in value));
   if (missing.length > 0) bad(`missing fields (${missing.join(', ')})`);
   const v = value as unknown as TrainingStateInfo;
   for (const k of ['step', 'adamSteps', 'emaUpdates'] as const)

@@ -18,6 +18,7 @@ import {
   type SamplerOptions,
 } from '../samplers/registry.js';
 import type { SamplerCommon, SamplerResult, SamplerStep, ScoreFn } from '../samplers/types.js';
+import { schedulerSamplerSettings } from '../samplers/ve-scheduler.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { Tensor } from '../tensor.js';
 import type { FetchProgress } from './fetch-file.js';
@@ -142,16 +143,7 @@ export class WebScoreSdeVePipeline {
 
   /** The scheduler config as sampler settings (as the Node pipeline passes them), then the steps. */
   private samplerSettings(steps: number | undefined): Omit<SamplerOptions, 'shape'> {
-    const c = this.scheduler.config;
-    return {
-      sigmaMin: c.sigma_min,
-      sigmaMax: c.sigma_max,
-      snr: c.snr,
-      correctSteps: c.correct_steps,
-      samplingEps: c.sampling_eps,
-      numTrainTimesteps: c.num_train_timesteps,
-      steps,
-    };
+    return { ...schedulerSamplerSettings(this.scheduler.config), steps };
   }
 
   private common(options: WebGenerateOptions): SamplerCommon {

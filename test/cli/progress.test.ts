@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBar, formatInterval, formatProgress, formatSizeOf, ProgressBar } from '../../src/progress.js';
+import { FakeStream } from './helpers.js';
 
 // Expected strings are what tqdm 4.x's format_meter prints for the same numbers.
 describe('formatProgress (tqdm format_meter)', () => {
@@ -64,18 +65,6 @@ describe('formatProgress (tqdm format_meter)', () => {
     assert.equal(line, ` 50%|${'█'.repeat(12)}▌${' '.repeat(12)}| 1/2 [00:01<00:01,  1.00it/s]`);
   });
 });
-
-class FakeStream {
-  chunks: string[] = [];
-  constructor(
-    readonly isTTY: boolean,
-    readonly columns?: number,
-  ) {}
-  write(s: string) {
-    this.chunks.push(s);
-    return true;
-  }
-}
 
 describe('ProgressBar', () => {
   it('redraws in place on a terminal, throttled, and ends the line on close', () => {

@@ -20,38 +20,16 @@ import { fileURLToPath } from 'node:url';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { checkBatchFits } from '../../src/cli/generate-common.js';
 import { shardBatches } from '../../src/cli/image-run.js';
-import { runCli } from '../../src/cli/run.js';
 import { decodePNG } from '../../src/io/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { numpyToPil, ScoreSdeVePipeline } from '../../src/pipelines/index.js';
+import { runInProcess as cli } from './helpers.js';
 
 const model = fileURLToPath(new URL('../fixtures/models/tiny-ncsnpp', import.meta.url));
 const fixture = (rel: string) => fileURLToPath(new URL(`../fixtures/${rel}`, import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-run-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 process.env.HF_HUB_OFFLINE = '1';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command line in this process; `onStdout` sees each line written to stdout. */
-async function cli(argv: string[], options: { onStdout?: (s: string) => void; signal?: AbortSignal } = {}) {
-  const r: Result = { code: -1, stdout: '', stderr: '' };
-  r.code = await runCli(argv, {
-    stdout: {
-      write: (s: string) => {
-        r.stdout += s;
-        options.onStdout?.(s);
-      },
-    },
-    stderr: { write: (s: string) => (r.stderr += s) },
-    signal: options.signal,
-  });
-  return r;
-}
 
 const pngs = (dir: string) =>
   readdirSync(dir)

@@ -3,17 +3,7 @@ import { describe, it } from 'node:test';
 import { SamplingProgress } from '../../src/cli/sampling-progress.js';
 import type { PipelineStep } from '../../src/pipelines/index.js';
 import { Tensor } from '../../src/tensor.js';
-
-class FakeStream {
-  chunks: string[] = [];
-  constructor(
-    readonly isTTY: boolean,
-    readonly columns?: number,
-  ) {}
-  write(s: string) {
-    this.chunks.push(s);
-  }
-}
+import { FakeStream } from './helpers.js';
 
 const x = new Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
 const step = (i: number, sigma: number, nfe: number): PipelineStep => ({

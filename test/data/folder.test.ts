@@ -4,8 +4,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { openImageDataset } from '../../src/data/index.js';
-import { ConfigError, FileFormatError } from '../../src/errors.js';
-import { at, fromPixels, noise, type Pixels, pngBomb, px, tempDir, writePng } from './helpers.js';
+import { ConfigError } from '../../src/errors.js';
+import {
+  at,
+  fromPixels,
+  noise,
+  openWarned,
+  type Pixels,
+  pngBomb,
+  px,
+  rejectsFile,
+  tempDir,
+  writePng,
+} from './helpers.js';
 
 /** Opens `dir` at C x S x S and reads image `index`. */
 async function readOne(
@@ -27,15 +38,6 @@ function folderWith(name: string, bytes: Uint8Array | Buffer): string {
   const dir = tempDir();
   writeFileSync(join(dir, name), bytes);
   return dir;
-}
-
-async function rejectsFile(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof FileFormatError, `expected FileFormatError, got ${e}`);
-    assert.equal(e.file, file);
-    assert.match(e.message, pattern);
-    return true;
-  });
 }
 
 /** sRGB encoding of a linear value, as 8 bits (libvips' greyscale is linear-light Rec. 709 luminance). */
@@ -360,14 +362,8 @@ describe('image folders: refusals', () => {
     const whole = readFileSync(bad);
     writeFileSync(bad, whole.subarray(0, whole.length >> 1));
     await rejectsFile(openImageDataset(dir, { channels: 1, height: 32, width: 32 }), bad, /unreadable image/);
-    const warnings: string[] = [];
-    const ds = await openImageDataset(dir, {
-      channels: 1,
-      height: 32,
-      width: 32,
-      skipUnreadable: true,
-      onWarning: (m) => warnings.push(m),
-    });
+    const skipping = { channels: 1, height: 32, width: 32, skipUnreadable: true };
+    const { ds, warnings } = await openWarned(dir, skipping);
     assert.equal(ds.length, 2);
     assert.equal(ds.skipped, 1);
     assert.ok(warnings.some((w) => w.includes(bad)));

@@ -1,17 +1,31 @@
 /** Shared helpers of the data tests: temporary folders, images written with sharp, hand-made PNGs. */
+
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
-import { crc32 } from '../../src/io/crc32.js';
+import { openImageDataset } from '../../src/data/index.js';
+import { FileFormatError } from '../../src/errors.js';
+import { pngChunk as chunk } from '../../src/io/png.js';
 
 /** A fresh temporary folder, removed when the test file ends. */
 export function tempDir(prefix = 'scoresde-data-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Asserts that `p` rejects with a FileFormatError naming `file`, its message matching `pattern`. */
+export async function rejectsFile(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof FileFormatError, `expected FileFormatError, got ${e}`);
+    assert.equal(e.file, file);
+    assert.match(e.message, pattern);
+    return true;
+  });
 }
 
 /** Deterministic pseudo-random bytes (an LCG). */
@@ -43,22 +57,19 @@ export async function writePng(file: string, p: Pixels): Promise<void> {
   await fromPixels(p).png().toFile(file);
 }
 
+/** `dir` opened as a dataset with `options`, and the warnings it gave. */
+export async function openWarned(dir: string, options: Parameters<typeof openImageDataset>[1]) {
+  const warnings: string[] = [];
+  const ds = await openImageDataset(dir, { ...options, onWarning: (m) => warnings.push(m) });
+  return { ds, warnings };
+}
+
 /** Pixel (x, y, c) of interleaved pixels. */
 export const px = (p: Pixels, x: number, y: number, c: number) => p.data[(y * p.width + x) * p.channels + c];
 
 /** Value (c, y, x) of a (C, H, W) float image, as its 8-bit value. */
 export const at = (out: Float32Array, H: number, W: number, c: number, y: number, x: number) =>
   Math.round(out[(c * H + y) * W + x] * 255);
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  out.set(Buffer.from(type, 'latin1'), 4);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
-  return out;
-}
 
 /**
  * A valid-looking 8-bit grey PNG declaring width x height whose IDAT holds only a few compressed rows: a

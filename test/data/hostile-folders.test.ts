@@ -13,7 +13,7 @@ import { openImageDataset } from '../../src/data/index.js';
 import { readSampleFolder } from '../../src/evaluation/sample-folder.js';
 import { encodePNG } from '../../src/io/index.js';
 import { readCounter } from '../../src/io/read-file.js';
-import { pngBomb, tempDir } from './helpers.js';
+import { openWarned, pngBomb, tempDir } from './helpers.js';
 
 const png = (v: number) => encodePNG({ width: 4, height: 4, channels: 1, data: new Uint8Array(16).fill(v) });
 const target = { channels: 1, height: 4, width: 4 } as const;
@@ -27,12 +27,6 @@ function folder(dir: string, extra: (d: string) => void = () => {}): string {
   return dir;
 }
 
-async function open(dir: string) {
-  const warnings: string[] = [];
-  const ds = await openImageDataset(dir, { ...target, onWarning: (m) => warnings.push(m) });
-  return { ds, warnings };
-}
-
 describe('data folders: special files and links', () => {
   const root = tempDir();
 
@@ -43,7 +37,7 @@ describe('data folders: special files and links', () => {
       symlinkSync(join(d, 'missing.png'), join(d, 'dangling.png'));
       mkdirSync(join(d, 'dir.png'));
     });
-    const { ds, warnings } = await open(dir);
+    const { ds, warnings } = await openWarned(dir, target);
     assert.equal(ds.length, 2);
     const line = warnings.find((w) => w.includes('skipped 3 entries'));
     assert.ok(line, warnings.join('\n'));
@@ -62,7 +56,7 @@ describe('data folders: special files and links', () => {
       symlinkSync(join(root, 'specials', 'a.png'), join(d, 'outside.png'));
     });
     const before = readCounter.files;
-    const { ds, warnings } = await open(dir);
+    const { ds, warnings } = await openWarned(dir, target);
     assert.equal(ds.length, 3, 'a, b, sub/c once');
     assert.equal(readCounter.files - before, 3, 'nothing outside the folder was opened');
     const line = warnings.find((w) => w.includes('skipped 2 entries')) ?? '';
@@ -74,7 +68,7 @@ describe('data folders: special files and links', () => {
     const dir = folder(join(root, 'latin1'));
     const name = Buffer.from([0x63, 0xe9, 0x2e, 0x70, 0x6e, 0x67]); // "cé.png" in Latin-1
     writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), png(77));
-    const { ds } = await open(dir);
+    const { ds } = await openWarned(dir, target);
     assert.equal(ds.length, 3);
     const out = new Float32Array(16);
     const values = [];
@@ -100,14 +94,8 @@ describe('data folders: size bounds', () => {
       openImageDataset(dir, { channels: 1, height: 32, width: 32 }),
       /narrow\.png: image is 100000x1: resized for the model's 32x32 it would be 3200000x32 = 102400000 pixels, over the limit/,
     );
-    const warnings: string[] = [];
-    const ds = await openImageDataset(dir, {
-      channels: 1,
-      height: 32,
-      width: 32,
-      skipUnreadable: true,
-      onWarning: (m) => warnings.push(m),
-    });
+    const skipping = { channels: 1, height: 32, width: 32, skipUnreadable: true };
+    const { ds, warnings } = await openWarned(dir, skipping);
     assert.equal(ds.length, 2);
     assert.ok(warnings.some((w) => /wide\.png: image is 67000000x1: resized .* 2144000000x32/.test(w)));
   });

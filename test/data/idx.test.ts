@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { encodeIdx, openImageDataset, readIdx } from '../../src/data/index.js';
-import { FileFormatError } from '../../src/errors.js';
-import { at, noise, tempDir } from './helpers.js';
+import { at, noise, rejectsFile, tempDir } from './helpers.js';
 
 const FMNIST = fileURLToPath(new URL('../fixtures/fashion-mnist', import.meta.url));
 const TRAIN = join(FMNIST, 'train-images-idx3-ubyte.gz');
@@ -27,15 +26,6 @@ function rawIdx(head: number[], payload: Uint8Array): Uint8Array {
     h.setUint32(4 + 4 * i, d);
   });
   return Buffer.concat([new Uint8Array(h.buffer), payload]);
-}
-
-async function rejectsFile(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof FileFormatError, `expected FileFormatError, got ${e}`);
-    assert.equal(e.file, file);
-    assert.match(e.message, pattern);
-    return true;
-  });
 }
 
 describe('IDX files (Fashion-MNIST subset)', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from '../../src/io/crc32.js';
-import { buildZip, deflatedZeros, stateDictPickle, withTempDir } from './builders.js';
+import { buildZip, deflatedZeros, floatTensorSpec, stateDictPickle, withTempDir } from './builders.js';
 
 const PROBE = fileURLToPath(new URL('./load-probe.ts', import.meta.url));
 /** Generous bounds: a node + tsx child alone peaks near 150 MiB; the bombs need GiBs and tens of seconds. */
@@ -85,17 +85,7 @@ describe('decompression bombs', () => {
 
   it('a deflated storage that claims more than its tensor needs is refused before inflating', async () => {
     await withTempDir(async (dir) => {
-      const pickle = stateDictPickle([
-        {
-          name: 'w',
-          storageKey: '0',
-          storageClass: 'FloatStorage',
-          storageNumel: 4,
-          offset: 0,
-          size: [4],
-          stride: [1],
-        },
-      ]);
+      const pickle = stateDictPickle([floatTensorSpec()]);
       const bytes = buildZip(
         [
           { name: 'archive/data.pkl', data: pickle },

@@ -275,6 +275,19 @@ export interface TensorSpec {
   parameter?: boolean;
 }
 
+/** A contiguous float32 tensor `name` of `numel` values, alone on storage '0'. */
+export function floatTensorSpec(name = 'w', numel = 4): TensorSpec {
+  return {
+    name,
+    storageKey: '0',
+    storageClass: 'FloatStorage',
+    storageNumel: numel,
+    offset: 0,
+    size: [numel],
+    stride: [1],
+  };
+}
+
 /** A pickle shaped like torch.save(state_dict) (protocol 2, OrderedDict of _rebuild_tensor_v2 calls). */
 export function stateDictPickle(specs: TensorSpec[]): Uint8Array {
   const w = new PickleWriter().proto().global('collections', 'OrderedDict').put(0).tupleOf(0).reduce().put(1);

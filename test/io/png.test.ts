@@ -4,33 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { FileFormatError } from '../../src/errors.js';
 import { crc32, crc32Table } from '../../src/io/crc32.js';
-import { decodePNG, encodePNG, type Image } from '../../src/io/png.js';
+import { pngChunk as chunk, decodePNG, encodePNG, type Image } from '../../src/io/png.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
+import { noise } from '../data/helpers.js';
 
 const PIPELINE = fileURLToPath(
   new URL('../fixtures/pipeline/tiny-ncsnpp_N10_b1_generator0.safetensors', import.meta.url),
 );
-
-/** Deterministic pseudo-random bytes. */
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s >>> 24;
-  }
-  return out;
-}
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  out.set(Buffer.from(type, 'latin1'), 4);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
-  return out;
-}
 
 function ihdr(width: number, height: number, colorType: number, depth = 8, interlace = 0): Uint8Array {
   const b = new Uint8Array(13);
@@ -92,7 +72,7 @@ describe('PNG', () => {
     assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
     assert.equal(crc32(Buffer.from('IEND')), 0xae426082);
     // The fallback for Node < 20.15 agrees, also when continuing a running CRC.
-    const data = bytes(10_000, 5);
+    const data = noise(10_000, 5);
     assert.equal(crc32Table(Buffer.from('123456789')), 0xcbf43926);
     assert.equal(crc32Table(data), crc32(data));
     assert.equal(crc32Table(data.subarray(5000), crc32Table(data.subarray(0, 5000))), crc32(data));
@@ -109,7 +89,7 @@ describe('PNG', () => {
           width,
           height,
           channels,
-          data: bytes(width * height * channels, width * 31 + channels),
+          data: noise(width * height * channels, width * 31 + channels),
         };
         const encoded = encodePNG(image);
         assert.deepEqual(encoded.subarray(0, 8), SIGNATURE);
@@ -140,7 +120,7 @@ describe('PNG', () => {
     ]) {
       const width = 9;
       const height = 10;
-      const pixels = bytes(width * height * bpp, 7 + bpp);
+      const pixels = noise(width * height * bpp, 7 + bpp);
       const z = deflateSync(filterRows(pixels, width, height, bpp, (y) => y % 5));
       const third = Math.floor(z.length / 3);
       const file = png(
@@ -181,7 +161,7 @@ describe('PNG', () => {
   });
 
   it('rejects corrupt, truncated and unsupported files with the file name', () => {
-    const good = encodePNG({ width: 4, height: 3, channels: 3, data: bytes(36, 1) });
+    const good = encodePNG({ width: 4, height: 3, channels: 3, data: noise(36, 1) });
     for (let cut = 0; cut < good.length; cut++) rejects(good.subarray(0, cut), /./);
     for (let i = 8; i < good.length; i++) {
       const flipped = good.slice();
@@ -236,7 +216,7 @@ describe('PNG', () => {
   });
 
   it('encodes filter-0 rows that inflate back to the pixels', () => {
-    const data = bytes(5 * 2 * 3, 3);
+    const data = noise(5 * 2 * 3, 3);
     const encoded = encodePNG({ width: 5, height: 2, channels: 3, data });
     const idatLength = new DataView(encoded.buffer, encoded.byteOffset).getUint32(33);
     const raw = inflateSync(encoded.subarray(41, 41 + idatLength));

@@ -13,7 +13,14 @@ import {
 } from '../../src/io/torch-pickle.js';
 import { loadStateDict } from '../../src/io/weights.js';
 import { ZipArchive } from '../../src/io/zip.js';
-import { bytesOf, PickleWriter, stateDictPickle, torchZip, withTempDir } from './builders.js';
+import {
+  bytesOf,
+  floatTensorSpec,
+  PickleWriter,
+  stateDictPickle,
+  torchZip,
+  withTempDir,
+} from './builders.js';
 
 const BIN = fileURLToPath(
   new URL('../fixtures/models/tiny-ddpm/diffusion_pytorch_model.bin', import.meta.url),
@@ -249,22 +256,9 @@ describe('malicious pickles', () => {
   });
 
   it('checks truncated and flipped checkpoints end to end', () => {
-    const good = torchZip(
-      stateDictPickle([
-        {
-          name: 'w',
-          storageKey: '0',
-          storageClass: 'FloatStorage',
-          storageNumel: 4,
-          offset: 0,
-          size: [4],
-          stride: [1],
-        },
-      ]),
-      {
-        '0': bytesOf(Float32Array.from([1, 2, 3, 4])),
-      },
-    );
+    const good = torchZip(stateDictPickle([floatTensorSpec()]), {
+      '0': bytesOf(Float32Array.from([1, 2, 3, 4])),
+    });
     assert.deepEqual([...(parseTorchCheckpoint(good, 'ok.bin').get('w')?.data ?? [])], [1, 2, 3, 4]);
     for (let cut = 0; cut < good.length; cut++) {
       assert.throws(

@@ -17,32 +17,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../src/cli/run.js';
 import { openImageDataset } from '../../src/data/index.js';
 import { decodePNG, encodePNG } from '../../src/io/png.js';
 import { datasetLikelihood, unetScoreVjp } from '../../src/likelihood/index.js';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
 import { Generator } from '../../src/random/index.js';
+import { runInProcess as cli } from '../cli/helpers.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/likelihood/tiny-fourier-1x4x4', import.meta.url));
 let root: string;
 let model: string;
 let images: string;
-
-async function cli(argv: string[], options: { onStdout?: (s: string) => void; signal?: AbortSignal } = {}) {
-  const r = { code: -1, stdout: '', stderr: '' };
-  r.code = await runCli(argv, {
-    stdout: {
-      write: (s: string) => {
-        r.stdout += s;
-        options.onStdout?.(s);
-      },
-    },
-    stderr: { write: (s: string) => (r.stderr += s) },
-    signal: options.signal,
-  });
-  return r;
-}
 
 /** The CLI's noise: batch b of pass r (B batches a pass) from its own generator, seeded seed + r·B + b. */
 const batchGenerators = (seed: number, batchesPerPass: number) => (pass: number, batch: number) =>

@@ -4,23 +4,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/run.js';
 import { parseTrainArgs } from '../../src/cli/train.js';
 import { PRESET_NAMES } from '../../src/training/presets.js';
-import { MICRO_CONFIG, writeStripeImages } from './helpers.js';
+import { runInProcess } from '../cli/helpers.js';
+import { flagArgs, MICRO_CONFIG, writeStripeImages } from './helpers.js';
 
+const cli = (args: string[]) => runInProcess(['train', ...args]);
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-train-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['train', ...args], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  return { code, stdout, stderr };
-}
 
 describe('scoresde train: checks before training', () => {
   it('prints help listing every preset', async () => {
@@ -46,11 +37,7 @@ describe('scoresde train: checks before training', () => {
     writeFileSync(
       skip1,
       JSON.stringify({
-        sample_size: 16,
-        in_channels: 1,
-        out_channels: 1,
-        time_embedding_type: 'fourier',
-        block_out_channels: [16, 16],
+        ...MICRO_CONFIG,
         down_block_types: ['SkipDownBlock2D', 'SkipDownBlock2D'],
         up_block_types: ['SkipUpBlock2D', 'SkipUpBlock2D'],
       }),
@@ -116,18 +103,7 @@ describe('scoresde train: what a run says', () => {
     const config = join(tmp, 'micro-say.json');
     writeFileSync(config, JSON.stringify(MICRO_CONFIG));
     const out = join(tmp, 'say-run');
-    const args = [
-      '--out',
-      out,
-      '--config',
-      config,
-      '--data',
-      data,
-      '--batch-size',
-      '2',
-      '--sample-every',
-      '2',
-    ];
+    const args = flagArgs({ out, config, data, 'batch-size': 2, 'sample-every': 2 });
     let r = await cli([...args, '--steps', '2', '--sample-count', '1', '--sample-steps', '1']);
     assert.equal(r.code, 0, r.stderr);
     // The default warmup (5000) is far longer than 2 steps.

@@ -30,3 +30,8 @@ export function writeStripeImages(dir: string, n: number): string {
   }
   return dir;
 }
+
+/** Command-line flags from a record, in its order: `{ out: 'x', flip: true }` → `--out x --flip`. */
+export function flagArgs(flags: Record<string, string | number | true>): string[] {
+  return Object.entries(flags).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, String(v)]));
+}

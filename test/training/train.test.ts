@@ -14,7 +14,7 @@ import { decodePNG } from '../../src/io/index.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { train, warmupWarning } from '../../src/training/train.js';
 import { loadTrainingState, STATE_DIR, trainingStateStep } from '../../src/training/training-state.js';
-import { MICRO_CONFIG, writeStripeImages } from './helpers.js';
+import { flagArgs, MICRO_CONFIG, writeStripeImages } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'scoresde-train-'));
@@ -278,20 +278,9 @@ describe('scoresde train process', () => {
   it('Ctrl-C (SIGINT) finishes the step, writes a checkpoint and exits with 130', async () => {
     writeFileSync(configFile, JSON.stringify(MICRO_CONFIG));
     const out = join(tmp, 'sigint');
-    const child = start([
-      '--config',
-      configFile,
-      '--data',
-      data,
-      '--out',
-      out,
-      '--steps',
-      '1000',
-      '--batch-size',
-      '2',
-      '--checkpoint-every',
-      '0',
-    ]);
+    const child = start(
+      flagArgs({ config: configFile, data, out, steps: 1000, 'batch-size': 2, 'checkpoint-every': 0 }),
+    );
     const done = exited(child);
     while (
       !existsSync(join(out, 'train_log.jsonl')) ||
@@ -316,29 +305,19 @@ describe('scoresde train process', () => {
   it('SIGKILL while checkpointing every step leaves a loadable checkpoint; resuming ends bit-identical', async () => {
     writeFileSync(configFile, JSON.stringify(MICRO_CONFIG));
     const out = join(tmp, 'killed');
-    const args = [
-      '--config',
-      configFile,
-      '--data',
+    const args = flagArgs({
+      config: configFile,
       data,
-      '--out',
       out,
-      '--steps',
-      String(STEPS),
-      '--batch-size',
-      '2',
-      '--lr',
-      '2e-3',
-      '--warmup',
-      '2',
-      '--flip',
-      '--seed',
-      '3',
-      '--sigma-max',
-      '40',
-      '--checkpoint-every',
-      '1',
-    ];
+      steps: STEPS,
+      'batch-size': 2,
+      lr: '2e-3',
+      warmup: 2,
+      flip: true,
+      seed: 3,
+      'sigma-max': 40,
+      'checkpoint-every': 1,
+    });
     const killAt = [2, 4];
     for (const [i, target] of killAt.entries()) {
       const child = start(

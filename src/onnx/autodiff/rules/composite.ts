@@ -15,6 +15,76 @@ const SiLU: CompositeRule = ({ g, composite, dy }) => {
   return [g.mul(dy, g.add(g.mul(y, g.sub(one(g), s)), s))];
 };
 
+/** x centred per (b, group), (B, G, L), and 1 / √(σ² + ε) per (b, group), (B, G, 1), from x. */
+function groupInvStd(
+  g: GraphBuilder,
+  x: string,
+  groups: number,
+  eps: number,
+  nb: number | string,
+  perGroup: number,
+): { xc: string; invStd: string } {
+  const grouped = g.reshape(x, [0, groups, -1]);
+  const xc = g.sub(grouped, g.reduceMean(grouped, [2], true));
+  const sumSq = g.op('ReduceSumSquare', [xc], { axes: { type: 'ints', value: [2] } }, [nb, groups, 1]);
+  const variance = g.mul(sumSq, g.constFloat([1 / perGroup], []));
+  const invStd = g.op(
+    'Reciprocal',
+    [g.op('Sqrt', [g.add(variance, g.constFloat([eps], []))], {}, [nb, groups, 1])],
+    {},
+    [nb, groups, 1],
+  );
+  return { xc, invStd };
+}
+
+/**
+ * GroupNorm's dx = (γ/σ) dy − m1/σ − x̂ (m2/σ) from its per-(b, group) terms: one BatchNormalization over the
+ * B·C rows when the batch is known, else broadcasting ops on the grouped view.
+ */
+function groupNormDx(
+  g: GraphBuilder,
+  dy: string,
+  xhat: string,
+  dims: readonly (number | string)[],
+  groups: number,
+  { scaleRows, shiftRows, k2 }: { scaleRows: string; shiftRows: string; k2: string },
+): string {
+  const [nb, c] = dims as [number | string, number];
+  const hw = (dims.slice(2) as number[]).reduce((p, d) => p * d, 1);
+  const cg = c / groups;
+  const rank = dims.length;
+  if (typeof nb === 'number') {
+    const rows = nb * c;
+    const flat = (v: string) =>
+      g.reshape(g.op('Expand', [v, g.constInt64([nb, groups, cg])], {}, [nb, groups, cg]), [rows]);
+    const zeros = g.constFloat(new Float32Array(rows));
+    const ones = g.constFloat(new Float32Array(rows).fill(1));
+    const scaled = g.op(
+      'BatchNormalization',
+      [g.reshape(dy, [1, rows, hw]), flat(scaleRows), flat(shiftRows), zeros, ones],
+      { epsilon: { type: 'float', value: 0 } },
+      [1, rows, hw],
+    );
+    const corr = g.reshape(g.op('Expand', [k2, g.constInt64([nb, groups, cg])], {}, [nb, groups, cg]), [
+      nb,
+      c,
+      ...new Array<number>(rank - 2).fill(1),
+    ]);
+    return g.sub(g.reshape(scaled, dims as number[]), g.mul(xhat, corr));
+  } else {
+    // A free batch dimension: the same with broadcasting Mul / Sub on the grouped view.
+    const dyg = g.reshape(dy, [0, groups, cg, hw]);
+    const xg = g.reshape(xhat, [0, groups, cg, hw]);
+    const unsq = (v: string) => g.unsqueeze(v, [g.shape(v).length]);
+    const t = g.add(g.mul(dyg, unsq(scaleRows)), unsq(shiftRows));
+    const r = g.sub(t, g.mul(xg, unsq(k2)));
+    return g.reshape(
+      r,
+      dims.map((d, i) => (i === 0 ? 0 : (d as number))),
+    );
+  }
+}
+
 /**
  * GroupNorm y = γ x̂ + β over G groups of (B, C, H, W), x̂ = (x − μ) / √(σ² + ε) per (b, group), L values a group:
  *   P = Σ_hw dy · x̂ and Q = Σ_hw dy per (b, c); dγ = Σ_b P, dβ = Σ_b Q;
@@ -31,20 +101,9 @@ const GroupNorm: CompositeRule = ({ g, composite, dy, needs }) => {
   const [nb, c] = dims as [number | string, number];
   const hw = (dims.slice(2) as number[]).reduce((p, d) => p * d, 1);
   const cg = c / groups;
-  const rank = dims.length;
-  const spatial = [...Array(rank).keys()].slice(2);
+  const spatial = [...Array(dims.length).keys()].slice(2);
 
-  // 1 / √(σ² + ε) per (b, group), (B, G, 1), from x.
-  const grouped = g.reshape(x, [0, groups, -1]);
-  const xc = g.sub(grouped, g.reduceMean(grouped, [2], true));
-  const sumSq = g.op('ReduceSumSquare', [xc], { axes: { type: 'ints', value: [2] } }, [nb, groups, 1]);
-  const variance = g.mul(sumSq, g.constFloat([1 / (cg * hw)], []));
-  const invStd = g.op(
-    'Reciprocal',
-    [g.op('Sqrt', [g.add(variance, g.constFloat([eps], []))], {}, [nb, groups, 1])],
-    {},
-    [nb, groups, 1],
-  );
+  const { xc, invStd } = groupInvStd(g, x, groups, eps, nb, cg * hw);
   // x̂: the tagged internal value, else (one channel per group) recomputed from the centred x.
   const xhat =
     composite.values.normalized ??
@@ -72,36 +131,7 @@ const GroupNorm: CompositeRule = ({ g, composite, dy, needs }) => {
   const scaleRows = g.mul(gammaRows, invStd); // (B, G, C/G): γ / σ
   const shiftRows = neg(g, g.mul(m1, invStd)); // (B, G, 1): −m1 / σ
   const k2 = g.mul(m2, invStd); // (B, G, 1): m2 / σ
-  if (typeof nb === 'number') {
-    const rows = nb * c;
-    const flat = (v: string) =>
-      g.reshape(g.op('Expand', [v, g.constInt64([nb, groups, cg])], {}, [nb, groups, cg]), [rows]);
-    const zeros = g.constFloat(new Float32Array(rows));
-    const ones = g.constFloat(new Float32Array(rows).fill(1));
-    const scaled = g.op(
-      'BatchNormalization',
-      [g.reshape(dy, [1, rows, hw]), flat(scaleRows), flat(shiftRows), zeros, ones],
-      { epsilon: { type: 'float', value: 0 } },
-      [1, rows, hw],
-    );
-    const corr = g.reshape(g.op('Expand', [k2, g.constInt64([nb, groups, cg])], {}, [nb, groups, cg]), [
-      nb,
-      c,
-      ...new Array<number>(rank - 2).fill(1),
-    ]);
-    out[0] = g.sub(g.reshape(scaled, dims as number[]), g.mul(xhat, corr));
-  } else {
-    // A free batch dimension: the same with broadcasting Mul / Sub on the grouped view.
-    const dyg = g.reshape(dy, [0, groups, cg, hw]);
-    const xg = g.reshape(xhat, [0, groups, cg, hw]);
-    const unsq = (v: string) => g.unsqueeze(v, [g.shape(v).length]);
-    const t = g.add(g.mul(dyg, unsq(scaleRows)), unsq(shiftRows));
-    const r = g.sub(t, g.mul(xg, unsq(k2)));
-    out[0] = g.reshape(
-      r,
-      dims.map((d, i) => (i === 0 ? 0 : (d as number))),
-    );
-  }
+  out[0] = groupNormDx(g, dy, xhat, dims, groups, { scaleRows, shiftRows, k2 });
   return out;
 };
 
