@@ -226,7 +226,7 @@ async function sampleAt(s: TrainingSetup, step: number, options: TrainOptions): 
 
 /**
  * What the loop needs besides the setup: the σ allocation, the per-σ diagnostic (when asked for), the step
- * graph, the log and the progress bar; warns first of a warmup too long for the run, and calls onStart last.
+ * graph, STF's target graph (referenceBatch > 0), the log and the progress bar; warns first of a warmup too long for the run, and calls onStart last.
  */
 async function runParts(s: TrainingSetup, options: TrainOptions) {
   const { options: tr, size } = s;
@@ -271,7 +271,7 @@ async function runParts(s: TrainingSetup, options: TrainOptions) {
     cadence: cadenceOf(tr),
     dims: s.cfg.in_channels * size[0] * size[1],
   });
-  return { allocation, diagnostic, dsm, log, bar };
+  return { allocation, diagnostic, dsm, stf, log, bar };
 }
 
 /** A finished step in the log, to onStep and on the bar. */
@@ -294,7 +294,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const s = await setupTraining(options);
   const { options: tr } = s;
   const total = s.totalSteps;
-  const { allocation, diagnostic, dsm, log, bar } = await runParts(s, options);
+  const { allocation, diagnostic, dsm, stf, log, bar } = await runParts(s, options);
   const started = performance.now();
   const samples: string[] = [];
   const smooth = lossSmoother();
