@@ -2,6 +2,7 @@
  * The bundled model's per-σ denoiser table and the Gaussian safety net, rendered from committed results
  * (bench/results/denoiser/; each took 20–40 minutes of 2 cores, so they are not rerun here):
  *   per-sigma-*.json   node --import tsx tools/denoise-per-sigma.ts MODEL 1000 --json FILE
+ *   pilots/*.json      the same tool on the v2 pilots and the v2 run's checkpoints (one row each)
  *   fd-*.json          scoresde evaluate --sampler S --steps N [--gaussian-above G] --count 1000
  *                        --denoiser-count 0 --out FILE
  *
@@ -62,5 +63,29 @@ export async function runDenoiserBench(): Promise<string> {
       ),
     );
   }
+  out.push(...runsTable());
   return out.join('\n');
+}
+
+/** Training runs (the v2 pilots and the v2 run's checkpoints): MSE ÷ the Gaussian denoiser's, one row each. */
+function runsTable(): string[] {
+  const dir = join(DIR, 'pilots');
+  if (!existsSync(dir)) return [];
+  const runs = readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()
+    .map((n) => ({
+      name: n,
+      ...(JSON.parse(readFileSync(join(dir, n), 'utf8')) as PerSigmaReport & { model: string }),
+    }));
+  if (runs.length === 0) return [];
+  const sigmas = runs[0].rows.map((r) => r.sigma);
+  return [
+    '',
+    `Training runs for v2 (model card, "Pilots at equal CPU"): denoiser MSE ÷ the Gaussian denoiser's on the same ${runs[0].count} test images and noise (\`bench/results/denoiser/pilots/\`):`,
+    '',
+    `| file | model | ${sigmas.join(' | ')} |`,
+    `| --- | --- | ${sigmas.map(() => '---:').join(' | ')} |`,
+    ...runs.map((r) => `| ${r.name} | \`${r.model}\` | ${r.rows.map((x) => f(x.ratio)).join(' | ')} |`),
+  ];
 }
