@@ -157,7 +157,9 @@ export function runLabel(
   // Churn makes heun another sampler: its images must not pass for (and resume) deterministic heun's.
   const churn = sampler === 'heun' && (options.churn ?? 0) > 0 ? `-churn${options.churn}` : '';
   // So does the Gaussian safety net.
-  const gaussian = options.gaussianAbove !== undefined ? `-gauss${options.gaussianAbove}` : '';
+  const gaussian =
+    (options.gaussianNormAbove !== undefined ? `-gnorm${options.gaussianNormAbove}` : '') +
+    (options.gaussianAbove !== undefined ? `-gauss${options.gaussianAbove}` : '');
   if (sampler === 'ode')
     return `ode-rtol${(options.rtol ?? SAMPLERS.ode.defaults.rtol).toExponential()}${gaussian}`;
   return `${sampler}-${steps}${churn}${gaussian}`;

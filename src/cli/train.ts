@@ -226,7 +226,8 @@ linearly over --warmup steps: keep the warmup well below --steps.
 
 Files: <dir>/train_log.jsonl has one line per step:
 {"step","loss","lr","grad_norm","seconds"}; with --diagnose-every, also
-{"step","denoiser":[{"sigma","model","gaussian","ratio"}, …]}.`;
+{"step","denoiser":[{"sigma","model","gaussian","ratio","normCorrectedRatio"},
+…]}.`;
 
 /** What `train`'s parser accepts: exactly the flags its help lists. */
 export const TRAIN_OPTIONS: OptionSpec = flagOptions(TRAIN_FLAGS);

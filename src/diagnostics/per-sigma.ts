@@ -7,6 +7,12 @@
  *   - the Gaussian denoiser fitted to the training data (gaussian.ts), the best linear denoiser.
  * A model whose denoiser is worse than the Gaussian one at some σ drives the probability-flow ODE (and every
  * deterministic sampler built on it) off the data there; stochastic samplers' fresh noise hides part of it.
+ *
+ * A third column takes out the one error a UNet2DModel cannot learn: the size of each image's noise draw
+ * (samplers/gaussian-switch.ts, the noise-norm correction). It rescales each image's residual x − D(x) to the
+ * Gaussian denoiser's residual norm, as `gaussianNormAbove` does in the samplers. At large σ the raw ratio is
+ * dominated by that error and stays put while training improves everything else; the corrected ratio shows
+ * the progress, and what a sampler with the correction gets.
  */
 
 import { type GaussianStatistics, gaussianDenoise } from '../math/gaussian.js';
@@ -38,6 +44,10 @@ export interface PerSigmaRow {
   gaussian: number;
   /** model ÷ gaussian: above 1, the network is worse than a linear filter at this σ. */
   ratio: number;
+  /** MSE of the model's denoiser with each image's residual x − D rescaled to the Gaussian's residual norm. */
+  normCorrected: number;
+  /** normCorrected ÷ gaussian. */
+  normCorrectedRatio: number;
 }
 
 export interface PerSigmaReport {
@@ -91,6 +101,7 @@ export async function perSigmaReport(o: PerSigmaOptions): Promise<PerSigmaReport
   for (const sigma of o.sigmas) {
     let model = 0;
     let gaussian = 0;
+    let normCorrected = 0;
     for (let start = 0; start < n; start += batch) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
       const b = Math.min(batch, n - start);
@@ -103,11 +114,25 @@ export async function perSigmaReport(o: PerSigmaOptions): Promise<PerSigmaReport
         model += (dm[i] - x0[i]) ** 2;
         gaussian += (dg[i] - x0[i]) ** 2;
       }
+      for (let r = 0; r < b; r++) {
+        const [lo, hi] = [r * d, (r + 1) * d];
+        const k = Math.sqrt(squaredDistance(x, dg, lo, hi) / squaredDistance(x, dm, lo, hi));
+        for (let i = lo; i < hi; i++) normCorrected += (x[i] - k * (x[i] - dm[i]) - x0[i]) ** 2;
+      }
       o.onProgress?.(++done, calls);
     }
     model /= n * d;
     gaussian /= n * d;
-    rows.push({ sigma, model, meanImage, gaussian, ratio: model / gaussian });
+    normCorrected /= n * d;
+    rows.push({
+      sigma,
+      model,
+      meanImage,
+      gaussian,
+      ratio: model / gaussian,
+      normCorrected,
+      normCorrectedRatio: normCorrected / gaussian,
+    });
   }
   const failing = rows.filter((r) => !(r.ratio <= 1));
   return {
@@ -119,14 +144,21 @@ export async function perSigmaReport(o: PerSigmaOptions): Promise<PerSigmaReport
   };
 }
 
+/** Σ (a[i] − b[i])² over [lo, hi). */
+function squaredDistance(a: Float32Array, b: Float32Array, lo: number, hi: number): number {
+  let sum = 0;
+  for (let i = lo; i < hi; i++) sum += (a[i] - b[i]) ** 2;
+  return sum;
+}
+
 /** The table as Markdown, with a one-line verdict. */
 export function formatPerSigmaReport(r: PerSigmaReport): string {
   const lines = [
-    `| σ | denoiser MSE | mean image | Gaussian denoiser (${r.gaussianKind}) | ÷ Gaussian |`,
-    '| ---: | ---: | ---: | ---: | ---: |',
+    `| σ | denoiser MSE | mean image | Gaussian denoiser (${r.gaussianKind}) | ÷ Gaussian | noise-norm corrected ÷ Gaussian |`,
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.rows.map(
       (x) =>
-        `| ${x.sigma} | ${x.model.toPrecision(3)} | ${x.meanImage.toPrecision(3)} | ${x.gaussian.toPrecision(3)} | ${x.ratio.toFixed(2)} |`,
+        `| ${x.sigma} | ${x.model.toPrecision(3)} | ${x.meanImage.toPrecision(3)} | ${x.gaussian.toPrecision(3)} | ${x.ratio.toFixed(2)} | ${x.normCorrectedRatio.toFixed(2)} |`,
     ),
     '',
     r.beatsGaussianEverywhere

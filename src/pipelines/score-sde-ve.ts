@@ -120,7 +120,7 @@ export interface ProgressBarConfig {
 export interface ScoreSdeVeComponents {
   unet: UNet2DModel;
   scheduler: ScoreSdeVeScheduler;
-  /** The training data's Gaussian, for the samplers' `gaussianAbove` (not in diffusers). */
+  /** The training data's Gaussian, for the samplers' `gaussianAbove` and `gaussianNormAbove` (not in diffusers). */
   gaussian?: GaussianStatistics;
 }
 
@@ -271,7 +271,8 @@ export class ScoreSdeVePipeline {
     return {
       ...schedulerSamplerSettings(this.scheduler.config),
       steps: options.numInferenceSteps,
-      ...(options.samplerOptions?.gaussianAbove !== undefined && this.gaussian
+      ...((options.samplerOptions?.gaussianAbove ?? options.samplerOptions?.gaussianNormAbove) !==
+        undefined && this.gaussian
         ? { gaussian: this.gaussian }
         : {}),
       ...options.samplerOptions,

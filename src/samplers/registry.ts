@@ -20,7 +20,7 @@ import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-
 import type { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
 import { sampleDpmSolver2M } from './dpmpp-2m.js';
-import { gaussianSwitchScore } from './gaussian-switch.js';
+import { gaussianNormScore, gaussianSwitchScore } from './gaussian-switch.js';
 import { sampleHeun } from './heun.js';
 import {
   PC_CORRECTORS,
@@ -99,7 +99,13 @@ export interface SamplerOptions {
    * (gaussian-switch.ts). Not in diffusers.
    */
   gaussianAbove?: number;
-  /** The Gaussian for `gaussianAbove` (a pipeline passes its model's gaussian.safetensors). */
+  /**
+   * Every sampler: above this σ, the network's score keeps its direction and takes the norm of the Gaussian's
+   * score (the noise-norm correction, gaussian-switch.ts); rows above `gaussianAbove` take the Gaussian's
+   * score whole. Not in diffusers.
+   */
+  gaussianNormAbove?: number;
+  /** The Gaussian for `gaussianAbove` and `gaussianNormAbove` (a pipeline passes its model's gaussian.safetensors). */
   gaussian?: GaussianStatistics;
 }
 
@@ -193,6 +199,14 @@ export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOpt
       flag: 'gaussian-above',
       arg: '<σ>',
       help: "above this σ, use the training data's Gaussian score (the model's gaussian.safetensors)",
+    },
+  },
+  gaussianNormAbove: {
+    samplers: ALL,
+    cli: {
+      flag: 'gaussian-norm-above',
+      arg: '<σ>',
+      help: "above this σ, rescale the network's score to the norm of the Gaussian's (corrects the noise's size)",
     },
   },
   gaussian: { samplers: ALL },
@@ -318,18 +332,24 @@ export async function runSampler(
   }
 }
 
-/** `score` with the Gaussian safety net when `gaussianAbove` is set (it then needs `gaussian`). */
+/**
+ * `score` with the Gaussian safety nets that are set (each then needs `gaussian`): the noise-norm correction
+ * above `gaussianNormAbove`, and above `gaussianAbove` the Gaussian's score whole.
+ */
 function withSafetyNet(
   score: ScoreFn,
-  o: { gaussianAbove?: number; gaussian?: GaussianStatistics },
+  o: { gaussianAbove?: number; gaussianNormAbove?: number; gaussian?: GaussianStatistics },
   where: string,
 ) {
-  if (o.gaussianAbove === undefined) return score;
+  const set = (['gaussianNormAbove', 'gaussianAbove'] as const).filter((k) => o[k] !== undefined);
+  if (set.length === 0) return score;
   if (!o.gaussian)
     throw new RangeError(
-      `${where}: gaussianAbove needs the training data's Gaussian (gaussian.safetensors beside the model)`,
+      `${where}: ${set[0]} needs the training data's Gaussian (gaussian.safetensors beside the model)`,
     );
-  return gaussianSwitchScore(score, o.gaussian, o.gaussianAbove);
+  if (o.gaussianNormAbove !== undefined) score = gaussianNormScore(score, o.gaussian, o.gaussianNormAbove);
+  if (o.gaussianAbove !== undefined) score = gaussianSwitchScore(score, o.gaussian, o.gaussianAbove);
+  return score;
 }
 
 /** PC settings for the conditional samplers (defaults as for `pc`). */

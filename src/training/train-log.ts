@@ -46,7 +46,7 @@ export class TrainLog {
     return new TrainLog(await open(path, 'a'));
   }
 
-  /** A per-σ denoiser record (diagnose.ts): `{"step", "denoiser": [{sigma, model, gaussian, ratio}], …}`. */
+  /** A per-σ denoiser record (diagnose.ts): `{"step", "denoiser": [{sigma, model, gaussian, ratio, normCorrectedRatio}], …}`. */
   async writeDiagnostic(rec: { step: number; denoiser: object[] } & Record<string, unknown>): Promise<void> {
     await this.handle.write(`${JSON.stringify(rec)}\n`);
   }

@@ -144,7 +144,13 @@ async function writeDiagnostic(
 ) {
   return withEmaUnet(s, async (unet) => {
     const r = await diag.run(unet, signal);
-    const denoiser = r.rows.map(({ sigma, model, gaussian, ratio }) => ({ sigma, model, gaussian, ratio }));
+    const denoiser = r.rows.map(({ sigma, model, gaussian, ratio, normCorrectedRatio }) => ({
+      sigma,
+      model,
+      gaussian,
+      ratio,
+      normCorrectedRatio,
+    }));
     await log.writeDiagnostic({
       step,
       denoiser,

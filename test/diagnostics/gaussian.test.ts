@@ -198,6 +198,31 @@ test('per-σ report on Gaussian data: the true Gaussian denoiser scores the clos
   assert.equal(identity.worstSigma, 20);
 });
 
+test("per-σ report's noise-norm corrected column: a denoiser whose residual is the fitted Gaussian's times a per-image factor is corrected to the Gaussian exactly", async () => {
+  const { x: train } = truth(4000, 2);
+  const fitted = await fitGaussian(reader(train, D), 4000, D);
+  const n = 200;
+  const { x: images } = truth(n, 4);
+  // Each image's residual x − D scaled by its own factor in [0.8, 1.2): the error of a network blind to the
+  // size of the noise draw. The correction rescales each residual to the Gaussian's norm, giving D_G back.
+  const scaled = async (x: Float32Array, _dims: readonly number[], sigma: number) => {
+    const dg = gaussianDenoise(fitted, x, sigma);
+    return x.map((v, i) => v - (0.8 + 0.4 * ((Math.floor(i / D) * 0.618) % 1)) * (v - dg[i]));
+  };
+  const report = await perSigmaReport({
+    denoise: scaled,
+    images,
+    imageShape: [1, 3, 4],
+    statistics: fitted,
+    sigmas: [20, 2, 0.5],
+  });
+  for (const r of report.rows) {
+    assert.ok(r.ratio > 1.005, `σ ${r.sigma}: the scaled residual is worse than the Gaussian (${r.ratio})`);
+    assert.ok(Math.abs(r.normCorrectedRatio - 1) < 1e-5, `σ ${r.sigma}: corrected ${r.normCorrectedRatio}`);
+    assert.ok(Math.abs(r.normCorrected - r.gaussian) <= 1e-5 * r.gaussian);
+  }
+});
+
 test('a low-rank fit recovers a low-rank-plus-isotropic covariance and denoises as well as the full fit', async () => {
   const d = 30;
   const n = 3000;

@@ -1,7 +1,8 @@
 /**
  * The Gaussian safety net (gaussianAbove): rows above the switch σ get the Gaussian's closed-form score, the
  * others the network's; every sampler takes it through the one option table; a pipeline finds the
- * statistics in its model folder.
+ * statistics in its model folder. The noise-norm correction (gaussianNormAbove) keeps the network's direction
+ * and takes the Gaussian score's norm, through the same table.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import {
 } from '../../src/diagnostics/index.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator, randn } from '../../src/random/index.js';
-import { gaussianSwitchScore } from '../../src/samplers/gaussian-switch.js';
+import { gaussianNormScore, gaussianSwitchScore } from '../../src/samplers/gaussian-switch.js';
 import { runSampler, SAMPLER_NAMES } from '../../src/samplers/index.js';
 import type { ScoreFn } from '../../src/samplers/types.js';
 import { Tensor } from '../../src/tensor.js';
@@ -127,10 +128,83 @@ test("a pipeline loads its folder's gaussian.safetensors and passes it to the sa
       });
     const plain = (await call()).images as Tensor<'float32'>;
     const netted = (await call(0.5)).images as Tensor<'float32'>;
+    const normed = (
+      await pipe.call({
+        sampler: 'dpmpp-2m',
+        numInferenceSteps: 4,
+        batchSize: 2,
+        generator: new Generator().manualSeed(0),
+        samplerOptions: { gaussianNormAbove: 0.5 },
+        outputType: 'np',
+      })
+    ).images as Tensor<'float32'>;
+    assert.notDeepEqual([...normed.data], [...plain.data]);
     const unused = (await call(1e6)).images as Tensor<'float32'>;
     assert.deepEqual([...unused.data], [...plain.data]);
     assert.notDeepEqual([...netted.data], [...plain.data]);
   } finally {
     await pipe.release();
   }
+});
+
+/** The Gaussian's score of each row of x at its σ. */
+function gaussianRows(g: GaussianStatistics, x: Tensor<'float32'>, sigma: ArrayLike<number>) {
+  const out = new Float32Array(x.data.length);
+  for (let r = 0; r < x.dims[0]; r++)
+    out.set(gaussianScore(g, x.data.subarray(r * D, (r + 1) * D), sigma[r]), r * D);
+  return out;
+}
+
+const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, a) => s + a * a, 0));
+
+test("gaussianNormAbove: rows above the switch keep the network's direction with the Gaussian score's norm", async () => {
+  const g = await statistics();
+  const gen = new Generator().manualSeed(6);
+  const x = randn([3, 1, 4, 4], { generator: gen }) as Tensor<'float32'>;
+  const netOut = randn([3, 1, 4, 4], { generator: gen }).data as Float32Array;
+  const network: ScoreFn = async (y) => new Tensor('float32', netOut.slice(), y.dims);
+  const sigma = Float32Array.from([10, 2, 2.5]);
+  const out = await gaussianNormScore(network, g, 2)(x, sigma);
+  const want = gaussianRows(g, x, sigma);
+  assert.deepEqual([...out.data.subarray(D, 2 * D)], [...netOut.subarray(D, 2 * D)], 'σ = 2 is not above 2');
+  for (const r of [0, 2]) {
+    const row = out.data.subarray(r * D, (r + 1) * D);
+    const own = netOut.subarray(r * D, (r + 1) * D);
+    const n = norm(row);
+    assert.ok(Math.abs(n / norm(want.subarray(r * D, (r + 1) * D)) - 1) < 1e-6, `row ${r}: norm`);
+    const cosine = Array.from(row).reduce((s, v, i) => s + v * own[i], 0) / (n * norm(own));
+    assert.ok(Math.abs(cosine - 1) < 1e-6, `row ${r}: direction`);
+  }
+  assert.throws(() => gaussianNormScore(network, g, 0), /gaussianNormAbove must be a finite σ > 0/);
+});
+
+test('every sampler takes gaussianNormAbove: a network 1.7× the Gaussian score samples as the Gaussian does', async () => {
+  const g = await statistics();
+  const scaled =
+    (c: number): ScoreFn =>
+    async (x, sigma) =>
+      new Tensor(
+        'float32',
+        gaussianRows(g, x as Tensor<'float32'>, sigma).map((v) => c * v),
+        x.dims,
+      );
+  const settings = { shape: [2, 1, 4, 4], sigmaMin: 0.01, sigmaMax: 20, steps: 6 };
+  for (const name of SAMPLER_NAMES) {
+    const opts = name === 'ode' ? { ...settings, steps: undefined, rtol: 1e-3, atol: 1e-3 } : settings;
+    const run = (score: ScoreFn, extra = {}) =>
+      runSampler(name, score, { ...opts, ...extra }, { generator: new Generator().manualSeed(3) });
+    const direct = (await run(scaled(1))).sample.data;
+    const corrected = (await run(scaled(1.7), { gaussianNormAbove: 0.001, gaussian: g })).sample.data;
+    const uncorrected = (await run(scaled(1.7))).sample.data;
+    const gap = (a: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - direct[i])));
+    assert.ok(gap(corrected) < 1e-3 * Math.max(1, norm(direct)), `${name}: corrected ${gap(corrected)}`);
+    assert.ok(gap(uncorrected) > 100 * gap(corrected), `${name}: the 1.7× network alone differs`);
+    // Above gaussianAbove the Gaussian's score takes over whole, with or without the correction below it.
+    const both = await run(scaled(1.7), { gaussianNormAbove: 1000, gaussianAbove: 0.001, gaussian: g });
+    assert.deepEqual([...both.sample.data], [...direct], `${name}: gaussianAbove wins above its σ`);
+  }
+  await assert.rejects(
+    runSampler('heun', scaled(1), { shape: [1, 1, 4, 4], gaussianNormAbove: 5 }),
+    /gaussianNormAbove needs the training data's Gaussian/,
+  );
 });
