@@ -3,7 +3,8 @@
  * (bench/results/denoiser/; each took 20–40 minutes of 2 cores, so they are not rerun here):
  *   per-sigma-*.json   node --import tsx tools/denoise-per-sigma.ts MODEL 1000 --json FILE
  *   pilots/*.json      the same tool on the v2 pilots and the v2 run's checkpoints (one row each)
- *   fd-*.json          scoresde evaluate --sampler S --steps N [--gaussian-above G] --count 1000
+ *   fd-*.json          scoresde evaluate --sampler S --steps N [--gaussian-above G] [--gaussian-norm-above G]
+ *                        --count 1000
  *                        --denoiser-count 0 --out FILE
  *
  *   npm run bench -- denoiser
@@ -21,7 +22,8 @@ interface FdResult {
   sampler: string | null;
   steps: number | null;
   networkCallsPerImage: number | null;
-  samplerOptions?: { gaussianAbove?: number; churn?: number };
+  model: string | null;
+  samplerOptions?: { gaussianAbove?: number; gaussianNormAbove?: number; churn?: number };
   labelHistogram: { totalVariation: number; counts: number[] };
   nearestTrain: { median: number };
   testNearestTrain: { median: number };
@@ -47,24 +49,33 @@ export async function runDenoiserBench(): Promise<string> {
     .map((n) => JSON.parse(readFileSync(join(DIR, n), 'utf8')) as FdResult)
     .sort(
       (a, b) =>
+        modelName(a.model).localeCompare(modelName(b.model)) ||
         String(a.sampler).localeCompare(String(b.sampler)) ||
         (a.steps ?? 0) - (b.steps ?? 0) ||
-        (a.samplerOptions?.gaussianAbove ?? 0) - (b.samplerOptions?.gaussianAbove ?? 0),
+        (a.samplerOptions?.gaussianAbove ?? 0) - (b.samplerOptions?.gaussianAbove ?? 0) ||
+        (a.samplerOptions?.gaussianNormAbove ?? 0) - (b.samplerOptions?.gaussianNormAbove ?? 0),
     );
   if (fd.length > 0) {
     out.push(
-      'Deterministic sampling with the Gaussian safety net (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s), 1000 images, seeds 0…999, against the same sampler without it:',
+      'Sampling with the Gaussian safety nets (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s; `--gaussian-norm-above σ`: above σ, the network’s score takes the Gaussian score’s norm), 1000 images, seeds 0…999, against the same sampler without them:',
       '',
-      '| sampler | steps | churn | Gaussian above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| model | sampler | steps | churn | Gaussian above σ | Gaussian norm above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...fd.map(
         (r) =>
-          `| ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
+          `| ${modelName(r.model)} | ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.samplerOptions?.gaussianNormAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
       ),
     );
   }
   out.push(...runsTable());
   return out.join('\n');
+}
+
+/** A model path as the repository names it (results store the path they were evaluated at). */
+function modelName(path: string | null): string {
+  if (!path) return '—';
+  const at = path.search(/(models|runs)\//);
+  return at >= 0 ? path.slice(at) : path;
 }
 
 /** Training runs (the v2 pilots and the v2 run's checkpoints): MSE ÷ the Gaussian denoiser's, one row each. */
@@ -87,5 +98,14 @@ function runsTable(): string[] {
     `| file | model | ${sigmas.join(' | ')} |`,
     `| --- | --- | ${sigmas.map(() => '---:').join(' | ')} |`,
     ...runs.map((r) => `| ${r.name} | \`${r.model}\` | ${r.rows.map((x) => f(x.ratio)).join(' | ')} |`),
+    '',
+    'The same with the noise-norm correction (each image’s residual x − D(x) rescaled to the Gaussian denoiser’s residual norm, as `--gaussian-norm-above` does; the error a UNet2DModel cannot learn taken out; — where the result predates the column):',
+    '',
+    `| file | model | ${sigmas.join(' | ')} |`,
+    `| --- | --- | ${sigmas.map(() => '---:').join(' | ')} |`,
+    ...runs.map(
+      (r) =>
+        `| ${r.name} | \`${r.model}\` | ${r.rows.map((x) => (x.normCorrectedRatio === undefined ? '—' : f(x.normCorrectedRatio))).join(' | ')} |`,
+    ),
   ];
 }

@@ -1,10 +1,10 @@
 #!/bin/sh
-# Copies the EMA weights of the default-model run (runs/fashion-mnist, see train-default-model.sh) into the
+# Copies the EMA weights of a run (RUN, default runs/fashion-mnist; see train-default-model.sh) into the
 # bundled pipeline folder models/fashion-mnist/ (model_index.json, unet/, scheduler/, and gaussian.safetensors
 # fitted to the training images; the model card models/fashion-mnist/README.md is kept). Each file is written to a temp name and renamed into place.
 set -eu
 cd "$(dirname "$0")/.."
-RUN=runs/fashion-mnist
+RUN=${RUN:-runs/fashion-mnist}
 DEST=models/fashion-mnist
 [ -f "$RUN/unet/config.json" ] || { echo "publish-default-model.sh: no checkpoint in $RUN" >&2; exit 1; }
 mkdir -p "$DEST/unet" "$DEST/scheduler"

@@ -16,6 +16,8 @@ export const DEFAULT_STEPS = DEFAULT_SAMPLING.steps;
 export const DEFAULT_NOT_ADVISED = DEFAULT_SAMPLING.notAdvised;
 /** heun's churn the demo starts with: the default's, else 0 (deterministic). */
 export const DEFAULT_CHURN = DEFAULT_SAMPLING.options.churn ?? 0;
+/** The noise-norm correction's switch σ the demo starts with on the default model (undefined: off). */
+export const DEFAULT_GAUSSIAN_NORM_ABOVE = DEFAULT_SAMPLING.options.gaussianNormAbove;
 
 /** The Hub endpoint a repo id loads from (`<endpoint>/<repo>/resolve/main/<file>`); editable in the page. */
 export { DEFAULT_HUB_ENDPOINT } from '../src/io/hub/config.js';

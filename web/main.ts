@@ -5,6 +5,7 @@
 import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../src/samplers/registry.js';
 import {
   DEFAULT_CHURN,
+  DEFAULT_GAUSSIAN_NORM_ABOVE,
   DEFAULT_HUB_ENDPOINT,
   DEFAULT_MODEL_URL,
   DEFAULT_NOT_ADVISED,
@@ -53,6 +54,7 @@ const loadBtn = $<HTMLButtonElement>('load');
 const samplerSel = $<HTMLSelectElement>('sampler');
 const stepsIn = $<HTMLInputElement>('steps');
 const churnIn = $<HTMLInputElement>('churn');
+const gnormIn = $<HTMLInputElement>('gnorm');
 const seedIn = $<HTMLInputElement>('seed');
 const batchIn = $<HTMLInputElement>('batch');
 const generateBtn = $<HTMLButtonElement>('generate');
@@ -84,6 +86,7 @@ for (const name of SAMPLER_NAMES) {
 }
 samplerSel.value = DEFAULT_SAMPLER;
 churnIn.value = String(DEFAULT_CHURN);
+gnormIn.value = DEFAULT_GAUSSIAN_NORM_ABOVE === undefined ? '' : String(DEFAULT_GAUSSIAN_NORM_ABOVE);
 
 function showSource(): void {
   const repo = sourceKind.value === 'repo';
@@ -272,12 +275,22 @@ loadBtn.onclick = () => {
       ? { repo: modelRepo.value.trim(), endpoint: hubEndpoint.value.trim() }
       : { url: new URL(modelUrl.value.trim(), location.href).href };
   demo.defaultModel = 'url' in source && source.url === new URL(DEFAULT_MODEL_URL, location.href).href;
+  // The correction needs the model's gaussian.safetensors: on by default for the bundled model only.
+  gnormIn.value =
+    demo.defaultModel && DEFAULT_GAUSSIAN_NORM_ABOVE !== undefined ? String(DEFAULT_GAUSSIAN_NORM_ABOVE) : '';
   send({ type: 'load', source, webgpu: useWebgpu.checked });
 };
 
-function runOptions(): { steps: number | undefined; seed: number; batchSize: number; churn: number } | null {
+function runOptions(): {
+  steps: number | undefined;
+  seed: number;
+  batchSize: number;
+  churn: number;
+  gaussianNormAbove: number | undefined;
+} | null {
   const seed = Number(seedIn.value);
   const churn = churnIn.disabled ? 0 : Number(churnIn.value);
+  const gaussianNormAbove = gnormIn.value.trim() === '' ? undefined : Number(gnormIn.value);
   const batchSize = Number(batchIn.value);
   const steps = stepsIn.disabled ? undefined : Number(stepsIn.value);
   let problem: string | null = null;
@@ -287,8 +300,10 @@ function runOptions(): { steps: number | undefined; seed: number; batchSize: num
   else if (steps !== undefined && (!Number.isInteger(steps) || steps < 1))
     problem = 'steps must be a whole number ≥ 1';
   else if (!(churn >= 0 && Number.isFinite(churn))) problem = 'churn must be a number ≥ 0';
+  else if (gaussianNormAbove !== undefined && !(gaussianNormAbove > 0 && Number.isFinite(gaussianNormAbove)))
+    problem = 'the norm fix σ must be a number > 0, or empty for off';
   showError(problem);
-  return problem ? null : { steps, seed, batchSize, churn };
+  return problem ? null : { steps, seed, batchSize, churn, gaussianNormAbove };
 }
 
 function start(note: string, batchSize: number, seed: number, original?: HTMLCanvasElement): void {
@@ -396,7 +411,8 @@ inpaintBtn.onclick = () => {
   if (!mask.some((v) => v === 1)) return showError('paint the part to regenerate on the image first');
   start(`seed ${o.seed}`, o.batchSize, o.seed, imageCanvas);
   demo.inpaintInput = { image: image.slice(), mask: mask.slice() };
-  send({ type: 'inpaint', ...o, image, mask }, [image.buffer, mask.buffer]);
+  const { steps, seed, batchSize } = o;
+  send({ type: 'inpaint', steps, seed, batchSize, image, mask }, [image.buffer, mask.buffer]);
 };
 
 const ua = navigator.userAgent.match(/Chrome\/[\d.]+|Firefox\/[\d.]+|Version\/[\d.]+ Safari/)?.[0] ?? '';

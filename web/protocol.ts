@@ -10,6 +10,8 @@ export type ToWorker =
       sampler: SamplerName;
       /** heun's churn (EDM S_churn); 0 = deterministic. */
       churn: number;
+      /** Every sampler: the noise-norm correction above this σ (samplers' gaussianNormAbove); undefined = off. */
+      gaussianNormAbove: number | undefined;
       steps: number | undefined;
       seed: number;
       batchSize: number;

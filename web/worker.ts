@@ -115,7 +115,10 @@ async function handle(msg: ToWorker): Promise<void> {
         ? await pipe.generate({
             ...common,
             sampler: msg.sampler,
-            samplerOptions: msg.sampler === 'heun' ? { churn: msg.churn } : {},
+            samplerOptions: {
+              ...(msg.sampler === 'heun' ? { churn: msg.churn } : {}),
+              ...(msg.gaussianNormAbove !== undefined ? { gaussianNormAbove: msg.gaussianNormAbove } : {}),
+            },
           })
         : await pipe.inpaint({
             ...common,

@@ -147,6 +147,8 @@ export function parseSamplerFlags(
       if (String(v).trim() === '' || !(churn >= 0 && Number.isFinite(churn)))
         throw new UsageError(`--churn must be a number ≥ 0, got "${v}"`);
       out.samplerOptions.churn = churn;
+    } else if ((name === 'gaussianAbove' || name === 'gaussianNormAbove') && String(v).trim() === 'off') {
+      delete out.samplerOptions[name]; // e.g. the bundled model's own correction, turned off
     } else if (name === 'snr') {
       out.scheduler.snr = positiveNumberOption(values, flag);
     } else if (name === 'sigmaMax') {
@@ -237,6 +239,15 @@ export function configurePipeline(
   return out;
 }
 
+/** The bundled model's sampler options that `sampler` takes (churn only for heun; its safety nets for all). */
+export function bundledModelOptions(sampler: SamplerName): Omit<SamplerOptions, 'shape'> {
+  return Object.fromEntries(
+    Object.entries(DEFAULT_MODEL.options).filter(([k]) =>
+      SAMPLER_OPTION_TABLE[k as SamplerOptionName].samplers.includes(sampler),
+    ),
+  );
+}
+
 /** What a run of `chooseSampling`'s choice does, in words, and its UNet calls per image (undefined: adaptive). */
 export function describeSampling(
   choice: Pick<ReturnType<typeof chooseSampling>, 'sampler' | 'kind' | 'steps' | 'flags'>,
@@ -261,11 +272,13 @@ export function chooseSampling(
 ): { sampler: SamplerName | undefined; kind: SamplerName; steps: number | undefined; flags: SamplerFlags } {
   if (named !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(named))
     throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${named}"`);
-  // The bundled model's own settings: without --model, when no sampler or its own sampler is named.
+  // The bundled model's own settings: without --model, when no sampler or its own sampler is named. Its
+  // sampler options apply to whichever sampler runs on it, as far as that sampler takes them.
   const bundled = values.model === undefined && (named === undefined || named === DEFAULT_MODEL.sampler);
   const sampler = named ?? (bundled ? DEFAULT_MODEL.sampler : undefined);
   const kind: SamplerName = sampler ?? 'pc'; // diffusers' loop is pc with diffusers' settings, bit for bit
-  const flags = parseSamplerFlags(values, sampler, bundled ? DEFAULT_MODEL.options : {});
+  const defaults = values.model === undefined ? bundledModelOptions(kind) : {};
+  const flags = parseSamplerFlags(values, sampler, defaults);
   const fallback = bundled ? DEFAULT_MODEL.steps : (SAMPLERS[kind].defaults as { steps?: number }).steps;
   return { sampler, kind, steps: kind === 'ode' ? undefined : (flags.steps ?? fallback), flags };
 }

@@ -15,6 +15,7 @@ import {
 import { type CliIO, intOption, MODEL_FLAGS, parseCommandArgs } from './args.js';
 import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
 import {
+  bundledModelOptions,
   checkBatchFits,
   chooseSampling,
   configurePipeline,
@@ -127,13 +128,14 @@ export function listSamplers(bundled: boolean): string {
   const lines = SAMPLER_NAMES.map((n) => {
     const own = bundled && n === DEFAULT_MODEL.sampler;
     const steps = own ? `${DEFAULT_MODEL.steps} steps` : defaultSteps(n);
-    const options = Object.entries(DEFAULT_MODEL.options).map(([k, v]) => `${k} ${v}`);
+    const options = bundled ? Object.entries(bundledModelOptions(n)).map(([k, v]) => `${k} ${v}`) : [];
     const advice = bundled ? DEFAULT_MODEL.notAdvised[n] : undefined;
-    const note = own
-      ? ` [default here${options.length > 0 ? `: ${options.join(', ')}` : ''}]`
-      : advice
-        ? ` [not advised here: ${advice}]`
-        : '';
+    const notes = [
+      ...(own ? [`default here${options.length > 0 ? `: ${options.join(', ')}` : ''}`] : []),
+      ...(!own && options.length > 0 ? [options.join(', ')] : []),
+      ...(advice ? [`not advised here: ${advice}`] : []),
+    ];
+    const note = notes.length > 0 ? ` [${notes.join('; ')}]` : '';
     return `${n.padEnd(width)}  ${steps.padEnd(10)}  ${SAMPLER_DESCRIPTIONS[n]}${note}`;
   });
   const about = bundled
@@ -144,7 +146,7 @@ export function listSamplers(bundled: boolean): string {
 
 /** The bundled model's sampler options for the help, e.g. " (churn 40)"; "" when it has none. */
 function defaultOptionsText(): string {
-  const entries = Object.entries(DEFAULT_MODEL.options);
+  const entries = Object.entries(bundledModelOptions(DEFAULT_MODEL.sampler));
   return entries.length === 0 ? '' : ` (${entries.map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 

@@ -144,6 +144,14 @@ export async function perSigmaReport(o: PerSigmaOptions): Promise<PerSigmaReport
   };
 }
 
+/** What the noise-norm correction leaves above σ = 1, where the samplers use it (" …" or ""). */
+function correctedVerdict(rows: readonly PerSigmaRow[]): string {
+  const above = rows.filter((x) => x.sigma >= 1);
+  if (above.length === 0) return '';
+  const worst = Math.max(...above.map((x) => x.normCorrectedRatio));
+  return ` With the noise-norm correction above σ = 1 (--gaussian-norm-above 1), at most ${worst.toFixed(2)}× the Gaussian's error at σ ≥ 1.`;
+}
+
 /** Σ (a[i] − b[i])² over [lo, hi). */
 function squaredDistance(a: Float32Array, b: Float32Array, lo: number, hi: number): number {
   let sum = 0;
@@ -163,7 +171,7 @@ export function formatPerSigmaReport(r: PerSigmaReport): string {
     '',
     r.beatsGaussianEverywhere
       ? `The denoiser beats the Gaussian one at every σ (${r.count} images): deterministic samplers should work.`
-      : `The denoiser is worse than the Gaussian one up to σ = ${r.worstSigma} (${r.count} images): expect deterministic samplers (dpmpp-2m, ode, heun without churn) to leave noise; use pc or heun with churn.`,
+      : `The denoiser is worse than the Gaussian one up to σ = ${r.worstSigma} (${r.count} images): expect deterministic samplers (dpmpp-2m, ode, heun without churn) to leave noise; use pc or heun with churn.${correctedVerdict(r.rows)}`,
   ];
   return lines.join('\n');
 }

@@ -197,7 +197,7 @@ export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOpt
     samplers: ALL,
     cli: {
       flag: 'gaussian-above',
-      arg: '<σ>',
+      arg: '<σ|off>',
       help: "above this σ, use the training data's Gaussian score (the model's gaussian.safetensors)",
     },
   },
@@ -205,8 +205,8 @@ export const SAMPLER_OPTION_TABLE: Readonly<Record<SamplerOptionName, SamplerOpt
     samplers: ALL,
     cli: {
       flag: 'gaussian-norm-above',
-      arg: '<σ>',
-      help: "above this σ, rescale the network's score to the norm of the Gaussian's (corrects the noise's size)",
+      arg: '<σ|off>',
+      help: "above this σ, rescale the network's score to the norm of the Gaussian's (corrects the noise's size; on by default for the bundled model)",
     },
   },
   gaussian: { samplers: ALL },

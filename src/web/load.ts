@@ -3,9 +3,16 @@
  * diffusion_pytorch_model.safetensors (+ scheduler_config.json), in either diffusers layout (a bare UNet
  * folder, or a pipeline with unet/ and scheduler/). Errors name the URL and the problem.
  */
+
+import { gaussianFromSafetensors } from '../diagnostics/gaussian-format.js';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { parseSafetensors } from '../io/safetensors.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import type { Tensor } from '../tensor.js';
+
+/** The file name of the training data's Gaussian in a model folder (statistics-file.ts's GAUSSIAN_FILE). */
+const GAUSSIAN_FILE = 'gaussian.safetensors';
+
 import { type FetchFileOptions, fetchModelFile, ModelFetchError } from './fetch-file.js';
 
 /** Where a model lives: a folder URL, or a Hub repo id served at `<endpoint>/<repo>/resolve/<revision>/<file>`. */
@@ -22,6 +29,8 @@ export interface ModelFiles {
   configUrl: string;
   weightsUrl: string;
   schedulerUrl: string;
+  /** The folder the files came from: a pipeline's, or the bare UNet's (where gaussian.safetensors would sit). */
+  folder: ModelSource;
 }
 
 export interface LoadModelFilesOptions extends Omit<FetchFileOptions, 'validate'> {}
@@ -113,5 +122,28 @@ export async function loadModelFiles(
     configUrl,
     weightsUrl,
     schedulerUrl,
+    folder: source,
   };
+}
+
+/**
+ * The training data's Gaussian beside a model (`gaussian.safetensors`, statistics-file.ts), for the samplers'
+ * `gaussianAbove` / `gaussianNormAbove`. Fetched only when asked for, so a model without one loads with no 404.
+ */
+export async function loadModelGaussian(
+  source: ModelSource,
+  options: LoadModelFilesOptions = {},
+): Promise<GaussianStatistics> {
+  const url = modelFileUrl(source, GAUSSIAN_FILE);
+  const bytes = await fetchModelFile(url, {
+    ...options,
+    validate: (b) => void gaussianFromSafetensors(parseSafetensors(b, url), url),
+  }).catch((e: Error) => {
+    if ((e as { status?: number }).status !== 404) throw e;
+    throw new FileFormatError(
+      url,
+      "not found: gaussianAbove and gaussianNormAbove need the training data's Gaussian beside the model",
+    );
+  });
+  return gaussianFromSafetensors(parseSafetensors(bytes, url), url);
 }

@@ -6,6 +6,7 @@
  */
 import type * as OrtWeb from 'onnxruntime-web';
 import { ConfigError } from '../errors.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import type { WebExecutionProvider } from '../onnx/session-web.js';
 import { imageBatch, keepMask } from '../pipelines/edit-inputs.js';
 import { numpyToPil, type PipelineImage, toClampedNHWC } from '../pipelines/images.js';
@@ -22,7 +23,7 @@ import { schedulerSamplerSettings } from '../samplers/ve-scheduler.js';
 import { ScoreSdeVeScheduler } from '../schedulers/index.js';
 import { Tensor } from '../tensor.js';
 import type { FetchProgress } from './fetch-file.js';
-import { type LoadModelFilesOptions, loadModelFiles, type ModelSource } from './load.js';
+import { type LoadModelFilesOptions, loadModelFiles, loadModelGaussian, type ModelSource } from './load.js';
 import { WebUNet2DModel } from './unet.js';
 
 export interface WebPipelineLoadOptions extends LoadModelFilesOptions {
@@ -68,9 +69,14 @@ export interface WebPipelineOutput {
 export type { FetchProgress, ModelSource };
 
 export class WebScoreSdeVePipeline {
+  /** The training data's Gaussian, fetched from the model folder the first time a sampler option needs it. */
+  private gaussian?: Promise<GaussianStatistics>;
+
   constructor(
     readonly unet: WebUNet2DModel,
     readonly scheduler: ScoreSdeVeScheduler,
+    /** Where the model came from, for `gaussian.safetensors` (absent: the Gaussian options are refused). */
+    private readonly folder?: { source: ModelSource; options: LoadModelFilesOptions },
   ) {}
 
   /** Loads a model from a folder URL or a Hub repo id (see ModelSource), through the browser cache. */
@@ -91,7 +97,7 @@ export class WebScoreSdeVePipeline {
     const scheduler = files.schedulerConfig
       ? ScoreSdeVeScheduler.fromConfig(files.schedulerConfig, { file: files.schedulerUrl, onWarning: warn })
       : new ScoreSdeVeScheduler();
-    return new WebScoreSdeVePipeline(unet, scheduler);
+    return new WebScoreSdeVePipeline(unet, scheduler, { source: files.folder, options: fetchOptions });
   }
 
   /** Height and width of generated images (the UNet's sample_size). */
@@ -125,6 +131,7 @@ export class WebScoreSdeVePipeline {
     const c = this.unet.config.in_channels;
     const settings = {
       ...this.samplerSettings(options.steps),
+      ...(await this.gaussianFor(options.samplerOptions)),
       ...options.samplerOptions,
       shape: [batch, c, h, w],
     };
@@ -144,6 +151,21 @@ export class WebScoreSdeVePipeline {
   /** The scheduler config as sampler settings (as the Node pipeline passes them), then the steps. */
   private samplerSettings(steps: number | undefined): Omit<SamplerOptions, 'shape'> {
     return { ...schedulerSamplerSettings(this.scheduler.config), steps };
+  }
+
+  /** `{ gaussian }` from the model folder when the options use it and do not bring their own, else `{}`. */
+  private async gaussianFor(
+    o: WebGenerateOptions['samplerOptions'],
+  ): Promise<{ gaussian?: GaussianStatistics }> {
+    if (!o || (o.gaussianAbove === undefined && o.gaussianNormAbove === undefined) || o.gaussian) return {};
+    if (!this.folder) return {}; // the sampler then refuses the option, naming it
+    this.gaussian ??= loadModelGaussian(this.folder.source, this.folder.options);
+    try {
+      return { gaussian: await this.gaussian };
+    } catch (e) {
+      this.gaussian = undefined; // a later call may try again (e.g. after a network error)
+      throw e;
+    }
   }
 
   private common(options: WebGenerateOptions): SamplerCommon {

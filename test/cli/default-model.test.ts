@@ -99,7 +99,20 @@ describe('scoresde sample without --model', () => {
     assert.match(named.stdout, new RegExp(`^sample runs +${sampler}, ${steps} steps${opts}: `, 'm'));
     const list = cli(['sample', '--list-samplers']);
     assert.equal(list.status, 0, list.stderr);
-    assert.match(list.stdout, new RegExp(`^${sampler} +${steps} steps .*\\[default here: churn 40\\]$`, 'm'));
+    const listed = Object.entries(options)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    assert.match(
+      list.stdout,
+      new RegExp(`^${sampler} +${steps} steps .*\\[default here: ${listed}\\]$`, 'm'),
+    );
+    // The bundled model's options that every sampler takes (its Gaussian corrections) are listed for each.
+    for (const name of ['pc', 'ode', 'dpmpp-2m'])
+      if (options.gaussianNormAbove !== undefined)
+        assert.match(
+          list.stdout,
+          new RegExp(`^${name} .*\\[gaussianNormAbove ${options.gaussianNormAbove}`, 'm'),
+        );
     for (const name of Object.keys(DEFAULT_MODEL.notAdvised))
       assert.match(list.stdout, new RegExp(`^${name} .*\\[not advised here: about a third`, 'm'));
     // With a --model, diffusers' loop and the samplers' own defaults.

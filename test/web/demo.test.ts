@@ -269,7 +269,7 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
     }
   });
 
-  it('opens on the bundled model with no console error, marks the samplers its card advises against, and previews the denoised estimate', async () => {
+  it("opens on the bundled model with no console error, with its card's sampler advice and noise-norm correction, and previews the denoised estimate", async () => {
     const pageErrors: string[] = [];
     const context = await chromium.newContext();
     const own = await openDemo(context, server.url, pageErrors);
@@ -277,20 +277,15 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       assert.equal(await waitPhase(own, 'ready', 60_000), null);
       assert.match((await own.textContent('#model-info')) ?? '', /^28×28, 1\.12M parameters/);
       const options = await own.$$eval('#sampler option', (os) => os.map((o) => o.textContent));
-      assert.deepEqual(options, [
-        'pc',
-        'ode (not advised for this model)',
-        'heun',
-        'dpmpp-2m (not advised for this model)',
-      ]);
+      const advised = (n: string) =>
+        n in DEFAULT_MODEL.notAdvised ? `${n} (not advised for this model)` : n;
+      assert.deepEqual(options, ['pc', 'ode', 'heun', 'dpmpp-2m'].map(advised));
       assert.equal(await own.isVisible('#sampler-note'), false);
-      await own.selectOption('#sampler', 'dpmpp-2m');
-      assert.match(
-        (await own.textContent('#sampler-note')) ?? '',
-        /^not advised for this model: about a third/,
-      );
-      // heun, the default: the first step's preview is the denoiser's estimate D(x, σ) (a picture), not the
-      // noisy sample (static).
+      // The model's own correction starts on for the bundled model (its card's default for every sampler).
+      const gnorm = DEFAULT_MODEL.options.gaussianNormAbove;
+      assert.equal(await own.inputValue('#gnorm'), gnorm === undefined ? '' : String(gnorm));
+      // heun: the first step's preview is the denoiser's estimate D(x, σ) (a picture), not the noisy sample
+      // (static), with the correction fetched from the model folder and applied as the Node pipeline applies it.
       await setRun(own, { sampler: 'heun', steps: 2, seed: 4, batch: 1, churn: 40 });
       await own.click('#generate');
       assert.equal(await waitPhase(own, 'ready', 60_000), null);
@@ -304,7 +299,15 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
         await runSampler(
           'heun',
           pipe.scoreFn,
-          { ...schedulerSettings(pipe), shape: [1, 1, 28, 28], steps: 2, churn: 40 },
+          {
+            ...schedulerSettings(pipe),
+            shape: [1, 1, 28, 28],
+            steps: 2,
+            churn: 40,
+            ...(DEFAULT_MODEL.options.gaussianNormAbove === undefined
+              ? {}
+              : { gaussianNormAbove: DEFAULT_MODEL.options.gaussianNormAbove, gaussian: pipe.gaussian }),
+          },
           {
             generator: new Generator().manualSeed(4),
             onStep: (s) => {

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 // @ts-expect-error: plain .mjs script without type declarations
 import { serveWeb } from '../../scripts/serve-web.mjs';
+import { fitGaussian, saveGaussian } from '../../src/diagnostics/index.js';
 import { ConfigError, FileFormatError } from '../../src/errors.js';
 import { randomStateDict, resolveUnetConfig, UNet2DModel } from '../../src/models/unet-2d/index.js';
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { ScoreSdeVeScheduler } from '../../src/schedulers/index.js';
 import { type FetchProgress, fetchModelFile, ModelFetchError } from '../../src/web/fetch-file.js';
-import { loadModelFiles, modelFileUrl } from '../../src/web/load.js';
+import { loadModelFiles, loadModelGaussian, modelFileUrl } from '../../src/web/load.js';
 import { fixturePath } from '../pipelines/helpers.js';
 
 /** A Cache Storage stand-in: one in-memory cache per name. */
@@ -151,6 +152,30 @@ describe('browser model loading (in Node)', () => {
     await assert.rejects(
       loadModelFiles({ url: server.url }), // the demo folder: index.html, no model
       /config\.json: HTTP 404/,
+    );
+  });
+
+  it("fetches the model's gaussian.safetensors only when asked, as the Node loader reads it, and names a missing or bad one", async () => {
+    const d = 4;
+    const rows = Float32Array.from({ length: 40 * d }, (_, i) => Math.sin(i * 0.37) + (i % d) * 0.1);
+    const g = await fitGaussian((i, out) => out.set(rows.subarray(i * d, (i + 1) * d)), 40, d);
+    await saveGaussian(join(dir, 'pipe', 'gaussian.safetensors'), g);
+    const hub = { repo: 'someone/pipe', endpoint: `${server.url}hub` };
+    const got = await loadModelGaussian(hub);
+    assert.equal(got.kind, g.kind);
+    assert.deepEqual([...got.eigenvalues], [...Float64Array.from(Float32Array.from(g.eigenvalues))]);
+    assert.deepEqual([...got.mean], [...Float64Array.from(Float32Array.from(g.mean))]);
+    await assert.rejects(
+      loadModelGaussian({ url: `${server.url}models/tiny-ncsnpp` }),
+      (e: Error) =>
+        e instanceof FileFormatError &&
+        /tiny-ncsnpp\/gaussian\.safetensors: not found: gaussianAbove/.test(e.message),
+    );
+    await writeFile(join(dir, 'pipe', 'gaussian.safetensors'), 'not safetensors at all');
+    await assert.rejects(
+      loadModelGaussian({ url: `${server.url}hub/someone/pipe/resolve/main/` }),
+      (e: Error) =>
+        e instanceof FileFormatError && /pipe\/resolve\/main\/gaussian\.safetensors/.test(e.message),
     );
   });
 });
