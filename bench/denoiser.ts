@@ -57,13 +57,13 @@ export async function runDenoiserBench(): Promise<string> {
     );
   if (fd.length > 0) {
     out.push(
-      'Sampling with the Gaussian safety nets (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s; `--gaussian-norm-above σ`: above σ, the network’s score takes the Gaussian score’s norm), 1000 images, seeds 0…999, against the same sampler without them:',
+      'Sampling with the Gaussian safety nets (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s; `--gaussian-norm-above σ`: above σ, the network’s score takes the Gaussian score’s norm), seeds 0…n−1, against the same sampler without them (v1: the bundled model until 2026-12-07; v2: since):',
       '',
-      '| model | sampler | steps | churn | Gaussian above σ | Gaussian norm above σ | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| model | sampler | steps | churn | Gaussian above σ | Gaussian norm above σ | images | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...fd.map(
         (r) =>
-          `| ${modelName(r.model)} | ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.samplerOptions?.gaussianNormAbove ?? '—'} | ${r.networkCallsPerImage} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
+          `| ${modelName(r.model)} | ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.samplerOptions?.gaussianNormAbove ?? '—'} | ${r.count} | ${r.networkCallsPerImage ?? 'adaptive'} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
       ),
     );
   }

@@ -1,6 +1,6 @@
 /**
- * The README's first-run timings: `scoresde sample` with no flags (the bundled model: 16 images, heun 35 steps,
- * churn 40, one batch, a grid), as a user runs it, timed as a whole process; median and minimum of 5 runs into
+ * The README's first-run timings: `scoresde sample` with no flags (the bundled model with its own default sampling,
+ * DEFAULT_SAMPLING: 16 images in one batch, a grid), as a user runs it, timed as a whole process; median and minimum of 5 runs into
  * fresh folders, wall-clock and CPU (user + system) seconds. On a shared, loaded machine the CPU time is the
  * steadier number: on an idle machine with C cores the wall time is about CPU / C (onnxruntime uses them all). The command runs as the built `dist/cli/main.js` when there is one (what `npx scoresde` runs),
  * else through tsx (about a second more start-up).
@@ -12,6 +12,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SAMPLING } from '../src/pipelines/default-sampling.js';
+import { networkCalls } from '../src/samplers/registry.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.SCORESDE_FIRST_RUN_RUNS ?? 5);
@@ -42,7 +44,7 @@ export async function runFirstRunBench(): Promise<string> {
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   return [
-    `\`scoresde sample\` with no flags (the bundled model: 16 images, heun 35 steps churn 40 = 69 UNet calls at batch 16, and a grid), the whole process from start to exit, ${existsSync(built) ? 'dist/cli/main.js' : 'through tsx (dist/ not built)'}; ${RUNS} runs into fresh folders. ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
+    `\`scoresde sample\` with no flags (the bundled model: ${defaultText()}, and a grid), the whole process from start to exit, ${existsSync(built) ? 'dist/cli/main.js' : 'through tsx (dist/ not built)'}; ${RUNS} runs into fresh folders. ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
     '',
     '| command | wall: median | wall: min | CPU: median | CPU: min | wall per run |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
@@ -51,3 +53,13 @@ export async function runFirstRunBench(): Promise<string> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await runFirstRunBench());
+
+/** The bundled model's default run in words, e.g. "16 images, heun 14 steps, churn 40, gaussianNormAbove 1 = 27 UNet calls at batch 16". */
+function defaultText(): string {
+  const { count, sampler, steps, options } = DEFAULT_SAMPLING;
+  const calls = networkCalls(sampler, steps, 1);
+  const opts = Object.entries(options)
+    .map(([k, v]) => `, ${k} ${v}`)
+    .join('');
+  return `${count} images, ${sampler} ${steps} steps${opts}${calls === undefined ? '' : ` = ${calls} UNet calls`} at batch ${count}`;
+}

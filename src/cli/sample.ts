@@ -95,8 +95,7 @@ heun, dpmpp-2m and ode make the same image k at any --batch-size; pc shares its
 step sizes across a batch (as diffusers does), so there it also depends on the
 images batched with it. Never on --shard.
 
-Without --model it samples the bundled Fashion-MNIST model (offline, seconds):
-${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.
+${paragraph(`Without --model it samples the bundled Fashion-MNIST model (offline, seconds): ${DEFAULT_MODEL.count} images with ${DEFAULT_MODEL.sampler} at ${DEFAULT_MODEL.steps} steps${defaultOptionsText()} in one batch, and a grid.`)}
 
 ${flagHelp(SAMPLE_FLAGS)}
 

@@ -9,7 +9,7 @@
  * each image's feature scale, so the network cannot see how large this image's noise draw is. ‖z‖ of d
  * standard normals varies by 1/√(2d) (2.5 % at 28×28), and the measured per-image error of the network's
  * noise scale is exactly that, at every σ: it carries no information about the draw. The denoiser's error
- * along z is then σ·2.5 % per value, which is most of its error at large σ (93 % at σ = 50 on the bundled
+ * along z is then σ·2.5 % per value, which is most of its error at large σ (92 % at σ = 50 on the bundled
  * model). At large σ, ‖x − D_G(x)‖ = σ²‖score_G‖ is the draw's size to within a fraction of a percent, so
  * the correction removes that error and leaves the network's direction, which holds its knowledge of the
  * image. At small σ the Gaussian's residual no longer measures the noise (it keeps the data's strong
