@@ -21,13 +21,9 @@ import type { ScoreFn } from './types.js';
 
 /** `score`, with rows whose σ is above `aboveSigma` scored by the Gaussian `g` instead. */
 export function gaussianSwitchScore(score: ScoreFn, g: GaussianStatistics, aboveSigma: number): ScoreFn {
-  if (!(aboveSigma > 0 && Number.isFinite(aboveSigma)))
-    throw new RangeError(`gaussianAbove must be a finite σ > 0, got ${aboveSigma}`);
+  const rowsOf = checkedRows(g, aboveSigma, 'gaussianAbove');
   return async (x, sigma) => {
-    const [b] = x.dims;
-    const d = x.data.length / b;
-    if (d !== g.dim)
-      throw new RangeError(`the Gaussian statistics have ${g.dim} values per image, the sample ${d}`);
+    const { b, d } = rowsOf(x);
     const gaussianRows = [...sigma].map((s) => s > aboveSigma);
     if (!gaussianRows.some(Boolean)) return score(x, sigma);
     // Rows are independent in the network, so score every row and overwrite the Gaussian ones.
@@ -47,13 +43,9 @@ export function gaussianSwitchScore(score: ScoreFn, g: GaussianStatistics, above
  * row (its direction stays the network's): the noise-norm correction (module comment).
  */
 export function gaussianNormScore(score: ScoreFn, g: GaussianStatistics, aboveSigma: number): ScoreFn {
-  if (!(aboveSigma > 0 && Number.isFinite(aboveSigma)))
-    throw new RangeError(`gaussianNormAbove must be a finite σ > 0, got ${aboveSigma}`);
+  const rowsOf = checkedRows(g, aboveSigma, 'gaussianNormAbove');
   return async (x, sigma) => {
-    const [b] = x.dims;
-    const d = x.data.length / b;
-    if (d !== g.dim)
-      throw new RangeError(`the Gaussian statistics have ${g.dim} values per image, the sample ${d}`);
+    const { b, d } = rowsOf(x);
     const net = await score(x, sigma);
     if (![...sigma].some((s) => s > aboveSigma)) return net;
     const out = Float32Array.from(net.data);
@@ -65,6 +57,19 @@ export function gaussianNormScore(score: ScoreFn, g: GaussianStatistics, aboveSi
       if (own > 0) for (let i = 0; i < d; i++) row[i] *= target / own;
     }
     return new Tensor('float32', out, x.dims);
+  };
+}
+
+/** Checks the switch σ of `option`; the returned function checks a sample against the statistics. */
+function checkedRows(g: GaussianStatistics, aboveSigma: number, option: string) {
+  if (!(aboveSigma > 0 && Number.isFinite(aboveSigma)))
+    throw new RangeError(`${option} must be a finite σ > 0, got ${aboveSigma}`);
+  return (x: Tensor): { b: number; d: number } => {
+    const [b] = x.dims;
+    const d = x.data.length / b;
+    if (d !== g.dim)
+      throw new RangeError(`the Gaussian statistics have ${g.dim} values per image, the sample ${d}`);
+    return { b, d };
   };
 }
 
