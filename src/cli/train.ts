@@ -328,7 +328,7 @@ export async function runTrain(argv: string[], io: CliIO): Promise<number> {
       onSample: (_step, path) => io.stdout.write(`${path}\n`),
       onDiagnostic: (step, r) =>
         io.stdout.write(
-          `step ${step}: denoiser MSE ÷ Gaussian's: ${r.rows.map((x) => `σ ${x.sigma} ${x.ratio.toFixed(2)}`).join(', ')}\n`,
+          `step ${step}: denoiser MSE ÷ Gaussian's (with the noise-norm correction): ${r.rows.map((x) => `σ ${x.sigma} ${x.ratio.toFixed(2)} (${x.normCorrectedRatio.toFixed(2)})`).join(', ')}\n`,
         ),
     });
   } catch (e) {
