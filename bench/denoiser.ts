@@ -67,8 +67,41 @@ export async function runDenoiserBench(): Promise<string> {
       ),
     );
   }
-  out.push(...runsTable());
+  out.push(...runsTable(), ...likelihoodSubset());
   return out.join('\n');
+}
+
+/**
+ * The bundled model's bits/dim since v2 on the first test images (bench/results/fashion-mnist-bpd-v2-first128.json:
+ * `scoresde likelihood --count 256 --repeats 1 --seed 0 --shard 0/2`, the protocol of the v1 table), paired with
+ * v1's first pass on the same images and noise seeds (bench/results/fashion-mnist-bpd.json).
+ */
+function likelihoodSubset(): string[] {
+  const v2File = 'bench/results/fashion-mnist-bpd-v2-first128.json';
+  const v1File = 'bench/results/fashion-mnist-bpd.json';
+  if (!existsSync(v2File) || !existsSync(v1File)) return [];
+  const v2 = JSON.parse(readFileSync(v2File, 'utf8')) as {
+    start: number;
+    perImage: number[];
+    nfePerSolve: number;
+  };
+  const v1 = JSON.parse(readFileSync(v1File, 'utf8')) as {
+    bitsPerDim: number[][];
+    mean: number;
+    standardError: number;
+  };
+  const n = v2.perImage.length;
+  const pairs = v2.perImage.map((b, i) => [b, v1.bitsPerDim[0][v2.start + i]] as const);
+  const meanOf = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const seOf = (xs: number[]) => {
+    const m = meanOf(xs);
+    return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1) / xs.length);
+  };
+  const diff = pairs.map(([a, b]) => a - b);
+  return [
+    '',
+    `Test bits/dim of v2 on Fashion-MNIST test images ${v2.start}–${v2.start + n - 1} (one pass, seed 0, the protocol of v1's table; \`${v2File}\`): ${f(meanOf(v2.perImage), 3)} ± ${f(seOf(v2.perImage), 3)}; v1's first pass on the same images and noise: ${f(meanOf(pairs.map((p) => p[1])), 3)}; v2 − v1, paired: ${f(meanOf(diff), 3)} ± ${f(seOf(diff), 3)} (v1 on all 1000 images, two passes: ${f(v1.mean, 3)} ± ${f(v1.standardError, 3)}). NFE per solve: ${f(v2.nfePerSolve, 0)}.`,
+  ];
 }
 
 /** A model path as the repository names it (results store the path they were evaluated at). */
