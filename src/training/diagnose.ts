@@ -7,6 +7,8 @@
  * to the training data when the run starts.
  */
 
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { openImageDataset } from '../data/index.js';
 import type { ImageDataset } from '../data/types.js';
 import {
@@ -29,6 +31,25 @@ export interface TrainingDiagnostic {
   run(unet: UNet2DModel, signal?: AbortSignal): Promise<PerSigmaReport>;
 }
 
+/**
+ * The test split of IDX data at `dataPath`: a folder, or one of its files (a resumed run knows its data by the
+ * training file it read, so the split is looked for in that file's folder too); undefined when there is none.
+ */
+async function testSplitBeside(
+  dataPath: string,
+  shape: { channels: number; height: number; width: number },
+): Promise<ImageDataset | undefined> {
+  // A file opens as itself whatever the split, so its folder is asked first.
+  const places = statSync(dataPath, { throwIfNoEntry: false })?.isFile()
+    ? [dirname(dataPath), dataPath]
+    : [dataPath];
+  for (const place of places) {
+    const held = await openImageDataset(place, { ...shape, split: 'test' }).catch(() => undefined);
+    if (held) return held;
+  }
+  return undefined;
+}
+
 /** Prepares the batch and the Gaussian (the fit reads every training image once). */
 export async function prepareDiagnostic(
   train: ImageDataset,
@@ -39,8 +60,7 @@ export async function prepareDiagnostic(
   const shape = { channels: train.channels, height: train.height, width: train.width };
   let held: ImageDataset | undefined;
   if (diagnoseData !== undefined) held = await openImageDataset(diagnoseData, shape);
-  else if (dataPath !== undefined)
-    held = await openImageDataset(dataPath, { ...shape, split: 'test' }).catch(() => undefined);
+  else if (dataPath !== undefined) held = await testSplitBeside(dataPath, shape);
   if (held && held.source === train.source) held = undefined; // an image folder has no test split
   const images = held ?? train;
   const n = Math.min(DIAGNOSE_IMAGES, images.length);

@@ -331,8 +331,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await reportStep(report, log, bar, options);
       const grid = await sampleAt(s, step, options);
       if (grid) samples.push(grid);
-      if (diagnostic && step % tr.diagnoseEvery === 0 && !options.signal?.aborted)
-        options.onDiagnostic?.(step, await writeDiagnostic(s, step, diagnostic, log, options.signal));
+      if (diagnostic && step % tr.diagnoseEvery === 0 && !options.signal?.aborted) {
+        // Logged whether or not a callback listens (an optional call would skip evaluating its arguments).
+        const table = await writeDiagnostic(s, step, diagnostic, log, options.signal);
+        options.onDiagnostic?.(step, table);
+      }
       if ((tr.checkpointEvery > 0 && step % tr.checkpointEvery === 0) || step === total) await commit();
     }
     if (step !== lastCheckpoint) await commit();

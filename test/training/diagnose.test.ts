@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { openImageDataset } from '../../src/data/index.js';
 import {
   diagnosticSigmas,
@@ -74,6 +75,26 @@ test('diagnoseEvery logs the EMA weights’ per-σ table on a fixed batch, as pe
   } finally {
     await unet.release();
   }
+});
+
+test('IDX data: the log measures the held-out test split, and a resumed run (which knows its data by the training file) keeps it', async () => {
+  const out = join(tmp, 'idx');
+  const idx = fileURLToPath(new URL('../fixtures/fashion-mnist', import.meta.url));
+  const base = { ...common, config: { ...MICRO_CONFIG, sample_size: 28 }, data: idx, out, diagnoseEvery: 1 };
+  await train({ ...base, steps: 1 });
+  await train({ out, resume: true, steps: 2, diagnoseEvery: 1 });
+  const tables = readFileSync(join(out, 'train_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.denoiser);
+  assert.deepEqual(
+    tables.map((r) => [r.step, r.held_out, r.source.replace(/^.*\//, '')]),
+    [
+      [1, true, 't10k-images-idx3-ubyte.gz'],
+      [2, true, 't10k-images-idx3-ubyte.gz'],
+    ],
+  );
 });
 
 test('sigmaSampling is a trajectory option: saved, kept on resume, and a different one refused', async () => {
