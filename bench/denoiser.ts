@@ -12,6 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPerSigmaReport, type PerSigmaReport } from '../src/diagnostics/index.js';
+import { meanAndStandardError } from '../src/likelihood/index.js';
 
 const DIR = 'bench/results/denoiser';
 
@@ -92,15 +93,12 @@ function likelihoodSubset(): string[] {
   };
   const n = v2.perImage.length;
   const pairs = v2.perImage.map((b, i) => [b, v1.bitsPerDim[0][v2.start + i]] as const);
-  const meanOf = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const seOf = (xs: number[]) => {
-    const m = meanOf(xs);
-    return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1) / xs.length);
-  };
-  const diff = pairs.map(([a, b]) => a - b);
+  const v2Stats = meanAndStandardError(v2.perImage);
+  const diff = meanAndStandardError(pairs.map(([a, b]) => a - b));
+  const v1Same = meanAndStandardError(pairs.map((p) => p[1])).mean;
   return [
     '',
-    `Test bits/dim of v2 on Fashion-MNIST test images ${v2.start}–${v2.start + n - 1} (one pass, seed 0, the protocol of v1's table; \`${v2File}\`): ${f(meanOf(v2.perImage), 3)} ± ${f(seOf(v2.perImage), 3)}; v1's first pass on the same images and noise: ${f(meanOf(pairs.map((p) => p[1])), 3)}; v2 − v1, paired: ${f(meanOf(diff), 3)} ± ${f(seOf(diff), 3)} (v1 on all 1000 images, two passes: ${f(v1.mean, 3)} ± ${f(v1.standardError, 3)}). NFE per solve: ${f(v2.nfePerSolve, 0)}.`,
+    `Test bits/dim of v2 on Fashion-MNIST test images ${v2.start}–${v2.start + n - 1} (one pass, seed 0, the protocol of v1's table; \`${v2File}\`): ${f(v2Stats.mean, 3)} ± ${f(v2Stats.standardError, 3)}; v1's first pass on the same images and noise: ${f(v1Same, 3)}; v2 − v1, paired: ${f(diff.mean, 3)} ± ${f(diff.standardError, 3)} (v1 on all 1000 images, two passes: ${f(v1.mean, 3)} ± ${f(v1.standardError, 3)}). NFE per solve: ${f(v2.nfePerSolve, 0)}.`,
   ];
 }
 
