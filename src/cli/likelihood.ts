@@ -12,6 +12,7 @@ import {
   type LikelihoodStep,
   unetScoreVjp,
 } from '../likelihood/index.js';
+import type { GaussianStatistics } from '../math/gaussian.js';
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { ProgressBar } from '../progress.js';
 import { Generator } from '../random/index.js';
@@ -86,6 +87,11 @@ const LIKELIHOOD_FLAGS: readonly FlagSection[] = [
         help: `RK45 tolerances (default ${DEFAULT_TOLERANCE.toExponential()})`,
       },
       { name: 'seed', value: '<n>', help: 'seed of the noise (default 0)' },
+      {
+        name: 'gaussian-above',
+        value: '<σ>',
+        help: "above this σ, the training data's Gaussian (the model's gaussian.safetensors) instead of the network, its flow to sigma_max in closed form: the likelihood of what the samplers' --gaussian-above samples (default: the network at every σ)",
+      },
       {
         name: 'out',
         short: 'o',
@@ -195,6 +201,7 @@ interface LikelihoodArgs {
   countArg?: number;
   rtol?: number;
   atol?: number;
+  gaussianAbove?: number;
   seed: bigint;
   quiet: boolean;
   threads?: number;
@@ -222,6 +229,7 @@ async function likelihoodArgs(values: Record<string, unknown>): Promise<Likeliho
     countArg: values.count === undefined ? undefined : intOption(values, 'count', 1, 1),
     rtol: positiveNumberOption(values, 'rtol'),
     atol: positiveNumberOption(values, 'atol'),
+    gaussianAbove: positiveNumberOption(values, 'gaussian-above'),
     seed: seedOption(values),
     quiet: values.quiet === true,
     threads: values.threads === undefined ? undefined : intOption(values, 'threads', 1, 1, 1024),
@@ -290,6 +298,8 @@ function runSettings(pipe: ScoreSdeVePipeline, args: LikelihoodArgs, count: numb
     seeds: SEED_SCHEME,
     sigmaMin,
     sigmaMax,
+    // Only when set, so the journals of runs without it still resume.
+    ...(args.gaussianAbove !== undefined ? { gaussianAbove: args.gaussianAbove } : {}),
   };
   return { settings, graphRows };
 }
@@ -389,6 +399,7 @@ async function shardPlan(
 /** datasetLikelihood's options for this run: the flags, the model's σ range, and each batch's seed. */
 function solveOptions(
   args: LikelihoodArgs,
+  gaussian: GaussianStatistics | undefined,
   settings: ReturnType<typeof runSettings>['settings'],
   graphRows: number,
   batchesPerPass: number,
@@ -406,6 +417,7 @@ function solveOptions(
     atol,
     dequantize,
     exactRowsPerCall: graphRows,
+    ...(args.gaussianAbove !== undefined ? { gaussianAbove: args.gaussianAbove, gaussian } : {}),
     generatorFor: (pass, batch) => new Generator().manualSeed(batchSeed(seed, pass, batch, batchesPerPass)),
   };
 }
@@ -444,6 +456,12 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
   const { repeats, outFormat } = args;
 
   const { pipe } = await loadPipelineFromArgs('likelihood', values, io);
+  if (args.gaussianAbove !== undefined && !pipe.gaussian) {
+    await pipe.release();
+    throw new CliError(
+      `--gaussian-above: the model ${modelArg(values, 'likelihood')} has no gaussian.safetensors (the training data's Gaussian)`,
+    );
+  }
   let fn: Awaited<ReturnType<typeof unetScoreVjp>> | undefined;
   try {
     const { dataset, count, batchesPerPass } = await openLikelihoodData(pipe, args, io);
@@ -455,7 +473,7 @@ export async function runLikelihood(argv: string[], io: CliIO): Promise<number> 
     const { result, reused } = await solveWithProgress(
       (progress) =>
         datasetLikelihood(scoreFn, dataset, {
-          ...solveOptions(args, settings, graphRows, batchesPerPass),
+          ...solveOptions(args, pipe.gaussian, settings, graphRows, batchesPerPass),
           batchRange,
           ...progress,
         }),

@@ -15,6 +15,7 @@
  * the RMS error norm over all B·D + B components), where a row's result depends on the rows batched with it,
  * up to the solver tolerance or, for a row whose error is swamped by the others', beyond: `sharedSteps`.
  */
+import type { GaussianStatistics } from '../math/gaussian.js';
 import { UNet2DModel } from '../models/unet-2d/model.js';
 import { ScoreSdeVePipeline } from '../pipelines/score-sde-ve.js';
 import type { Generator } from '../random/generator.js';
@@ -24,6 +25,7 @@ import { resolveProbabilityFlow } from '../samplers/probability-flow.js';
 import { integrateRk45Rows, type OdeRowsFn } from '../samplers/rk45.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 import { drawHutchinsonNoise, exactTrace, hutchinsonTrace, type ScoreTraceFn } from './divergence.js';
+import { gaussianFlowMap, gaussianSwitchScoreVjp } from './gaussian-switch.js';
 import { DIVERGENCE_METHODS, type DivergenceMethod, type ScoreVjpFn } from './types.js';
 import { unetScoreVjp } from './unet.js';
 
@@ -67,6 +69,14 @@ export interface LikelihoodOptions {
   sharedSteps?: boolean;
   /** 'exact' only: rows per network call (B rows per basis vector); default 256. */
   exactRowsPerCall?: number;
+  /**
+   * Above this σ the training data's Gaussian (`gaussian`) gives the score and its Jacobian instead of the
+   * network: the likelihood of the model that the samplers' `gaussianAbove` samples (gaussian-switch.ts).
+   * Not in score_sde; default: the network at every σ.
+   */
+  gaussianAbove?: number;
+  /** The training data's Gaussian, for `gaussianAbove` (a pipeline passes its gaussian.safetensors). */
+  gaussian?: GaussianStatistics;
   /** Called after every accepted RK45 step. */
   onStep?: (info: LikelihoodStep) => void;
   /** Checked before every network call; aborting throws an AbortError. */
@@ -150,6 +160,7 @@ export async function computeLikelihood(
   if (model instanceof ScoreSdeVePipeline) {
     const { sigma_min, sigma_max } = model.scheduler.config;
     return unetLikelihood(model.unet, data, {
+      ...(options.gaussianAbove !== undefined && model.gaussian ? { gaussian: model.gaussian } : {}),
       ...options,
       sigmaMin: options.sigmaMin ?? sigma_min,
       sigmaMax: options.sigmaMax ?? sigma_max,
@@ -254,6 +265,16 @@ function checkMethod(options: LikelihoodOptions): { method: DivergenceMethod; ro
   return { method, rowsPerCall };
 }
 
+/** `model`, with the Gaussian above `gaussianAbove` when that is set (which then needs `gaussian`). */
+function withGaussianSwitch(model: ScoreVjpFn, o: LikelihoodOptions): ScoreVjpFn {
+  if (o.gaussianAbove === undefined) return model;
+  if (!o.gaussian)
+    throw new RangeError(
+      "likelihood: gaussianAbove needs the training data's Gaussian (gaussian.safetensors beside the model)",
+    );
+  return gaussianSwitchScoreVjp(model, o.gaussian, o.gaussianAbove);
+}
+
 /** Bits/dim of `data` under `model`: the probability-flow ODE from eps to 1 with the divergence alongside. */
 async function solveLikelihood(
   model: ScoreVjpFn,
@@ -268,6 +289,8 @@ async function solveLikelihood(
   const { signal } = options;
   throwIfAborted(signal);
 
+  model = withGaussianSwitch(model, options);
+
   // Random draws in score_sde's order: the probe (likelihood_fn), then the dequantization noise (data).
   let traceFn: ScoreTraceFn;
   if (method === 'exact') traceFn = exactTrace(model, rowsPerCall, signal);
@@ -281,21 +304,34 @@ async function solveLikelihood(
   const n = data.numel;
   const d = n / batch;
   const layout = stateLayout(batch, d, options.sharedSteps === true);
+  // With the Gaussian above σ_s the ODE ends at σ_s: from there to σmax the flow is the Gaussian's, in closed form.
+  const top = options.gaussian && options.gaussianAbove !== undefined ? options.gaussianAbove : Infinity;
+  const tEnd = top < options.sigmaMax ? Math.max(eps, Math.log(top / options.sigmaMin) / flow.logRatio) : 1;
   const drift = flowDrift(traceFn, layout, data.dims, flow);
-  const { y: rows } = await integrateRk45Rows(drift.f, eps, layout.start(x0), 1, {
-    rtol,
-    atol,
-    onRound: (t, _rows, step) => {
-      const tReached = Math.min(...t); // the row furthest from the end
-      options.onStep?.({ step, t: tReached, fraction: (tReached - eps) / (1 - eps), nfe: drift.nfe });
-    },
-  });
+  const rows =
+    tEnd > eps
+      ? (
+          await integrateRk45Rows(drift.f, eps, layout.start(x0), tEnd, {
+            rtol,
+            atol,
+            onRound: (t, _rows, step) => {
+              const tReached = Math.min(...t); // the row furthest from the end
+              const fraction = (tReached - eps) / (tEnd - eps);
+              options.onStep?.({ step, t: tReached, fraction, nfe: drift.nfe });
+            },
+          })
+        ).y
+      : layout.start(x0);
   const z = new Float64Array(n);
   const deltaLogp = new Float64Array(batch);
   for (let b = 0; b < batch; b++) {
     const { x, logp } = layout.slots(rows, b);
-    z.set(x, b * d);
     deltaLogp[b] = logp[0][logp[1]];
+    if (tEnd < 1 && options.gaussian) {
+      const mapped = gaussianFlowMap(options.gaussian, x, flow.sigmaAt(tEnd), options.sigmaMax);
+      z.set(mapped.x, b * d);
+      deltaLogp[b] += mapped.logDet;
+    } else z.set(x, b * d);
   }
   const priorLogp = vePriorLogp(z, batch, options.sigmaMax);
   const bitsPerDim = new Float64Array(batch);

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openImageDataset } from '../../src/data/index.js';
+import { fitGaussian, loadGaussian, saveGaussian } from '../../src/diagnostics/index.js';
 import { decodePNG, encodePNG } from '../../src/io/png.js';
 import { datasetLikelihood, unetScoreVjp } from '../../src/likelihood/index.js';
 import { UNet2DModel } from '../../src/models/unet-2d/index.js';
@@ -98,6 +99,49 @@ describe('likelihood and interpolate help', () => {
 });
 
 describe('scoresde likelihood', () => {
+  it("--gaussian-above: the model's Gaussian above the switch σ, as the library computes it; refused without one", async () => {
+    const bare = await cli(['likelihood', '--model', model, '--data', images, '--gaussian-above', '2', '-q']);
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /--gaussian-above: the model .* has no gaussian\.safetensors/);
+    const withStats = join(root, 'model-gaussian');
+    mkdirSync(withStats, { recursive: true });
+    for (const f of ['config.json', 'diffusion_pytorch_model.safetensors', 'scheduler_config.json'])
+      copyFileSync(join(model, f), join(withStats, f));
+    const ds = await openImageDataset(images, { channels: 1, height: 4, width: 4 });
+    const g = await fitGaussian((i, out) => ds.read(i, out), 3, 16);
+    await saveGaussian(join(withStats, 'gaussian.safetensors'), g);
+    const json = join(root, 'out-gaussian', 'bpd.json');
+    const args = ['likelihood', '--model', withStats, '--data', images, '--batch-size', '3'];
+    const r = await cli([...args, ...fast, '--gaussian-above', '2', '--out', json, '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(out.settings.gaussianAbove, 2);
+    const unet = await UNet2DModel.fromPretrained(withStats);
+    const fn = await unetScoreVjp(unet, { batchSize: 3 });
+    try {
+      const common = { sigmaMin: 0.01, sigmaMax: 50, batchSize: 3, rtol: 1e-3, atol: 1e-3 };
+      const run = (extra: object) =>
+        datasetLikelihood(fn, ds, { ...common, ...extra, generatorFor: batchGenerators(0, 1) });
+      const lib = await run({
+        gaussianAbove: 2,
+        gaussian: await loadGaussian(join(withStats, 'gaussian.safetensors')),
+      });
+      assert.deepEqual(
+        out.bitsPerDim,
+        lib.bitsPerDim.map((row) => Array.from(row)),
+      );
+      // …and it is not the plain likelihood.
+      const plain = await run({});
+      assert.notDeepEqual(
+        out.bitsPerDim,
+        plain.bitsPerDim.map((row) => Array.from(row)),
+      );
+    } finally {
+      await fn.release();
+      await unet.release();
+    }
+  });
+
   it('prints bits/dim per image and pass and mean ± SE, writes JSON and CSV, and matches the library', async () => {
     const json = join(root, 'out', 'bpd.json');
     const args = ['likelihood', '--model', model, '--data', images, '--batch-size', '2', '--repeats', '2'];
