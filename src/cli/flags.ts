@@ -49,7 +49,9 @@ export function wrapWords(text: string, first: string, indent: string, width = W
     }
     let empty = true;
     for (const word of part.split(' ')) {
-      if (!empty && line.length + 1 + word.length > width) {
+      // `first` may hold a label on a line of its own: measure the line being filled.
+      const column = line.length - (line.lastIndexOf('\n') + 1);
+      if (!empty && column + 1 + word.length > width) {
         lines.push(line);
         line = indent;
         empty = true;

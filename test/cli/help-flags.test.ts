@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { OptionSpec } from '../../src/cli/args.js';
 import { COLORIZE_HELP, COLORIZE_OPTIONS, INPAINT_HELP, INPAINT_OPTIONS } from '../../src/cli/edit.js';
 import { EVALUATE_HELP, EVALUATE_OPTIONS } from '../../src/cli/evaluate.js';
+import { wrapWords } from '../../src/cli/flags.js';
 import { INFO_HELP, INFO_OPTIONS } from '../../src/cli/info.js';
 import { INTERPOLATE_HELP, INTERPOLATE_OPTIONS } from '../../src/cli/interpolate.js';
 import { LIKELIHOOD_HELP, LIKELIHOOD_OPTIONS } from '../../src/cli/likelihood.js';
@@ -77,5 +78,16 @@ describe('command help', () => {
     );
     assert.match(SAMPLE_HELP, /--churn <x> .*\(0: deterministic\)\n +\(default 0\)\n/);
     assert.match(EVALUATE_HELP, /\(default pc 2000, heun 50,\n +dpmpp-2m 50\)/);
+  });
+});
+
+describe('wrapWords', () => {
+  it('fills the line being written: a label on a line of its own does not shorten the text after it', () => {
+    const label = `      --a-very-long-flag-name <σ|off>\n${' '.repeat(27)}`;
+    const text = 'one two three four five six seven eight nine ten eleven twelve thirteen';
+    const lines = wrapWords(text, label, ' '.repeat(27), 60).split('\n');
+    assert.equal(lines[0], '      --a-very-long-flag-name <σ|off>');
+    assert.equal(lines[1], `${' '.repeat(27)}one two three four five six seven`);
+    for (const line of lines) assert.ok(line.length <= 60, line);
   });
 });
