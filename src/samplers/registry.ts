@@ -31,7 +31,7 @@ import {
   samplePc,
 } from './pc.js';
 import { sampleProbabilityFlow } from './probability-flow.js';
-import type { SamplerCommon, SamplerResult, ScoreFn } from './types.js';
+import type { SamplerCommon, SamplerResult, SamplerStep, ScoreFn } from './types.js';
 
 export const SAMPLER_NAMES = ['pc', 'ode', 'heun', 'dpmpp-2m'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
@@ -315,7 +315,26 @@ export async function runSampler(
   if (typeof score !== 'function')
     throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
   const settings = { ...settingsFor(name, options), shape: options.shape };
-  score = withSafetyNet(score, options, `runSampler('${name}')`);
+  // With a safety net, nfe counts the network's calls: an evaluation the Gaussian answers alone is free.
+  let networkCalls = 0;
+  const network: ScoreFn = (x, sigma) => {
+    networkCalls++;
+    return score(x, sigma);
+  };
+  const netted = withSafetyNet(network, options, `runSampler('${name}')`);
+  if (netted === network) return runNamed(name, score, settings, common);
+  const { onStep } = common;
+  const counted = { ...common, onStep: onStep && ((s: SamplerStep) => onStep({ ...s, nfe: networkCalls })) };
+  const result = await runNamed(name, netted, settings, counted);
+  return { ...result, nfe: networkCalls };
+}
+
+function runNamed(
+  name: SamplerName,
+  score: ScoreFn,
+  settings: Record<string, unknown>,
+  common: SamplerCommon,
+): Promise<SamplerResult> {
   switch (name) {
     case 'pc':
       return samplePc(score, settings as unknown as PcOptions, common);

@@ -93,6 +93,32 @@ test('every sampler takes gaussianAbove: below σ_min it is the Gaussian sampler
   );
 });
 
+test('nfe counts network calls: steps the Gaussian answers alone are free, in the result and in onStep', async () => {
+  const g = await statistics();
+  let calls = 0;
+  const counting: ScoreFn = async (x, s) => {
+    calls++;
+    return constantScore(0)(x, s);
+  };
+  const shape = [1, 1, 4, 4];
+  const steps: number[] = [];
+  const onStep = (s: { nfe: number }) => steps.push(s.nfe);
+  const plain = await runSampler('heun', counting, { shape, steps: 8 }, { onStep });
+  assert.equal(plain.nfe, calls);
+  calls = 0;
+  steps.length = 0;
+  const switched = await runSampler(
+    'heun',
+    counting,
+    { shape, steps: 8, gaussianAbove: 5, gaussian: g },
+    { onStep },
+  );
+  assert.equal(switched.nfe, calls);
+  assert.ok(calls > 0 && calls < plain.nfe, `${calls} network calls of ${plain.nfe} evaluations`);
+  assert.equal(steps.at(-1), calls);
+  assert.equal(steps[0], 0, 'the first step lies above σ = 5: no network call yet');
+});
+
 test("a pipeline loads its folder's gaussian.safetensors and passes it to the samplers", async () => {
   const dir = join(tmp, 'model');
   cpSync(fileURLToPath(new URL('../fixtures/likelihood/tiny-fourier-1x4x4', import.meta.url)), dir, {
