@@ -99,12 +99,36 @@ function likelihoodSubset(): string[] {
   return [
     '',
     `Test bits/dim of v2 on Fashion-MNIST test images ${v2.start}–${v2.start + n - 1} (one pass, seed 0, the protocol of v1's table; \`${v2File}\`): ${f(v2Stats.mean, 3)} ± ${f(v2Stats.standardError, 3)}; v1's first pass on the same images and noise: ${f(v1Same, 3)}; v2 − v1, paired: ${f(diff.mean, 3)} ± ${f(diff.standardError, 3)} (v1 on all 1000 images, two passes: ${f(v1.mean, 3)} ± ${f(v1.standardError, 3)}). NFE per solve: ${f(v2.nfePerSolve, 0)}.`,
+    ...gaussianSwitchLikelihood(v2File, v2.perImage, v2.nfePerSolve),
   ];
+}
+
+/**
+ * v2's bits/dim on the same images and noise with the likelihood's Gaussian switch (`--gaussian-above σ`:
+ * bench/results/fashion-mnist-bpd-v2-first128-gauss<σ>.json), paired with the network at every σ.
+ */
+function gaussianSwitchLikelihood(v2File: string, plain: number[], plainNfe: number): string[] {
+  const files = readdirSync('bench/results')
+    .filter((n) => /^fashion-mnist-bpd-v2-first128-gauss[\d.]+\.json$/.test(n))
+    .map((n) => join('bench/results', n));
+  return files
+    .map((file) => {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as {
+        perImage: number[];
+        nfePerSolve: number;
+        settings: { gaussianAbove: number };
+      };
+      const stats = meanAndStandardError(r.perImage);
+      const diff = meanAndStandardError(r.perImage.map((b, i) => b - plain[i]));
+      return `With the Gaussian above σ = ${r.settings.gaussianAbove} (\`--gaussian-above\`, docs/likelihood.md; \`${file}\`), same images and noise: ${f(stats.mean, 3)} ± ${f(stats.standardError, 3)}; minus \`${v2File}\`, paired: ${f(diff.mean, 4)} ± ${f(diff.standardError, 4)}; network calls per solve ${f(r.nfePerSolve, 0)} against ${f(plainNfe, 0)} (${f(plainNfe / r.nfePerSolve, 2)}× fewer).`;
+    })
+    .flatMap((line) => ['', line]);
 }
 
 /** A model path as the repository names it (results store the path they were evaluated at). */
 function modelName(path: string | null): string {
   if (!path) return '—';
+  if (path.includes(' (')) return path; // already a label, such as "v2 (models/fashion-mnist)"
   const at = path.search(/(models|runs)\//);
   return at >= 0 ? path.slice(at) : path;
 }
