@@ -140,8 +140,32 @@ export async function runInterpolate(argv: string[], io: CliIO): Promise<number>
     io.stdout.write(
       `wrote ${out} (${frames} frames, ${result.nfe} network calls); round trip max |decode(encode(x)) − x|: a ${ea}, b ${eb}\n`,
     );
+    warnInexactEnds(result.roundTripError, [aPath, bPath], rtol, io);
     return 0;
   } finally {
     await pipe.release();
+  }
+}
+
+/** Ends more than this many 8-bit levels off their input are not the input: the frames no longer start there. */
+const ROUND_TRIP_WARN_LEVELS = 2;
+
+/**
+ * Warns when an end frame is visibly not its input: the flow of some images is so sensitive that the solver's
+ * own error grows to many levels (models/fashion-mnist's model card: up to 118 levels at 1e-5, within 8 at 1e-7).
+ */
+function warnInexactEnds(
+  errors: readonly number[],
+  paths: readonly string[],
+  rtol: number | undefined,
+  io: CliIO,
+) {
+  for (const [i, e] of errors.entries()) {
+    const levels = 255 * e;
+    if (!(levels > ROUND_TRIP_WARN_LEVELS)) continue;
+    const tighter = ((rtol ?? 1e-5) / 100).toExponential(0);
+    io.stderr.write(
+      `scoresde: warning: ${paths[i]} comes back ${levels.toFixed(1)} 8-bit levels off after encode + decode, so the frame at its end is not that image; a tighter --rtol/--atol (e.g. ${tighter}, several times the network calls) makes the round trip exact\n`,
+    );
   }
 }

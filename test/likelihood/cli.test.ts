@@ -397,7 +397,7 @@ describe('scoresde likelihood --shard and --merge', () => {
 });
 
 describe('scoresde interpolate', () => {
-  it('writes a 1 × K strip at the model size and reports the round-trip error; refuses to overwrite', async () => {
+  it('writes a 1 × K strip at the model size, reports the round-trip error and warns when an end is not its input; refuses to overwrite', async () => {
     const out = join(root, 'strip.png');
     const args = [
       'interpolate',
@@ -416,6 +416,17 @@ describe('scoresde interpolate', () => {
     );
     const png = decodePNG(readFileSync(out));
     assert.deepEqual([png.width, png.height], [16, 4]);
+    // At rtol = 1e-3 this random-weight model's round trip is ~28 levels off: each end is named with a remedy.
+    const levels = (path: string) =>
+      Number(new RegExp(`warning: .*${path} comes back (\\d+\\.\\d) 8-bit levels off`).exec(r.stderr)?.[1]);
+    const [ea, eb] = [...r.stdout.matchAll(/ (\d\.\d\de[-+]\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(Math.abs(levels('img0\\.png') - 255 * ea) < 0.2, r.stderr); // both rounded as printed
+    assert.ok(Math.abs(levels('img2\\.png') - 255 * eb) < 0.2, r.stderr);
+    assert.match(r.stderr, /a tighter --rtol\/--atol \(e\.g\. 1e-5/);
+    // At the default 1e-5 both ends come back within a level: no warning.
+    const exact = await cli([...args, '--frames', '2', '--out', join(root, 'exact.png'), '-q']);
+    assert.equal(exact.code, 0, exact.stderr);
+    assert.doesNotMatch(exact.stderr, /warning/);
     const again = await cli([...args, '--out', out]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /exists; pass --force/);
