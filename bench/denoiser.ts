@@ -75,11 +75,11 @@ export async function runDenoiserBench(): Promise<string> {
 /**
  * The bundled model's bits/dim since v2 on the first test images (bench/results/fashion-mnist-bpd-v2-first128.json:
  * `scoresde likelihood --count 256 --repeats 1 --seed 0 --shard 0/2`, the protocol of the v1 table), paired with
- * v1's first pass on the same images and noise seeds (bench/results/fashion-mnist-bpd.json).
+ * v1's first pass on the same images and noise seeds (bench/results/fashion-mnist-bpd-v1.json).
  */
 function likelihoodSubset(): string[] {
   const v2File = 'bench/results/fashion-mnist-bpd-v2-first128.json';
-  const v1File = 'bench/results/fashion-mnist-bpd.json';
+  const v1File = 'bench/results/fashion-mnist-bpd-v1.json';
   if (!existsSync(v2File) || !existsSync(v1File)) return [];
   const v2 = JSON.parse(readFileSync(v2File, 'utf8')) as {
     start: number;

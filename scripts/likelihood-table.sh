@@ -10,7 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 DATA=$(scripts/fashion-mnist.sh)
-OUT=bench/results/fashion-mnist-bpd.json
+# One result file per model version: v1's is bench/results/fashion-mnist-bpd-v1.json (OUT=… for another).
+OUT=${OUT:-bench/results/fashion-mnist-bpd-v2.json}
 run() {
   node --import tsx src/cli/main.ts likelihood --data "$DATA" --split test --count 1000 --repeats 2 \
     --batch-size 16 --seed 0 "$@"
@@ -25,17 +26,17 @@ if [ "$JOBS" -le 1 ]; then
   exit
 fi
 SHARDS=8
-part() { echo "bench/results/fashion-mnist-bpd.shard$1-of-$SHARDS.json"; }
+part() { echo "${OUT%.json}.shard$1-of-$SHARDS.json"; }
 for i in $(seq 0 $((SHARDS - 1))); do
   # A journal of the unsharded run starts each shard (a shard takes only the batches in its range).
   if [ -f "$OUT.partial.json" ] && [ ! -f "$(part "$i").partial.json" ] && [ ! -f "$(part "$i")" ]; then
     cp "$OUT.partial.json" "$(part "$i").partial.json"
   fi
 done
-export DATA SHARDS
+export DATA SHARDS OUT
 # xargs hands the next shard to whichever process is free; a shard whose result exists is done.
 seq 0 $((SHARDS - 1)) | xargs -P "$JOBS" -I{} sh -c '
-  f=bench/results/fashion-mnist-bpd.shard{}-of-$SHARDS.json
+  f=${OUT%.json}.shard{}-of-$SHARDS.json
   [ -f "$f" ] && exit 0
   exec node --import tsx src/cli/main.ts likelihood --data "$DATA" --split test --count 1000 --repeats 2 \
     --batch-size 16 --seed 0 --quiet --threads 1 --shard {}/$SHARDS --out "$f"'
