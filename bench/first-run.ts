@@ -8,12 +8,13 @@
  *   node --import tsx bench/first-run.ts        prints the markdown section
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SAMPLING } from '../src/pipelines/default-sampling.js';
-import { networkCalls } from '../src/samplers/registry.js';
+import { networkCallsWith } from '../src/samplers/registry.js';
+import { schedulerSamplerSettings } from '../src/samplers/ve-scheduler.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.SCORESDE_FIRST_RUN_RUNS ?? 5);
@@ -44,7 +45,7 @@ export async function runFirstRunBench(): Promise<string> {
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   return [
-    `\`scoresde sample\` with no flags (the bundled model: ${defaultText()}, and a grid), the whole process from start to exit, ${existsSync(built) ? 'dist/cli/main.js' : 'through tsx (dist/ not built)'}; ${RUNS} runs into fresh folders. ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
+    `\`scoresde sample\` with no flags (the bundled model: ${await defaultText()}, and a grid), the whole process from start to exit, ${existsSync(built) ? 'dist/cli/main.js' : 'through tsx (dist/ not built)'}; ${RUNS} runs into fresh folders. ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
     '',
     '| command | wall: median | wall: min | CPU: median | CPU: min | wall per run |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
@@ -55,9 +56,14 @@ export async function runFirstRunBench(): Promise<string> {
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await runFirstRunBench());
 
 /** The bundled model's default run in words, e.g. "16 images, heun 14 steps, churn 40, gaussianNormAbove 1 = 27 UNet calls at batch 16". */
-function defaultText(): string {
+async function defaultText(): Promise<string> {
   const { count, sampler, steps, options } = DEFAULT_SAMPLING;
-  const calls = networkCalls(sampler, steps, 1);
+  const scheduler = JSON.parse(readFileSync('models/fashion-mnist/scheduler/scheduler_config.json', 'utf8'));
+  const calls = await networkCallsWith(sampler, {
+    ...schedulerSamplerSettings(scheduler),
+    steps,
+    ...options,
+  });
   const opts = Object.entries(options)
     .map(([k, v]) => `, ${k} ${v}`)
     .join('');

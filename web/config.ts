@@ -18,6 +18,8 @@ export const DEFAULT_NOT_ADVISED = DEFAULT_SAMPLING.notAdvised;
 export const DEFAULT_CHURN = DEFAULT_SAMPLING.options.churn ?? 0;
 /** The noise-norm correction's switch σ the demo starts with on the default model (undefined: off). */
 export const DEFAULT_GAUSSIAN_NORM_ABOVE = DEFAULT_SAMPLING.options.gaussianNormAbove;
+/** The Gaussian switch σ the demo starts with on the default model (undefined: off). */
+export const DEFAULT_GAUSSIAN_ABOVE = DEFAULT_SAMPLING.options.gaussianAbove;
 
 /** The Hub endpoint a repo id loads from (`<endpoint>/<repo>/resolve/main/<file>`); editable in the page. */
 export { DEFAULT_HUB_ENDPOINT } from '../src/io/hub/config.js';

@@ -5,6 +5,7 @@
 import { SAMPLER_DESCRIPTIONS, SAMPLER_NAMES, type SamplerName } from '../src/samplers/registry.js';
 import {
   DEFAULT_CHURN,
+  DEFAULT_GAUSSIAN_ABOVE,
   DEFAULT_GAUSSIAN_NORM_ABOVE,
   DEFAULT_HUB_ENDPOINT,
   DEFAULT_MODEL_URL,
@@ -55,6 +56,7 @@ const samplerSel = $<HTMLSelectElement>('sampler');
 const stepsIn = $<HTMLInputElement>('steps');
 const churnIn = $<HTMLInputElement>('churn');
 const gnormIn = $<HTMLInputElement>('gnorm');
+const gaboveIn = $<HTMLInputElement>('gabove');
 const seedIn = $<HTMLInputElement>('seed');
 const batchIn = $<HTMLInputElement>('batch');
 const generateBtn = $<HTMLButtonElement>('generate');
@@ -87,6 +89,7 @@ for (const name of SAMPLER_NAMES) {
 samplerSel.value = DEFAULT_SAMPLER;
 churnIn.value = String(DEFAULT_CHURN);
 gnormIn.value = DEFAULT_GAUSSIAN_NORM_ABOVE === undefined ? '' : String(DEFAULT_GAUSSIAN_NORM_ABOVE);
+gaboveIn.value = DEFAULT_GAUSSIAN_ABOVE === undefined ? '' : String(DEFAULT_GAUSSIAN_ABOVE);
 
 function showSource(): void {
   const repo = sourceKind.value === 'repo';
@@ -278,6 +281,8 @@ loadBtn.onclick = () => {
   // The correction needs the model's gaussian.safetensors: on by default for the bundled model only.
   gnormIn.value =
     demo.defaultModel && DEFAULT_GAUSSIAN_NORM_ABOVE !== undefined ? String(DEFAULT_GAUSSIAN_NORM_ABOVE) : '';
+  gaboveIn.value =
+    demo.defaultModel && DEFAULT_GAUSSIAN_ABOVE !== undefined ? String(DEFAULT_GAUSSIAN_ABOVE) : '';
   send({ type: 'load', source, webgpu: useWebgpu.checked });
 };
 
@@ -287,10 +292,12 @@ function runOptions(): {
   batchSize: number;
   churn: number;
   gaussianNormAbove: number | undefined;
+  gaussianAbove: number | undefined;
 } | null {
   const seed = Number(seedIn.value);
   const churn = churnIn.disabled ? 0 : Number(churnIn.value);
   const gaussianNormAbove = gnormIn.value.trim() === '' ? undefined : Number(gnormIn.value);
+  const gaussianAbove = gaboveIn.value.trim() === '' ? undefined : Number(gaboveIn.value);
   const batchSize = Number(batchIn.value);
   const steps = stepsIn.disabled ? undefined : Number(stepsIn.value);
   let problem: string | null = null;
@@ -302,8 +309,10 @@ function runOptions(): {
   else if (!(churn >= 0 && Number.isFinite(churn))) problem = 'churn must be a number ≥ 0';
   else if (gaussianNormAbove !== undefined && !(gaussianNormAbove > 0 && Number.isFinite(gaussianNormAbove)))
     problem = 'the norm fix σ must be a number > 0, or empty for off';
+  else if (gaussianAbove !== undefined && !(gaussianAbove > 0 && Number.isFinite(gaussianAbove)))
+    problem = 'the Gaussian σ must be a number > 0, or empty for off';
   showError(problem);
-  return problem ? null : { steps, seed, batchSize, churn, gaussianNormAbove };
+  return problem ? null : { steps, seed, batchSize, churn, gaussianNormAbove, gaussianAbove };
 }
 
 function start(note: string, batchSize: number, seed: number, original?: HTMLCanvasElement): void {

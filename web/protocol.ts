@@ -12,6 +12,8 @@ export type ToWorker =
       churn: number;
       /** Every sampler: the noise-norm correction above this σ (samplers' gaussianNormAbove); undefined = off. */
       gaussianNormAbove: number | undefined;
+      /** Every sampler: the Gaussian's score above this σ (samplers' gaussianAbove); undefined = off. */
+      gaussianAbove: number | undefined;
       steps: number | undefined;
       seed: number;
       batchSize: number;

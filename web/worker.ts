@@ -118,6 +118,7 @@ async function handle(msg: ToWorker): Promise<void> {
             samplerOptions: {
               ...(msg.sampler === 'heun' ? { churn: msg.churn } : {}),
               ...(msg.gaussianNormAbove !== undefined ? { gaussianNormAbove: msg.gaussianNormAbove } : {}),
+              ...(msg.gaussianAbove !== undefined ? { gaussianAbove: msg.gaussianAbove } : {}),
             },
           })
         : await pipe.inpaint({

@@ -4,6 +4,7 @@ import { DEFAULT_MODEL } from '../pipelines/default-model.js';
 import { ScoreSdeVePipeline } from '../pipelines/index.js';
 import {
   networkCalls,
+  networkCallsWith,
   SAMPLER_NAMES,
   SAMPLER_OPTION_TABLE,
   SAMPLERS,
@@ -12,7 +13,8 @@ import {
   type SamplerOptionName,
   type SamplerOptions,
 } from '../samplers/index.js';
-import { ScoreSdeVeScheduler } from '../schedulers/index.js';
+import { schedulerSamplerSettings } from '../samplers/ve-scheduler.js';
+import { ScoreSdeVeScheduler, type ScoreSdeVeSchedulerConfig } from '../schedulers/index.js';
 import { CliError, intOption, positiveNumberOption, seedOption, UsageError } from './args.js';
 import { type Flag, flagHelp, flagOptions, type OptionSpec, wrapWords } from './flags.js';
 
@@ -248,16 +250,30 @@ export function bundledModelOptions(sampler: SamplerName): Omit<SamplerOptions, 
   );
 }
 
-/** What a run of `chooseSampling`'s choice does, in words, and its UNet calls per image (undefined: adaptive). */
-export function describeSampling(
+/**
+ * What a run of `chooseSampling`'s choice does, in words, and its UNet calls per image (undefined: adaptive).
+ * `scheduler`: the model's scheduler config, whose σ schedule decides which steps a Gaussian switch makes free.
+ */
+export async function describeSampling(
   choice: Pick<ReturnType<typeof chooseSampling>, 'sampler' | 'kind' | 'steps' | 'flags'>,
-  correctSteps: number,
-): { text: string; calls?: number } {
+  scheduler: ScoreSdeVeSchedulerConfig,
+): Promise<{ text: string; calls?: number }> {
   const { sampler, kind, steps, flags } = choice;
   const name = sampler === undefined ? "diffusers' loop (pc)" : kind;
   const options = Object.entries(flags.samplerOptions).map(([k, v]) => `, ${k} ${v}`);
   const text = `${name}${steps === undefined ? ', adaptive steps' : `, ${steps} steps`}${options.join('')}`;
-  return { text, calls: networkCalls(kind, steps, flags.scheduler.correctSteps ?? correctSteps) };
+  const correctSteps = flags.scheduler.correctSteps ?? scheduler.correct_steps;
+  const calls =
+    flags.samplerOptions.gaussianAbove === undefined
+      ? networkCalls(kind, steps, correctSteps)
+      : await networkCallsWith(kind, {
+          ...schedulerSamplerSettings(scheduler),
+          ...(flags.scheduler.sigmaMax !== undefined ? { sigmaMax: flags.scheduler.sigmaMax } : {}),
+          correctSteps,
+          steps,
+          ...flags.samplerOptions,
+        });
+  return { text, calls };
 }
 
 /**

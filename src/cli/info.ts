@@ -102,7 +102,7 @@ export async function runInfo(argv: string[], io: CliIO): Promise<number> {
   const choice = chooseSampling(values, values.sampler as SamplerName | undefined);
   const { pipe, model } = await loadPipelineFromArgs('info', values, io);
   try {
-    const { text, calls } = describeSampling(choice, pipe.scheduler.config.correct_steps as number);
+    const { text, calls } = await describeSampling(choice, pipe.scheduler.config);
     const lines = [
       `model          ${model}`,
       ...describePipeline(pipe),

@@ -38,6 +38,7 @@ export {
   type InpaintOptions,
   inpaint,
   networkCalls,
+  networkCallsWith,
   runSampler,
   SAMPLER_DEFAULTS,
   SAMPLER_DESCRIPTIONS,

@@ -16,8 +16,9 @@
 
 import { DEFAULT_NUM_INFERENCE_STEPS } from '../diffusers.js';
 import type { GaussianStatistics } from '../math/gaussian.js';
+import { Generator } from '../random/generator.js';
 import { SCORE_SDE_VE_OPTION_DEFAULTS as SVE } from '../schedulers/score-sde-ve-config.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { colorizePc, inpaintPc } from './conditional.js';
 import { sampleDpmSolver2M } from './dpmpp-2m.js';
 import { gaussianNormScore, gaussianSwitchScore } from './gaussian-switch.js';
@@ -45,6 +46,26 @@ export function networkCalls(
   if (steps === undefined || name === 'ode') return undefined;
   if (name === 'pc') return steps * (1 + correctSteps);
   return name === 'heun' ? 2 * steps - 1 : steps;
+}
+
+/**
+ * UNet calls per image of sampler `name` under `options`: `networkCalls`, less the evaluations above
+ * `gaussianAbove`, which the Gaussian answers alone. The σ schedule decides which those are, so they are counted
+ * by running the sampler on a one-value sample with a free score. Undefined for the adaptive ODE.
+ */
+export async function networkCallsWith(
+  name: SamplerName,
+  options: Omit<SamplerOptions, 'shape' | 'gaussian'>,
+): Promise<number | undefined> {
+  if (name === 'ode') return undefined;
+  const { gaussianAbove, gaussianNormAbove: _, ...rest } = options;
+  let calls = 0;
+  const free: ScoreFn = async (x, sigma) => {
+    if (gaussianAbove === undefined || sigma.some((s) => !(s > gaussianAbove))) calls++;
+    return new Tensor('float32', new Float32Array(x.data.length), x.dims);
+  };
+  await runSampler(name, free, { ...rest, shape: [1, 1, 1, 1] }, { generator: new Generator() });
+  return calls;
 }
 
 /** One line per sampler, for help texts. */

@@ -19,7 +19,7 @@ import {
 import { ScoreSdeVePipeline } from '../../src/pipelines/index.js';
 import { Generator, randn } from '../../src/random/index.js';
 import { gaussianNormScore, gaussianSwitchScore } from '../../src/samplers/gaussian-switch.js';
-import { runSampler, SAMPLER_NAMES } from '../../src/samplers/index.js';
+import { networkCalls, networkCallsWith, runSampler, SAMPLER_NAMES } from '../../src/samplers/index.js';
 import type { ScoreFn } from '../../src/samplers/types.js';
 import { Tensor } from '../../src/tensor.js';
 
@@ -117,6 +117,10 @@ test('nfe counts network calls: steps the Gaussian answers alone are free, in th
   assert.ok(calls > 0 && calls < plain.nfe, `${calls} network calls of ${plain.nfe} evaluations`);
   assert.equal(steps.at(-1), calls);
   assert.equal(steps[0], 0, 'the first step lies above σ = 5: no network call yet');
+  // The count a CLI reports before sampling (info, the first-run bench) is the one sampling makes.
+  assert.equal(await networkCallsWith('heun', { steps: 8, gaussianAbove: 5 }), calls);
+  assert.equal(await networkCallsWith('heun', { steps: 8 }), networkCalls('heun', 8, 1));
+  assert.equal(await networkCallsWith('ode', { gaussianAbove: 5 }), undefined);
 });
 
 test("a pipeline loads its folder's gaussian.safetensors and passes it to the samplers", async () => {

@@ -284,6 +284,8 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
       // The model's own correction starts on for the bundled model (its card's default for every sampler).
       const gnorm = DEFAULT_MODEL.options.gaussianNormAbove;
       assert.equal(await own.inputValue('#gnorm'), gnorm === undefined ? '' : String(gnorm));
+      const gabove = DEFAULT_MODEL.options.gaussianAbove;
+      assert.equal(await own.inputValue('#gabove'), gabove === undefined ? '' : String(gabove));
       // heun: the first step's preview is the denoiser's estimate D(x, σ) (a picture), not the noisy sample
       // (static), with the correction fetched from the model folder and applied as the Node pipeline applies it.
       await setRun(own, { sampler: 'heun', steps: 2, seed: 4, batch: 1, churn: 40 });
@@ -304,9 +306,10 @@ describe('web demo in headless Chromium', { skip: skip ?? false, timeout: 120_00
             shape: [1, 1, 28, 28],
             steps: 2,
             churn: 40,
-            ...(DEFAULT_MODEL.options.gaussianNormAbove === undefined
-              ? {}
-              : { gaussianNormAbove: DEFAULT_MODEL.options.gaussianNormAbove, gaussian: pipe.gaussian }),
+            // The model's Gaussian options, as the page starts with them.
+            gaussianNormAbove: DEFAULT_MODEL.options.gaussianNormAbove,
+            gaussianAbove: DEFAULT_MODEL.options.gaussianAbove,
+            gaussian: pipe.gaussian,
           },
           {
             generator: new Generator().manualSeed(4),
