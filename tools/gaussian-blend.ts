@@ -5,27 +5,22 @@
  * network carries no information beyond the linear filter at that σ; α ≈ 1 that the Gaussian adds nothing.
  * Usage: node --import tsx tools/gaussian-blend.ts [MODEL_DIR] [IMAGES]   (default models/fashion-mnist, 512)
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ImageDataset } from '../src/data/types.js';
-import { unetDenoiser } from '../src/diagnostics/index.js';
 import { loadGaussian } from '../src/diagnostics/statistics-file.js';
 import { FASHION_MNIST_DIR, openFashionMnist } from '../src/evaluation/fashion-mnist.js';
 import { gaussianDenoise } from '../src/math/gaussian.js';
-import { UNet2DModel } from '../src/models/unet-2d/index.js';
+import { ScoreSdeVePipeline } from '../src/pipelines/index.js';
 import { Generator, randn } from '../src/random/index.js';
+import { gaussianNormScore } from '../src/samplers/gaussian-switch.js';
+import { Tensor } from '../src/tensor.js';
 
 const [model = 'models/fashion-mnist', countArg = '512'] = process.argv.slice(2);
 const n = Number(countArg);
-const unet = await UNet2DModel.fromPretrained(existsSync(`${model}/unet`) ? `${model}/unet` : model);
-const gaussianPath = [join(model, 'gaussian.safetensors'), 'models/fashion-mnist/gaussian.safetensors'].find(
-  existsSync,
-);
-if (!gaussianPath) throw new Error(`${model}: no gaussian.safetensors`);
-const g = await loadGaussian(gaussianPath);
+const pipe = await ScoreSdeVePipeline.fromPretrained(model);
+// A run's folder has no statistics of its own: the bundled model's are the same training data's.
+const g = pipe.gaussian ?? (await loadGaussian('models/fashion-mnist/gaussian.safetensors'));
 const { train, test } = await openFashionMnist(FASHION_MNIST_DIR);
 const d = g.dim;
-const denoise = unetDenoiser(unet);
 const generator = new Generator().manualSeed(0);
 
 async function images(set: ImageDataset, offset: number): Promise<Float32Array> {
@@ -38,24 +33,20 @@ async function images(set: ImageDataset, offset: number): Promise<Float32Array> 
 async function errors(x0: Float32Array, sigma: number) {
   const z = randn([n, d], { generator }).data as Float32Array;
   const x = x0.map((v, i) => v + sigma * z[i]);
+  // The network's score, then the same score with the samplers' own noise-norm correction at every σ.
   const net = new Float32Array(n * d);
+  const corrected = new Float32Array(n * d);
   for (let b = 0; b < n; b += 64) {
     const rows = Math.min(64, n - b);
-    net.set(await denoise(x.subarray(b * d, (b + rows) * d), [rows, 1, 28, 28], sigma), b * d);
+    const xb = new Tensor('float32', x.slice(b * d, (b + rows) * d), [rows, 1, 28, 28]);
+    const sigmas = new Float32Array(rows).fill(sigma);
+    const score = await pipe.scoreFn(xb, sigmas);
+    const fixed = await gaussianNormScore(async () => score, g, Number.MIN_VALUE)(xb, sigmas);
+    const toDenoised = (s: Float32Array) => s.map((v, i) => xb.data[i] + sigma * sigma * v);
+    net.set(toDenoised(score.data as Float32Array), b * d);
+    corrected.set(toDenoised(fixed.data as Float32Array), b * d);
   }
   const gauss = gaussianDenoise(g, x, sigma);
-  const corrected = new Float32Array(n * d);
-  for (let r = 0; r < n; r++) {
-    // The noise-norm correction: the network's residual rescaled to the Gaussian's residual norm.
-    let own = 0;
-    let target = 0;
-    for (let j = r * d; j < (r + 1) * d; j++) {
-      own += (net[j] - x[j]) ** 2;
-      target += (gauss[j] - x[j]) ** 2;
-    }
-    const f = Math.sqrt(target / own);
-    for (let j = r * d; j < (r + 1) * d; j++) corrected[j] = x[j] + f * (net[j] - x[j]);
-  }
   const minus = (a: Float32Array) => a.map((v, i) => v - x0[i]);
   return { raw: minus(net), corrected: minus(corrected), gauss: minus(gauss) };
 }
@@ -87,4 +78,4 @@ for (const sigma of [50, 30, 20, 10, 5, 2, 1]) {
     `| ${sigma} | ${ratio(e.raw)} | ${ratio(e.corrected)} | ${alpha.toFixed(2)} | ${ratio(blend)} |`,
   );
 }
-await unet.release();
+await pipe.release();

@@ -43,7 +43,7 @@ async function callScoreVjp(
   x: Tensor<'float32'>,
   sigma: Float32Array,
   v: Tensor<'float32'>,
-): Promise<{ score: Float32Array; vjp: Float32Array; calls: number }> {
+): Promise<{ score: Float32Array; vjp: Float32Array }> {
   const out = await fn(x, sigma, v);
   for (const name of ['score', 'vjp'] as const) {
     const t = out?.[name];
@@ -53,7 +53,7 @@ async function callScoreVjp(
       );
     }
   }
-  return { score: out.score.data, vjp: out.vjp.data, calls: out.networkCalls ?? 1 };
+  return { score: out.score.data, vjp: out.vjp.data };
 }
 
 /** Hutchinson: tr J ≈ εᵀ·(J·ε), one network call with the fixed probe ε (B, C, H, W). */
@@ -66,14 +66,14 @@ export function hutchinsonTrace(
     throwIfAborted(signal);
     const batch = x.dims[0];
     const d = x.numel / batch;
-    const { score, vjp, calls } = await callScoreVjp(fn, x, sigma, noise);
+    const { score, vjp } = await callScoreVjp(fn, x, sigma, noise);
     const trace = new Float64Array(batch);
     for (let b = 0; b < batch; b++) {
       let acc = 0;
       for (let i = b * d; i < (b + 1) * d; i++) acc += noise.data[i] * vjp[i];
       trace[b] = acc;
     }
-    return { score, trace, calls };
+    return { score, trace, calls: 1 };
   };
 }
 
@@ -109,7 +109,7 @@ export function exactTrace(fn: ScoreVjpFn, rowsPerCall: number, signal?: AbortSi
         sigmas,
         new Tensor('float32', vs, dims),
       );
-      calls += out.calls;
+      calls++;
       score ??= out.score.slice(0, batch * d);
       for (let j = 0; j < k; j++)
         for (let b = 0; b < batch; b++) trace[b] += out.vjp[(j * batch + b) * d + i0 + j];

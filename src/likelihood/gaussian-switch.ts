@@ -1,15 +1,15 @@
 /**
- * The likelihood's Gaussian switch: above a switch σ, the training data's Gaussian replaces the network, for
- * the score and its Jacobian alike. It is the likelihood of the model the samplers' `gaussianAbove` samples
- * from (src/samplers/gaussian-switch.ts), so encoding, likelihood and sampling stay one model.
+ * The likelihood's Gaussian switch: above a switch σ, the training data's Gaussian replaces the network. It is
+ * the likelihood of the model the samplers' `gaussianAbove` samples from (src/samplers/gaussian-switch.ts), so
+ * encoding, likelihood and sampling stay one model. The solver integrates the network's ODE up to the switch
+ * only (likelihood.ts); above it the Gaussian's flow is linear and `gaussianFlowMap` takes it in closed form,
+ * so the network is never asked there.
  *
  * For N(μ, Σ) noised at σ the score is −(Σ + σ²I)⁻¹(x − μ) = (D(x) − x)/σ², linear in x, so its Jacobian is
- * symmetric and J·v = (D(μ + v) − μ − v)/σ² exactly, with D the Gaussian denoiser. Rows above the switch cost
- * no network call; a call whose rows all lie above it makes none.
+ * symmetric and J·v = (D(μ + v) − μ − v)/σ² exactly, with D the Gaussian denoiser (`gaussianScoreVjp`: the
+ * Gaussian as a score model, against which the closed form is tested).
  */
 import { type GaussianStatistics, gaussianDenoise, gaussianScore } from '../math/gaussian.js';
-import { Tensor } from '../tensor.js';
-import type { ScoreVjpFn } from './types.js';
 
 /** The Gaussian's score and J·v for rows of x (each d values), one σ per row. */
 export function gaussianScoreVjp(
@@ -28,48 +28,6 @@ export function gaussianScoreVjp(
     vjp[i] = (dv[i] - g.mean[i % d] - v[i]) / (s * s);
   }
   return { score: gaussianScore(g, x, sigma), vjp };
-}
-
-/** `model`, with each row whose σ is above `aboveSigma` answered by the Gaussian `g` (score and VJP). */
-export function gaussianSwitchScoreVjp(
-  model: ScoreVjpFn,
-  g: GaussianStatistics,
-  aboveSigma: number,
-): ScoreVjpFn {
-  if (!(aboveSigma > 0 && Number.isFinite(aboveSigma)))
-    throw new RangeError(`gaussianAbove must be a finite σ > 0, got ${aboveSigma}`);
-  return async (x, sigma, v) => {
-    const b = x.dims[0];
-    const d = x.numel / b;
-    if (d !== g.dim)
-      throw new RangeError(`the Gaussian statistics have ${g.dim} values per image, the data ${d}`);
-    const net = [...sigma.keys()].filter((r) => !(sigma[r] > aboveSigma));
-    const gauss = [...sigma.keys()].filter((r) => sigma[r] > aboveSigma);
-    if (gauss.length === 0) return model(x, sigma, v);
-    const score = new Float32Array(x.numel);
-    const vjp = new Float32Array(x.numel);
-    let networkCalls = 0;
-    if (net.length > 0) {
-      const dims = [net.length, ...x.dims.slice(1)];
-      const out = await model(
-        new Tensor('float32', pickRows(x.data, net, d), dims),
-        Float32Array.from(net, (r) => sigma[r]),
-        new Tensor('float32', pickRows(v.data, net, d), dims),
-      );
-      putRows(score, out.score.data, net, d);
-      putRows(vjp, out.vjp.data, net, d);
-      networkCalls = out.networkCalls ?? 1;
-    }
-    const sigmas = Float32Array.from(gauss, (r) => sigma[r]);
-    const own = gaussianScoreVjp(g, pickRows(x.data, gauss, d), sigmas, pickRows(v.data, gauss, d));
-    putRows(score, own.score, gauss, d);
-    putRows(vjp, own.vjp, gauss, d);
-    return {
-      score: new Tensor('float32', score, x.dims),
-      vjp: new Tensor('float32', vjp, x.dims),
-      networkCalls,
-    };
-  };
 }
 
 /**
@@ -100,16 +58,4 @@ export function gaussianFlowMap(
     for (let j = 0; j < d; j++) out[j] += a * v[j];
   }
   return { x: out, logDet };
-}
-
-/** Rows `rows` of `src` (rows of d values), packed. */
-function pickRows(src: Float32Array, rows: readonly number[], d: number): Float32Array {
-  const out = new Float32Array(rows.length * d);
-  for (let i = 0; i < rows.length; i++) out.set(src.subarray(rows[i] * d, (rows[i] + 1) * d), i * d);
-  return out;
-}
-
-/** Writes packed rows back to their places `rows` in `dst`. */
-function putRows(dst: Float32Array, packed: Float32Array, rows: readonly number[], d: number): void {
-  for (let i = 0; i < rows.length; i++) dst.set(packed.subarray(i * d, (i + 1) * d), rows[i] * d);
 }

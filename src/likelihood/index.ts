@@ -11,7 +11,7 @@ export {
   likelihoodFromBatches,
   meanAndStandardError,
 } from './evaluate.js';
-export { gaussianFlowMap, gaussianScoreVjp, gaussianSwitchScoreVjp } from './gaussian-switch.js';
+export { gaussianFlowMap, gaussianScoreVjp } from './gaussian-switch.js';
 export { type InterpolateResult, interpolateImages, slerp } from './interpolate.js';
 export {
   bitsPerDimOf,

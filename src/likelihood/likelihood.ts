@@ -25,7 +25,7 @@ import { resolveProbabilityFlow } from '../samplers/probability-flow.js';
 import { integrateRk45Rows, type OdeRowsFn } from '../samplers/rk45.js';
 import { assertFloat32, Tensor } from '../tensor.js';
 import { drawHutchinsonNoise, exactTrace, hutchinsonTrace, type ScoreTraceFn } from './divergence.js';
-import { gaussianFlowMap, gaussianSwitchScoreVjp } from './gaussian-switch.js';
+import { gaussianFlowMap } from './gaussian-switch.js';
 import { DIVERGENCE_METHODS, type DivergenceMethod, type ScoreVjpFn } from './types.js';
 import { unetScoreVjp } from './unet.js';
 
@@ -265,14 +265,45 @@ function checkMethod(options: LikelihoodOptions): { method: DivergenceMethod; ro
   return { method, rowsPerCall };
 }
 
-/** `model`, with the Gaussian above `gaussianAbove` when that is set (which then needs `gaussian`). */
-function withGaussianSwitch(model: ScoreVjpFn, o: LikelihoodOptions): ScoreVjpFn {
-  if (o.gaussianAbove === undefined) return model;
+/** The rows' ODE from eps to tEnd (no step when tEnd ≤ eps), with progress in its own span. */
+async function integrateFlow(
+  drift: ReturnType<typeof flowDrift>,
+  start: Float64Array[],
+  eps: number,
+  tEnd: number,
+  o: { rtol: number; atol: number; onStep?: (info: LikelihoodStep) => void },
+): Promise<Float64Array[]> {
+  if (!(tEnd > eps)) return start;
+  const { y } = await integrateRk45Rows(drift.f, eps, start, tEnd, {
+    rtol: o.rtol,
+    atol: o.atol,
+    onRound: (t, _rows, step) => {
+      const tReached = Math.min(...t); // the row furthest from the end
+      o.onStep?.({ step, t: tReached, fraction: (tReached - eps) / (tEnd - eps), nfe: drift.nfe });
+    },
+  });
+  return y;
+}
+
+/**
+ * The Gaussian switch of `o`, checked: its σ and statistics when `gaussianAbove` is set (which then needs
+ * `gaussian`, of this data's size), else undefined.
+ */
+function gaussianSwitch(
+  o: LikelihoodOptions,
+  d: number,
+): { sigma: number; g: GaussianStatistics } | undefined {
+  const sigma = o.gaussianAbove;
+  if (sigma === undefined) return undefined;
+  if (!(sigma > 0 && Number.isFinite(sigma)))
+    throw new RangeError(`gaussianAbove must be a finite σ > 0, got ${sigma}`);
   if (!o.gaussian)
     throw new RangeError(
       "likelihood: gaussianAbove needs the training data's Gaussian (gaussian.safetensors beside the model)",
     );
-  return gaussianSwitchScoreVjp(model, o.gaussian, o.gaussianAbove);
+  if (o.gaussian.dim !== d)
+    throw new RangeError(`the Gaussian statistics have ${o.gaussian.dim} values per image, the data ${d}`);
+  return { sigma, g: o.gaussian };
 }
 
 /** Bits/dim of `data` under `model`: the probability-flow ODE from eps to 1 with the divergence alongside. */
@@ -288,8 +319,7 @@ async function solveLikelihood(
   const generator = options.generator ?? defaultGenerator;
   const { signal } = options;
   throwIfAborted(signal);
-
-  model = withGaussianSwitch(model, options);
+  const top = gaussianSwitch(options, data.numel / data.dims[0]);
 
   // Random draws in score_sde's order: the probe (likelihood_fn), then the dequantization noise (data).
   let traceFn: ScoreTraceFn;
@@ -305,30 +335,23 @@ async function solveLikelihood(
   const d = n / batch;
   const layout = stateLayout(batch, d, options.sharedSteps === true);
   // With the Gaussian above σ_s the ODE ends at σ_s: from there to σmax the flow is the Gaussian's, in closed form.
-  const top = options.gaussian && options.gaussianAbove !== undefined ? options.gaussianAbove : Infinity;
-  const tEnd = top < options.sigmaMax ? Math.max(eps, Math.log(top / options.sigmaMin) / flow.logRatio) : 1;
+  const tEnd =
+    top && top.sigma < options.sigmaMax
+      ? Math.max(eps, Math.log(top.sigma / options.sigmaMin) / flow.logRatio)
+      : 1;
   const drift = flowDrift(traceFn, layout, data.dims, flow);
-  const rows =
-    tEnd > eps
-      ? (
-          await integrateRk45Rows(drift.f, eps, layout.start(x0), tEnd, {
-            rtol,
-            atol,
-            onRound: (t, _rows, step) => {
-              const tReached = Math.min(...t); // the row furthest from the end
-              const fraction = (tReached - eps) / (tEnd - eps);
-              options.onStep?.({ step, t: tReached, fraction, nfe: drift.nfe });
-            },
-          })
-        ).y
-      : layout.start(x0);
+  const rows = await integrateFlow(drift, layout.start(x0), eps, tEnd, {
+    rtol,
+    atol,
+    onStep: options.onStep,
+  });
   const z = new Float64Array(n);
   const deltaLogp = new Float64Array(batch);
   for (let b = 0; b < batch; b++) {
     const { x, logp } = layout.slots(rows, b);
     deltaLogp[b] = logp[0][logp[1]];
-    if (tEnd < 1 && options.gaussian) {
-      const mapped = gaussianFlowMap(options.gaussian, x, flow.sigmaAt(tEnd), options.sigmaMax);
+    if (top && tEnd < 1) {
+      const mapped = gaussianFlowMap(top.g, x, flow.sigmaAt(tEnd), options.sigmaMax);
       z.set(mapped.x, b * d);
       deltaLogp[b] += mapped.logDet;
     } else z.set(x, b * d);

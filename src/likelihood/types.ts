@@ -11,8 +11,6 @@ export interface ScoreVjp {
   score: Tensor<'float32'>;
   /** vᵀ·∂score/∂x per row, (B, C, H, W). The score's Jacobian is symmetric (a Hessian), so this is also J·v. */
   vjp: Tensor<'float32'>;
-  /** Network calls this answer took, when not one (a Gaussian switch answers some rows, or all, without). */
-  networkCalls?: number;
 }
 
 /**

@@ -337,17 +337,17 @@ export async function runSampler(
     throw new TypeError('runSampler: score must be a function (x, sigma) => Promise<Tensor>');
   const settings = { ...settingsFor(name, options), shape: options.shape };
   // With a safety net, nfe counts the network's calls: an evaluation the Gaussian answers alone is free.
-  let networkCalls = 0;
+  let calls = 0;
   const network: ScoreFn = (x, sigma) => {
-    networkCalls++;
+    calls++;
     return score(x, sigma);
   };
   const netted = withSafetyNet(network, options, `runSampler('${name}')`);
   if (netted === network) return runNamed(name, score, settings, common);
   const { onStep } = common;
-  const counted = { ...common, onStep: onStep && ((s: SamplerStep) => onStep({ ...s, nfe: networkCalls })) };
+  const counted = { ...common, onStep: onStep && ((s: SamplerStep) => onStep({ ...s, nfe: calls })) };
   const result = await runNamed(name, netted, settings, counted);
-  return { ...result, nfe: networkCalls };
+  return { ...result, nfe: calls };
 }
 
 function runNamed(
