@@ -1,24 +1,30 @@
 /** `scoresde info`: architecture summary, size, cost per forward and the expected time per image here. */
 import type { ScoreSdeVePipeline } from '../pipelines/index.js';
 import { Generator, randnTensor } from '../random/index.js';
-import type { SamplerName } from '../samplers/index.js';
+import { SAMPLER_NAMES, type SamplerName } from '../samplers/index.js';
 import { type CliIO, MODEL_FLAGS, parseCommandArgs } from './args.js';
 import { type FlagSection, flagHelp, flagOptions, type OptionSpec } from './flags.js';
-import { chooseSampling, describeSampling } from './generate-common.js';
+import { chooseSampling, describeSampling, samplerFlagList } from './generate-common.js';
 import { loadPipelineFromArgs } from './load-model.js';
 
-/** The flags of `scoresde info`, then the model's; --sampler and --steps are read as `sample` reads them. */
+/**
+ * The flags of `scoresde info`, then the model's. The sampler flags are `sample`'s, read as `sample` reads them,
+ * so the calls counted are those of the run `sample` would make with the same flags (--gaussian-above included).
+ */
 const INFO_FLAGS: readonly FlagSection[] = [
   {
     title: 'Options:',
+    flags: [{ name: 'no-timing', help: 'skip the timed forwards' }],
+  },
+  {
+    title: 'The run to estimate (as "scoresde sample" takes them):',
     flags: [
       {
         name: 'sampler',
         value: '<name>',
-        help: 'the sampler to estimate (default: what "scoresde sample" runs for the model: the bundled model\'s own sampler without --model, else diffusers\' loop)',
+        help: `${SAMPLER_NAMES.join(' | ')} (default: the bundled model's own sampler without --model, else diffusers' loop)`,
       },
-      { name: 'steps', value: '<n>', help: 'its steps (default: likewise)' },
-      { name: 'no-timing', help: 'skip the timed forwards' },
+      ...samplerFlagList(SAMPLER_NAMES, () => ''),
     ],
   },
   MODEL_FLAGS,

@@ -12,7 +12,13 @@ import type { ImageDataset } from '../data/types.js';
 import type { FashionMnistClassifier } from './classifier/model.js';
 import { frechetDistance } from './frechet.js';
 import { centreCropChannels, quantize8Bit } from './images.js';
-import { argmaxRows, type LabelHistogram, labelHistogram, topOneAccuracy } from './label-histogram.js';
+import {
+  argmaxRows,
+  expectedUniformTotalVariation,
+  type LabelHistogram,
+  labelHistogram,
+  topOneAccuracy,
+} from './label-histogram.js';
 import { type DistanceSummary, nearestNeighbours, summariseDistances } from './nearest-neighbour.js';
 import { type FeatureStatistics, featureStatistics } from './statistics.js';
 
@@ -53,6 +59,10 @@ export interface EvaluationReport extends SampleEvaluation {
   referenceCount: number;
   /** The floor: FD of `count` training images against the same test set. */
   floorFrechetDistance: number;
+  /** The histogram's floor: TV to uniform of the classifier's labels on the same `count` training images. */
+  floorTotalVariation: number;
+  /** What `count` labels drawn from exactly uniform score on average (sampling noise alone). */
+  uniformTotalVariation: number;
   /** Nearest-training-image distances of min(count, test size) test images: what no memorisation looks like. */
   testNearestTrain: DistanceSummary;
   /** The classifier's accuracy on the reference test images (when the data set has labels). */
@@ -65,9 +75,16 @@ const reading = (options: EvaluatorOptions, stage: EvaluationStage): ReadImagesO
   onProgress: (done, total) => options.onProgress?.(stage, done, total),
 });
 
+/** What real training images score at a count: the numbers a sample set is compared with. */
+export interface Floor {
+  frechetDistance: number;
+  /** TV to uniform of the classifier's labels on those images. */
+  totalVariation: number;
+}
+
 export class Evaluator {
   private trainPixels?: Float32Array;
-  private readonly floors = new Map<number, number>();
+  private readonly floors = new Map<number, Floor>();
   private readonly testDistances = new Map<number, DistanceSummary>();
 
   private constructor(
@@ -132,8 +149,8 @@ export class Evaluator {
     };
   }
 
-  /** The floor at `count`: FD of the first `count` training images against the reference. */
-  async floor(count: number): Promise<number> {
+  /** The floor at `count`: FD and label-histogram TV of the first `count` training images. */
+  async floor(count: number): Promise<Floor> {
     const cached = this.floors.get(count);
     if (cached !== undefined) return cached;
     const { train, classifier } = this.options;
@@ -143,12 +160,16 @@ export class Evaluator {
     this.options.onProgress?.('train features', 0, count);
     const out = await classifier.run(pixels, [count, train.channels, train.height, train.width]);
     this.options.onProgress?.('train features', count, count);
-    const fd = frechetDistance(
-      featureStatistics(out.features, classifier.config.feature_dim),
-      this.reference,
-    );
-    this.floors.set(count, fd);
-    return fd;
+    const numClasses = classifier.config.num_classes;
+    const floor: Floor = {
+      frechetDistance: frechetDistance(
+        featureStatistics(out.features, classifier.config.feature_dim),
+        this.reference,
+      ),
+      totalVariation: labelHistogram(argmaxRows(out.logits, numClasses), numClasses).totalVariation,
+    };
+    this.floors.set(count, floor);
+    return floor;
   }
 
   /** Nearest-training-image distances of the first min(count, test size) test images. */
@@ -166,10 +187,16 @@ export class Evaluator {
   /** Everything: the samples' numbers beside the floor and the test images' distances at the same count. */
   async report(images: Float32Array, dims: readonly number[]): Promise<EvaluationReport> {
     const samples = await this.evaluateSamples(images, dims);
+    const floor = await this.floor(Math.min(samples.count, this.options.train.length));
     return {
       ...samples,
       referenceCount: this.referenceCount,
-      floorFrechetDistance: await this.floor(Math.min(samples.count, this.options.train.length)),
+      floorFrechetDistance: floor.frechetDistance,
+      floorTotalVariation: floor.totalVariation,
+      uniformTotalVariation: expectedUniformTotalVariation(
+        samples.count,
+        this.options.classifier.config.num_classes,
+      ),
       testNearestTrain: await this.testNearestTrain(samples.count),
       classifierTestAccuracy: this.classifierTestAccuracy,
     };

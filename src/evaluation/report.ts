@@ -25,6 +25,7 @@ export function formatReport(r: EvaluationReport, what = 'samples'): string {
     `  ${'floor (train vs test)'.padEnd(22)}${f(r.floorFrechetDistance)}   ${r.count} training images`,
     '',
     `Label histogram (classifier on ${what})   TV to uniform ${f(h.totalVariation)}, KL ${f(h.klToUniform, 4)} nats`,
+    `  floor: TV ${f(r.floorTotalVariation)} on ${r.count} training images; ${r.count} draws from uniform average ${f(r.uniformTotalVariation)}`,
     ...h.classNames.map(
       (name, k) =>
         `  ${name.padEnd(width)}  ${String(h.counts[k]).padStart(6)}  ${(100 * h.frequencies[k]).toFixed(1).padStart(5)}%`,

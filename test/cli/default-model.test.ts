@@ -129,6 +129,15 @@ describe('scoresde sample without --model', () => {
     // The same sampler named explicitly keeps the bundled model's settings (what the list promises).
     const named = cli(['info', '--no-timing', '--sampler', sampler]);
     assert.match(named.stdout, new RegExp(`^sample runs +${sampler}, ${steps} steps${opts}: `, 'm'));
+    // info takes sample's sampler flags: the Gaussian switch off, every step calls the network; on, fewer do.
+    const callsOf = (args: string[]) => {
+      const r = cli(['info', '--no-timing', '--sampler', 'dpmpp-2m', '--steps', '20', ...args]);
+      assert.equal(r.status, 0, r.stderr);
+      return Number(/: (\d+) UNet calls per image$/m.exec(r.stdout)?.[1]);
+    };
+    assert.equal(callsOf(['--gaussian-above', 'off']), 20);
+    const switched = callsOf(['--gaussian-above', '10']);
+    assert.ok(switched > 0 && switched < 20, `${switched} calls`);
     const list = cli(['sample', '--list-samplers']);
     assert.equal(list.status, 0, list.stderr);
     const listed = Object.entries(options)

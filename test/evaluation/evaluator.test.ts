@@ -7,6 +7,7 @@ import { initClassifierParameters } from '../../src/evaluation/classifier/train.
 import { Evaluator } from '../../src/evaluation/evaluator.js';
 import { openFashionMnist } from '../../src/evaluation/fashion-mnist.js';
 import { quantize8Bit } from '../../src/evaluation/images.js';
+import { expectedUniformTotalVariation } from '../../src/evaluation/label-histogram.js';
 import { TINY_CLASSIFIER } from './helpers.js';
 
 const fixtureDir = fileURLToPath(new URL('../fixtures/fashion-mnist', import.meta.url));
@@ -32,6 +33,9 @@ describe('Evaluator on the Fashion-MNIST fixture (256 train, 256 test images)', 
     const r = await evaluator.report(train, [100, 1, 28, 28]);
     assert.equal(r.frechetDistance, r.floorFrechetDistance);
     assert.ok(r.floorFrechetDistance > 0);
+    // The histogram's floor is the same images' TV; the uniform expectation is the closed form at 100 labels.
+    assert.equal(r.labelHistogram.totalVariation, r.floorTotalVariation);
+    assert.equal(r.uniformTotalVariation, expectedUniformTotalVariation(100, 10));
     assert.equal(r.referenceCount, 256);
   });
 

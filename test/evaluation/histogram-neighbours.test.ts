@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argmaxRows, labelHistogram } from '../../src/evaluation/label-histogram.js';
+import {
+  argmaxRows,
+  expectedUniformTotalVariation,
+  labelHistogram,
+} from '../../src/evaluation/label-histogram.js';
 import { nearestNeighbours, summariseDistances } from '../../src/evaluation/nearest-neighbour.js';
 import { Generator, rand } from '../../src/random/index.js';
 
@@ -22,6 +26,32 @@ describe('labelHistogram', () => {
     assert.ok(Math.abs(h.totalVariation - 0.25) < 1e-15);
     const kl = 0.5 * Math.log(2) + 0.25 * Math.log(1) * 2;
     assert.ok(Math.abs(h.klToUniform - kl) < 1e-15);
+  });
+
+  it('expectedUniformTotalVariation equals the mean TV over every equally likely label sequence', () => {
+    // Enumerate all K^n sequences: each is equally likely under uniform draws.
+    for (const [n, k] of [
+      [1, 10],
+      [2, 2],
+      [5, 3],
+      [7, 4],
+    ]) {
+      let sum = 0;
+      const total = k ** n;
+      for (let code = 0; code < total; code++) {
+        const labels = Array.from({ length: n }, (_, i) => Math.floor(code / k ** i) % k);
+        sum += labelHistogram(labels, k).totalVariation;
+      }
+      const exact = sum / total;
+      const e = expectedUniformTotalVariation(n, k);
+      assert.ok(Math.abs(e - exact) < 1e-12, `n ${n}, K ${k}: ${e} vs ${exact}`);
+    }
+    // Large n: the CLT limit K · σ · √(2/π) / (2n) with σ = √(n p (1 − p)), p = 1/K.
+    const n = 100_000;
+    const clt = (10 * Math.sqrt(n * 0.09) * Math.sqrt(2 / Math.PI)) / (2 * n);
+    assert.ok(Math.abs(expectedUniformTotalVariation(n, 10) / clt - 1) < 1e-3);
+    assert.throws(() => expectedUniformTotalVariation(0, 10), /n = 0/);
+    assert.throws(() => expectedUniformTotalVariation(10, 1), /numClasses = 1/);
   });
 
   it('refuses labels out of range and an empty set', () => {
