@@ -27,11 +27,19 @@ interface FdResult {
   model: string | null;
   samplerOptions?: { gaussianAbove?: number; gaussianNormAbove?: number; churn?: number };
   labelHistogram: { totalVariation: number; counts: number[] };
+  /** Seed of image 0 (a string in the JSON); images k use seed + k. */
+  seed?: string | null;
   nearestTrain: { median: number };
   testNearestTrain: { median: number };
 }
 
 const f = (x: number, d = 2) => x.toFixed(d);
+
+/** "1000", or "4000 (seeds 1000…4999)" for a run that did not start at seed 0. */
+function images(r: FdResult): string {
+  const seed = Number(r.seed ?? 0);
+  return seed === 0 ? String(r.count) : `${r.count} (seeds ${seed}…${seed + r.count - 1})`;
+}
 
 export async function runDenoiserBench(): Promise<string> {
   if (!existsSync(DIR)) return `No results in ${DIR}.`;
@@ -59,16 +67,16 @@ export async function runDenoiserBench(): Promise<string> {
     );
   if (fd.length > 0) {
     out.push(
-      'Sampling with the Gaussian safety nets (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s; `--gaussian-norm-above σ`: above σ, the network’s score takes the Gaussian score’s norm), seeds 0…n−1, against the same sampler without them (v1: the bundled model until 2026-12-07; v2: since):',
+      'Sampling with the Gaussian safety nets (`--gaussian-above σ`: above σ, the training data’s Gaussian score replaces the network’s; `--gaussian-norm-above σ`: above σ, the network’s score takes the Gaussian score’s norm), seeds 0…n−1 unless the row says otherwise, against the same sampler without them (v1: the bundled model until 2026-12-07; v2: since):',
       '',
-      '| model | sampler | steps | churn | Gaussian above σ | Gaussian norm above σ | images | network calls | FD | floor | FD ÷ floor | label TV | NN dist. to train (median; test) |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| model | sampler | steps | churn | Gaussian above σ | Gaussian norm above σ | images | network calls | FD | floor | FD ÷ floor | FD − floor | label TV | NN dist. to train (median; test) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...fd.map(
         (r) =>
-          `| ${modelName(r.model)} | ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.samplerOptions?.gaussianNormAbove ?? '—'} | ${r.count} | ${r.networkCallsPerImage ?? 'adaptive'} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
+          `| ${modelName(r.model)} | ${r.sampler} | ${r.steps ?? ''} | ${r.samplerOptions?.churn ?? '—'} | ${r.samplerOptions?.gaussianAbove ?? '—'} | ${r.samplerOptions?.gaussianNormAbove ?? '—'} | ${images(r)} | ${r.networkCallsPerImage ?? 'adaptive'} | ${f(r.frechetDistance)} | ${f(r.floorFrechetDistance)} | ${f(r.frechetDistance / r.floorFrechetDistance, 1)} | ${f(r.frechetDistance - r.floorFrechetDistance)} | ${f(r.labelHistogram.totalVariation, 3)} | ${f(r.nearestTrain.median, 3)}; ${f(r.testNearestTrain.median, 3)} |`,
       ),
       '',
-      `Label TV's own noise: 1000 labels drawn from exactly uniform average TV ${f(expectedUniformTotalVariation(1000, 10), 3)} (\`expectedUniformTotalVariation\`; about 10 % of such draws exceed 0.05), and the classifier on 1000 real images scores 0.023–0.051 (training images 0–999: 0.037; test images in blocks of 1000: 0.038, 0.031, 0.023, 0.051). One row's TV has a standard deviation of about 0.01 from sampling alone, so rows closer than about 0.02 are not distinguished.`,
+      `Label TV's own noise: 1000 labels drawn from exactly uniform average TV ${f(expectedUniformTotalVariation(1000, 10), 3)} (\`expectedUniformTotalVariation\`; about 10 % of such draws exceed 0.05), and the classifier on 1000 real images scores 0.023–0.051 (training images 0–999: 0.037; test images in blocks of 1000: 0.038, 0.031, 0.023, 0.051). One row's TV has a standard deviation of about 0.01 from sampling alone, so rows closer than about 0.02 are not distinguished. The default (heun 14, churn 40, Gaussian above 10) on 4000 more images scores TV 0.034, where 4000 real training images score 0.023 and uniform draws average 0.019; its 5000 images together (both rows' counts) 0.036. FD's floor is its small-sample bias and falls as the count grows (1.61 at 1000 images, 0.56 at 4000), so FD ÷ floor grows with the count; FD − floor is what compares across counts (the default: 0.67 at 1000 images, 0.66 at 4000).`,
     );
   }
   out.push(...runsTable(), ...likelihoodSubset());

@@ -129,10 +129,11 @@ function versions(): [number, string][] {
 
 export async function runBpdTableBench(): Promise<string> {
   const sections: string[] = [];
-  for (const [version, file] of versions()) {
+  const all = versions();
+  for (const [i, [version, file]] of all.entries()) {
     let table: string;
     try {
-      table = await versionTable(file, version);
+      table = await versionTable(file, version, all.slice(i + 1));
     } catch (e) {
       // An unfinished first pass: say how far it is, and go on to the older versions.
       table = `Not yet: ${(e as Error).message}.`;
@@ -145,12 +146,46 @@ export async function runBpdTableBench(): Promise<string> {
   return sections.join('\n\n');
 }
 
-async function versionTable(RESULT: string, version: number): Promise<string> {
+/** Per pass, image i's bits/dim (NaN where that pass has not solved it yet). */
+function passTable(settings: RunFile['settings'], batches: BatchJson[]): Float64Array[] {
+  const passes = Array.from({ length: settings.repeats }, () =>
+    new Float64Array(settings.count).fill(Number.NaN),
+  );
+  for (const b of batches) passes[b.pass].set(b.bitsPerDim, b.start);
+  return passes;
+}
+
+/** Each image's bits/dim: the mean over the passes that solved it. */
+function imageMeans(passes: Float64Array[]): Float64Array {
+  return Float64Array.from({ length: passes[0].length }, (_, i) => {
+    const vs = passes.map((p) => p[i]).filter((v) => !Number.isNaN(v));
+    return vs.reduce((s, v) => s + v, 0) / vs.length;
+  });
+}
+
+/**
+ * The finished tables of `older` versions made with the same protocol, images and seeds (only the weights
+ * differ): each version's per-image bits/dim, which pair exactly with this version's (same dequantization and
+ * Hutchinson draws).
+ */
+function olderVersions(
+  settings: RunFile['settings'],
+  older: [number, string][],
+): { version: number; perImage: Float64Array }[] {
+  const { weights: _, ...protocol } = settings;
+  return older.flatMap(([version, file]) => {
+    if (!existsSync(file)) return [];
+    const run = loadRun(file);
+    const { weights: __, ...theirs } = run.settings;
+    if (JSON.stringify(theirs) !== JSON.stringify(protocol)) return [];
+    return [{ version, perImage: imageMeans(passTable(run.settings, run.batches)) }];
+  });
+}
+
+async function versionTable(RESULT: string, version: number, older: [number, string][]): Promise<string> {
   const { settings: r, model: modelPath, batches, finished } = loadRun(RESULT);
   const n = r.count;
-  // Per pass, image i's bits/dim (NaN where that pass has not solved it yet).
-  const passes = Array.from({ length: r.repeats }, () => new Float64Array(n).fill(Number.NaN));
-  for (const b of batches) passes[b.pass].set(b.bitsPerDim, b.start);
+  const passes = passTable(r, batches);
   const solvedIn = passes.map((p) => p.filter((v) => !Number.isNaN(v)).length);
   if (solvedIn[0] < n)
     throw new Error(`${RESULT}: pass 0 has ${solvedIn[0]} of ${n} images; finish it first`);
@@ -162,11 +197,7 @@ async function versionTable(RESULT: string, version: number): Promise<string> {
   const histogram = pixelHistogram(train.k, train.d).bitsPerDim(test.k, u);
   const baselineSeconds = (performance.now() - t0) / 1000;
 
-  // Each image: the mean over the passes that solved it.
-  const model = Float64Array.from({ length: n }, (_, i) => {
-    const vs = passes.map((p) => p[i]).filter((v) => !Number.isNaN(v));
-    return vs.reduce((s, v) => s + v, 0) / vs.length;
-  });
+  const model = imageMeans(passes);
   // Images with two passes: half the variance of the difference is one solve's noise (Hutchinson probe and
   // dequantization draw); what remains of the per-image spread is real differences between images.
   const both = [...model.keys()].filter((i) => passes.length > 1 && !Number.isNaN(passes[1][i]));
@@ -198,6 +229,10 @@ async function versionTable(RESULT: string, version: number): Promise<string> {
     ),
     `| full-covariance Gaussian, fitted to the ${train.k.length / train.d} training images | ${pm(gaussian)} | ${pm(paired(gaussian))} |`,
     `| independent pixels, a 256-bin histogram each (add-one smoothed) | ${pm(histogram)} | ${pm(paired(histogram))} |`,
+    ...olderVersions(r, older).map(
+      (o) =>
+        `| version ${o.version} of the score model (the same images, dequantization and Hutchinson draws) | ${pm(o.perImage)} | ${pm(paired(o.perImage))} |`,
+    ),
     '',
     `The baselines are exact densities under the same protocol (uniform dequantization, +8 for data in [0, 1]); for the histogram model the dequantization draw drops out. ${both.length > 1 ? `Noise of one solve (from the passes' differences on ${both.length} images): sd ${f(solveSd)} bits/dim, against a spread of ${f(imageSd)} between images${solveSd < imageSd / 3 ? ', so the standard error is almost all the choice of images' : ''}.` : `Spread between images: sd ${f(imageSd)} bits/dim (no image has two passes yet).`} NFE per solve (batch of ${r.batchSize}): mean ${f(nfe.reduce((s, v) => s + v, 0) / nfe.length, 0)}, ${Math.min(...nfe)}–${Math.max(...nfe)}; ${f(calls / solved, 1)} network calls (score + VJP) per image and pass.`,
     '',
