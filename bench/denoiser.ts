@@ -7,6 +7,8 @@
  *                        --count 1000
  *                        --denoiser-count 0 --out FILE
  *
+ * and, from them and the bits/dim table, the bundled model against the goals it was trained for (bench/model-goals.ts).
+ *
  *   npm run bench -- denoiser
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,23 +16,14 @@ import { join } from 'node:path';
 import { formatPerSigmaReport, type PerSigmaReport } from '../src/diagnostics/index.js';
 import { expectedUniformTotalVariation } from '../src/evaluation/label-histogram.js';
 import { meanAndStandardError } from '../src/likelihood/index.js';
+import { type GoalFdResult, goalsTable } from './model-goals.js';
 
 const DIR = 'bench/results/denoiser';
 
-interface FdResult {
-  count: number;
-  frechetDistance: number;
-  floorFrechetDistance: number;
-  sampler: string | null;
-  steps: number | null;
-  networkCallsPerImage: number | null;
+/** An FD result as the goals read it, plus the model it was evaluated with. */
+interface FdResult extends GoalFdResult {
   model: string | null;
   samplerOptions?: { gaussianAbove?: number; gaussianNormAbove?: number; churn?: number };
-  labelHistogram: { totalVariation: number; counts: number[] };
-  /** Seed of image 0 (a string in the JSON); images k use seed + k. */
-  seed?: string | null;
-  nearestTrain: { median: number };
-  testNearestTrain: { median: number };
 }
 
 const f = (x: number, d = 2) => x.toFixed(d);
@@ -79,6 +72,17 @@ export async function runDenoiserBench(): Promise<string> {
       `Label TV's own noise: 1000 labels drawn from exactly uniform average TV ${f(expectedUniformTotalVariation(1000, 10), 3)} (\`expectedUniformTotalVariation\`; about 10 % of such draws exceed 0.05), and the classifier on 1000 real images scores 0.023–0.051 (training images 0–999: 0.037; test images in blocks of 1000: 0.038, 0.031, 0.023, 0.051). One row's TV has a standard deviation of about 0.01 from sampling alone, so rows closer than about 0.02 are not distinguished. The default (heun 14, churn 40, Gaussian above 10) on 4000 more images scores TV 0.034, where 4000 real training images score 0.023 and uniform draws average 0.019; its 5000 images together (both rows' counts) 0.036. FD's floor is its small-sample bias and falls as the count grows (1.61 at 1000 images, 0.56 at 4000), so FD ÷ floor grows with the count; FD − floor is what compares across counts (the default: 0.67 at 1000 images, 0.66 at 4000).`,
     );
   }
+  // The newest version with a per-σ table is the bundled model: its goals, from its own results.
+  const version = Math.max(0, ...files.map((n) => Number(/^per-sigma-v(\d+)\.json$/.exec(n)?.[1] ?? 0)));
+  if (version > 0)
+    out.push(
+      '',
+      ...goalsTable(
+        fd.filter((r) => modelName(r.model).startsWith(`v${version} `)),
+        join(DIR, `per-sigma-v${version}.json`),
+        version,
+      ),
+    );
   out.push(...runsTable(), ...likelihoodSubset());
   return out.join('\n');
 }

@@ -182,6 +182,16 @@ function olderVersions(
   });
 }
 
+/**
+ * A version's bits/dim per pass so far (NaN where a pass has not solved an image yet), without the baselines
+ * (cheap), and whether its run is finished; undefined without a result or journals.
+ */
+export function bitsPerDimSoFar(version: number): { passes: Float64Array[]; finished: boolean } | undefined {
+  if (!versions().some(([v]) => v === version)) return undefined;
+  const { settings, batches, finished } = loadRun(join(RESULTS_DIR, `fashion-mnist-bpd-v${version}.json`));
+  return { passes: passTable(settings, batches), finished };
+}
+
 async function versionTable(RESULT: string, version: number, older: [number, string][]): Promise<string> {
   const { settings: r, model: modelPath, batches, finished } = loadRun(RESULT);
   const n = r.count;
