@@ -149,8 +149,15 @@ export function parseSamplerFlags(
       if (String(v).trim() === '' || !(churn >= 0 && Number.isFinite(churn)))
         throw new UsageError(`--churn must be a number ≥ 0, got "${v}"`);
       out.samplerOptions.churn = churn;
-    } else if ((name === 'gaussianAbove' || name === 'gaussianNormAbove') && String(v).trim() === 'off') {
-      delete out.samplerOptions[name]; // e.g. the bundled model's own correction, turned off
+    } else if (name === 'gaussianAbove' || name === 'gaussianNormAbove') {
+      if (String(v).trim() === 'off')
+        delete out.samplerOptions[name]; // e.g. the bundled model's own correction
+      else {
+        const sigma = Number(String(v).trim());
+        if (String(v).trim() === '' || !(sigma > 0 && Number.isFinite(sigma)))
+          throw new UsageError(`--${flag} must be a σ > 0 or off, got "${v}"`);
+        out.samplerOptions[name] = sigma;
+      }
     } else if (name === 'snr') {
       out.scheduler.snr = positiveNumberOption(values, flag);
     } else if (name === 'sigmaMax') {

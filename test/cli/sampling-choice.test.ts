@@ -43,6 +43,9 @@ test("--gaussian-norm-above and --gaussian-above take a σ > 0 or 'off'", () => 
     chooseSampling({ model: 'm', 'gaussian-above': '10' }, 'ode').flags.samplerOptions.gaussianAbove,
     10,
   );
-  assert.throws(() => chooseSampling({ 'gaussian-norm-above': 'abc' }, 'heun'), /--gaussian-norm-above/);
+  assert.throws(
+    () => chooseSampling({ 'gaussian-norm-above': 'abc' }, 'heun'),
+    /--gaussian-norm-above must be a σ > 0 or off, got "abc"/,
+  );
   assert.throws(() => chooseSampling({ 'gaussian-norm-above': '0' }, 'heun'), /--gaussian-norm-above/);
 });
