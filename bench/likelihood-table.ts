@@ -156,7 +156,7 @@ function passTable(settings: RunFile['settings'], batches: BatchJson[]): Float64
 }
 
 /** Each image's bits/dim: the mean over the passes that solved it. */
-function imageMeans(passes: Float64Array[]): Float64Array {
+export function imageMeans(passes: Float64Array[]): Float64Array {
   return Float64Array.from({ length: passes[0].length }, (_, i) => {
     const vs = passes.map((p) => p[i]).filter((v) => !Number.isNaN(v));
     return vs.reduce((s, v) => s + v, 0) / vs.length;

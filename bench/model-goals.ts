@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { PerSigmaReport } from '../src/diagnostics/index.js';
 import { meanAndStandardError } from '../src/likelihood/index.js';
 import { DEFAULT_SAMPLING } from '../src/pipelines/default-sampling.js';
-import { bitsPerDimSoFar } from './likelihood-table.js';
+import { bitsPerDimSoFar, imageMeans } from './likelihood-table.js';
 
 /** What goalsTable reads of an FD result (bench/results/denoiser/fd-*.json). */
 export interface GoalFdResult {
@@ -122,11 +122,8 @@ export function goalsTable(fd: GoalFdResult[], perSigmaFile: string, version: nu
   if (bpd) {
     const pass0 = bpd.passes[0];
     const solved = [...pass0.keys()].filter((i) => !Number.isNaN(pass0[i]));
-    const perImage = solved.map((i) => {
-      const vs = bpd.passes.map((p) => p[i]).filter((v) => !Number.isNaN(v));
-      return vs.reduce((s, v) => s + v, 0) / vs.length;
-    });
-    const { mean, standardError } = meanAndStandardError(perImage);
+    const means = imageMeans(bpd.passes);
+    const { mean, standardError } = meanAndStandardError(solved.map((i) => means[i]));
     const older = bitsPerDimSoFar(version - 1);
     // Pass 0 of both versions on the same images: the same dequantization and Hutchinson draws.
     const paired =
